@@ -1,0 +1,954 @@
+//! Circuit-breaker policies as plain, validated data.
+//!
+//! A [`Policy`] says when a breaker trips, how long it stays open, how it probes and how it
+//! recovers. It is immutable once built: [`PolicyBuilder::build`] checks every field and names
+//! the first one that is out of range, so a breaker never runs with a half-valid policy.
+//!
+//! ```
+//! use std::time::Duration;
+//! use fusebox_policies::{Backoff, Policy, Window};
+//!
+//! let policy = Policy::builder()
+//!     .window(Window::count(100))
+//!     .failure_rate_threshold(0.5)
+//!     .min_calls(20)
+//!     .open_timeout(Duration::from_secs(30))
+//!     .backoff(Backoff::exponential(2.0, Duration::from_secs(300)))
+//!     .build()?;
+//! assert_eq!(policy.min_calls(), 20);
+//!
+//! let err = Policy::builder().failure_rate_threshold(1.5).build().unwrap_err();
+//! assert_eq!(err.to_string(), "failure_rate_threshold: must be in (0, 1], got 1.5");
+//! # Ok::<(), fusebox_policies::PolicyError>(())
+//! ```
+
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+mod repr;
+
+/// The largest count window, in calls. A count window costs two bits of heap per call.
+pub const MAX_COUNT_WINDOW: u32 = 1 << 20;
+/// The largest number of buckets in a time window.
+pub const MAX_TIME_BUCKETS: u32 = 1024;
+/// The shortest bucket of a time window: buckets finer than this cost clock precision.
+pub const MIN_BUCKET_WIDTH: Duration = Duration::from_millis(1);
+/// The longest time window span, and the longest open period, ramp or slow-call duration.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The most half-open probes that may be in flight at once.
+pub const MAX_HALF_OPEN_PERMITS: u32 = 10_000;
+/// The largest bulkhead (`max_concurrent`).
+pub const MAX_CONCURRENT: u32 = 1 << 24;
+/// The largest exponential backoff factor.
+pub const MAX_BACKOFF_FACTOR: f64 = 1000.0;
+
+/// Default count-window size, in calls.
+pub const WINDOW_COUNT_DEFAULT: u32 = 100;
+/// Default failure-rate threshold.
+pub const FAILURE_RATE_THRESHOLD_DEFAULT: f64 = 0.5;
+/// Default number of recorded calls before the failure rate is evaluated.
+pub const MIN_CALLS_DEFAULT: u32 = 20;
+/// Default open period, in seconds.
+pub const OPEN_TIMEOUT_DEFAULT_SECS: u64 = 30;
+/// Default number of half-open probes in flight.
+pub const HALF_OPEN_PERMITS_DEFAULT: u32 = 5;
+/// Default number of probe successes that close a half-open breaker.
+pub const SUCCESS_THRESHOLD_DEFAULT: u32 = 3;
+
+/// The shape of a breaker's sliding window.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use fusebox_policies::Window;
+///
+/// assert_eq!(Window::count(100), Window::Count { size: 100 });
+/// let w = Window::time(Duration::from_secs(10), 10);
+/// assert!(matches!(w, Window::Time { buckets: 10, .. }));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Window {
+    /// The last `size` recorded outcomes.
+    Count {
+        /// How many outcomes the window holds.
+        size: u32,
+    },
+    /// The outcomes younger than `span`, aged out one bucket (`span / buckets`) at a time.
+    Time {
+        /// How far back the window reaches.
+        span: Duration,
+        /// How many buckets the span is cut into.
+        buckets: u32,
+    },
+}
+
+impl Window {
+    /// A count window over the last `size` recorded outcomes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let w = fusebox_policies::Window::count(50);
+    /// assert_eq!(w, fusebox_policies::Window::Count { size: 50 });
+    /// ```
+    pub const fn count(size: u32) -> Self {
+        Window::Count { size }
+    }
+
+    /// A time window over the last `span`, cut into `buckets` buckets.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let w = fusebox_policies::Window::time(Duration::from_secs(60), 12);
+    /// assert!(matches!(w, fusebox_policies::Window::Time { buckets: 12, .. }));
+    /// ```
+    pub const fn time(span: Duration, buckets: u32) -> Self {
+        Window::Time { span, buckets }
+    }
+}
+
+/// How the open period grows each time a half-open breaker re-opens.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use fusebox_policies::Backoff;
+///
+/// let b = Backoff::exponential(2.0, Duration::from_secs(60));
+/// assert_eq!(b.period(Duration::from_secs(10), 0), Duration::from_secs(10));
+/// assert_eq!(b.period(Duration::from_secs(10), 2), Duration::from_secs(40));
+/// assert_eq!(b.period(Duration::from_secs(10), 9), Duration::from_secs(60));
+/// assert_eq!(Backoff::constant().period(Duration::from_secs(10), 9), Duration::from_secs(10));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Backoff {
+    /// Every open period is `open_timeout`.
+    Constant,
+    /// The open period is multiplied by `factor` on each re-open, up to `max`.
+    Exponential {
+        /// The growth factor, ≥ 1.
+        factor: f64,
+        /// The longest open period.
+        max: Duration,
+    },
+}
+
+impl Backoff {
+    /// Every open period is the policy's `open_timeout`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(fusebox_policies::Backoff::constant(), fusebox_policies::Backoff::Constant);
+    /// ```
+    pub const fn constant() -> Self {
+        Backoff::Constant
+    }
+
+    /// The open period grows by `factor` on each re-open from half-open, capped at `max`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = fusebox_policies::Backoff::exponential(3.0, Duration::from_secs(90));
+    /// assert_eq!(b.period(Duration::from_secs(10), 1), Duration::from_secs(30));
+    /// ```
+    pub const fn exponential(factor: f64, max: Duration) -> Self {
+        Backoff::Exponential { factor, max }
+    }
+
+    /// The open period after `step` consecutive re-opens, starting from `base`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let b = fusebox_policies::Backoff::exponential(2.0, Duration::from_secs(5));
+    /// assert_eq!(b.period(Duration::from_secs(1), 1), Duration::from_secs(2));
+    /// ```
+    pub fn period(&self, base: Duration, step: u32) -> Duration {
+        match *self {
+            Backoff::Constant => base,
+            Backoff::Exponential { factor, max } => {
+                let grown = base.as_secs_f64() * factor.powi(step.min(i32::MAX as u32) as i32);
+                if !grown.is_finite() || grown >= max.as_secs_f64() {
+                    max.max(base)
+                } else {
+                    Duration::from_secs_f64(grown)
+                }
+            }
+        }
+    }
+}
+
+/// What happens once a half-open breaker has seen enough probe successes.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use fusebox_policies::Recovery;
+///
+/// assert_eq!(Recovery::immediate(), Recovery::Immediate);
+/// let r = Recovery::ramp(Duration::from_secs(30), 0.1);
+/// assert!(matches!(r, Recovery::Ramp { .. }));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Recovery {
+    /// Straight to `Closed`: every call is admitted again.
+    Immediate,
+    /// Through `Recovering`: the admitted share rises linearly from `start_share` to 1 over
+    /// `duration`, then the breaker is `Closed`.
+    Ramp {
+        /// How long the ramp lasts.
+        duration: Duration,
+        /// The share of calls admitted when the ramp starts, in (0, 1].
+        start_share: f64,
+    },
+}
+
+impl Recovery {
+    /// Close straight away.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert_eq!(fusebox_policies::Recovery::immediate(), fusebox_policies::Recovery::Immediate);
+    /// ```
+    pub const fn immediate() -> Self {
+        Recovery::Immediate
+    }
+
+    /// Ramp the admitted share from `start_share` to 1 over `duration`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let r = fusebox_policies::Recovery::ramp(Duration::from_secs(10), 0.25);
+    /// assert_eq!(r, fusebox_policies::Recovery::Ramp { duration: Duration::from_secs(10), start_share: 0.25 });
+    /// ```
+    pub const fn ramp(duration: Duration, start_share: f64) -> Self {
+        Recovery::Ramp {
+            duration,
+            start_share,
+        }
+    }
+}
+
+/// The slow-call rule: calls taking at least `duration` are slow; a slow share of at least
+/// `rate` trips the breaker.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// let p = fusebox_policies::Policy::builder()
+///     .slow_calls(Duration::from_millis(500), 0.8)
+///     .build()
+///     .unwrap();
+/// let slow = p.slow_calls().unwrap();
+/// assert_eq!(slow.duration, Duration::from_millis(500));
+/// assert_eq!(slow.rate, 0.8);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SlowCalls {
+    /// A call lasting at least this long is slow.
+    pub duration: Duration,
+    /// The slow-call rate, in (0, 1], at which the breaker opens.
+    pub rate: f64,
+}
+
+/// An immutable, validated circuit-breaker policy.
+///
+/// Build one with [`Policy::builder`]; `Policy::default()` is the builder's defaults.
+///
+/// # Examples
+///
+/// ```
+/// use fusebox_policies::{Policy, Window};
+/// let p = Policy::builder().window(Window::count(10)).min_calls(5).build().unwrap();
+/// assert_eq!(p.window(), Window::count(10));
+/// assert_eq!(p.failure_rate_threshold(), 0.5);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "repr::PolicyRepr", into = "repr::PolicyRepr")]
+pub struct Policy {
+    window: Window,
+    failure_rate_threshold: f64,
+    min_calls: u32,
+    consecutive_failures: u32,
+    slow_calls: Option<SlowCalls>,
+    open_timeout: Duration,
+    backoff: Backoff,
+    jitter: f64,
+    half_open_permits: u32,
+    success_threshold: u32,
+    max_concurrent: Option<u32>,
+    recovery: Recovery,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            window: Window::count(WINDOW_COUNT_DEFAULT),
+            failure_rate_threshold: FAILURE_RATE_THRESHOLD_DEFAULT,
+            min_calls: MIN_CALLS_DEFAULT,
+            consecutive_failures: 0,
+            slow_calls: None,
+            open_timeout: Duration::from_secs(OPEN_TIMEOUT_DEFAULT_SECS),
+            backoff: Backoff::Constant,
+            jitter: 0.0,
+            half_open_permits: HALF_OPEN_PERMITS_DEFAULT,
+            success_threshold: SUCCESS_THRESHOLD_DEFAULT,
+            max_concurrent: None,
+            recovery: Recovery::Immediate,
+        }
+    }
+}
+
+macro_rules! getters {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty;)*) => {
+        $(
+            $(#[$doc])*
+            #[inline]
+            pub fn $name(&self) -> $ty {
+                self.$name
+            }
+        )*
+    };
+}
+
+impl Policy {
+    /// A builder starting from the defaults.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let p = fusebox_policies::Policy::builder().min_calls(3).build().unwrap();
+    /// assert_eq!(p.min_calls(), 3);
+    /// ```
+    pub fn builder() -> PolicyBuilder {
+        PolicyBuilder {
+            policy: Policy::default(),
+        }
+    }
+
+    /// A builder starting from this policy, to derive a variant of it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let base = fusebox_policies::Policy::default();
+    /// let strict = base.to_builder().failure_rate_threshold(0.2).build().unwrap();
+    /// assert_eq!(strict.min_calls(), base.min_calls());
+    /// ```
+    pub fn to_builder(&self) -> PolicyBuilder {
+        PolicyBuilder {
+            policy: self.clone(),
+        }
+    }
+
+    getters! {
+        /// The sliding window's shape.
+        ///
+        /// ```
+        /// assert_eq!(fusebox_policies::Policy::default().window(), fusebox_policies::Window::count(100));
+        /// ```
+        window: Window;
+        /// The failure rate, in (0, 1], at which the breaker opens.
+        ///
+        /// ```
+        /// assert_eq!(fusebox_policies::Policy::default().failure_rate_threshold(), 0.5);
+        /// ```
+        failure_rate_threshold: f64;
+        /// How many outcomes the window must hold before rates are evaluated.
+        ///
+        /// ```
+        /// assert_eq!(fusebox_policies::Policy::default().min_calls(), 20);
+        /// ```
+        min_calls: u32;
+        /// Failures in a row that open the breaker whatever `min_calls`; 0 is off.
+        ///
+        /// ```
+        /// assert_eq!(fusebox_policies::Policy::default().consecutive_failures(), 0);
+        /// ```
+        consecutive_failures: u32;
+        /// The slow-call rule, if any.
+        ///
+        /// ```
+        /// assert!(fusebox_policies::Policy::default().slow_calls().is_none());
+        /// ```
+        slow_calls: Option<SlowCalls>;
+        /// The first open period.
+        ///
+        /// ```
+        /// assert_eq!(fusebox_policies::Policy::default().open_timeout().as_secs(), 30);
+        /// ```
+        open_timeout: Duration;
+        /// How the open period grows on each re-open.
+        ///
+        /// ```
+        /// assert_eq!(fusebox_policies::Policy::default().backoff(), fusebox_policies::Backoff::Constant);
+        /// ```
+        backoff: Backoff;
+        /// The share of the open period drawn at random around it, in [0, 1).
+        ///
+        /// ```
+        /// assert_eq!(fusebox_policies::Policy::default().jitter(), 0.0);
+        /// ```
+        jitter: f64;
+        /// How many half-open probes may be in flight at once.
+        ///
+        /// ```
+        /// assert_eq!(fusebox_policies::Policy::default().half_open_permits(), 5);
+        /// ```
+        half_open_permits: u32;
+        /// How many probe successes close a half-open breaker.
+        ///
+        /// ```
+        /// assert_eq!(fusebox_policies::Policy::default().success_threshold(), 3);
+        /// ```
+        success_threshold: u32;
+        /// The bulkhead: how many permits may be alive at once; `None` is unlimited.
+        ///
+        /// ```
+        /// assert_eq!(fusebox_policies::Policy::default().max_concurrent(), None);
+        /// ```
+        max_concurrent: Option<u32>;
+        /// What happens after half-open closes.
+        ///
+        /// ```
+        /// assert_eq!(fusebox_policies::Policy::default().recovery(), fusebox_policies::Recovery::Immediate);
+        /// ```
+        recovery: Recovery;
+    }
+
+    /// The open period after `step` consecutive re-opens, before jitter.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox_policies::{Backoff, Policy};
+    /// let p = Policy::builder()
+    ///     .open_timeout(Duration::from_secs(10))
+    ///     .backoff(Backoff::exponential(2.0, Duration::from_secs(60)))
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(p.open_period(1), Duration::from_secs(20));
+    /// ```
+    pub fn open_period(&self, step: u32) -> Duration {
+        self.backoff.period(self.open_timeout, step)
+    }
+
+    /// Checks every field, returning the first error in declaration order.
+    fn validate(&self) -> Result<(), PolicyError> {
+        match self.window {
+            Window::Count { size } => {
+                if size == 0 || size > MAX_COUNT_WINDOW {
+                    return Err(PolicyError::new(
+                        "window.count",
+                        format!("must be in 1..={MAX_COUNT_WINDOW}, got {size}"),
+                    ));
+                }
+                if self.min_calls > size {
+                    return Err(PolicyError::new(
+                        "min_calls",
+                        format!(
+                            "must be in 1..={size} (the count window's size), got {}",
+                            self.min_calls
+                        ),
+                    ));
+                }
+            }
+            Window::Time { span, buckets } => {
+                if buckets == 0 || buckets > MAX_TIME_BUCKETS {
+                    return Err(PolicyError::new(
+                        "window.buckets",
+                        format!("must be in 1..={MAX_TIME_BUCKETS}, got {buckets}"),
+                    ));
+                }
+                check_duration("window.span", span, MIN_BUCKET_WIDTH * buckets)?;
+            }
+        }
+        check_share("failure_rate_threshold", self.failure_rate_threshold)?;
+        if self.min_calls == 0 {
+            return Err(PolicyError::new("min_calls", "must be at least 1, got 0"));
+        }
+        if let Some(slow) = self.slow_calls {
+            check_duration("slow_calls.duration", slow.duration, Duration::from_nanos(1))?;
+            check_share("slow_calls.rate", slow.rate)?;
+        }
+        check_duration("open_timeout", self.open_timeout, Duration::from_nanos(1))?;
+        if let Backoff::Exponential { factor, max } = self.backoff {
+            if !factor.is_finite() || !(1.0..=MAX_BACKOFF_FACTOR).contains(&factor) {
+                return Err(PolicyError::new(
+                    "backoff.exponential",
+                    format!("must be in [1, {MAX_BACKOFF_FACTOR}], got {factor}"),
+                ));
+            }
+            check_duration("backoff.max", max, self.open_timeout)?;
+        }
+        if !self.jitter.is_finite() || !(0.0..1.0).contains(&self.jitter) {
+            return Err(PolicyError::new(
+                "jitter",
+                format!("must be in [0, 1), got {}", self.jitter),
+            ));
+        }
+        if self.half_open_permits == 0 || self.half_open_permits > MAX_HALF_OPEN_PERMITS {
+            return Err(PolicyError::new(
+                "half_open.permits",
+                format!(
+                    "must be in 1..={MAX_HALF_OPEN_PERMITS}, got {}",
+                    self.half_open_permits
+                ),
+            ));
+        }
+        if self.success_threshold == 0 || self.success_threshold > self.half_open_permits {
+            return Err(PolicyError::new(
+                "half_open.successes",
+                format!(
+                    "must be in 1..={} (half_open.permits), got {}",
+                    self.half_open_permits, self.success_threshold
+                ),
+            ));
+        }
+        if let Some(m) = self.max_concurrent {
+            if m == 0 || m > MAX_CONCURRENT {
+                return Err(PolicyError::new(
+                    "max_concurrent",
+                    format!("must be in 1..={MAX_CONCURRENT}, got {m}"),
+                ));
+            }
+        }
+        if let Recovery::Ramp {
+            duration,
+            start_share,
+        } = self.recovery
+        {
+            check_duration("recovery.ramp", duration, Duration::from_millis(1))?;
+            check_share("recovery.start_share", start_share)?;
+        }
+        Ok(())
+    }
+}
+
+fn check_share(field: &'static str, value: f64) -> Result<(), PolicyError> {
+    if value.is_finite() && value > 0.0 && value <= 1.0 {
+        Ok(())
+    } else {
+        Err(PolicyError::new(
+            field,
+            format!("must be in (0, 1], got {value}"),
+        ))
+    }
+}
+
+fn check_duration(field: &'static str, value: Duration, min: Duration) -> Result<(), PolicyError> {
+    if value < min || value > MAX_DURATION {
+        Err(PolicyError::new(
+            field,
+            format!(
+                "must be in [{}, {}], got {}",
+                fmt_duration(min),
+                fmt_duration(MAX_DURATION),
+                fmt_duration(value)
+            ),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn fmt_duration(d: Duration) -> String {
+    humantime_serde::re::humantime::format_duration(d).to_string()
+}
+
+/// Builds a [`Policy`]; every setter takes plain values and [`build`](Self::build) validates.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use fusebox_policies::{Policy, Recovery};
+/// let p = Policy::builder()
+///     .consecutive_failures(5)
+///     .max_concurrent(64)
+///     .recovery(Recovery::ramp(Duration::from_secs(30), 0.1))
+///     .build()
+///     .unwrap();
+/// assert_eq!(p.max_concurrent(), Some(64));
+/// ```
+#[derive(Debug, Clone)]
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct PolicyBuilder {
+    policy: Policy,
+}
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty => $field:ident = $value:expr;)*) => {
+        $(
+            $(#[$doc])*
+            pub fn $name(mut self, $field: $ty) -> Self {
+                self.policy.$field = $value;
+                self
+            }
+        )*
+    };
+}
+
+impl PolicyBuilder {
+    setters! {
+        /// The sliding window's shape (default: `Window::count(100)`).
+        ///
+        /// ```
+        /// let p = fusebox_policies::Policy::builder()
+        ///     .window(fusebox_policies::Window::count(10)).min_calls(10).build().unwrap();
+        /// assert_eq!(p.window(), fusebox_policies::Window::count(10));
+        /// ```
+        window: Window => window = window;
+        /// The failure rate in (0, 1] that opens the breaker (default 0.5).
+        ///
+        /// ```
+        /// let p = fusebox_policies::Policy::builder().failure_rate_threshold(0.25).build().unwrap();
+        /// assert_eq!(p.failure_rate_threshold(), 0.25);
+        /// ```
+        failure_rate_threshold: f64 => failure_rate_threshold = failure_rate_threshold;
+        /// Outcomes the window must hold before rates are evaluated (default 20).
+        ///
+        /// ```
+        /// let p = fusebox_policies::Policy::builder().min_calls(7).build().unwrap();
+        /// assert_eq!(p.min_calls(), 7);
+        /// ```
+        min_calls: u32 => min_calls = min_calls;
+        /// Failures in a row that open the breaker; 0 (the default) is off.
+        ///
+        /// ```
+        /// let p = fusebox_policies::Policy::builder().consecutive_failures(3).build().unwrap();
+        /// assert_eq!(p.consecutive_failures(), 3);
+        /// ```
+        consecutive_failures: u32 => consecutive_failures = consecutive_failures;
+        /// The first open period (default 30 s).
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// let p = fusebox_policies::Policy::builder().open_timeout(Duration::from_secs(5)).build().unwrap();
+        /// assert_eq!(p.open_timeout(), Duration::from_secs(5));
+        /// ```
+        open_timeout: Duration => open_timeout = open_timeout;
+        /// How the open period grows on each re-open (default constant).
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use fusebox_policies::Backoff;
+        /// let p = fusebox_policies::Policy::builder()
+        ///     .backoff(Backoff::exponential(2.0, Duration::from_secs(60))).build().unwrap();
+        /// assert!(matches!(p.backoff(), Backoff::Exponential { .. }));
+        /// ```
+        backoff: Backoff => backoff = backoff;
+        /// The share of the open period drawn at random around it, in [0, 1) (default 0).
+        ///
+        /// ```
+        /// let p = fusebox_policies::Policy::builder().jitter(0.1).build().unwrap();
+        /// assert_eq!(p.jitter(), 0.1);
+        /// ```
+        jitter: f64 => jitter = jitter;
+        /// How many half-open probes may be in flight at once (default 5).
+        ///
+        /// ```
+        /// let p = fusebox_policies::Policy::builder().half_open_permits(8).build().unwrap();
+        /// assert_eq!(p.half_open_permits(), 8);
+        /// ```
+        half_open_permits: u32 => half_open_permits = half_open_permits;
+        /// Probe successes that close a half-open breaker, ≤ `half_open_permits` (default 3).
+        ///
+        /// ```
+        /// let p = fusebox_policies::Policy::builder().success_threshold(1).build().unwrap();
+        /// assert_eq!(p.success_threshold(), 1);
+        /// ```
+        success_threshold: u32 => success_threshold = success_threshold;
+        /// What happens after half-open closes (default immediate).
+        ///
+        /// ```
+        /// use std::time::Duration;
+        /// use fusebox_policies::Recovery;
+        /// let p = fusebox_policies::Policy::builder()
+        ///     .recovery(Recovery::ramp(Duration::from_secs(10), 0.5)).build().unwrap();
+        /// assert!(matches!(p.recovery(), Recovery::Ramp { .. }));
+        /// ```
+        recovery: Recovery => recovery = recovery;
+    }
+
+    /// Calls lasting at least `duration` are slow; a slow rate ≥ `rate` opens the breaker.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p = fusebox_policies::Policy::builder()
+    ///     .slow_calls(Duration::from_millis(200), 0.5).build().unwrap();
+    /// assert!(p.slow_calls().is_some());
+    /// ```
+    pub fn slow_calls(mut self, duration: Duration, rate: f64) -> Self {
+        self.policy.slow_calls = Some(SlowCalls { duration, rate });
+        self
+    }
+
+    /// Removes the slow-call rule.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let p = fusebox_policies::Policy::builder()
+    ///     .slow_calls(Duration::from_millis(200), 0.5).no_slow_calls().build().unwrap();
+    /// assert!(p.slow_calls().is_none());
+    /// ```
+    pub fn no_slow_calls(mut self) -> Self {
+        self.policy.slow_calls = None;
+        self
+    }
+
+    /// A bulkhead: at most `max` permits alive at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let p = fusebox_policies::Policy::builder().max_concurrent(16).build().unwrap();
+    /// assert_eq!(p.max_concurrent(), Some(16));
+    /// ```
+    pub fn max_concurrent(mut self, max: u32) -> Self {
+        self.policy.max_concurrent = Some(max);
+        self
+    }
+
+    /// Removes the bulkhead (the default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let p = fusebox_policies::Policy::builder().max_concurrent(16).unlimited_concurrency().build().unwrap();
+    /// assert_eq!(p.max_concurrent(), None);
+    /// ```
+    pub fn unlimited_concurrency(mut self) -> Self {
+        self.policy.max_concurrent = None;
+        self
+    }
+
+    /// Validates every field and returns the policy.
+    ///
+    /// # Errors
+    ///
+    /// A [`PolicyError`] naming the first field out of range and the range it accepts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let err = fusebox_policies::Policy::builder().half_open_permits(2).success_threshold(3).build();
+    /// assert_eq!(
+    ///     err.unwrap_err().to_string(),
+    ///     "half_open.successes: must be in 1..=2 (half_open.permits), got 3"
+    /// );
+    /// ```
+    pub fn build(self) -> Result<Policy, PolicyError> {
+        self.policy.validate()?;
+        Ok(self.policy)
+    }
+}
+
+/// Why a policy was refused: the field path, the reason, and for files the position.
+///
+/// # Examples
+///
+/// ```
+/// let err = fusebox_policies::Policy::builder().min_calls(0).build().unwrap_err();
+/// assert_eq!(err.field(), "min_calls");
+/// assert_eq!(err.reason(), "must be at least 1, got 0");
+/// assert_eq!(err.position(), None);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyError {
+    field: String,
+    reason: String,
+    position: Option<(usize, usize)>,
+}
+
+impl PolicyError {
+    /// An error on `field` (a dotted path such as `half_open.permits`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = fusebox_policies::PolicyError::new("jitter", "must be in [0, 1), got 2");
+    /// assert_eq!(e.to_string(), "jitter: must be in [0, 1), got 2");
+    /// ```
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        PolicyError {
+            field: field.into(),
+            reason: reason.into(),
+            position: None,
+        }
+    }
+
+    /// The same error at a 1-based line and column of a file.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let e = fusebox_policies::PolicyError::new("jitter", "must be in [0, 1), got 2").at(3, 10);
+    /// assert_eq!(e.to_string(), "3:10: jitter: must be in [0, 1), got 2");
+    /// ```
+    pub fn at(mut self, line: usize, column: usize) -> Self {
+        self.position = Some((line, column));
+        self
+    }
+
+    /// The dotted path of the field at fault.
+    ///
+    /// ```
+    /// assert_eq!(fusebox_policies::PolicyError::new("a.b", "bad").field(), "a.b");
+    /// ```
+    pub fn field(&self) -> &str {
+        &self.field
+    }
+
+    /// Why the value was refused, with the accepted range.
+    ///
+    /// ```
+    /// assert_eq!(fusebox_policies::PolicyError::new("a", "bad").reason(), "bad");
+    /// ```
+    pub fn reason(&self) -> &str {
+        &self.reason
+    }
+
+    /// The 1-based `(line, column)` in the source file, if the policy came from one.
+    ///
+    /// ```
+    /// assert_eq!(fusebox_policies::PolicyError::new("a", "bad").at(1, 2).position(), Some((1, 2)));
+    /// ```
+    pub fn position(&self) -> Option<(usize, usize)> {
+        self.position
+    }
+}
+
+impl fmt::Display for PolicyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some((line, column)) = self.position {
+            write!(f, "{line}:{column}: ")?;
+        }
+        write!(f, "{}: {}", self.field, self.reason)
+    }
+}
+
+impl std::error::Error for PolicyError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(b: PolicyBuilder) -> String {
+        b.build().unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        assert_eq!(Policy::builder().build().unwrap(), Policy::default());
+    }
+
+    #[test]
+    fn every_field_is_range_checked() {
+        let b = Policy::builder;
+        let cases = [
+            (b().window(Window::count(0)), "window.count: must be in 1..=1048576, got 0"),
+            (
+                b().window(Window::count(10)),
+                "min_calls: must be in 1..=10 (the count window's size), got 20",
+            ),
+            (
+                b().window(Window::time(Duration::from_secs(1), 0)),
+                "window.buckets: must be in 1..=1024, got 0",
+            ),
+            (
+                b().window(Window::time(Duration::from_millis(5), 10)),
+                "window.span: must be in [10ms, 7days], got 5ms",
+            ),
+            (b().failure_rate_threshold(0.0), "failure_rate_threshold: must be in (0, 1], got 0"),
+            (
+                b().failure_rate_threshold(f64::NAN),
+                "failure_rate_threshold: must be in (0, 1], got NaN",
+            ),
+            (b().min_calls(0), "min_calls: must be at least 1, got 0"),
+            (
+                b().slow_calls(Duration::ZERO, 0.5),
+                "slow_calls.duration: must be in [1ns, 7days], got 0s",
+            ),
+            (
+                b().slow_calls(Duration::from_secs(1), 1.5),
+                "slow_calls.rate: must be in (0, 1], got 1.5",
+            ),
+            (b().open_timeout(Duration::ZERO), "open_timeout: must be in [1ns, 7days], got 0s"),
+            (
+                b().backoff(Backoff::exponential(0.5, Duration::from_secs(60))),
+                "backoff.exponential: must be in [1, 1000], got 0.5",
+            ),
+            (
+                b().backoff(Backoff::exponential(2.0, Duration::from_secs(1))),
+                "backoff.max: must be in [30s, 7days], got 1s",
+            ),
+            (b().jitter(1.0), "jitter: must be in [0, 1), got 1"),
+            (b().jitter(-0.1), "jitter: must be in [0, 1), got -0.1"),
+            (b().half_open_permits(0), "half_open.permits: must be in 1..=10000, got 0"),
+            (
+                b().success_threshold(0),
+                "half_open.successes: must be in 1..=5 (half_open.permits), got 0",
+            ),
+            (b().max_concurrent(0), "max_concurrent: must be in 1..=16777216, got 0"),
+            (
+                b().recovery(Recovery::ramp(Duration::from_secs(1), 0.0)),
+                "recovery.start_share: must be in (0, 1], got 0",
+            ),
+            (
+                b().recovery(Recovery::ramp(Duration::ZERO, 0.5)),
+                "recovery.ramp: must be in [1ms, 7days], got 0s",
+            ),
+        ];
+        for (builder, expected) in cases {
+            assert_eq!(err(builder), expected);
+        }
+    }
+
+    #[test]
+    fn exponential_backoff_caps_and_never_overflows() {
+        let b = Backoff::exponential(2.0, Duration::from_secs(60));
+        assert_eq!(b.period(Duration::from_secs(10), 1), Duration::from_secs(20));
+        assert_eq!(b.period(Duration::from_secs(10), 3), Duration::from_secs(60));
+        assert_eq!(b.period(Duration::from_secs(10), u32::MAX), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn serde_round_trip_goes_through_validation() {
+        let p = Policy::builder()
+            .slow_calls(Duration::from_millis(500), 0.8)
+            .backoff(Backoff::exponential(2.0, Duration::from_secs(300)))
+            .max_concurrent(64)
+            .recovery(Recovery::ramp(Duration::from_secs(30), 0.1))
+            .build()
+            .unwrap();
+        let repr = repr::PolicyRepr::from(p.clone());
+        assert_eq!(Policy::try_from(repr).unwrap(), p);
+        let mut bad = repr::PolicyRepr::from(p);
+        bad.jitter = Some(3.0);
+        assert_eq!(
+            Policy::try_from(bad).unwrap_err().to_string(),
+            "jitter: must be in [0, 1), got 3"
+        );
+    }
+}
