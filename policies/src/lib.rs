@@ -484,7 +484,11 @@ impl Policy {
             return Err(PolicyError::new("min_calls", "must be at least 1, got 0"));
         }
         if let Some(slow) = self.slow_calls {
-            check_duration("slow_calls.duration", slow.duration, Duration::from_nanos(1))?;
+            check_duration(
+                "slow_calls.duration",
+                slow.duration,
+                Duration::from_nanos(1),
+            )?;
             check_share("slow_calls.rate", slow.rate)?;
         }
         check_duration("open_timeout", self.open_timeout, Duration::from_nanos(1))?;
@@ -867,7 +871,10 @@ mod tests {
     fn every_field_is_range_checked() {
         let b = Policy::builder;
         let cases = [
-            (b().window(Window::count(0)), "window.count: must be in 1..=1048576, got 0"),
+            (
+                b().window(Window::count(0)),
+                "window.count: must be in 1..=1048576, got 0",
+            ),
             (
                 b().window(Window::count(10)),
                 "min_calls: must be in 1..=10 (the count window's size), got 20",
@@ -880,7 +887,10 @@ mod tests {
                 b().window(Window::time(Duration::from_millis(5), 10)),
                 "window.span: must be in [10ms, 7days], got 5ms",
             ),
-            (b().failure_rate_threshold(0.0), "failure_rate_threshold: must be in (0, 1], got 0"),
+            (
+                b().failure_rate_threshold(0.0),
+                "failure_rate_threshold: must be in (0, 1], got 0",
+            ),
             (
                 b().failure_rate_threshold(f64::NAN),
                 "failure_rate_threshold: must be in (0, 1], got NaN",
@@ -894,7 +904,10 @@ mod tests {
                 b().slow_calls(Duration::from_secs(1), 1.5),
                 "slow_calls.rate: must be in (0, 1], got 1.5",
             ),
-            (b().open_timeout(Duration::ZERO), "open_timeout: must be in [1ns, 7days], got 0s"),
+            (
+                b().open_timeout(Duration::ZERO),
+                "open_timeout: must be in [1ns, 7days], got 0s",
+            ),
             (
                 b().backoff(Backoff::exponential(0.5, Duration::from_secs(60))),
                 "backoff.exponential: must be in [1, 1000], got 0.5",
@@ -905,12 +918,18 @@ mod tests {
             ),
             (b().jitter(1.0), "jitter: must be in [0, 1), got 1"),
             (b().jitter(-0.1), "jitter: must be in [0, 1), got -0.1"),
-            (b().half_open_permits(0), "half_open.permits: must be in 1..=10000, got 0"),
+            (
+                b().half_open_permits(0),
+                "half_open.permits: must be in 1..=10000, got 0",
+            ),
             (
                 b().success_threshold(0),
                 "half_open.successes: must be in 1..=5 (half_open.permits), got 0",
             ),
-            (b().max_concurrent(0), "max_concurrent: must be in 1..=16777216, got 0"),
+            (
+                b().max_concurrent(0),
+                "max_concurrent: must be in 1..=16777216, got 0",
+            ),
             (
                 b().recovery(Recovery::ramp(Duration::from_secs(1), 0.0)),
                 "recovery.start_share: must be in (0, 1], got 0",
@@ -928,9 +947,18 @@ mod tests {
     #[test]
     fn exponential_backoff_caps_and_never_overflows() {
         let b = Backoff::exponential(2.0, Duration::from_secs(60));
-        assert_eq!(b.period(Duration::from_secs(10), 1), Duration::from_secs(20));
-        assert_eq!(b.period(Duration::from_secs(10), 3), Duration::from_secs(60));
-        assert_eq!(b.period(Duration::from_secs(10), u32::MAX), Duration::from_secs(60));
+        assert_eq!(
+            b.period(Duration::from_secs(10), 1),
+            Duration::from_secs(20)
+        );
+        assert_eq!(
+            b.period(Duration::from_secs(10), 3),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            b.period(Duration::from_secs(10), u32::MAX),
+            Duration::from_secs(60)
+        );
     }
 
     #[test]

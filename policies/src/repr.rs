@@ -20,7 +20,11 @@ pub(crate) struct PolicyRepr {
     pub consecutive_failures: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slow_calls: Option<SlowCallsRepr>,
-    #[serde(default, with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub open_timeout: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backoff: Option<BackoffRepr>,
@@ -39,7 +43,11 @@ pub(crate) struct PolicyRepr {
 pub(crate) struct WindowRepr {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     count: Option<u32>,
-    #[serde(default, with = "humantime_serde", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
     span: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     buckets: Option<u32>,

@@ -1,0 +1,259 @@
+//! Clocks: where a breaker reads the time, in nanoseconds since the clock's own origin.
+//!
+//! A breaker reads its clock only when a decision needs it: opening (to set the deadline),
+//! probing, ramping, slow-call timing and time windows. A closed-state success on a count window
+//! with no slow-call rule reads no clock at all.
+
+use std::fmt;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use crate::sync::{Arc, AtomicU64, Ordering};
+
+/// A source of monotonic time for breakers.
+///
+/// Implement it to drive breakers from your own time source; [`QuantaClock`] is the default
+/// and [`ManualClock`] is the virtual clock for tests and simulations.
+///
+/// # Examples
+///
+/// ```
+/// use fusebox_engine::Clock;
+///
+/// struct Frozen;
+/// impl Clock for Frozen {
+///     fn now_nanos(&self) -> u64 { 42 }
+/// }
+/// assert_eq!(Frozen.now().as_nanos(), 42);
+/// ```
+pub trait Clock: Send + Sync + 'static {
+    /// Nanoseconds since this clock's origin. Must never go backwards.
+    fn now_nanos(&self) -> u64;
+
+    /// The time since this clock's origin.
+    ///
+    /// ```
+    /// let c = fusebox_engine::ManualClock::new();
+    /// use fusebox_engine::Clock;
+    /// assert_eq!(c.now(), std::time::Duration::ZERO);
+    /// ```
+    fn now(&self) -> Duration {
+        Duration::from_nanos(self.now_nanos())
+    }
+
+    /// Converts the clock into the form a breaker stores. Override only in this crate.
+    #[doc(hidden)]
+    fn into_source(self) -> ClockSource
+    where
+        Self: Sized,
+    {
+        ClockSource::Dyn(std::sync::Arc::new(self))
+    }
+}
+
+/// The production clock: the TSC through `quanta`, with its origin at first use in the process.
+///
+/// All `QuantaClock`s share one calibrated `quanta::Clock`, so they agree with each other and
+/// with the process-wide open-deadline timer.
+///
+/// # Examples
+///
+/// ```
+/// use fusebox_engine::{Clock, QuantaClock};
+/// let c = QuantaClock::new();
+/// let a = c.now_nanos();
+/// assert!(c.now_nanos() >= a);
+/// ```
+#[derive(Clone, Copy, Default)]
+pub struct QuantaClock {
+    _private: (),
+}
+
+struct Origin {
+    clock: quanta::Clock,
+    start: u64,
+}
+
+fn origin() -> &'static Origin {
+    static ORIGIN: OnceLock<Origin> = OnceLock::new();
+    ORIGIN.get_or_init(|| {
+        let clock = quanta::Clock::new();
+        let start = clock.raw();
+        Origin { clock, start }
+    })
+}
+
+impl QuantaClock {
+    /// The process-wide TSC clock.
+    ///
+    /// ```
+    /// let _clock = fusebox_engine::QuantaClock::new();
+    /// ```
+    pub fn new() -> Self {
+        origin();
+        QuantaClock { _private: () }
+    }
+}
+
+/// Nanoseconds on the process-wide quanta clock, for code that has no `QuantaClock` at hand.
+#[inline]
+pub(crate) fn quanta_now() -> u64 {
+    let o = origin();
+    // `delta_as_nanos` saturates a `raw` that would go backwards across cores.
+    o.clock.delta_as_nanos(o.start, o.clock.raw())
+}
+
+impl Clock for QuantaClock {
+    #[inline]
+    fn now_nanos(&self) -> u64 {
+        quanta_now()
+    }
+
+    fn into_source(self) -> ClockSource {
+        ClockSource::Quanta
+    }
+}
+
+impl fmt::Debug for QuantaClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("QuantaClock")
+    }
+}
+
+/// A virtual clock that moves only when told to; clones share one time.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use fusebox_engine::{Clock, ManualClock};
+///
+/// let clock = ManualClock::new();
+/// let view = clock.clone();
+/// clock.advance(Duration::from_secs(3));
+/// assert_eq!(view.now(), Duration::from_secs(3));
+/// clock.set(Duration::from_secs(1));
+/// assert_eq!(view.now(), Duration::from_secs(1));
+/// ```
+#[derive(Clone)]
+pub struct ManualClock {
+    nanos: Arc<AtomicU64>,
+}
+
+impl ManualClock {
+    /// A clock at time zero.
+    ///
+    /// ```
+    /// use fusebox_engine::Clock;
+    /// assert_eq!(fusebox_engine::ManualClock::new().now_nanos(), 0);
+    /// ```
+    pub fn new() -> Self {
+        ManualClock {
+            nanos: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// Moves the clock forward by `by` (saturating at `u64::MAX` nanoseconds, ~584 years).
+    ///
+    /// ```
+    /// use fusebox_engine::Clock;
+    /// let c = fusebox_engine::ManualClock::new();
+    /// c.advance(std::time::Duration::from_millis(5));
+    /// assert_eq!(c.now_nanos(), 5_000_000);
+    /// ```
+    pub fn advance(&self, by: Duration) {
+        let by = duration_nanos(by);
+        // Relaxed: the clock is a single value; callers that need ordering with other data
+        // synchronize through the breaker's own atomics.
+        let _ = self
+            .nanos
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+                Some(n.saturating_add(by))
+            });
+    }
+
+    /// Sets the clock to `to` since its origin. Setting it backwards is allowed for tests; the
+    /// engine saturates every subtraction, so time standing still or stepping back is safe.
+    ///
+    /// ```
+    /// use fusebox_engine::Clock;
+    /// let c = fusebox_engine::ManualClock::new();
+    /// c.set(std::time::Duration::from_secs(2));
+    /// assert_eq!(c.now().as_secs(), 2);
+    /// ```
+    pub fn set(&self, to: Duration) {
+        self.nanos.store(duration_nanos(to), Ordering::Relaxed);
+    }
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        ManualClock::new()
+    }
+}
+
+impl Clock for ManualClock {
+    #[inline]
+    fn now_nanos(&self) -> u64 {
+        self.nanos.load(Ordering::Relaxed)
+    }
+
+    fn into_source(self) -> ClockSource {
+        ClockSource::Manual(self)
+    }
+}
+
+impl fmt::Debug for ManualClock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "ManualClock({:?})",
+            Duration::from_nanos(self.now_nanos())
+        )
+    }
+}
+
+/// Whole nanoseconds in `d`, saturating at `u64::MAX`.
+#[inline]
+pub(crate) fn duration_nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The clock a breaker holds: an enum so the common clocks dispatch without a vtable.
+#[doc(hidden)]
+#[derive(Clone)]
+pub enum ClockSource {
+    /// The process-wide [`QuantaClock`].
+    Quanta,
+    /// A [`ManualClock`].
+    Manual(ManualClock),
+    /// Any other [`Clock`].
+    Dyn(std::sync::Arc<dyn Clock>),
+}
+
+impl ClockSource {
+    #[inline]
+    pub(crate) fn now(&self) -> u64 {
+        match self {
+            ClockSource::Quanta => quanta_now(),
+            ClockSource::Manual(m) => m.now_nanos(),
+            ClockSource::Dyn(c) => c.now_nanos(),
+        }
+    }
+
+    /// Whether the process-wide timer can watch deadlines on this clock.
+    #[inline]
+    pub(crate) fn is_quanta(&self) -> bool {
+        matches!(self, ClockSource::Quanta)
+    }
+}
+
+impl fmt::Debug for ClockSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClockSource::Quanta => f.write_str("QuantaClock"),
+            ClockSource::Manual(m) => m.fmt(f),
+            ClockSource::Dyn(_) => f.write_str("Clock"),
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! Long-form documentation: the state machine, orderings, limits and costs.
+//!
+//! # State machine
+//!
+//! | from | event | to |
+//! |---|---|---|
+//! | Closed | failure rate, slow-call rate or consecutive failures reach their threshold | Open (step 0) |
+//! | Open | open period passed, next acquire | HalfOpen (that acquire is the first probe) |
+//! | HalfOpen | a probe fails | Open (step + 1, longer period with exponential backoff) |
+//! | HalfOpen | `success_threshold` probes succeed | Closed (step 0) or Recovering (ramp) |
+//! | Recovering | a threshold is reached | Open (step + 1) |
+//! | Recovering | the ramp's duration passed, next acquire | Closed (step 0) |
+//! | any | `force_open` / `disable` / `metrics_only` / `reset` | ForcedOpen / Disabled / MetricsOnly / Closed |
+//!
+//! Leaving HalfOpen and `reset()` start with an empty window; Recovering → Closed keeps it.
+//!
+//! # Orderings
+//!
+//! Every change of state is one `compare_exchange` (`AcqRel`) of the state word from the value
+//! a thread loaded (`Acquire`) to the value a pure function of [`StateWord`](crate::StateWord)
+//! computed. Data that a change publishes (the open deadline, the ramp start) is written after
+//! the exchange and tagged with the new epoch, so a reader never trusts a value from another
+//! episode. The window's bits and counts are `Relaxed`: they are exact at quiescence because
+//! every bit flip and its count change are made by one thread.
+//!
+//! # Limits
+//!
+//! - Count windows up to [`MAX_COUNT_WINDOW`](fusebox_policies::MAX_COUNT_WINDOW) calls, two
+//!   bits of heap each; time windows up to
+//!   [`MAX_TIME_BUCKETS`](fusebox_policies::MAX_TIME_BUCKETS) buckets of 32 bytes.
+//! - The slot of an outcome is its sequence number's low 32 bits modulo the window size: once
+//!   every 2³² outcomes one slot is reused a lap early.
+//! - The epoch has 22 bits: a half-open probe permit held across 4 194 304 state changes could
+//!   be mistaken for a current one.
+//! - Outcomes that race with a state change may land in either episode's window.
+//! - While a policy swap runs, a concurrent call may see some thresholds of the old policy and
+//!   some of the new one.
+//!
+//! # Clock reads
+//!
+//! | path | clock reads |
+//! |---|---|
+//! | closed success or failure, count window, no slow-call rule | 0 |
+//! | slow-call rule on | 2 (acquire, record) |
+//! | time window | 1 per record |
+//! | rejection while open, `QuantaClock` | 0 (a timer thread marks the deadline) |
+//! | rejection while open, other clocks | 1 |
+//! | recovering | 1 per acquire |

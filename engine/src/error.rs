@@ -1,0 +1,327 @@
+//! Outcomes, rejections and transition events: the small types callers branch on.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::clock::quanta_now;
+use crate::state::{State, TransitionReason};
+
+/// How a guarded call ended, as far as the breaker is concerned.
+///
+/// # Examples
+///
+/// ```
+/// use fusebox_engine::Outcome;
+/// let classify = |r: &Result<u32, &str>| match r {
+///     Ok(_) => Outcome::Success,
+///     Err("cancelled") => Outcome::Ignored,
+///     Err(_) => Outcome::Failure,
+/// };
+/// assert_eq!(classify(&Err("cancelled")), Outcome::Ignored);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// The call succeeded.
+    Success,
+    /// The call failed: it counts towards the failure rate.
+    Failure,
+    /// Neither: not recorded in the window (a cancellation, a client error).
+    Ignored,
+}
+
+/// Why a call was not admitted.
+///
+/// # Examples
+///
+/// ```
+/// assert_eq!(fusebox_engine::RejectReason::Open.to_string(), "open");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RejectReason {
+    /// The breaker is open.
+    Open,
+    /// The breaker is half-open and every probe slot is taken.
+    HalfOpenFull,
+    /// The bulkhead has every permit taken.
+    BulkheadFull,
+    /// The breaker is recovering and this call fell outside the admitted share.
+    Ramp,
+    /// The breaker was forced open.
+    ForcedOpen,
+}
+
+impl fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RejectReason::Open => "open",
+            RejectReason::HalfOpenFull => "half-open, every probe slot taken",
+            RejectReason::BulkheadFull => "bulkhead full",
+            RejectReason::Ramp => "recovering, outside the admitted share",
+            RejectReason::ForcedOpen => "forced open",
+        })
+    }
+}
+
+/// A breaker's name, copied into rejections without touching a reference count: a rejection
+/// must cost a load or two, and an `Arc` clone is a contended read-modify-write.
+#[derive(Clone)]
+pub(crate) enum Name {
+    Inline { len: u8, bytes: [u8; INLINE_NAME] },
+    Shared(Arc<str>),
+}
+
+const INLINE_NAME: usize = 22;
+
+impl Name {
+    pub(crate) fn new(name: &Arc<str>) -> Self {
+        if name.len() <= INLINE_NAME {
+            let mut bytes = [0; INLINE_NAME];
+            bytes[..name.len()].copy_from_slice(name.as_bytes());
+            Name::Inline {
+                len: name.len() as u8,
+                bytes,
+            }
+        } else {
+            Name::Shared(name.clone())
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            // The bytes were copied from a `str` whole, so they are valid UTF-8.
+            Name::Inline { len, bytes } => {
+                std::str::from_utf8(&bytes[..*len as usize]).unwrap_or("")
+            }
+            Name::Shared(s) => s,
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+pub(crate) enum RetryAfter {
+    Unknown,
+    /// Known at rejection time.
+    After(u64),
+    /// A deadline on the process-wide quanta clock, read only if asked.
+    QuantaDeadline(u64),
+}
+
+/// A call the breaker did not admit: why, in which state, and when to come back.
+///
+/// # Examples
+///
+/// ```
+/// use fusebox_engine::{Breaker, ManualClock, Policy, RejectReason, State};
+/// let breaker = Breaker::with_clock("db", Policy::default(), ManualClock::new());
+/// breaker.force_open();
+/// let r = breaker.try_acquire().unwrap_err();
+/// assert_eq!(r.reason(), RejectReason::ForcedOpen);
+/// assert_eq!(r.state(), State::ForcedOpen);
+/// assert_eq!(r.retry_after(), None);
+/// assert_eq!(r.breaker(), "db");
+/// assert_eq!(r.to_string(), "breaker db rejected the call: forced open");
+/// ```
+#[derive(Clone)]
+pub struct Rejected {
+    reason: RejectReason,
+    state: State,
+    retry: RetryAfter,
+    name: Name,
+}
+
+impl Rejected {
+    #[inline]
+    pub(crate) fn new(reason: RejectReason, state: State, retry: RetryAfter, name: &Name) -> Self {
+        Rejected {
+            reason,
+            state,
+            retry,
+            name: name.clone(),
+        }
+    }
+
+    /// Why the call was rejected.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// # let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// # b.force_open();
+    /// assert_eq!(b.try_acquire().unwrap_err().reason(), RejectReason::ForcedOpen);
+    /// ```
+    pub fn reason(&self) -> RejectReason {
+        self.reason
+    }
+
+    /// The breaker's state when it rejected the call.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// # let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// # b.force_open();
+    /// assert_eq!(b.try_acquire().unwrap_err().state(), State::ForcedOpen);
+    /// ```
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// How long until the breaker may admit a call again, when it knows: the time left in the
+    /// open period for `Open`; `None` for the other reasons.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// # let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// # b.force_open();
+    /// assert_eq!(b.try_acquire().unwrap_err().retry_after(), None);
+    /// ```
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self.retry {
+            RetryAfter::Unknown => None,
+            RetryAfter::After(n) => Some(Duration::from_nanos(n)),
+            RetryAfter::QuantaDeadline(d) => {
+                Some(Duration::from_nanos(d.saturating_sub(quanta_now())))
+            }
+        }
+    }
+
+    /// The name of the breaker that rejected the call.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// # let b = Breaker::with_clock("search", Policy::default(), ManualClock::new());
+    /// # b.force_open();
+    /// assert_eq!(b.try_acquire().unwrap_err().breaker(), "search");
+    /// ```
+    pub fn breaker(&self) -> &str {
+        self.name.as_str()
+    }
+}
+
+impl fmt::Debug for Rejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rejected")
+            .field("breaker", &self.breaker())
+            .field("reason", &self.reason)
+            .field("state", &self.state)
+            .field("retry_after", &self.retry_after())
+            .finish()
+    }
+}
+
+impl fmt::Display for Rejected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "breaker {} rejected the call: {}",
+            self.breaker(),
+            self.reason
+        )?;
+        if let Some(after) = self.retry_after() {
+            write!(f, " (retry after {after:?})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Rejected {}
+
+/// The error of a guarded call: rejected by the breaker, or failed on its own.
+///
+/// # Examples
+///
+/// ```
+/// use fusebox_engine::{Breaker, CallError, ManualClock, Policy};
+/// let breaker = Breaker::with_clock("io", Policy::default(), ManualClock::new());
+/// let r: Result<(), CallError<std::io::Error>> =
+///     breaker.call(|| Err(std::io::Error::other("disk on fire")));
+/// let err = r.unwrap_err();
+/// assert_eq!(err.to_string(), "disk on fire");
+/// assert!(std::error::Error::source(&err).is_some());
+/// ```
+#[derive(Debug, Clone)]
+pub enum CallError<E> {
+    /// The breaker did not admit the call; it never ran.
+    Rejected(Rejected),
+    /// The call ran and returned this error.
+    Failed(E),
+}
+
+impl<E> CallError<E> {
+    /// The rejection, if the call was rejected.
+    ///
+    /// ```
+    /// let e: fusebox_engine::CallError<()> = fusebox_engine::CallError::Failed(());
+    /// assert!(e.rejected().is_none());
+    /// ```
+    pub fn rejected(&self) -> Option<&Rejected> {
+        match self {
+            CallError::Rejected(r) => Some(r),
+            CallError::Failed(_) => None,
+        }
+    }
+
+    /// The call's own error, if it ran and failed.
+    ///
+    /// ```
+    /// let e: fusebox_engine::CallError<u8> = fusebox_engine::CallError::Failed(3);
+    /// assert_eq!(e.into_failed(), Some(3));
+    /// ```
+    pub fn into_failed(self) -> Option<E> {
+        match self {
+            CallError::Rejected(_) => None,
+            CallError::Failed(e) => Some(e),
+        }
+    }
+}
+
+impl<E> From<Rejected> for CallError<E> {
+    fn from(r: Rejected) -> Self {
+        CallError::Rejected(r)
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for CallError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Rejected(r) => r.fmt(f),
+            CallError::Failed(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for CallError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CallError::Rejected(r) => Some(r),
+            CallError::Failed(e) => Some(e),
+        }
+    }
+}
+
+/// A change of state, as sent to subscribers.
+///
+/// # Examples
+///
+/// ```
+/// use fusebox_engine::{Breaker, ManualClock, Policy, State, TransitionReason};
+/// let breaker = Breaker::with_clock("cache", Policy::default(), ManualClock::new());
+/// let events = breaker.subscribe();
+/// breaker.force_open();
+/// let t = events.try_recv().unwrap();
+/// assert_eq!((t.from, t.to, t.reason), (State::Closed, State::ForcedOpen, TransitionReason::ForcedOpen));
+/// assert_eq!(&*t.breaker, "cache");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    /// The breaker's name.
+    pub breaker: Arc<str>,
+    /// The state before.
+    pub from: State,
+    /// The state after.
+    pub to: State,
+    /// The breaker's clock time of the change.
+    pub at: Duration,
+    /// Why it changed.
+    pub reason: TransitionReason,
+}

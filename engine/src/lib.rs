@@ -1,0 +1,50 @@
+//! The fusebox engine: lock-free circuit breakers.
+//!
+//! A [`Breaker`] is one cache-padded atomic state word plus a sliding window updated with a
+//! bounded number of atomic operations per call. A closed-state success on a count window with
+//! no slow-call rule costs one load of the state word, one `fetch_add` on the window cursor and
+//! one load of the slot's bit, and reads no clock.
+//!
+//! ```
+//! use std::time::Duration;
+//! use fusebox_engine::{Breaker, CallError, ManualClock, Policy, RejectReason, State, Window};
+//!
+//! let clock = ManualClock::new();
+//! let policy = Policy::builder()
+//!     .window(Window::count(4))
+//!     .min_calls(4)
+//!     .open_timeout(Duration::from_secs(10))
+//!     .half_open_permits(1)
+//!     .success_threshold(1)
+//!     .build()?;
+//! let breaker = Breaker::with_clock("payments", policy, clock.clone());
+//! for _ in 0..4 {
+//!     let _ = breaker.call(|| Err::<(), _>("boom"));
+//! }
+//! let rejected = breaker.try_acquire().unwrap_err();
+//! assert_eq!(rejected.reason(), RejectReason::Open);
+//! clock.advance(Duration::from_secs(10));
+//! breaker.try_acquire()?.success();
+//! assert_eq!(breaker.state(), State::Closed);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! See the [`docs`] module for the state machine, the memory orderings and the limits.
+
+mod breaker;
+mod clock;
+pub mod docs;
+mod error;
+mod state;
+mod sync;
+mod timer;
+mod window;
+
+pub use breaker::{Breaker, Metrics, Permit, SUBSCRIBER_CAPACITY};
+pub use clock::{Clock, ClockSource, ManualClock, QuantaClock};
+pub use error::{CallError, Outcome, RejectReason, Rejected, Transition};
+pub use state::{AcquireDecision, ProbeEnd, State, StateWord, TransitionReason};
+
+pub use fusebox_policies::{
+    Backoff, Policy, PolicyBuilder, PolicyError, Recovery, SlowCalls, Window,
+};

@@ -1,0 +1,555 @@
+//! The breaker's state machine: one `u64` state word and the pure functions that move it.
+//!
+//! Every change of state is one `compare_exchange` of the word from a value the caller loaded to
+//! the value one of these functions computed from it. The functions never read the clock or any
+//! other memory, so they are unit-tested here without threads and modelled in `loom-tests/`.
+//!
+//! ```text
+//!             trip                 open period passed (next acquire)
+//!   Closed ─────────────▶ Open ───────────────────────────────▶ HalfOpen
+//!     ▲  ▲                 ▲  ◀──────── one probe fails ───────────┘ │
+//!     │  │                 │                                         │ success_threshold
+//!     │  └──── ramp over ──┴──── trip ─── Recovering ◀── (ramp) ─────┤ probe successes
+//!     └──────────────────────────────────────────────── (immediate) ─┘
+//!   ForcedOpen, Disabled, MetricsOnly: entered by hand; reset() returns to Closed.
+//! ```
+
+use std::fmt;
+
+use fusebox_policies::MAX_HALF_OPEN_PERMITS;
+
+/// The state of a breaker.
+///
+/// # Examples
+///
+/// ```
+/// use fusebox_engine::State;
+/// assert_eq!(State::HalfOpen.to_string(), "half-open");
+/// assert!(State::Closed.admits());
+/// assert!(!State::ForcedOpen.admits());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Calls flow; outcomes are recorded and may trip the breaker.
+    Closed,
+    /// Calls are rejected until the open period has passed.
+    Open,
+    /// A bounded number of probe calls decide between closing and re-opening.
+    HalfOpen,
+    /// Closing gradually: a rising share of calls is admitted.
+    Recovering,
+    /// Opened by hand: every call is rejected until `reset`.
+    ForcedOpen,
+    /// Switched off by hand: every call is admitted and nothing is recorded.
+    Disabled,
+    /// Every call is admitted and recorded, but the breaker never changes state by itself.
+    MetricsOnly,
+}
+
+impl State {
+    const ALL: [State; 7] = [
+        State::Closed,
+        State::Open,
+        State::HalfOpen,
+        State::Recovering,
+        State::ForcedOpen,
+        State::Disabled,
+        State::MetricsOnly,
+    ];
+
+    /// Whether this state admits calls at all (`HalfOpen` and `Recovering` admit some).
+    ///
+    /// ```
+    /// assert!(fusebox_engine::State::HalfOpen.admits());
+    /// assert!(!fusebox_engine::State::Open.admits());
+    /// ```
+    pub fn admits(self) -> bool {
+        !matches!(self, State::Open | State::ForcedOpen)
+    }
+
+    /// The state's name in lower case, as in `Display`.
+    ///
+    /// ```
+    /// assert_eq!(fusebox_engine::State::MetricsOnly.as_str(), "metrics-only");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Closed => "closed",
+            State::Open => "open",
+            State::HalfOpen => "half-open",
+            State::Recovering => "recovering",
+            State::ForcedOpen => "forced-open",
+            State::Disabled => "disabled",
+            State::MetricsOnly => "metrics-only",
+        }
+    }
+
+    /// Whether outcomes recorded in this state go into the sliding window.
+    #[inline]
+    pub(crate) fn records_window(self) -> bool {
+        matches!(self, State::Closed | State::Recovering | State::MetricsOnly)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The state word: every field a state change must update together, in one `u64`.
+///
+/// ```text
+///  63          42 41        26 25        10 9    4   3     2  0
+/// ┌──────────────┬────────────┬────────────┬──────┬───────┬────┐
+/// │ epoch (22)   │ probe succ │ in flight  │ step │expired│kind│
+/// └──────────────┴────────────┴────────────┴──────┴───────┴────┘
+/// ```
+/// - `kind`: the [`State`] as its index.
+/// - `expired`: in `Open`, the open period is known to have passed (set by the timer thread).
+/// - `step`: how many re-opens in a row, for the backoff; 0 in `Closed`.
+/// - `in flight`, `probe succ`: half-open probes out and probe successes so far.
+/// - `epoch`: bumped on every change of kind, so a probe permit from an earlier half-open
+///   episode can never release a slot or count a success in a later one.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StateWord(u64);
+
+const KIND_MASK: u64 = 0b111;
+const EXPIRED: u64 = 1 << 3;
+const STEP_SHIFT: u32 = 4;
+const STEP_BITS: u32 = 6;
+const INFLIGHT_SHIFT: u32 = 10;
+const COUNT_BITS: u32 = 16;
+const SUCC_SHIFT: u32 = 26;
+const EPOCH_SHIFT: u32 = 42;
+const EPOCH_BITS: u32 = 22;
+
+/// The largest backoff step the word holds; the backoff saturates long before it.
+pub const MAX_STEP: u32 = (1 << STEP_BITS) - 1;
+const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
+const STEP_MASK: u64 = (1 << STEP_BITS) - 1;
+const EPOCH_MASK: u64 = (1 << EPOCH_BITS) - 1;
+
+const _: () = assert!(State::ALL.len() as u64 <= KIND_MASK + 1);
+const _: () = assert!(STEP_SHIFT + STEP_BITS == INFLIGHT_SHIFT);
+const _: () = assert!(INFLIGHT_SHIFT + COUNT_BITS == SUCC_SHIFT);
+const _: () = assert!(SUCC_SHIFT + COUNT_BITS == EPOCH_SHIFT);
+const _: () = assert!(EPOCH_SHIFT + EPOCH_BITS == 64);
+const _: () = assert!((MAX_HALF_OPEN_PERMITS as u64) < COUNT_MASK);
+
+/// Why a breaker changed state.
+///
+/// # Examples
+///
+/// ```
+/// use fusebox_engine::TransitionReason;
+/// assert_eq!(TransitionReason::FailureRate.to_string(), "failure rate reached the threshold");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TransitionReason {
+    /// The failure rate in the window reached the threshold.
+    FailureRate,
+    /// The slow-call rate in the window reached the threshold.
+    SlowCallRate,
+    /// The configured number of failures in a row.
+    ConsecutiveFailures,
+    /// The open period passed; the next call is a probe.
+    OpenTimeoutElapsed,
+    /// A half-open probe failed.
+    ProbeFailed,
+    /// Enough half-open probes succeeded.
+    ProbesSucceeded,
+    /// The recovery ramp reached 100 %.
+    RampComplete,
+    /// `force_open` was called.
+    ForcedOpen,
+    /// `disable` was called.
+    Disabled,
+    /// `metrics_only` was called.
+    MetricsOnly,
+    /// `reset` was called.
+    Reset,
+    /// State was put back from a snapshot.
+    Restored,
+}
+
+impl fmt::Display for TransitionReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TransitionReason::FailureRate => "failure rate reached the threshold",
+            TransitionReason::SlowCallRate => "slow-call rate reached the threshold",
+            TransitionReason::ConsecutiveFailures => "consecutive failures reached the threshold",
+            TransitionReason::OpenTimeoutElapsed => "open period elapsed",
+            TransitionReason::ProbeFailed => "a half-open probe failed",
+            TransitionReason::ProbesSucceeded => "half-open probes succeeded",
+            TransitionReason::RampComplete => "recovery ramp complete",
+            TransitionReason::ForcedOpen => "forced open",
+            TransitionReason::Disabled => "disabled",
+            TransitionReason::MetricsOnly => "switched to metrics only",
+            TransitionReason::Reset => "reset",
+            TransitionReason::Restored => "restored from a snapshot",
+        })
+    }
+}
+
+/// What an acquire does, decided from the state word alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcquireDecision {
+    /// Admit without changing the word (`Closed`, `MetricsOnly`).
+    Admit,
+    /// Admit and record nothing (`Disabled`).
+    Passthrough,
+    /// Store this word and admit the call as a half-open probe of the new word's epoch.
+    Probe(StateWord),
+    /// `Open` whose deadline has not been seen to pass: reject, unless the caller checks the
+    /// clock and finds it has (then it calls [`StateWord::open_elapsed`]).
+    Open,
+    /// Ask the recovery ramp.
+    Ramp,
+    /// Reject: half-open has every probe slot taken.
+    HalfOpenFull,
+    /// Reject: forced open.
+    ForcedOpen,
+}
+
+/// What a finished half-open probe does to the word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeEnd {
+    /// The probe succeeded.
+    Success,
+    /// The probe failed.
+    Failure,
+    /// The probe was ignored or dropped: its slot is given back.
+    Release,
+}
+
+impl StateWord {
+    /// A fresh `Closed` word.
+    pub const CLOSED: StateWord = StateWord(0);
+
+    /// The raw bits, for storing in an atomic.
+    #[inline]
+    pub const fn bits(self) -> u64 {
+        self.0
+    }
+
+    /// A word from raw bits loaded from an atomic.
+    #[inline]
+    pub const fn from_bits(bits: u64) -> Self {
+        StateWord(bits)
+    }
+
+    /// The state.
+    #[inline]
+    pub fn state(self) -> State {
+        State::ALL[(self.0 & KIND_MASK) as usize]
+    }
+
+    /// The epoch: which episode of its state this word belongs to.
+    #[inline]
+    pub const fn epoch(self) -> u32 {
+        (self.0 >> EPOCH_SHIFT) as u32
+    }
+
+    /// Re-opens in a row, for the backoff.
+    #[inline]
+    pub const fn step(self) -> u32 {
+        ((self.0 >> STEP_SHIFT) & STEP_MASK) as u32
+    }
+
+    /// Half-open probes in flight.
+    #[inline]
+    pub const fn in_flight(self) -> u32 {
+        ((self.0 >> INFLIGHT_SHIFT) & COUNT_MASK) as u32
+    }
+
+    /// Half-open probe successes so far.
+    #[inline]
+    pub const fn probe_successes(self) -> u32 {
+        ((self.0 >> SUCC_SHIFT) & COUNT_MASK) as u32
+    }
+
+    /// Whether the open period is known to have passed.
+    #[inline]
+    pub const fn expired(self) -> bool {
+        self.0 & EXPIRED != 0
+    }
+
+    /// A word in `state` with the next epoch, the given step and no probes.
+    #[inline]
+    pub fn enter(self, state: State, step: u32) -> StateWord {
+        let epoch = (self.epoch() as u64 + 1) & EPOCH_MASK;
+        let kind = State::ALL.iter().position(|s| *s == state).unwrap_or(0) as u64;
+        StateWord((epoch << EPOCH_SHIFT) | ((step.min(MAX_STEP) as u64) << STEP_SHIFT) | kind)
+    }
+
+    fn with_probes(self, in_flight: u32, successes: u32) -> StateWord {
+        let cleared = self.0 & !((COUNT_MASK << INFLIGHT_SHIFT) | (COUNT_MASK << SUCC_SHIFT));
+        StateWord(
+            cleared
+                | ((in_flight as u64 & COUNT_MASK) << INFLIGHT_SHIFT)
+                | ((successes as u64 & COUNT_MASK) << SUCC_SHIFT),
+        )
+    }
+
+    /// What an acquire does in this word, with `permits` probe slots in half-open.
+    #[inline]
+    pub fn acquire(self, permits: u32) -> AcquireDecision {
+        match self.state() {
+            State::Closed | State::MetricsOnly => AcquireDecision::Admit,
+            State::Disabled => AcquireDecision::Passthrough,
+            State::Open if self.expired() => AcquireDecision::Probe(self.open_elapsed()),
+            State::Open => AcquireDecision::Open,
+            State::HalfOpen if self.in_flight() < permits => AcquireDecision::Probe(
+                self.with_probes(self.in_flight() + 1, self.probe_successes()),
+            ),
+            State::HalfOpen => AcquireDecision::HalfOpenFull,
+            State::Recovering => AcquireDecision::Ramp,
+            State::ForcedOpen => AcquireDecision::ForcedOpen,
+        }
+    }
+
+    /// `Open` → `HalfOpen` holding one probe (the caller's), step kept.
+    #[inline]
+    pub fn open_elapsed(self) -> StateWord {
+        self.enter(State::HalfOpen, self.step()).with_probes(1, 0)
+    }
+
+    /// Marks an `Open` word of `epoch` as past its deadline; `None` if the word has moved on.
+    #[inline]
+    pub fn expire(self, epoch: u32) -> Option<StateWord> {
+        (self.state() == State::Open && self.epoch() == epoch && !self.expired())
+            .then_some(StateWord(self.0 | EXPIRED))
+    }
+
+    /// The trip from `Closed` (step 0) or `Recovering` (a re-open: step + 1); `None` in any
+    /// other state, where outcomes never trip.
+    #[inline]
+    pub fn trip(self) -> Option<StateWord> {
+        match self.state() {
+            State::Closed => Some(self.enter(State::Open, 0)),
+            State::Recovering => Some(self.enter(State::Open, self.step() + 1)),
+            _ => None,
+        }
+    }
+
+    /// A half-open probe of `epoch` ends. `needed` successes close the breaker, into
+    /// `Recovering` when `ramp` is set. Returns the new word and, if the state changed, why;
+    /// `None` if the probe belongs to an earlier episode (the word is left alone).
+    #[inline]
+    pub fn probe_end(
+        self,
+        epoch: u32,
+        end: ProbeEnd,
+        needed: u32,
+        ramp: bool,
+    ) -> Option<(StateWord, Option<TransitionReason>)> {
+        if self.state() != State::HalfOpen || self.epoch() != epoch {
+            return None;
+        }
+        let in_flight = self.in_flight().saturating_sub(1);
+        Some(match end {
+            ProbeEnd::Release => (self.with_probes(in_flight, self.probe_successes()), None),
+            ProbeEnd::Failure => (
+                self.enter(State::Open, self.step() + 1),
+                Some(TransitionReason::ProbeFailed),
+            ),
+            ProbeEnd::Success if self.probe_successes() + 1 >= needed => {
+                let next = if ramp {
+                    self.enter(State::Recovering, self.step())
+                } else {
+                    self.enter(State::Closed, 0)
+                };
+                (next, Some(TransitionReason::ProbesSucceeded))
+            }
+            ProbeEnd::Success => (
+                self.with_probes(in_flight, self.probe_successes() + 1),
+                None,
+            ),
+        })
+    }
+
+    /// `Recovering` → `Closed` once the ramp is over.
+    #[inline]
+    pub fn ramp_done(self) -> Option<StateWord> {
+        (self.state() == State::Recovering).then(|| self.enter(State::Closed, 0))
+    }
+
+    /// The word after a manual move to `state` (`reset` is `Closed`): step 0 except for
+    /// `ForcedOpen`, which keeps it so the backoff resumes after it.
+    #[inline]
+    pub fn manual(self, state: State) -> StateWord {
+        let step = if state == State::ForcedOpen {
+            self.step()
+        } else {
+            0
+        };
+        self.enter(state, step)
+    }
+}
+
+impl fmt::Debug for StateWord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StateWord")
+            .field("state", &self.state())
+            .field("epoch", &self.epoch())
+            .field("step", &self.step())
+            .field("in_flight", &self.in_flight())
+            .field("probe_successes", &self.probe_successes())
+            .field("expired", &self.expired())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn open() -> StateWord {
+        StateWord::CLOSED.trip().unwrap()
+    }
+
+    #[test]
+    fn fields_round_trip_and_stay_in_their_lanes() {
+        let w = open().open_elapsed();
+        assert_eq!(w.state(), State::HalfOpen);
+        assert_eq!(w.epoch(), 2);
+        assert_eq!(w.in_flight(), 1);
+        assert_eq!(w.probe_successes(), 0);
+        let w = w.with_probes(COUNT_MASK as u32, COUNT_MASK as u32);
+        assert_eq!(w.state(), State::HalfOpen);
+        assert_eq!(w.epoch(), 2);
+        assert_eq!(w.step(), 0);
+    }
+
+    #[test]
+    fn closed_trips_to_open_with_a_new_epoch() {
+        let w = open();
+        assert_eq!(w.state(), State::Open);
+        assert_eq!(w.epoch(), 1);
+        assert_eq!(w.step(), 0);
+        assert_eq!(w.acquire(1), AcquireDecision::Open);
+        assert_eq!(w.trip(), None, "only closed and recovering trip");
+    }
+
+    #[test]
+    fn expire_only_matches_its_own_open_episode() {
+        let w = open();
+        assert_eq!(w.expire(w.epoch() + 1), None);
+        let e = w.expire(w.epoch()).unwrap();
+        assert!(e.expired());
+        assert_eq!(e.expire(e.epoch()), None, "expiring twice is a no-op");
+        match e.acquire(3) {
+            AcquireDecision::Probe(h) => {
+                assert_eq!(h.state(), State::HalfOpen);
+                assert_eq!(h.in_flight(), 1);
+                assert!(!h.expired());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn half_open_admits_exactly_the_permits() {
+        let mut w = open().open_elapsed();
+        for n in 2..=3 {
+            match w.acquire(3) {
+                AcquireDecision::Probe(next) => w = next,
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(w.in_flight(), n);
+        }
+        assert_eq!(w.acquire(3), AcquireDecision::HalfOpenFull);
+        let (w, why) = w.probe_end(w.epoch(), ProbeEnd::Release, 2, false).unwrap();
+        assert_eq!(why, None);
+        assert_eq!(w.in_flight(), 2);
+        assert!(matches!(w.acquire(3), AcquireDecision::Probe(_)));
+    }
+
+    #[test]
+    fn probe_successes_close_or_ramp() {
+        let w = open().open_elapsed();
+        let (w1, why) = w.probe_end(w.epoch(), ProbeEnd::Success, 2, false).unwrap();
+        assert_eq!((w1.state(), why), (State::HalfOpen, None));
+        assert_eq!((w1.in_flight(), w1.probe_successes()), (0, 1));
+        let (w2, why) = w1
+            .probe_end(w1.epoch(), ProbeEnd::Success, 2, false)
+            .unwrap();
+        assert_eq!(w2.state(), State::Closed);
+        assert_eq!(why, Some(TransitionReason::ProbesSucceeded));
+        let (w3, _) = w1
+            .probe_end(w1.epoch(), ProbeEnd::Success, 2, true)
+            .unwrap();
+        assert_eq!(w3.state(), State::Recovering);
+        assert_eq!(w3.ramp_done().unwrap().state(), State::Closed);
+    }
+
+    #[test]
+    fn probe_failure_reopens_with_a_longer_step_and_closing_resets_it() {
+        let w = open().open_elapsed();
+        let (o, why) = w.probe_end(w.epoch(), ProbeEnd::Failure, 1, false).unwrap();
+        assert_eq!((o.state(), o.step()), (State::Open, 1));
+        assert_eq!(why, Some(TransitionReason::ProbeFailed));
+        let h = o.open_elapsed();
+        assert_eq!(h.step(), 1);
+        let (c, _) = h.probe_end(h.epoch(), ProbeEnd::Success, 1, false).unwrap();
+        assert_eq!((c.state(), c.step()), (State::Closed, 0));
+        let (r, _) = h.probe_end(h.epoch(), ProbeEnd::Success, 1, true).unwrap();
+        assert_eq!(
+            r.trip().unwrap().step(),
+            2,
+            "a trip while recovering is a re-open"
+        );
+    }
+
+    #[test]
+    fn stale_probes_leave_the_word_alone() {
+        let w = open().open_elapsed();
+        let stale = w.epoch();
+        let (o, _) = w.probe_end(stale, ProbeEnd::Failure, 1, false).unwrap();
+        let h = o.open_elapsed();
+        for end in [ProbeEnd::Success, ProbeEnd::Failure, ProbeEnd::Release] {
+            assert_eq!(h.probe_end(stale, end, 1, false), None);
+        }
+    }
+
+    #[test]
+    fn step_saturates_and_epoch_wraps() {
+        let mut w = StateWord::CLOSED;
+        for _ in 0..200 {
+            w = w.enter(State::Open, w.step() + 1);
+        }
+        assert_eq!(w.step(), MAX_STEP);
+        let top = StateWord((EPOCH_MASK << EPOCH_SHIFT) | 1);
+        assert_eq!(top.state(), State::Open);
+        assert_eq!(top.enter(State::Closed, 0).epoch(), 0);
+    }
+
+    #[test]
+    fn manual_states() {
+        let w = open().open_elapsed();
+        assert_eq!(
+            w.manual(State::ForcedOpen).acquire(1),
+            AcquireDecision::ForcedOpen
+        );
+        assert_eq!(
+            w.manual(State::Disabled).acquire(1),
+            AcquireDecision::Passthrough
+        );
+        assert_eq!(
+            w.manual(State::MetricsOnly).acquire(1),
+            AcquireDecision::Admit
+        );
+        assert_eq!(w.manual(State::MetricsOnly).trip(), None);
+        assert_eq!(w.manual(State::Closed).state(), State::Closed);
+        assert_eq!(w.manual(State::Closed).step(), 0);
+    }
+
+    #[test]
+    fn every_state_round_trips_through_the_word() {
+        for s in State::ALL {
+            assert_eq!(StateWord::CLOSED.enter(s, 3).state(), s);
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! The one place the engine takes its synchronization primitives from: `loom`'s under
+//! `cfg(loom)`, so the models in `loom-tests/` see every atomic the engine touches, and
+//! `std`'s otherwise.
+
+#[cfg(loom)]
+pub(crate) use loom::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+#[cfg(loom)]
+pub(crate) use loom::sync::{Arc, Mutex};
+
+#[cfg(not(loom))]
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+#[cfg(not(loom))]
+pub(crate) use std::sync::{Arc, Mutex};
+
+/// Locks a mutex, recovering the data if a panicking thread poisoned it: every structure the
+/// engine guards with a mutex is valid after any partial update.
+#[cfg(not(loom))]
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Locks a mutex (loom's mutexes do not poison).
+#[cfg(loom)]
+pub(crate) fn lock<T>(m: &Mutex<T>) -> loom::sync::MutexGuard<'_, T> {
+    m.lock().unwrap()
+}
+
+/// Waits a moment in a spin loop (loom: lets the other threads run).
+#[cfg(not(loom))]
+#[inline]
+pub(crate) fn spin() {
+    std::thread::yield_now();
+}
+
+/// Waits a moment in a spin loop (loom: lets the other threads run).
+#[cfg(loom)]
+#[inline]
+pub(crate) fn spin() {
+    loom::thread::yield_now();
+}

@@ -1,0 +1,129 @@
+//! The process-wide open-deadline timer.
+//!
+//! A rejection while open should cost a load, not a clock read (9–12 ns here). Breakers on the
+//! [`QuantaClock`](crate::QuantaClock) hand each open deadline to one thread, which sleeps until
+//! the earliest one and then marks that breaker's `Open` word as expired; the next acquire sees
+//! the mark and probes. While nothing is open the thread sleeps on a condition variable and
+//! costs nothing. If the thread cannot be started, breakers read the clock instead
+//! ([`running`] is false), so rule 6 holds either way. Breakers on other clocks (a
+//! `ManualClock`) always read their clock, which is cheap.
+
+#[cfg(not(loom))]
+mod imp {
+    use std::cmp::Ordering as CmpOrdering;
+    use std::collections::BinaryHeap;
+    use std::sync::{Condvar, Mutex, OnceLock, Weak};
+    use std::time::Duration;
+
+    use crate::breaker::Inner;
+    use crate::clock::quanta_now;
+
+    struct Entry {
+        deadline: u64,
+        epoch: u32,
+        target: Weak<Inner>,
+    }
+
+    impl PartialEq for Entry {
+        fn eq(&self, other: &Self) -> bool {
+            self.deadline == other.deadline
+        }
+    }
+    impl Eq for Entry {}
+    impl PartialOrd for Entry {
+        fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+            Some(self.cmp(other))
+        }
+    }
+    impl Ord for Entry {
+        // Reversed: `BinaryHeap` is a max-heap and we want the earliest deadline on top.
+        fn cmp(&self, other: &Self) -> CmpOrdering {
+            other.deadline.cmp(&self.deadline)
+        }
+    }
+
+    struct Timer {
+        queue: Mutex<BinaryHeap<Entry>>,
+        wake: Condvar,
+    }
+
+    fn timer() -> Option<&'static Timer> {
+        static TIMER: OnceLock<Option<&'static Timer>> = OnceLock::new();
+        *TIMER.get_or_init(|| {
+            let timer: &'static Timer = Box::leak(Box::new(Timer {
+                queue: Mutex::new(BinaryHeap::new()),
+                wake: Condvar::new(),
+            }));
+            std::thread::Builder::new()
+                .name("fusebox-timer".into())
+                .spawn(move || run(timer))
+                .ok()
+                .map(|_| timer)
+        })
+    }
+
+    fn run(timer: &'static Timer) {
+        let mut queue = timer.queue.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            let now = quanta_now();
+            match queue.peek() {
+                None => {
+                    queue = timer.wake.wait(queue).unwrap_or_else(|p| p.into_inner());
+                }
+                Some(e) if e.deadline <= now => {
+                    let e = queue.pop().expect("peeked");
+                    drop(queue);
+                    if let Some(inner) = e.target.upgrade() {
+                        inner.expire(e.epoch);
+                    }
+                    queue = timer.queue.lock().unwrap_or_else(|p| p.into_inner());
+                }
+                Some(e) => {
+                    let wait = Duration::from_nanos(e.deadline - now);
+                    queue = timer
+                        .wake
+                        .wait_timeout(queue, wait)
+                        .unwrap_or_else(|p| p.into_inner())
+                        .0;
+                }
+            }
+        }
+    }
+
+    /// Whether the timer thread runs (starting it on first use).
+    pub(crate) fn running() -> bool {
+        timer().is_some()
+    }
+
+    /// Asks the timer to expire `target`'s `Open` episode `epoch` at `deadline` (quanta ns).
+    pub(crate) fn schedule(target: Weak<Inner>, epoch: u32, deadline: u64) {
+        let Some(timer) = timer() else { return };
+        let mut queue = timer.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let earliest = queue.peek().is_none_or(|e| deadline < e.deadline);
+        queue.push(Entry {
+            deadline,
+            epoch,
+            target,
+        });
+        drop(queue);
+        if earliest {
+            timer.wake.notify_one();
+        }
+    }
+}
+
+#[cfg(loom)]
+mod imp {
+    use std::sync::Weak;
+
+    use crate::breaker::Inner;
+
+    /// Loom models run on a `ManualClock`: no timer thread.
+    pub(crate) fn running() -> bool {
+        false
+    }
+
+    pub(crate) fn schedule(_: Weak<Inner>, _: u32, _: u64) {}
+}
+
+pub(crate) use imp::{running, schedule};
