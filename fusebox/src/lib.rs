@@ -1,0 +1,39 @@
+//! fusebox: a lock-free, in-process circuit-breaker engine.
+//!
+//! This crate re-exports the public API of the workspace: policies
+//! ([`fusebox_policies`]) and the breaker engine ([`fusebox_engine`]).
+//!
+//! ```
+//! use std::time::Duration;
+//! use fusebox::{Breaker, CallError, ManualClock, Policy, State, Window};
+//!
+//! let clock = ManualClock::new();
+//! let policy = Policy::builder()
+//!     .window(Window::count(20))
+//!     .failure_rate_threshold(0.5)
+//!     .min_calls(10)
+//!     .open_timeout(Duration::from_secs(30))
+//!     .build()?;
+//! let breaker = Breaker::with_clock("payments", policy, clock);
+//! for i in 0..10 {
+//!     let _ = breaker.call(|| if i % 2 == 0 { Ok(()) } else { Err("declined") });
+//! }
+//! assert_eq!(breaker.state(), State::Open);
+//! assert!(matches!(breaker.call(|| Ok::<_, ()>(())), Err(CallError::Rejected(_))));
+//! # Ok::<(), fusebox::PolicyError>(())
+//! ```
+
+pub use fusebox_engine::{
+    Backoff, Breaker, CallError, Clock, ManualClock, Metrics, Outcome, Permit, Policy,
+    PolicyBuilder, PolicyError, QuantaClock, Recovery, RejectReason, Rejected, SlowCalls, State,
+    Transition, TransitionReason, Window,
+};
+
+/// The engine's long-form documentation: state machine, orderings, limits, costs.
+pub use fusebox_engine::docs;
+
+/// Policy limits and defaults.
+pub use fusebox_policies as policies;
+
+/// The channel type [`Breaker::subscribe`] returns.
+pub use crossbeam_channel::Receiver;
