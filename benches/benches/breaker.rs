@@ -26,7 +26,13 @@ fn closed(c: &mut Criterion) {
 
     let breaker = Breaker::new("bench", policy());
     g.bench_function("fusebox_call_success", |b| {
-        b.iter(|| black_box(black_box(&breaker).call(|| Ok::<u32, ()>(1))))
+        b.iter(|| {
+            black_box(
+                black_box(&breaker)
+                    .call(|| Ok::<u32, ()>(black_box(1)))
+                    .is_ok(),
+            )
+        })
     });
     g.bench_function("fusebox_permit_success", |b| {
         b.iter(|| {
@@ -42,7 +48,11 @@ fn closed(c: &mut Criterion) {
         b.iter(|| {
             i = i.wrapping_add(1);
             let fail = i % 10 == 0;
-            black_box(black_box(&every_tenth).call(|| if fail { Err(()) } else { Ok(1u32) }))
+            black_box(
+                black_box(&every_tenth)
+                    .call(|| if fail { Err(()) } else { Ok(1u32) })
+                    .is_ok(),
+            )
         })
     });
     g.finish();

@@ -163,8 +163,6 @@ enum PermitKind {
     Probe,
     /// Admitted while `Disabled`: records nothing.
     Passthrough,
-    /// Already recorded.
-    Done,
 }
 
 /// Counters and window figures of a breaker.
@@ -874,8 +872,38 @@ impl Inner {
     }
 
     /// Records one outcome of a permit admitted in `Closed`, `Recovering` or `MetricsOnly`.
-    #[inline]
+    #[inline(always)]
     fn record(&self, outcome: Outcome, start: u64) {
+        // The common case, kept small enough to inline into the caller: a success on a count
+        // window with no rule that needs the clock or a run count. The state is not checked
+        // again: a success recorded just after the breaker left `Closed` lands in a window that
+        // is cleared before it is used again.
+        if outcome == Outcome::Success
+            && self.hot.flags.load(Ordering::Relaxed) & (F_SLOW | F_CONSECUTIVE) == 0
+        {
+            if let WindowStore::Count(w) = self.window() {
+                // Guess the slot from a plain load of the cursor and look at it *before* the
+                // `fetch_add`: a locked instruction waits for everything before it, so a load
+                // that depends on its result would add its whole latency to every call.
+                // Relaxed: the cursor only hands out slots (see window.rs).
+                let guess = self.busy.cursor.load(Ordering::Relaxed);
+                let unchanged = w.success_is_noop(guess);
+                let seq = self.busy.cursor.fetch_add(1, Ordering::Relaxed);
+                if seq == guess && unchanged {
+                    return;
+                }
+                if let Some(tally) = w.record_success(seq) {
+                    self.evaluate(tally, 0, self.word());
+                }
+                return;
+            }
+        }
+        self.record_general(outcome, start);
+    }
+
+    /// Every other record: failures, ignored outcomes, slow-call and run rules, time windows.
+    #[inline(never)]
+    fn record_general(&self, outcome: Outcome, start: u64) {
         let failure = match outcome {
             Outcome::Success => false,
             Outcome::Failure => true,
@@ -1201,7 +1229,7 @@ impl Permit<'_> {
     /// b.try_acquire().unwrap().success();
     /// assert_eq!(b.metrics().successes, 1);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn success(self) {
         self.record(Outcome::Success);
     }
@@ -1214,7 +1242,7 @@ impl Permit<'_> {
     /// b.try_acquire().unwrap().failure();
     /// assert_eq!(b.metrics().failures, 1);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn failure(self) {
         self.record(Outcome::Failure);
     }
@@ -1227,60 +1255,67 @@ impl Permit<'_> {
     /// b.try_acquire().unwrap().record(Outcome::Ignored);
     /// assert_eq!(b.metrics().ignored, 1);
     /// ```
-    #[inline]
-    pub fn record(mut self, outcome: Outcome) {
-        self.finish(outcome);
-    }
-
-    #[inline]
-    fn finish(&mut self, outcome: Outcome) {
-        let kind = std::mem::replace(&mut self.kind, PermitKind::Done);
-        let inner = self.inner;
-        if self.bulkhead {
-            // Relaxed: see `admit`.
-            inner.busy.permits_out.fetch_sub(1, Ordering::Relaxed);
-        }
-        match kind {
-            PermitKind::Normal => inner.record(outcome, self.start),
-            PermitKind::Probe => {
-                let b = &inner.busy;
-                match outcome {
-                    Outcome::Ignored => {
-                        b.ignored.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Outcome::Success | Outcome::Failure => {
-                        b.other_recorded.fetch_add(1, Ordering::Relaxed);
-                        if outcome == Outcome::Failure {
-                            b.failures.fetch_add(1, Ordering::Relaxed);
-                        }
-                        if inner.hot.flags.load(Ordering::Relaxed) & F_SLOW != 0 {
-                            inner.is_slow(self.start, &mut None);
-                        }
-                    }
-                }
-                let end = match outcome {
-                    Outcome::Success => ProbeEnd::Success,
-                    Outcome::Failure => ProbeEnd::Failure,
-                    Outcome::Ignored => ProbeEnd::Release,
-                };
-                inner.end_probe(self.epoch, end);
-            }
-            PermitKind::Passthrough | PermitKind::Done => {}
-        }
+    #[inline(always)]
+    pub fn record(self, outcome: Outcome) {
+        // The permit is consumed here; its Drop must not record a second time.
+        let this = std::mem::ManuallyDrop::new(self);
+        this.inner
+            .finish(this.kind, this.epoch, this.bulkhead, this.start, outcome);
     }
 }
 
 impl Drop for Permit<'_> {
     #[inline]
     fn drop(&mut self) {
-        if self.kind != PermitKind::Done {
-            let outcome = if std::thread::panicking() {
-                Outcome::Failure
-            } else {
-                Outcome::Ignored
-            };
-            self.finish(outcome);
+        let outcome = if std::thread::panicking() {
+            Outcome::Failure
+        } else {
+            Outcome::Ignored
+        };
+        self.inner
+            .finish(self.kind, self.epoch, self.bulkhead, self.start, outcome);
+    }
+}
+
+impl Inner {
+    /// Reports the outcome of a permit's call.
+    #[inline(always)]
+    fn finish(&self, kind: PermitKind, epoch: u32, bulkhead: bool, start: u64, outcome: Outcome) {
+        if bulkhead {
+            // Relaxed: see `admit`.
+            self.busy.permits_out.fetch_sub(1, Ordering::Relaxed);
         }
+        match kind {
+            PermitKind::Normal => self.record(outcome, start),
+            PermitKind::Probe => self.finish_probe(epoch, start, outcome),
+            PermitKind::Passthrough => {}
+        }
+    }
+
+    #[cold]
+    fn finish_probe(&self, epoch: u32, start: u64, outcome: Outcome) {
+        let b = &self.busy;
+        // Relaxed: statistics.
+        match outcome {
+            Outcome::Ignored => {
+                b.ignored.fetch_add(1, Ordering::Relaxed);
+            }
+            Outcome::Success | Outcome::Failure => {
+                b.other_recorded.fetch_add(1, Ordering::Relaxed);
+                if outcome == Outcome::Failure {
+                    b.failures.fetch_add(1, Ordering::Relaxed);
+                }
+                if self.hot.flags.load(Ordering::Relaxed) & F_SLOW != 0 {
+                    self.is_slow(start, &mut None);
+                }
+            }
+        }
+        let end = match outcome {
+            Outcome::Success => ProbeEnd::Success,
+            Outcome::Failure => ProbeEnd::Failure,
+            Outcome::Ignored => ProbeEnd::Release,
+        };
+        self.end_probe(epoch, end);
     }
 }
 

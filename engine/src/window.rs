@@ -135,6 +135,30 @@ impl CountWindow {
         (rose || grew).then(|| self.tally(seq.saturating_add(1)))
     }
 
+    /// Whether a success numbered `seq` would change nothing: the window is full and the
+    /// slot already holds a success. One load, no write.
+    #[inline(always)]
+    pub(crate) fn success_is_noop(&self, seq: u64) -> bool {
+        let slot = self.slot(seq);
+        // Relaxed: see the module's synchronization notes.
+        seq >= self.size as u64
+            && self.fail_bits[slot / 64].load(Ordering::Relaxed) & (1 << (slot % 64)) == 0
+    }
+
+    /// Records a success numbered `seq`; see [`record`](Self::record).
+    #[inline(always)]
+    pub(crate) fn record_success(&self, seq: u64) -> Option<Tally> {
+        if self.success_is_noop(seq) {
+            return None;
+        }
+        self.record_cold(seq)
+    }
+
+    #[cold]
+    fn record_cold(&self, seq: u64) -> Option<Tally> {
+        self.record(seq, false, None)
+    }
+
     /// The window's counts after `recorded` outcomes since it was last cleared.
     #[inline]
     pub(crate) fn tally(&self, recorded: u64) -> Tally {
