@@ -76,7 +76,7 @@ fn open(c: &mut Criterion) {
     }
     assert_eq!(breaker.state(), fusebox::State::Open);
     g.bench_function("fusebox_rejection_quanta", |b| {
-        b.iter(|| black_box(black_box(&breaker).call(|| Ok::<u32, ()>(1))).is_err())
+        b.iter(|| black_box(black_box(&breaker).call(|| Ok::<u32, ()>(1)).is_err()))
     });
 
     let manual = Breaker::with_clock("bench-open-manual", policy(), ManualClock::new());
@@ -84,7 +84,7 @@ fn open(c: &mut Criterion) {
         let _ = manual.call(|| Err::<(), ()>(()));
     }
     g.bench_function("fusebox_rejection_manual_clock", |b| {
-        b.iter(|| black_box(black_box(&manual).call(|| Ok::<u32, ()>(1))).is_err())
+        b.iter(|| black_box(black_box(&manual).call(|| Ok::<u32, ()>(1)).is_err()))
     });
     g.finish();
 }

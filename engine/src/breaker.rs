@@ -420,6 +420,11 @@ impl Breaker {
                 start: 0,
             });
         }
+        if word.state() == State::Open && !word.expired() {
+            if let Some(rejected) = inner.reject_while_timed(word) {
+                return Err(rejected);
+            }
+        }
         inner.acquire_slow(word)
     }
 
@@ -744,6 +749,28 @@ impl Inner {
                 }
             }
         }
+    }
+
+    /// The rejection of an `Open` word whose deadline the timer thread watches: no clock read,
+    /// no call. `None` when the clock must be read or the deadline is not yet published.
+    #[inline(always)]
+    fn reject_while_timed(&self, word: StateWord) -> Option<Rejected> {
+        // Relaxed: `timed` is published with the deadline by the `open_epoch` Release below.
+        if !self.hot.timed.load(Ordering::Relaxed)
+            // Acquire: pairs with the Release store of `open_epoch` after `open_until`.
+            || self.hot.open_epoch.load(Ordering::Acquire) != word.epoch()
+        {
+            return None;
+        }
+        let deadline = self.hot.open_until.load(Ordering::Relaxed);
+        // Relaxed: a statistic.
+        self.busy.rejected.fetch_add(1, Ordering::Relaxed);
+        Some(Rejected::new(
+            RejectReason::Open,
+            State::Open,
+            RetryAfter::QuantaDeadline(deadline),
+            &self.cold.short_name,
+        ))
     }
 
     /// `Open`: returns the word to retry with if the open period has passed (`Open` marked

@@ -68,21 +68,30 @@ impl fmt::Display for RejectReason {
 /// must cost a load or two, and an `Arc` clone is a contended read-modify-write.
 #[derive(Clone)]
 pub(crate) enum Name {
-    Inline { len: u8, bytes: [u8; INLINE_NAME] },
+    Inline(InlineName),
     Shared(Arc<str>),
 }
 
-const INLINE_NAME: usize = 22;
+/// Up to 23 bytes of name, word-aligned so that copies move whole words (byte-wise copies of
+/// a just-written name stall store forwarding).
+#[derive(Clone, Copy)]
+#[repr(C, align(8))]
+pub(crate) struct InlineName {
+    bytes: [u8; INLINE_NAME],
+    len: u8,
+}
+
+const INLINE_NAME: usize = 23;
 
 impl Name {
     pub(crate) fn new(name: &Arc<str>) -> Self {
         if name.len() <= INLINE_NAME {
             let mut bytes = [0; INLINE_NAME];
             bytes[..name.len()].copy_from_slice(name.as_bytes());
-            Name::Inline {
-                len: name.len() as u8,
+            Name::Inline(InlineName {
                 bytes,
-            }
+                len: name.len() as u8,
+            })
         } else {
             Name::Shared(name.clone())
         }
@@ -91,9 +100,7 @@ impl Name {
     pub(crate) fn as_str(&self) -> &str {
         match self {
             // The bytes were copied from a `str` whole, so they are valid UTF-8.
-            Name::Inline { len, bytes } => {
-                std::str::from_utf8(&bytes[..*len as usize]).unwrap_or("")
-            }
+            Name::Inline(n) => std::str::from_utf8(&n.bytes[..n.len as usize]).unwrap_or(""),
             Name::Shared(s) => s,
         }
     }
