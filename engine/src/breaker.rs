@@ -35,6 +35,12 @@ use crate::state::{AcquireDecision, ProbeEnd, State, StateWord, TransitionReason
 use crate::sync::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Mutex, Ordering, lock};
 use crate::window::{Tally, WindowStore};
 
+/// The recovery ramp's share is counted in billionths.
+const RAMP_SCALE: u128 = 1_000_000_000;
+
+/// The start time of a permit acquired while no slow-call rule was set: never slow.
+const NOT_TIMED: u64 = u64::MAX;
+
 /// How many transitions a subscriber may fall behind before new ones are dropped for it.
 pub const SUBSCRIBER_CAPACITY: usize = 1024;
 
@@ -42,6 +48,8 @@ const F_SLOW: u32 = 1;
 const F_CONSECUTIVE: u32 = 1 << 1;
 const F_BULKHEAD: u32 = 1 << 2;
 const F_RAMP: u32 = 1 << 3;
+/// Set by a policy swap: the next outcome is judged even if it changes no count.
+const F_REEVALUATE: u32 = 1 << 4;
 
 /// Read-mostly: everything an admission or a success reads, on one cache line.
 struct Hot {
@@ -417,7 +425,7 @@ impl Breaker {
                 kind: PermitKind::Normal,
                 epoch: word.epoch(),
                 bulkhead: false,
-                start: 0,
+                start: NOT_TIMED,
             });
         }
         if word.state() == State::Open && !word.expired() {
@@ -690,6 +698,10 @@ impl Inner {
         }
         if policy.consecutive_failures() > 0 {
             flags |= F_CONSECUTIVE;
+            if h.flags.load(Ordering::Relaxed) & F_CONSECUTIVE == 0 {
+                // Successes were not counted while the rule was off: start a fresh run.
+                self.busy.consecutive_failures.store(0, Ordering::Relaxed);
+            }
         }
         if policy.max_concurrent().is_some() {
             flags |= F_BULKHEAD;
@@ -831,12 +843,14 @@ impl Inner {
             }));
         }
         let share = start_share + (1.0 - start_share) * (elapsed as f64 / duration as f64);
-        let p = (share.clamp(0.0, 1.0) * (1u64 << 32) as f64) as u128;
+        // The share in billionths, rounded: decimal shares such as 0.2 or 0.3 are then exact,
+        // where a binary fraction would sit just below them and admit one call too few.
+        let p = (share.clamp(0.0, 1.0) * RAMP_SCALE as f64).round() as u128;
         // Relaxed: the counter only spreads admissions; it orders nothing.
         let c = self.busy.ramp_counter.fetch_add(1, Ordering::Relaxed) as u128;
         // Admit the c-th acquire iff ⌊(c+1)·p⌋ > ⌊c·p⌋: over any n consecutive acquires at
         // share p this admits ⌊p·n⌋ or ⌈p·n⌉.
-        if ((c + 1) * p) >> 32 != (c * p) >> 32 {
+        if (c + 1) * p / RAMP_SCALE != c * p / RAMP_SCALE {
             Ok(None)
         } else {
             Err(())
@@ -863,7 +877,7 @@ impl Inner {
         let start = if flags & F_SLOW != 0 {
             self.cold.clock.now()
         } else {
-            0
+            NOT_TIMED
         };
         Ok(Permit {
             inner: self,
@@ -906,7 +920,7 @@ impl Inner {
         // again: a success recorded just after the breaker left `Closed` lands in a window that
         // is cleared before it is used again.
         if outcome == Outcome::Success
-            && self.hot.flags.load(Ordering::Relaxed) & (F_SLOW | F_CONSECUTIVE) == 0
+            && self.hot.flags.load(Ordering::Relaxed) & (F_SLOW | F_CONSECUTIVE | F_REEVALUATE) == 0
         {
             if let WindowStore::Count(w) = self.window() {
                 // Guess the slot from a plain load of the cursor and look at it *before* the
@@ -947,18 +961,24 @@ impl Inner {
         if failure {
             self.busy.failures.fetch_add(1, Ordering::Relaxed);
         }
-        if flags & F_CONSECUTIVE != 0 && self.count_consecutive(failure, word) {
-            return;
+        if flags & F_CONSECUTIVE != 0 {
+            // The outcome is recorded like any other even when it trips the breaker here; the
+            // window's own evaluation then finds the episode over and does nothing.
+            self.count_consecutive(failure, word);
         }
         if !word.state().records_window() {
             self.busy.other_recorded.fetch_add(1, Ordering::Relaxed);
             return;
         }
+        let reevaluate = flags & F_REEVALUATE != 0
+            // Relaxed: only one recorder needs to win the re-evaluation.
+            && self.hot.flags.fetch_and(!F_REEVALUATE, Ordering::Relaxed) & F_REEVALUATE != 0;
         let tally = match self.window() {
             WindowStore::Count(w) => {
                 // Relaxed: the cursor only hands out slots (see window.rs).
                 let seq = self.busy.cursor.fetch_add(1, Ordering::Relaxed);
-                w.record(seq, failure, slow)
+                let changed = w.record(seq, failure, slow);
+                changed.or_else(|| reevaluate.then(|| w.tally(seq.saturating_add(1))))
             }
             WindowStore::Time(w) => {
                 self.busy.other_recorded.fetch_add(1, Ordering::Relaxed);
@@ -975,6 +995,10 @@ impl Inner {
 
     #[inline]
     fn is_slow(&self, start: u64, now: &mut Option<u64>) -> bool {
+        if start == NOT_TIMED {
+            // Acquired before a slow-call rule was switched on: its duration is unknown.
+            return false;
+        }
         let t = *now.get_or_insert_with(|| self.cold.clock.now());
         let slow = t.saturating_sub(start) >= self.hot.slow_nanos.load(Ordering::Relaxed);
         if slow {
@@ -1163,6 +1187,12 @@ impl Inner {
 
     fn set_policy(&self, policy: Policy) {
         let _config = lock(&self.cold.config_lock);
+        let reevaluate = {
+            let old = self.cold.policy.load();
+            old.failure_rate_threshold() != policy.failure_rate_threshold()
+                || old.min_calls() != policy.min_calls()
+                || old.slow_calls() != policy.slow_calls()
+        };
         let shape = policy.window();
         if !self.window().has_shape(shape) {
             let mut stores = lock(&self.cold.stores);
@@ -1183,6 +1213,10 @@ impl Inner {
                 .store(std::sync::Arc::as_ptr(&store).cast_mut(), Ordering::Release);
         }
         self.load_hot_config(&policy);
+        if reevaluate {
+            // Relaxed: like the other hot values (see module docs).
+            self.hot.flags.fetch_or(F_REEVALUATE, Ordering::Relaxed);
+        }
         self.cold.policy.store(std::sync::Arc::new(policy));
     }
 

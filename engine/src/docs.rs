@@ -35,6 +35,11 @@
 //! - Outcomes that race with a state change may land in either episode's window.
 //! - While a policy swap runs, a concurrent call may see some thresholds of the old policy and
 //!   some of the new one.
+//! - A bulkhead switched on by `set_policy` counts the permits acquired from the swap on;
+//!   permits already out complete uncounted. Counting every permit of every breaker would put
+//!   a read-modify-write on every call.
+//! - A half-open probe holds its slot until it ends, even when its half-open episode is over:
+//!   at no time are more than `half_open_permits` probes in flight.
 //!
 //! # Clock reads
 //!

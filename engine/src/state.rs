@@ -276,12 +276,17 @@ impl StateWord {
         self.0 & EXPIRED != 0
     }
 
-    /// A word in `state` with the next epoch, the given step and no probes.
+    /// A word in `state` with the next epoch, the given step and no probe successes. Probes
+    /// still in flight stay counted: they hold half-open slots until they end, whatever
+    /// episode admitted them.
     #[inline]
     pub fn enter(self, state: State, step: u32) -> StateWord {
         let epoch = (self.epoch() as u64 + 1) & EPOCH_MASK;
         let kind = State::ALL.iter().position(|s| *s == state).unwrap_or(0) as u64;
-        StateWord((epoch << EPOCH_SHIFT) | ((step.min(MAX_STEP) as u64) << STEP_SHIFT) | kind)
+        let in_flight = self.0 & (COUNT_MASK << INFLIGHT_SHIFT);
+        StateWord(
+            (epoch << EPOCH_SHIFT) | in_flight | ((step.min(MAX_STEP) as u64) << STEP_SHIFT) | kind,
+        )
     }
 
     fn with_probes(self, in_flight: u32, successes: u32) -> StateWord {
@@ -299,7 +304,10 @@ impl StateWord {
         match self.state() {
             State::Closed | State::MetricsOnly => AcquireDecision::Admit,
             State::Disabled => AcquireDecision::Passthrough,
-            State::Open if self.expired() => AcquireDecision::Probe(self.open_elapsed()),
+            State::Open if self.expired() && self.in_flight() < permits => {
+                AcquireDecision::Probe(self.open_elapsed())
+            }
+            State::Open if self.expired() => AcquireDecision::HalfOpenFull,
             State::Open => AcquireDecision::Open,
             State::HalfOpen if self.in_flight() < permits => AcquireDecision::Probe(
                 self.with_probes(self.in_flight() + 1, self.probe_successes()),
@@ -310,10 +318,11 @@ impl StateWord {
         }
     }
 
-    /// `Open` → `HalfOpen` holding one probe (the caller's), step kept.
+    /// `Open` → `HalfOpen` holding one more probe (the caller's), step kept.
     #[inline]
     pub fn open_elapsed(self) -> StateWord {
-        self.enter(State::HalfOpen, self.step()).with_probes(1, 0)
+        self.enter(State::HalfOpen, self.step())
+            .with_probes(self.in_flight() + 1, 0)
     }
 
     /// Marks an `Open` word of `epoch` as past its deadline; `None` if the word has moved on.
@@ -323,20 +332,21 @@ impl StateWord {
             .then_some(StateWord(self.0 | EXPIRED))
     }
 
-    /// The trip from `Closed` (step 0) or `Recovering` (a re-open: step + 1); `None` in any
-    /// other state, where outcomes never trip.
+    /// The trip from `Closed` (step 0) or `Recovering` (step kept); `None` in any other
+    /// state, where outcomes never trip.
     #[inline]
     pub fn trip(self) -> Option<StateWord> {
         match self.state() {
             State::Closed => Some(self.enter(State::Open, 0)),
-            State::Recovering => Some(self.enter(State::Open, self.step() + 1)),
+            // Not a re-open from half-open: the step is kept (rule 7).
+            State::Recovering => Some(self.enter(State::Open, self.step())),
             _ => None,
         }
     }
 
     /// A half-open probe of `epoch` ends. `needed` successes close the breaker, into
-    /// `Recovering` when `ramp` is set. Returns the new word and, if the state changed, why;
-    /// `None` if the probe belongs to an earlier episode (the word is left alone).
+    /// `Recovering` when `ramp` is set. Returns the new word and, if the state changed, why.
+    /// A probe of an earlier episode only gives back its slot; `None` if nothing changes.
     #[inline]
     pub fn probe_end(
         self,
@@ -345,14 +355,16 @@ impl StateWord {
         needed: u32,
         ramp: bool,
     ) -> Option<(StateWord, Option<TransitionReason>)> {
-        if self.state() != State::HalfOpen || self.epoch() != epoch {
-            return None;
-        }
         let in_flight = self.in_flight().saturating_sub(1);
+        if self.state() != State::HalfOpen || self.epoch() != epoch {
+            return (self.in_flight() > 0)
+                .then(|| (self.with_probes(in_flight, self.probe_successes()), None));
+        }
         Some(match end {
             ProbeEnd::Release => (self.with_probes(in_flight, self.probe_successes()), None),
             ProbeEnd::Failure => (
-                self.enter(State::Open, self.step() + 1),
+                self.enter(State::Open, self.step() + 1)
+                    .with_probes(in_flight, 0),
                 Some(TransitionReason::ProbeFailed),
             ),
             ProbeEnd::Success if self.probe_successes() + 1 >= needed => {
@@ -361,7 +373,10 @@ impl StateWord {
                 } else {
                     self.enter(State::Closed, 0)
                 };
-                (next, Some(TransitionReason::ProbesSucceeded))
+                (
+                    next.with_probes(in_flight, 0),
+                    Some(TransitionReason::ProbesSucceeded),
+                )
             }
             ProbeEnd::Success => (
                 self.with_probes(in_flight, self.probe_successes() + 1),
@@ -498,20 +513,38 @@ mod tests {
         let (r, _) = h.probe_end(h.epoch(), ProbeEnd::Success, 1, true).unwrap();
         assert_eq!(
             r.trip().unwrap().step(),
-            2,
-            "a trip while recovering is a re-open"
+            1,
+            "a trip while recovering keeps the step"
         );
+        assert_eq!(r.in_flight(), 0, "the closing probe gave back its slot");
     }
 
     #[test]
-    fn stale_probes_leave_the_word_alone() {
-        let w = open().open_elapsed();
+    fn stale_probes_only_give_back_their_slot() {
+        let w = match open().open_elapsed().acquire(2) {
+            AcquireDecision::Probe(next) => next,
+            other => panic!("{other:?}"),
+        };
         let stale = w.epoch();
         let (o, _) = w.probe_end(stale, ProbeEnd::Failure, 1, false).unwrap();
+        assert_eq!(
+            (o.state(), o.in_flight()),
+            (State::Open, 1),
+            "the other probe is out"
+        );
         let h = o.open_elapsed();
+        assert_eq!(h.in_flight(), 2);
+        assert_eq!(h.acquire(2), AcquireDecision::HalfOpenFull);
         for end in [ProbeEnd::Success, ProbeEnd::Failure, ProbeEnd::Release] {
-            assert_eq!(h.probe_end(stale, end, 1, false), None);
+            let (after, why) = h.probe_end(stale, end, 1, false).unwrap();
+            assert_eq!(why, None);
+            assert_eq!(after.state(), State::HalfOpen);
+            assert_eq!((after.epoch(), after.in_flight()), (h.epoch(), 1));
         }
+        assert_eq!(
+            StateWord::CLOSED.probe_end(stale, ProbeEnd::Release, 1, false),
+            None
+        );
     }
 
     #[test]

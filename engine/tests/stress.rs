@@ -308,7 +308,6 @@ fn exact_accounting_with_trips_ramp_and_bulkhead() {
 }
 
 #[test]
-#[ignore = "engine bug: the failure that trips the consecutive rule is not counted as recorded"]
 fn exact_accounting_with_consecutive_trips() {
     let policy = trip_policy().consecutive_failures(3).build().unwrap();
     let (t, _) = trips_allowed(policy, 35);
