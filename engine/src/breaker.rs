@@ -17,7 +17,10 @@
 //! - **Counters** (`Busy`): `Relaxed` read-modify-writes; exact once threads are quiet, read
 //!   without a snapshot while they run.
 //! - **Policy**: the `ArcSwap` holds the whole policy for readers of `policy()`; the hot values
-//!   are copied into atomics under `config_lock`, each read `Relaxed` on its own.
+//!   are copied into atomics under `config_lock` inside a seqlock (`config_seq`). A reader that
+//!   needs more than one value takes them all through `Inner::config`, which retries until it
+//!   has read them between two equal, even sequence numbers: every decision uses one policy.
+//!   The closed-success fast path reads only `flags`, a single value.
 
 use std::fmt;
 use std::future::Future;
@@ -32,7 +35,7 @@ use fusebox_policies::{Policy, Recovery};
 use crate::clock::{Clock, ClockSource, QuantaClock, duration_nanos};
 use crate::error::{CallError, Name, Outcome, RejectReason, Rejected, RetryAfter, Transition};
 use crate::state::{AcquireDecision, ProbeEnd, State, StateWord, TransitionReason};
-use crate::sync::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Mutex, Ordering, lock};
+use crate::sync::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Mutex, Ordering, fence, lock};
 use crate::window::{Tally, WindowStore};
 
 /// The recovery ramp's share is counted in billionths.
@@ -51,9 +54,25 @@ const F_RAMP: u32 = 1 << 3;
 /// Set by a policy swap: the next outcome is judged even if it changes no count.
 const F_REEVALUATE: u32 = 1 << 4;
 
+/// One consistent reading of the hot configuration (see [`Inner::config`]).
+#[derive(Clone, Copy)]
+struct Config {
+    flags: u32,
+    min_calls: u32,
+    consecutive: u32,
+    half_open_permits: u32,
+    success_threshold: u32,
+    max_concurrent: u32,
+    failure_threshold: f64,
+    slow_threshold: f64,
+    slow_nanos: u64,
+}
+
 /// Read-mostly: everything an admission or a success reads, on one cache line.
 struct Hot {
     state: AtomicU64,
+    /// Seqlock over the configuration values below: odd while a swap writes them.
+    config_seq: AtomicU32,
     /// `F_*` bits: which optional rules are on.
     flags: AtomicU32,
     min_calls: AtomicU32,
@@ -246,6 +265,37 @@ impl Metrics {
     }
 }
 
+/// A breaker's state as [`Breaker::saved_state`] reads it and [`Breaker::restore`] puts it
+/// back: what a snapshot of a registry keeps per breaker.
+///
+/// # Examples
+///
+/// ```
+/// # use fusebox_engine::*;
+/// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+/// b.force_open();
+/// assert_eq!(b.saved_state().state, State::ForcedOpen);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SavedState {
+    /// The state.
+    pub state: State,
+    /// For `Open`: the time left in the open period.
+    pub open_remaining: Option<Duration>,
+    /// Re-opens in a row (the backoff step).
+    pub backoff_step: u32,
+    /// Successes since creation or reset.
+    pub successes: u64,
+    /// Failures since creation or reset.
+    pub failures: u64,
+    /// Ignored outcomes since creation or reset.
+    pub ignored: u64,
+    /// Slow calls since creation or reset.
+    pub slow: u64,
+    /// Rejections since creation or reset.
+    pub rejected: u64,
+}
+
 #[derive(Debug, Clone, Copy, Default)]
 struct Totals {
     recorded: u64,
@@ -291,6 +341,7 @@ impl Breaker {
         let inner = std::sync::Arc::new_cyclic(|me| Inner {
             hot: CachePadded::new(Hot {
                 state: AtomicU64::new(StateWord::CLOSED.bits()),
+                config_seq: AtomicU32::new(0),
                 flags: AtomicU32::new(0),
                 min_calls: AtomicU32::new(0),
                 consecutive: AtomicU32::new(0),
@@ -608,6 +659,74 @@ impl Breaker {
         self.inner.set_policy(policy);
     }
 
+    /// Time left in the current open period; `None` unless the breaker is `Open`.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let clock = ManualClock::new();
+    /// let b = Breaker::with_clock("x", Policy::builder().min_calls(1).build().unwrap(), clock.clone());
+    /// assert_eq!(b.open_remaining(), None);
+    /// let _ = b.call(|| Err::<(), _>(()));
+    /// clock.advance(std::time::Duration::from_secs(10));
+    /// assert_eq!(b.open_remaining(), Some(std::time::Duration::from_secs(20)));
+    /// ```
+    pub fn open_remaining(&self) -> Option<Duration> {
+        self.inner.open_remaining()
+    }
+
+    /// Re-opens in a row since the breaker last closed: the backoff step of the open period.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// assert_eq!(b.backoff_step(), 0);
+    /// ```
+    pub fn backoff_step(&self) -> u32 {
+        self.inner.word().step()
+    }
+
+    /// What [`restore`](Self::restore) needs to put this breaker back as it is now.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// let _ = b.call(|| Ok::<_, ()>(()));
+    /// let saved = b.saved_state();
+    /// assert_eq!((saved.state, saved.successes), (State::Closed, 1));
+    /// ```
+    pub fn saved_state(&self) -> SavedState {
+        let m = self.metrics();
+        SavedState {
+            state: m.state,
+            open_remaining: self.open_remaining(),
+            backoff_step: self.backoff_step(),
+            successes: m.successes,
+            failures: m.failures,
+            ignored: m.ignored,
+            slow: m.slow,
+            rejected: m.rejected,
+        }
+    }
+
+    /// Puts back a saved state: the state (an `Open` breaker stays open for the time it had
+    /// left; `HalfOpen` comes back `Open` with its period over; `Recovering` restarts its
+    /// ramp), the backoff step and the counters. The window starts empty.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// use std::time::Duration;
+    /// let a = Breaker::with_clock("x", Policy::builder().min_calls(1).build().unwrap(), ManualClock::new());
+    /// let _ = a.call(|| Err::<(), _>(()));
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// b.restore(&a.saved_state());
+    /// assert_eq!(b.state(), State::Open);
+    /// assert_eq!(b.open_remaining(), Some(Duration::from_secs(30)));
+    /// assert_eq!(b.metrics().failures, 1);
+    /// ```
+    pub fn restore(&self, saved: &SavedState) {
+        self.inner.restore(saved);
+    }
+
     /// The breaker's counters and window figures.
     ///
     /// ```
@@ -689,12 +808,8 @@ impl Inner {
     fn load_hot_config(&self, policy: &Policy) {
         let h = &self.hot;
         let mut flags = 0;
-        if let Some(slow) = policy.slow_calls() {
+        if policy.slow_calls().is_some() {
             flags |= F_SLOW;
-            h.slow_nanos
-                .store(duration_nanos(slow.duration), Ordering::Relaxed);
-            h.slow_threshold
-                .store(slow.rate.to_bits(), Ordering::Relaxed);
         }
         if policy.consecutive_failures() > 0 {
             flags |= F_CONSECUTIVE;
@@ -709,7 +824,11 @@ impl Inner {
         if matches!(policy.recovery(), Recovery::Ramp { .. }) {
             flags |= F_RAMP;
         }
-        // Relaxed throughout: each value is read on its own (see module docs).
+        // Seqlock write: the odd sequence number, then a Release fence, keeps every value
+        // below from being seen by a reader that then sees the sequence unchanged.
+        let seq = h.config_seq.load(Ordering::Relaxed);
+        h.config_seq.store(seq.wrapping_add(1), Ordering::Relaxed);
+        fence(Ordering::Release);
         h.min_calls.store(policy.min_calls(), Ordering::Relaxed);
         h.consecutive
             .store(policy.consecutive_failures(), Ordering::Relaxed);
@@ -723,13 +842,53 @@ impl Inner {
         );
         h.failure_threshold
             .store(policy.failure_rate_threshold().to_bits(), Ordering::Relaxed);
+        if let Some(slow) = policy.slow_calls() {
+            h.slow_nanos
+                .store(duration_nanos(slow.duration), Ordering::Relaxed);
+            h.slow_threshold
+                .store(slow.rate.to_bits(), Ordering::Relaxed);
+        }
         h.flags.store(flags, Ordering::Relaxed);
+        // Release: publishes the values above to readers that Acquire the sequence.
+        h.config_seq.store(seq.wrapping_add(2), Ordering::Release);
+    }
+
+    /// One consistent reading of the configuration: every value from the same policy.
+    /// The closed-success fast path reads `flags` alone and needs none of this.
+    #[inline]
+    fn config(&self) -> Config {
+        let h = &self.hot;
+        loop {
+            // Acquire: pairs with the writer's final Release store of the sequence.
+            let seq = h.config_seq.load(Ordering::Acquire);
+            if seq & 1 == 1 {
+                crate::sync::spin();
+                continue;
+            }
+            // Relaxed reads, validated by the sequence check below.
+            let c = Config {
+                flags: h.flags.load(Ordering::Relaxed),
+                min_calls: h.min_calls.load(Ordering::Relaxed),
+                consecutive: h.consecutive.load(Ordering::Relaxed),
+                half_open_permits: h.half_open_permits.load(Ordering::Relaxed),
+                success_threshold: h.success_threshold.load(Ordering::Relaxed),
+                max_concurrent: h.max_concurrent.load(Ordering::Relaxed),
+                failure_threshold: f64::from_bits(h.failure_threshold.load(Ordering::Relaxed)),
+                slow_threshold: f64::from_bits(h.slow_threshold.load(Ordering::Relaxed)),
+                slow_nanos: h.slow_nanos.load(Ordering::Relaxed),
+            };
+            // Acquire fence: orders the reads above before the re-check of the sequence.
+            fence(Ordering::Acquire);
+            if h.config_seq.load(Ordering::Relaxed) == seq {
+                return c;
+            }
+        }
     }
 
     #[cold]
     fn acquire_slow(&self, mut word: StateWord) -> Result<Permit<'_>, Rejected> {
         loop {
-            let permits = self.hot.half_open_permits.load(Ordering::Relaxed);
+            let permits = self.config().half_open_permits;
             match word.acquire(permits) {
                 AcquireDecision::Admit => return self.admit(PermitKind::Normal, word),
                 AcquireDecision::Passthrough => return self.admit(PermitKind::Passthrough, word),
@@ -859,10 +1018,11 @@ impl Inner {
 
     #[inline]
     fn admit(&self, kind: PermitKind, word: StateWord) -> Result<Permit<'_>, Rejected> {
-        let flags = self.hot.flags.load(Ordering::Relaxed);
+        let config = self.config();
+        let flags = config.flags;
         let mut bulkhead = false;
         if flags & F_BULKHEAD != 0 {
-            let max = self.hot.max_concurrent.load(Ordering::Relaxed);
+            let max = config.max_concurrent;
             // Relaxed: the count itself is the only shared data; a permit's work is the
             // caller's, not published through the bulkhead.
             if self.busy.permits_out.fetch_add(1, Ordering::Relaxed) >= max {
@@ -934,7 +1094,7 @@ impl Inner {
                     return;
                 }
                 if let Some(tally) = w.record_success(seq) {
-                    self.evaluate(tally, 0, self.word());
+                    self.evaluate(tally, &self.config(), self.word());
                 }
                 return;
             }
@@ -954,9 +1114,10 @@ impl Inner {
                 return;
             }
         };
-        let flags = self.hot.flags.load(Ordering::Relaxed);
+        let config = self.config();
+        let flags = config.flags;
         let mut now = None;
-        let slow = (flags & F_SLOW != 0).then(|| self.is_slow(start, &mut now));
+        let slow = (flags & F_SLOW != 0).then(|| self.is_slow(start, &config, &mut now));
         let word = self.word();
         if failure {
             self.busy.failures.fetch_add(1, Ordering::Relaxed);
@@ -964,7 +1125,7 @@ impl Inner {
         if flags & F_CONSECUTIVE != 0 {
             // The outcome is recorded like any other even when it trips the breaker here; the
             // window's own evaluation then finds the episode over and does nothing.
-            self.count_consecutive(failure, word);
+            self.count_consecutive(failure, config.consecutive, word);
         }
         if !word.state().records_window() {
             self.busy.other_recorded.fetch_add(1, Ordering::Relaxed);
@@ -988,19 +1149,19 @@ impl Inner {
         };
         if let Some(tally) = tally {
             if word.state() != State::MetricsOnly {
-                self.evaluate(tally, flags, word);
+                self.evaluate(tally, &config, word);
             }
         }
     }
 
     #[inline]
-    fn is_slow(&self, start: u64, now: &mut Option<u64>) -> bool {
+    fn is_slow(&self, start: u64, config: &Config, now: &mut Option<u64>) -> bool {
         if start == NOT_TIMED {
             // Acquired before a slow-call rule was switched on: its duration is unknown.
             return false;
         }
         let t = *now.get_or_insert_with(|| self.cold.clock.now());
-        let slow = t.saturating_sub(start) >= self.hot.slow_nanos.load(Ordering::Relaxed);
+        let slow = t.saturating_sub(start) >= config.slow_nanos;
         if slow {
             self.busy.slow.fetch_add(1, Ordering::Relaxed);
         }
@@ -1009,12 +1170,12 @@ impl Inner {
 
     /// Counts a failure in a row, or resets the run on a success; true if it tripped.
     #[inline]
-    fn count_consecutive(&self, failure: bool, word: StateWord) -> bool {
+    fn count_consecutive(&self, failure: bool, k: u32, word: StateWord) -> bool {
         let run = &self.busy.consecutive_failures;
         // Relaxed: the run is a heuristic count; the trip itself is an exchange of the word.
         if failure {
             let n = run.fetch_add(1, Ordering::Relaxed).saturating_add(1);
-            if n >= self.hot.consecutive.load(Ordering::Relaxed) {
+            if n >= k {
                 return self.trip(word, TransitionReason::ConsecutiveFailures);
             }
         } else if run.load(Ordering::Relaxed) != 0 {
@@ -1025,19 +1186,17 @@ impl Inner {
 
     /// Judges the window's rates and trips the breaker if one reached its threshold.
     #[inline]
-    fn evaluate(&self, t: Tally, flags: u32, word: StateWord) {
-        if t.calls < self.hot.min_calls.load(Ordering::Relaxed) || t.calls == 0 {
+    fn evaluate(&self, t: Tally, config: &Config, word: StateWord) {
+        if t.calls < config.min_calls || t.calls == 0 {
             return;
         }
         let calls = t.calls as f64;
         // Division, not multiplication: `f / n >= threshold` rounds the rate exactly as the
         // threshold's decimal was rounded, so 7 failures in 10 calls meet a 0.7 threshold.
-        let threshold = f64::from_bits(self.hot.failure_threshold.load(Ordering::Relaxed));
-        if t.failures > 0 && t.failures as f64 / calls >= threshold {
+        if t.failures > 0 && t.failures as f64 / calls >= config.failure_threshold {
             self.trip(word, TransitionReason::FailureRate);
-        } else if flags & F_SLOW != 0 && t.slow > 0 {
-            let threshold = f64::from_bits(self.hot.slow_threshold.load(Ordering::Relaxed));
-            if t.slow as f64 / calls >= threshold {
+        } else if config.flags & F_SLOW != 0 && t.slow > 0 {
+            if t.slow as f64 / calls >= config.slow_threshold {
                 self.trip(word, TransitionReason::SlowCallRate);
             }
         }
@@ -1074,7 +1233,12 @@ impl Inner {
         if jitter > 0.0 {
             period *= 1.0 - jitter + 2.0 * jitter * self.random_unit();
         }
-        let deadline = now.saturating_add(period as u64);
+        self.publish_open(next, now.saturating_add(period as u64));
+        self.emit(from, next, reason, Some(now));
+    }
+
+    /// Publishes the deadline of the `Open` episode `next`, entered by this thread.
+    fn publish_open(&self, next: StateWord, deadline: u64) {
         // Relaxed: a new episode starts a new run.
         self.busy.consecutive_failures.store(0, Ordering::Relaxed);
         let timed = self.cold.clock.is_quanta() && crate::timer::running();
@@ -1085,7 +1249,6 @@ impl Inner {
         if timed {
             crate::timer::schedule(self.cold.me.clone(), next.epoch(), deadline);
         }
-        self.emit(from, next, reason, Some(now));
     }
 
     /// A uniform draw in [0, 1) from the breaker's splitmix64 stream (for jitter).
@@ -1117,8 +1280,8 @@ impl Inner {
     fn end_probe(&self, epoch: u32, end: ProbeEnd) {
         let mut word = self.word();
         loop {
-            let needed = self.hot.success_threshold.load(Ordering::Relaxed);
-            let ramp = self.hot.flags.load(Ordering::Relaxed) & F_RAMP != 0;
+            let config = self.config();
+            let (needed, ramp) = (config.success_threshold, config.flags & F_RAMP != 0);
             let Some((next, why)) = word.probe_end(epoch, end, needed, ramp) else {
                 return;
             };
@@ -1185,6 +1348,67 @@ impl Inner {
         }
     }
 
+    fn open_remaining(&self) -> Option<Duration> {
+        let word = self.word();
+        if word.state() != State::Open {
+            return None;
+        }
+        // Acquire: pairs with the Release store of `open_epoch` after `open_until`.
+        if self.hot.open_epoch.load(Ordering::Acquire) != word.epoch() {
+            return None;
+        }
+        let deadline = self.hot.open_until.load(Ordering::Relaxed);
+        Some(Duration::from_nanos(
+            deadline.saturating_sub(self.cold.clock.now()),
+        ))
+    }
+
+    fn restore(&self, saved: &SavedState) {
+        let _config = lock(&self.cold.config_lock);
+        // Probes and ramps in progress cannot be saved: a half-open breaker comes back open
+        // with its period over (the next acquire probes), a recovering one restarts its ramp.
+        let (target, remaining) = match saved.state {
+            State::HalfOpen => (State::Open, Duration::ZERO),
+            State::Open => (State::Open, saved.open_remaining.unwrap_or(Duration::ZERO)),
+            other => (other, Duration::ZERO),
+        };
+        self.clear_window();
+        let mut word = self.word();
+        loop {
+            let next = word.enter(target, saved.backoff_step);
+            match self.exchange(word, next) {
+                Ok(()) => {
+                    let now = self.cold.clock.now();
+                    match target {
+                        State::Open => {
+                            let deadline = now.saturating_add(duration_nanos(remaining));
+                            self.publish_open(next, deadline);
+                        }
+                        State::Recovering => {
+                            self.hot.ramp_start.store(now, Ordering::Relaxed);
+                            // Release: publishes `ramp_start` (see module docs).
+                            self.hot.ramp_epoch.store(next.epoch(), Ordering::Release);
+                        }
+                        _ => {}
+                    }
+                    let totals = self.totals();
+                    *lock(&self.cold.baseline) = Totals {
+                        recorded: totals
+                            .recorded
+                            .wrapping_sub(saved.successes.wrapping_add(saved.failures)),
+                        failures: totals.failures.wrapping_sub(saved.failures),
+                        ignored: totals.ignored.wrapping_sub(saved.ignored),
+                        slow: totals.slow.wrapping_sub(saved.slow),
+                        rejected: totals.rejected.wrapping_sub(saved.rejected),
+                    };
+                    self.emit(word, next, TransitionReason::Restored, Some(now));
+                    return;
+                }
+                Err(actual) => word = actual,
+            }
+        }
+    }
+
     fn set_policy(&self, policy: Policy) {
         let _config = lock(&self.cold.config_lock);
         let reevaluate = {
@@ -1238,9 +1462,10 @@ impl Inner {
         let word = self.word();
         let now = self.totals();
         let base = *lock(&self.cold.baseline);
-        let recorded = now.recorded.saturating_sub(base.recorded);
-        let failures = now.failures.saturating_sub(base.failures).min(recorded);
-        let ignored = now.ignored.saturating_sub(base.ignored);
+        // Wrapping: `restore` may set a baseline above the totals, to put saved counts back.
+        let recorded = now.recorded.wrapping_sub(base.recorded);
+        let failures = now.failures.wrapping_sub(base.failures).min(recorded);
+        let ignored = now.ignored.wrapping_sub(base.ignored);
         let tally = match self.window() {
             WindowStore::Count(w) => w.tally(self.busy.cursor.load(Ordering::Relaxed)),
             WindowStore::Time(w) => w.tally(self.cold.clock.now()),
@@ -1251,8 +1476,8 @@ impl Inner {
             successes: recorded - failures,
             failures,
             ignored,
-            slow: now.slow.saturating_sub(base.slow),
-            rejected: now.rejected.saturating_sub(base.rejected),
+            slow: now.slow.wrapping_sub(base.slow),
+            rejected: now.rejected.wrapping_sub(base.rejected),
             window_calls: tally.calls as u64,
             window_failures: tally.failures as u64,
             window_slow: tally.slow as u64,
@@ -1366,8 +1591,9 @@ impl Inner {
                 if outcome == Outcome::Failure {
                     b.failures.fetch_add(1, Ordering::Relaxed);
                 }
-                if self.hot.flags.load(Ordering::Relaxed) & F_SLOW != 0 {
-                    self.is_slow(start, &mut None);
+                let config = self.config();
+                if config.flags & F_SLOW != 0 {
+                    self.is_slow(start, &config, &mut None);
                 }
             }
         }

@@ -33,8 +33,6 @@
 //! - The epoch has 22 bits: a half-open probe permit held across 4 194 304 state changes could
 //!   be mistaken for a current one.
 //! - Outcomes that race with a state change may land in either episode's window.
-//! - While a policy swap runs, a concurrent call may see some thresholds of the old policy and
-//!   some of the new one.
 //! - A bulkhead switched on by `set_policy` counts the permits acquired from the swap on;
 //!   permits already out complete uncounted. Counting every permit of every breaker would put
 //!   a read-modify-write on every call.

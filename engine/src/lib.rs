@@ -40,7 +40,7 @@ mod sync;
 mod timer;
 mod window;
 
-pub use breaker::{Breaker, Metrics, Permit, SUBSCRIBER_CAPACITY};
+pub use breaker::{Breaker, Metrics, Permit, SUBSCRIBER_CAPACITY, SavedState};
 pub use clock::{Clock, ClockSource, ManualClock, QuantaClock};
 pub use error::{CallError, Outcome, RejectReason, Rejected, Transition};
 pub use state::{AcquireDecision, ProbeEnd, State, StateWord, TransitionReason};

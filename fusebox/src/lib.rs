@@ -25,8 +25,8 @@
 
 pub use fusebox_engine::{
     Backoff, Breaker, CallError, Clock, ManualClock, Metrics, Outcome, Permit, Policy,
-    PolicyBuilder, PolicyError, QuantaClock, Recovery, RejectReason, Rejected, SlowCalls, State,
-    Transition, TransitionReason, Window,
+    PolicyBuilder, PolicyError, QuantaClock, Recovery, RejectReason, Rejected, SavedState,
+    SlowCalls, State, Transition, TransitionReason, Window,
 };
 
 /// The engine's long-form documentation: state machine, orderings, limits, costs.
