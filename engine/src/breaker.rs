@@ -1195,10 +1195,11 @@ impl Inner {
         // threshold's decimal was rounded, so 7 failures in 10 calls meet a 0.7 threshold.
         if t.failures > 0 && t.failures as f64 / calls >= config.failure_threshold {
             self.trip(word, TransitionReason::FailureRate);
-        } else if config.flags & F_SLOW != 0 && t.slow > 0 {
-            if t.slow as f64 / calls >= config.slow_threshold {
-                self.trip(word, TransitionReason::SlowCallRate);
-            }
+        } else if config.flags & F_SLOW != 0
+            && t.slow > 0
+            && t.slow as f64 / calls >= config.slow_threshold
+        {
+            self.trip(word, TransitionReason::SlowCallRate);
         }
     }
 
