@@ -1,7 +1,8 @@
 //! fusebox: a lock-free, in-process circuit-breaker engine.
 //!
 //! This crate re-exports the public API of the workspace: policies
-//! ([`fusebox_policies`]) and the breaker engine ([`fusebox_engine`]).
+//! ([`fusebox_policies`]), the breaker engine ([`fusebox_engine`]) and the named-breaker
+//! registry ([`fusebox_registry`]).
 //!
 //! ```
 //! use std::time::Duration;
@@ -28,6 +29,14 @@ pub use fusebox_engine::{
     PolicyBuilder, PolicyError, QuantaClock, Recovery, RejectReason, Rejected, SavedState,
     SlowCalls, State, Transition, TransitionReason, Window,
 };
+
+pub use fusebox_registry::{
+    BreakerSnapshot, Counters, Group, GroupMetrics, PolicySource, Registry, RegistryBuilder,
+    RegistryCallError, RegistryError, Snapshot,
+};
+
+/// The registry's long-form documentation: names, inheritance, dependencies, pruning, locking.
+pub use fusebox_registry::docs as registry_docs;
 
 /// The engine's long-form documentation: state machine, orderings, limits, costs.
 pub use fusebox_engine::docs;
