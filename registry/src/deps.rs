@@ -33,7 +33,11 @@ impl DepGraph {
     }
 
     /// This graph plus `dependent → dependency`, or the cycle it would close.
-    pub(crate) fn with_edge(&self, dependent: &str, dependency: &str) -> Result<Self, RegistryError> {
+    pub(crate) fn with_edge(
+        &self,
+        dependent: &str,
+        dependency: &str,
+    ) -> Result<Self, RegistryError> {
         self.check_edge(dependent, dependency)?;
         let mut g = self.clone();
         g.edges

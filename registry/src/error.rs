@@ -62,7 +62,10 @@ impl fmt::Display for RegistryError {
                 write!(f, "invalid breaker name {name:?}: {reason}")
             }
             RegistryError::Full { capacity } => {
-                write!(f, "registry full: it holds its capacity of {capacity} breakers")
+                write!(
+                    f,
+                    "registry full: it holds its capacity of {capacity} breakers"
+                )
             }
             RegistryError::DependencyCycle { cycle } => {
                 write!(f, "dependency cycle: {}", cycle.join(" -> "))

@@ -36,7 +36,10 @@ pub fn validate_name(name: &str) -> Result<(), RegistryError> {
         return Err(invalid(
             name,
             if c.is_ascii_graphic() || c == b' ' {
-                format!("character {:?} is not allowed (A-Z a-z 0-9 _ . : -)", c as char)
+                format!(
+                    "character {:?} is not allowed (A-Z a-z 0-9 _ . : -)",
+                    c as char
+                )
             } else {
                 "only A-Z a-z 0-9 _ . : - are allowed".to_owned()
             },

@@ -222,9 +222,12 @@ impl Registry {
             .policies
             .keys()
             .chain(snapshot.breakers.iter().map(|b| &b.name))
-            .chain(snapshot.dependencies.iter().flat_map(|(a, bs)| {
-                std::iter::once(a).chain(bs.iter())
-            }))
+            .chain(
+                snapshot
+                    .dependencies
+                    .iter()
+                    .flat_map(|(a, bs)| std::iter::once(a).chain(bs.iter())),
+            )
         {
             validate_name(name)?;
         }
@@ -305,14 +308,12 @@ mod state_name {
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<State, D::Error> {
         let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        ALL.into_iter()
-            .find(|s| s.as_str() == name)
-            .ok_or_else(|| {
-                D::Error::custom(format_args!(
-                    "unknown state {name:?}, expected one of: {}",
-                    ALL.map(State::as_str).join(", ")
-                ))
-            })
+        ALL.into_iter().find(|s| s.as_str() == name).ok_or_else(|| {
+            D::Error::custom(format_args!(
+                "unknown state {name:?}, expected one of: {}",
+                ALL.map(State::as_str).join(", ")
+            ))
+        })
     }
 }
 

@@ -100,7 +100,11 @@ mod tests {
         t.own.insert("stripe.charges.eu.fr".into(), p(4));
         let cases: &[(&str, u32, PolicySource)] = &[
             ("stripe", 2, PolicySource::Own),
-            ("stripe.refunds", 2, PolicySource::Inherited("stripe".into())),
+            (
+                "stripe.refunds",
+                2,
+                PolicySource::Inherited("stripe".into()),
+            ),
             ("stripe.charges", 3, PolicySource::Own),
             (
                 "stripe.charges.eu",
