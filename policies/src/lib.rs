@@ -27,7 +27,17 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod config;
+pub mod docs;
+mod file;
+mod patch;
+pub mod presets;
 mod repr;
+
+pub use config::{
+    BreakerConfig, ConfigError, MAX_NAME_BYTES, NameError, RegistryConfig, validate_name,
+};
+pub use patch::PolicyPatch;
 
 /// The largest count window, in calls. A count window costs two bits of heap per call.
 pub const MAX_COUNT_WINDOW: u32 = 1 << 20;
@@ -449,6 +459,101 @@ impl Policy {
         self.backoff.period(self.open_timeout, step)
     }
 
+    /// Parses a policy written in TOML (the schema is in the [`toml` docs module](docs::toml)).
+    ///
+    /// Every key is optional: an absent key keeps its default, so an empty file is
+    /// `Policy::default()`. `preset = "name"` starts from a [preset](Self::preset) instead.
+    ///
+    /// # Errors
+    ///
+    /// A [`PolicyError`] with the field path, the reason with the accepted range or forms, and
+    /// the 1-based line and column of the offending value (or key, for an unknown key): invalid
+    /// TOML, duplicate or unknown keys, a value of the wrong type, a duration without a unit or
+    /// negative, a number out of range, NaN, an unknown preset.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox_policies::{Backoff, Policy, Window};
+    ///
+    /// let p = Policy::from_toml(r#"
+    /// window = { span = "10s", buckets = 10 }
+    /// backoff = { exponential = 2.0, max = "5m" }
+    /// half_open = { permits = 5, successes = 3 }
+    /// "#)?;
+    /// assert_eq!(p.window(), Window::time(Duration::from_secs(10), 10));
+    /// assert_eq!(p.backoff(), Backoff::exponential(2.0, Duration::from_secs(300)));
+    ///
+    /// let err = Policy::from_toml("min_calls = 5\nhalf_open = { permits = 5, successes = 8 }")
+    ///     .unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "2:40: half_open.successes: must be in 1..=5 (half_open.permits), got 8"
+    /// );
+    /// assert_eq!(Policy::from_toml("")?, Policy::default());
+    /// # Ok::<(), fusebox_policies::PolicyError>(())
+    /// ```
+    pub fn from_toml(text: &str) -> Result<Policy, PolicyError> {
+        PolicyPatch::from_toml(text)?.apply(&Policy::default())
+    }
+
+    /// Writes the policy as TOML, every key spelled out, so that
+    /// `Policy::from_toml(&p.to_toml()) == Ok(p)`.
+    ///
+    /// Optional rules that are off are written as `slow_calls = "off"`,
+    /// `max_concurrent = "unlimited"` and `recovery = "immediate"`, so the text means the same
+    /// policy as a file of its own or as a registry section over any parent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let p = fusebox_policies::Policy::default();
+    /// let text = p.to_toml();
+    /// assert!(text.starts_with("window = { count = 100 }\nfailure_rate_threshold = 0.5\n"));
+    /// assert_eq!(fusebox_policies::Policy::from_toml(&text), Ok(p));
+    /// ```
+    #[must_use]
+    pub fn to_toml(&self) -> String {
+        file::policy_to_toml(self)
+    }
+
+    /// A named starting point: `"http-api"`, `"database"`, `"payment-provider"`,
+    /// `"aggressive"` or `"lenient"`. The [`presets`] module says when to use each and shows
+    /// its numbers.
+    ///
+    /// # Errors
+    ///
+    /// A [`PolicyError`] on `preset` listing the known names.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fusebox_policies::Policy;
+    /// let db = Policy::preset("database")?;
+    /// assert_eq!(db.consecutive_failures(), 5);
+    /// assert!(Policy::preset("mainframe").unwrap_err().reason().contains("\"lenient\""));
+    /// # Ok::<(), fusebox_policies::PolicyError>(())
+    /// ```
+    pub fn preset(name: &str) -> Result<Policy, PolicyError> {
+        presets::by_name(name)
+    }
+
+    /// The names [`preset`](Self::preset) accepts.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fusebox_policies::Policy;
+    /// for name in Policy::preset_names() {
+    ///     assert!(Policy::preset(name).is_ok());
+    /// }
+    /// ```
+    #[must_use]
+    pub fn preset_names() -> &'static [&'static str] {
+        presets::NAMES
+    }
+
     /// Checks every field, returning the first error in declaration order.
     fn validate(&self) -> Result<(), PolicyError> {
         match self.window {
@@ -786,6 +891,14 @@ pub struct PolicyError {
 }
 
 impl PolicyError {
+    /// Sets the position, if there is one.
+    pub(crate) fn at_pos(mut self, position: Option<(usize, usize)>) -> Self {
+        if position.is_some() {
+            self.position = position;
+        }
+        self
+    }
+
     /// An error on `field` (a dotted path such as `half_open.permits`).
     ///
     /// # Examples

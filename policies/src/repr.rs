@@ -1,15 +1,31 @@
-//! The serde shape of a policy: the schema of API.md, every field optional (absent = default),
-//! unknown keys refused. Conversion into [`Policy`] runs the same validation as the builder.
+//! The serde shape of a policy: the TOML schema of API.md for any serde format, every field
+//! optional (absent = default), unknown keys refused. Deserializing builds a [`PolicyPatch`]
+//! and applies it over the defaults, so serde and [`Policy::from_toml`] accept the same
+//! documents and run the same validation.
+//!
+//! `backoff`, `slow_calls`, `recovery` and `max_concurrent` take a keyword or a value; their
+//! `Deserialize` is written by hand so a mistake reads `expected "constant" or { exponential =
+//! 2.0, max = "5m" }` rather than "data did not match any variant of untagged enum".
 
+use std::fmt;
+use std::marker::PhantomData;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::de::{self, DeserializeOwned, MapAccess, Unexpected, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::{Backoff, Policy, PolicyError, Recovery, Window};
+use crate::patch::{BackoffPatch, HalfOpenPatch, Item, RecoveryPatch, SlowCallsPatch, WindowPatch};
+use crate::{Backoff, Policy, PolicyError, PolicyPatch, Recovery, Window};
+
+fn item<T>(value: Option<T>) -> Option<Item<T>> {
+    value.map(|v| Item::new(v, None))
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PolicyRepr {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preset: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<WindowRepr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -19,7 +35,7 @@ pub(crate) struct PolicyRepr {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consecutive_failures: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slow_calls: Option<SlowCallsRepr>,
+    pub slow_calls: Option<KeywordOr<SlowCallsRepr, Off>>,
     #[serde(
         default,
         with = "humantime_serde",
@@ -27,18 +43,18 @@ pub(crate) struct PolicyRepr {
     )]
     pub open_timeout: Option<Duration>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub backoff: Option<BackoffRepr>,
+    pub backoff: Option<KeywordOr<BackoffRepr, Constant>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jitter: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub half_open: Option<HalfOpenRepr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_concurrent: Option<u32>,
+    pub max_concurrent: Option<Limit>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub recovery: Option<RecoveryRepr>,
+    pub recovery: Option<KeywordOr<RecoveryRepr, Immediate>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct WindowRepr {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -53,26 +69,33 @@ pub(crate) struct WindowRepr {
     buckets: Option<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SlowCallsRepr {
-    #[serde(with = "humantime_serde")]
-    duration: Duration,
-    rate: f64,
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    duration: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rate: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub(crate) enum BackoffRepr {
-    Named(String),
-    Exponential {
-        exponential: f64,
-        #[serde(with = "humantime_serde")]
-        max: Duration,
-    },
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct BackoffRepr {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    exponential: Option<f64>,
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    max: Option<Duration>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct HalfOpenRepr {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -81,22 +104,136 @@ pub(crate) struct HalfOpenRepr {
     successes: Option<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RecoveryRepr {
-    #[serde(with = "humantime_serde")]
-    ramp: Duration,
-    start_share: f64,
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    ramp: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    start_share: Option<f64>,
+}
+
+/// The keyword of a `KeywordOr` and the message for anything else.
+pub(crate) trait Keyword {
+    const WORD: &'static str;
+    const EXPECTING: &'static str;
+}
+
+macro_rules! keywords {
+    ($($name:ident = $word:literal, $expecting:literal;)*) => {$(
+        #[derive(Debug, Clone, Copy, PartialEq)]
+        pub(crate) struct $name;
+        impl Keyword for $name {
+            const WORD: &'static str = $word;
+            const EXPECTING: &'static str = $expecting;
+        }
+    )*};
+}
+
+keywords! {
+    Off = "off", "\"off\" or { duration = \"500ms\", rate = 0.8 }";
+    Constant = "constant", "\"constant\" or { exponential = 2.0, max = \"5m\" }";
+    Immediate = "immediate", "\"immediate\" or { ramp = \"30s\", start_share = 0.1 }";
+}
+
+/// A keyword (`"off"`, `"constant"`, `"immediate"`) or a table.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum KeywordOr<T, K> {
+    Keyword(PhantomData<K>),
+    Table(T),
+}
+
+impl<T: Serialize, K: Keyword> Serialize for KeywordOr<T, K> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            KeywordOr::Keyword(_) => s.serialize_str(K::WORD),
+            KeywordOr::Table(t) => t.serialize(s),
+        }
+    }
+}
+
+impl<'de, T: DeserializeOwned, K: Keyword> Deserialize<'de> for KeywordOr<T, K> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T, K>(PhantomData<(T, K)>);
+        impl<'de, T: DeserializeOwned, K: Keyword> Visitor<'de> for V<T, K> {
+            type Value = KeywordOr<T, K>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(K::EXPECTING)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                if v == K::WORD {
+                    Ok(KeywordOr::Keyword(PhantomData))
+                } else {
+                    Err(E::invalid_value(Unexpected::Str(v), &self))
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map)).map(KeywordOr::Table)
+            }
+        }
+        d.deserialize_any(V(PhantomData))
+    }
+}
+
+/// `max_concurrent`: a number of permits or `"unlimited"`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Limit(pub Option<u32>);
+
+impl Serialize for Limit {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(m) => s.serialize_u32(m),
+            None => s.serialize_str("unlimited"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Limit {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Limit;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(
+                    f,
+                    "an integer in 1..={} or \"unlimited\"",
+                    crate::MAX_CONCURRENT
+                )
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Limit, E> {
+                u32::try_from(v)
+                    .map(|v| Limit(Some(v)))
+                    .map_err(|_| E::invalid_value(Unexpected::Unsigned(v), &self))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Limit, E> {
+                u32::try_from(v)
+                    .map(|v| Limit(Some(v)))
+                    .map_err(|_| E::invalid_value(Unexpected::Signed(v), &self))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Limit, E> {
+                if v == "unlimited" {
+                    Ok(Limit(None))
+                } else {
+                    Err(E::invalid_value(Unexpected::Str(v), &self))
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 impl From<Policy> for PolicyRepr {
     fn from(p: Policy) -> Self {
         PolicyRepr {
+            preset: None,
             window: Some(match p.window {
                 Window::Count { size } => WindowRepr {
                     count: Some(size),
-                    span: None,
-                    buckets: None,
+                    ..WindowRepr::default()
                 },
                 Window::Time { span, buckets } => WindowRepr {
                     count: None,
@@ -107,35 +244,97 @@ impl From<Policy> for PolicyRepr {
             failure_rate_threshold: Some(p.failure_rate_threshold),
             min_calls: Some(p.min_calls),
             consecutive_failures: Some(p.consecutive_failures),
-            slow_calls: p.slow_calls.map(|s| SlowCallsRepr {
-                duration: s.duration,
-                rate: s.rate,
+            slow_calls: Some(match p.slow_calls {
+                None => KeywordOr::Keyword(PhantomData),
+                Some(s) => KeywordOr::Table(SlowCallsRepr {
+                    duration: Some(s.duration),
+                    rate: Some(s.rate),
+                }),
             }),
             open_timeout: Some(p.open_timeout),
             backoff: Some(match p.backoff {
-                Backoff::Constant => BackoffRepr::Named("constant".to_owned()),
-                Backoff::Exponential { factor, max } => BackoffRepr::Exponential {
-                    exponential: factor,
-                    max,
-                },
+                Backoff::Constant => KeywordOr::Keyword(PhantomData),
+                Backoff::Exponential { factor, max } => KeywordOr::Table(BackoffRepr {
+                    exponential: Some(factor),
+                    max: Some(max),
+                }),
             }),
             jitter: Some(p.jitter),
             half_open: Some(HalfOpenRepr {
                 permits: Some(p.half_open_permits),
                 successes: Some(p.success_threshold),
             }),
-            max_concurrent: p.max_concurrent,
-            recovery: match p.recovery {
-                Recovery::Immediate => None,
+            max_concurrent: Some(Limit(p.max_concurrent)),
+            recovery: Some(match p.recovery {
+                Recovery::Immediate => KeywordOr::Keyword(PhantomData),
                 Recovery::Ramp {
                     duration,
                     start_share,
-                } => Some(RecoveryRepr {
-                    ramp: duration,
-                    start_share,
+                } => KeywordOr::Table(RecoveryRepr {
+                    ramp: Some(duration),
+                    start_share: Some(start_share),
                 }),
-            },
+            }),
         }
+    }
+}
+
+impl TryFrom<PolicyRepr> for PolicyPatch {
+    type Error = PolicyError;
+
+    fn try_from(r: PolicyRepr) -> Result<Self, PolicyError> {
+        if let Some(name) = &r.preset {
+            Policy::preset(name)?;
+        }
+        let window = match r.window {
+            Some(w) if w.count.is_some() && (w.span.is_some() || w.buckets.is_some()) => {
+                return Err(PolicyError::new(
+                    "window",
+                    "must be { count = N } or { span = \"10s\", buckets = N }, not both",
+                ));
+            }
+            w => w.map(|w| WindowPatch {
+                count: item(w.count),
+                span: item(w.span),
+                buckets: item(w.buckets),
+            }),
+        };
+        Ok(PolicyPatch {
+            preset: item(r.preset),
+            window: item(window),
+            failure_rate_threshold: item(r.failure_rate_threshold),
+            min_calls: item(r.min_calls),
+            consecutive_failures: item(r.consecutive_failures),
+            slow_calls: item(r.slow_calls.map(|s| match s {
+                KeywordOr::Keyword(_) => SlowCallsPatch::Off,
+                KeywordOr::Table(t) => SlowCallsPatch::Rule {
+                    duration: item(t.duration),
+                    rate: item(t.rate),
+                },
+            })),
+            open_timeout: item(r.open_timeout),
+            backoff: item(r.backoff.map(|b| match b {
+                KeywordOr::Keyword(_) => BackoffPatch::Constant,
+                KeywordOr::Table(t) => BackoffPatch::Exponential {
+                    factor: item(t.exponential),
+                    max: item(t.max),
+                },
+            })),
+            jitter: item(r.jitter),
+            half_open: item(r.half_open.map(|h| HalfOpenPatch {
+                permits: item(h.permits),
+                successes: item(h.successes),
+            })),
+            max_concurrent: item(r.max_concurrent.map(|m| m.0)),
+            recovery: item(r.recovery.map(|rec| match rec {
+                KeywordOr::Keyword(_) => RecoveryPatch::Immediate,
+                KeywordOr::Table(t) => RecoveryPatch::Ramp {
+                    duration: item(t.ramp),
+                    start_share: item(t.start_share),
+                },
+            })),
+            pos: None,
+        })
     }
 }
 
@@ -143,67 +342,6 @@ impl TryFrom<PolicyRepr> for Policy {
     type Error = PolicyError;
 
     fn try_from(r: PolicyRepr) -> Result<Self, PolicyError> {
-        let mut b = Policy::builder();
-        if let Some(w) = r.window {
-            b = b.window(match (w.count, w.span, w.buckets) {
-                (Some(size), None, None) => Window::count(size),
-                (None, Some(span), Some(buckets)) => Window::time(span, buckets),
-                _ => {
-                    return Err(PolicyError::new(
-                        "window",
-                        "must be { count = N } or { span = \"10s\", buckets = N }",
-                    ));
-                }
-            });
-        }
-        if let Some(v) = r.failure_rate_threshold {
-            b = b.failure_rate_threshold(v);
-        }
-        if let Some(v) = r.min_calls {
-            b = b.min_calls(v);
-        }
-        if let Some(v) = r.consecutive_failures {
-            b = b.consecutive_failures(v);
-        }
-        if let Some(s) = r.slow_calls {
-            b = b.slow_calls(s.duration, s.rate);
-        }
-        if let Some(v) = r.open_timeout {
-            b = b.open_timeout(v);
-        }
-        if let Some(backoff) = r.backoff {
-            b = b.backoff(match backoff {
-                BackoffRepr::Named(name) if name == "constant" => Backoff::Constant,
-                BackoffRepr::Named(name) => {
-                    return Err(PolicyError::new(
-                        "backoff",
-                        format!(
-                            "must be \"constant\" or {{ exponential = F, max = \"5m\" }}, got \"{name}\""
-                        ),
-                    ));
-                }
-                BackoffRepr::Exponential { exponential, max } => {
-                    Backoff::exponential(exponential, max)
-                }
-            });
-        }
-        if let Some(v) = r.jitter {
-            b = b.jitter(v);
-        }
-        if let Some(h) = r.half_open {
-            if let Some(v) = h.permits {
-                b = b.half_open_permits(v);
-            }
-            if let Some(v) = h.successes {
-                b = b.success_threshold(v);
-            }
-        }
-        if let Some(v) = r.max_concurrent {
-            b = b.max_concurrent(v);
-        }
-        if let Some(rec) = r.recovery {
-            b = b.recovery(Recovery::ramp(rec.ramp, rec.start_share));
-        }
-        b.build()
+        PolicyPatch::try_from(r)?.apply(&Policy::default())
     }
 }

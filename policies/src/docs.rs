@@ -1,0 +1,75 @@
+//! Long-form documentation.
+
+pub mod toml {
+    //! # Policies as TOML
+    //!
+    //! [`Policy::from_toml`](crate::Policy::from_toml) reads, and
+    //! [`Policy::to_toml`](crate::Policy::to_toml) writes, this schema (every key optional):
+    //!
+    //! ```toml
+    //! preset = "http-api"                      # optional: start from a preset, not the defaults
+    //! window = { count = 100 }                 # or { span = "10s", buckets = 10 }
+    //! failure_rate_threshold = 0.5             # (0, 1]
+    //! min_calls = 20                           # 1..=the count window's size
+    //! consecutive_failures = 0                 # 0 = off
+    //! slow_calls = { duration = "500ms", rate = 0.8 }   # or "off" (the default)
+    //! open_timeout = "30s"
+    //! backoff = { exponential = 2.0, max = "5m" }       # or "constant" (the default)
+    //! jitter = 0.1                             # [0, 1)
+    //! half_open = { permits = 5, successes = 3 }        # successes ≤ permits
+    //! max_concurrent = 64                      # or "unlimited" (the default)
+    //! recovery = { ramp = "30s", start_share = 0.1 }    # or "immediate" (the default)
+    //! ```
+    //!
+    //! - **Absent keys keep what they inherit**: the default (or the preset) in a policy file,
+    //!   the parent's value in a registry section. An empty file is `Policy::default()`.
+    //! - **Tables patch key by key**: `half_open = { permits = 8 }` keeps the inherited
+    //!   `successes`; `backoff = { max = "10m" }` keeps an inherited exponential factor. A table
+    //!   that changes shape must be complete: a time window over a count window needs `span`
+    //!   and `buckets`, an exponential backoff over a constant one needs `exponential` and `max`.
+    //! - **Durations** are strings with units, as [humantime] reads them: `"500ms"`, `"30s"`,
+    //!   `"5m"`, `"1h 30m"`, `"7days"`. A bare number, a negative duration or an unknown unit is
+    //!   an error. Numbers may be written as TOML integers or floats; counts must be integers.
+    //! - **Unknown keys are errors**, with a suggestion when one is close (`min_call` → did you
+    //!   mean `min_calls`?). So are duplicate keys.
+    //! - **Round trip**: `to_toml` writes every key, the optional rules as `"off"`,
+    //!   `"unlimited"` and `"immediate"`, floats in their shortest exact form and durations in
+    //!   humantime's exact form, so `from_toml(&p.to_toml()) == Ok(p)` for every policy.
+    //!
+    //! [humantime]: https://docs.rs/humantime
+    //!
+    //! ## Errors
+    //!
+    //! Every error is `line:column: field: reason`, 1-based, with the column counted in
+    //! characters. The position is that of the value at fault; for an unknown key, the key; for
+    //! a range that depends on another field (`min_calls` over a count window, `successes`
+    //! over `permits`) the field named if the file sets it, else the field that made it
+    //! invalid, else the enclosing table. For example:
+    //!
+    //! ```text
+    //! 7:24: half_open.successes: must be in 1..=5 (half_open.permits), got 8
+    //! 3:16: open_timeout: must be a duration such as "30s", "500ms" or "1m 30s", got "10" (no unit; write "10s" or "10ms")
+    //! 1:1: min_call: unknown key; expected preset, window, …, or recovery (did you mean min_calls?)
+    //! 2:1: jitter: duplicate key; it is already set at 1:1
+    //! ```
+    //!
+    //! ## Registry config files
+    //!
+    //! [`RegistryConfig::from_toml`](crate::RegistryConfig::from_toml) reads a file of
+    //! sections, each a [`PolicyPatch`](crate::PolicyPatch) in the schema above:
+    //!
+    //! ```toml
+    //! [defaults]                       # over Policy::default()
+    //! open_timeout = "10s"
+    //!
+    //! [breakers."stripe"]              # over the defaults
+    //! preset = "payment-provider"      # ... or start over from a preset
+    //!
+    //! [breakers."stripe.charges"]      # over stripe: its longest listed dotted prefix
+    //! half_open = { permits = 5 }
+    //! ```
+    //!
+    //! Names are checked by [`validate_name`](crate::validate_name); quote them, since a dot
+    //! outside quotes makes a nested table. Errors name the section:
+    //! `8:13: breakers."stripe.charges": half_open.successes: must be in 1..=5 (half_open.permits), got 8`.
+}

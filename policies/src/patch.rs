@@ -1,0 +1,515 @@
+//! A partial policy: what a TOML table or a registry section changes over what it inherits.
+
+use std::time::Duration;
+
+use crate::{Backoff, Policy, PolicyError, Recovery, SlowCalls, Window};
+
+/// A 1-based `(line, column)` in a source file, when the value came from one.
+pub(crate) type Pos = Option<(usize, usize)>;
+
+/// One value of a patch and where it was written.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Item<T> {
+    pub value: T,
+    pub pos: Pos,
+}
+
+impl<T> Item<T> {
+    pub fn new(value: T, pos: Pos) -> Self {
+        Item { value, pos }
+    }
+}
+
+/// `window = { ... }`: a count window, or a time window whose missing half is inherited.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct WindowPatch {
+    pub count: Option<Item<u32>>,
+    pub span: Option<Item<Duration>>,
+    pub buckets: Option<Item<u32>>,
+}
+
+/// `slow_calls = "off"` or `slow_calls = { duration = .., rate = .. }`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum SlowCallsPatch {
+    Off,
+    Rule {
+        duration: Option<Item<Duration>>,
+        rate: Option<Item<f64>>,
+    },
+}
+
+/// `backoff = "constant"` or `backoff = { exponential = .., max = .. }`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum BackoffPatch {
+    Constant,
+    Exponential {
+        factor: Option<Item<f64>>,
+        max: Option<Item<Duration>>,
+    },
+}
+
+/// `half_open = { permits = .., successes = .. }`, either optional.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct HalfOpenPatch {
+    pub permits: Option<Item<u32>>,
+    pub successes: Option<Item<u32>>,
+}
+
+/// `recovery = "immediate"` or `recovery = { ramp = .., start_share = .. }`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum RecoveryPatch {
+    Immediate,
+    Ramp {
+        duration: Option<Item<Duration>>,
+        start_share: Option<Item<f64>>,
+    },
+}
+
+/// A partial policy: each field it sets replaces the one it inherits, and nothing else changes.
+///
+/// A patch is what a registry config file's `[defaults]` and `[breakers."<name>"]` sections hold,
+/// and what a policy file is before it is applied over [`Policy::default`]. Tables patch
+/// field by field: `half_open = { permits = 10 }` keeps the inherited `successes`, and
+/// `window = { buckets = 20 }` keeps the inherited time window's span. A shape change must be
+/// complete: a time window over an inherited count window needs both `span` and `buckets`.
+/// `preset = "name"` replaces the inherited policy by that preset before the other fields apply.
+///
+/// To turn an optional rule off in a patch, write `slow_calls = "off"`,
+/// `max_concurrent = "unlimited"` or `recovery = "immediate"`.
+///
+/// # Examples
+///
+/// ```
+/// use fusebox_policies::{Policy, PolicyPatch};
+///
+/// let parent = Policy::from_toml("half_open = { permits = 8, successes = 4 }")?;
+/// let patch = PolicyPatch::from_toml("half_open = { permits = 6 }\njitter = 0.2")?;
+/// let child = patch.apply(&parent)?;
+/// assert_eq!(child.half_open_permits(), 6);
+/// assert_eq!(child.success_threshold(), 4);
+/// assert_eq!(child.jitter(), 0.2);
+/// # Ok::<(), fusebox_policies::PolicyError>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PolicyPatch {
+    pub(crate) preset: Option<Item<String>>,
+    pub(crate) window: Option<Item<WindowPatch>>,
+    pub(crate) failure_rate_threshold: Option<Item<f64>>,
+    pub(crate) min_calls: Option<Item<u32>>,
+    pub(crate) consecutive_failures: Option<Item<u32>>,
+    pub(crate) slow_calls: Option<Item<SlowCallsPatch>>,
+    pub(crate) open_timeout: Option<Item<Duration>>,
+    pub(crate) backoff: Option<Item<BackoffPatch>>,
+    pub(crate) jitter: Option<Item<f64>>,
+    pub(crate) half_open: Option<Item<HalfOpenPatch>>,
+    pub(crate) max_concurrent: Option<Item<Option<u32>>>,
+    pub(crate) recovery: Option<Item<RecoveryPatch>>,
+    /// Where the table itself starts (a section header, or the start of the file).
+    pub(crate) pos: Pos,
+}
+
+fn set<T>(value: T) -> Option<Item<T>> {
+    Some(Item::new(value, None))
+}
+
+fn missing(field: &str, why: &str, pos: Pos) -> PolicyError {
+    PolicyError::new(field, format!("missing; {why}")).at_pos(pos)
+}
+
+impl PolicyPatch {
+    /// An empty patch: applying it returns the base unchanged.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fusebox_policies::{Policy, PolicyPatch};
+    /// let base = Policy::preset("database")?;
+    /// assert_eq!(PolicyPatch::new().apply(&base)?, base);
+    /// # Ok::<(), fusebox_policies::PolicyError>(())
+    /// ```
+    pub fn new() -> Self {
+        PolicyPatch::default()
+    }
+
+    /// A patch that sets every field to `policy`'s: applied over any base, it yields `policy`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fusebox_policies::{Policy, PolicyPatch};
+    /// let lenient = Policy::preset("lenient")?;
+    /// let patch = PolicyPatch::from_policy(&lenient);
+    /// assert_eq!(patch.apply(&Policy::preset("aggressive")?)?, lenient);
+    /// # Ok::<(), fusebox_policies::PolicyError>(())
+    /// ```
+    pub fn from_policy(policy: &Policy) -> Self {
+        let window = match policy.window {
+            Window::Count { size } => WindowPatch {
+                count: set(size),
+                ..WindowPatch::default()
+            },
+            Window::Time { span, buckets } => WindowPatch {
+                count: None,
+                span: set(span),
+                buckets: set(buckets),
+            },
+        };
+        PolicyPatch {
+            preset: None,
+            window: set(window),
+            failure_rate_threshold: set(policy.failure_rate_threshold),
+            min_calls: set(policy.min_calls),
+            consecutive_failures: set(policy.consecutive_failures),
+            slow_calls: set(match policy.slow_calls {
+                None => SlowCallsPatch::Off,
+                Some(s) => SlowCallsPatch::Rule {
+                    duration: set(s.duration),
+                    rate: set(s.rate),
+                },
+            }),
+            open_timeout: set(policy.open_timeout),
+            backoff: set(match policy.backoff {
+                Backoff::Constant => BackoffPatch::Constant,
+                Backoff::Exponential { factor, max } => BackoffPatch::Exponential {
+                    factor: set(factor),
+                    max: set(max),
+                },
+            }),
+            jitter: set(policy.jitter),
+            half_open: set(HalfOpenPatch {
+                permits: set(policy.half_open_permits),
+                successes: set(policy.success_threshold),
+            }),
+            max_concurrent: set(policy.max_concurrent),
+            recovery: set(match policy.recovery {
+                Recovery::Immediate => RecoveryPatch::Immediate,
+                Recovery::Ramp {
+                    duration,
+                    start_share,
+                } => RecoveryPatch::Ramp {
+                    duration: set(duration),
+                    start_share: set(start_share),
+                },
+            }),
+            pos: None,
+        }
+    }
+
+    /// Parses a patch from TOML: the policy schema, every key optional, nothing applied yet.
+    ///
+    /// # Errors
+    ///
+    /// A positioned [`PolicyError`] for invalid TOML, an unknown key, a value of the wrong type
+    /// or form, or an unknown preset. Ranges are checked by [`apply`](Self::apply), since they
+    /// depend on the base.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fusebox_policies::PolicyPatch;
+    /// let patch = PolicyPatch::from_toml("min_calls = 5")?;
+    /// assert!(!patch.is_empty());
+    /// let err = PolicyPatch::from_toml("min_call = 5").unwrap_err();
+    /// assert!(err.to_string().starts_with("1:1: min_call: unknown key"));
+    /// # Ok::<(), fusebox_policies::PolicyError>(())
+    /// ```
+    pub fn from_toml(text: &str) -> Result<Self, PolicyError> {
+        crate::file::parse_patch(text)
+    }
+
+    /// The preset this patch starts from, if it names one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let patch = fusebox_policies::PolicyPatch::from_toml("preset = \"lenient\"")?;
+    /// assert_eq!(patch.preset(), Some("lenient"));
+    /// # Ok::<(), fusebox_policies::PolicyError>(())
+    /// ```
+    #[must_use]
+    pub fn preset(&self) -> Option<&str> {
+        self.preset.as_ref().map(|p| p.value.as_str())
+    }
+
+    /// Whether the patch changes nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// assert!(fusebox_policies::PolicyPatch::from_toml("# nothing")?.is_empty());
+    /// # Ok::<(), fusebox_policies::PolicyError>(())
+    /// ```
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        let PolicyPatch {
+            preset,
+            window,
+            failure_rate_threshold,
+            min_calls,
+            consecutive_failures,
+            slow_calls,
+            open_timeout,
+            backoff,
+            jitter,
+            half_open,
+            max_concurrent,
+            recovery,
+            pos: _,
+        } = self;
+        preset.is_none()
+            && window.is_none()
+            && failure_rate_threshold.is_none()
+            && min_calls.is_none()
+            && consecutive_failures.is_none()
+            && slow_calls.is_none()
+            && open_timeout.is_none()
+            && backoff.is_none()
+            && jitter.is_none()
+            && half_open.is_none()
+            && max_concurrent.is_none()
+            && recovery.is_none()
+    }
+
+    /// Applies the patch over `base` (or over its preset, if it names one) and validates the
+    /// result.
+    ///
+    /// # Errors
+    ///
+    /// A [`PolicyError`] naming the first field out of range, as [`PolicyBuilder::build`]
+    /// does, or a table that switches shape without all its keys (a time window over a count
+    /// window without `buckets`). For a patch parsed from TOML the error carries the position of
+    /// the offending value: the value of the field named, else of the key that made it
+    /// invalid (`window` for `min_calls` over a smaller count window), else the enclosing table.
+    ///
+    /// [`PolicyBuilder::build`]: crate::PolicyBuilder::build
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fusebox_policies::{Policy, PolicyPatch};
+    /// let base = Policy::builder().half_open_permits(5).success_threshold(5).build()?;
+    /// let patch = PolicyPatch::from_toml("jitter = 0.1\nhalf_open = { permits = 2 }")?;
+    /// let err = patch.apply(&base).unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "2:25: half_open.successes: must be in 1..=2 (half_open.permits), got 5"
+    /// );
+    /// # Ok::<(), fusebox_policies::PolicyError>(())
+    /// ```
+    pub fn apply(&self, base: &Policy) -> Result<Policy, PolicyError> {
+        let preset_policy;
+        let base = match &self.preset {
+            Some(name) => {
+                preset_policy = Policy::preset(&name.value).map_err(|e| e.at_pos(name.pos))?;
+                &preset_policy
+            }
+            None => base,
+        };
+        let mut p = base.clone();
+        if let Some(w) = &self.window {
+            p.window = w.value.resolve(base.window, w.pos)?;
+        }
+        if let Some(v) = &self.failure_rate_threshold {
+            p.failure_rate_threshold = v.value;
+        }
+        if let Some(v) = &self.min_calls {
+            p.min_calls = v.value;
+        }
+        if let Some(v) = &self.consecutive_failures {
+            p.consecutive_failures = v.value;
+        }
+        if let Some(s) = &self.slow_calls {
+            p.slow_calls = match &s.value {
+                SlowCallsPatch::Off => None,
+                SlowCallsPatch::Rule { duration, rate } => {
+                    let inherited = base.slow_calls;
+                    let why = "a slow-call rule needs both duration and rate";
+                    Some(SlowCalls {
+                        duration: value_or(duration, inherited.map(|s| s.duration))
+                            .ok_or_else(|| missing("slow_calls.duration", why, s.pos))?,
+                        rate: value_or(rate, inherited.map(|s| s.rate))
+                            .ok_or_else(|| missing("slow_calls.rate", why, s.pos))?,
+                    })
+                }
+            };
+        }
+        if let Some(v) = &self.open_timeout {
+            p.open_timeout = v.value;
+        }
+        if let Some(b) = &self.backoff {
+            p.backoff = match &b.value {
+                BackoffPatch::Constant => Backoff::Constant,
+                BackoffPatch::Exponential { factor, max } => {
+                    let (f0, m0) = match base.backoff {
+                        Backoff::Exponential { factor, max } => (Some(factor), Some(max)),
+                        Backoff::Constant => (None, None),
+                    };
+                    let why = "an exponential backoff needs both exponential and max";
+                    Backoff::Exponential {
+                        factor: value_or(factor, f0)
+                            .ok_or_else(|| missing("backoff.exponential", why, b.pos))?,
+                        max: value_or(max, m0).ok_or_else(|| missing("backoff.max", why, b.pos))?,
+                    }
+                }
+            };
+        }
+        if let Some(v) = &self.jitter {
+            p.jitter = v.value;
+        }
+        if let Some(h) = &self.half_open {
+            if let Some(v) = &h.value.permits {
+                p.half_open_permits = v.value;
+            }
+            if let Some(v) = &h.value.successes {
+                p.success_threshold = v.value;
+            }
+        }
+        if let Some(v) = &self.max_concurrent {
+            p.max_concurrent = v.value;
+        }
+        if let Some(r) = &self.recovery {
+            p.recovery = match &r.value {
+                RecoveryPatch::Immediate => Recovery::Immediate,
+                RecoveryPatch::Ramp {
+                    duration,
+                    start_share,
+                } => {
+                    let (d0, s0) = match base.recovery {
+                        Recovery::Ramp {
+                            duration,
+                            start_share,
+                        } => (Some(duration), Some(start_share)),
+                        Recovery::Immediate => (None, None),
+                    };
+                    let why = "a ramp needs both ramp and start_share";
+                    Recovery::Ramp {
+                        duration: value_or(duration, d0)
+                            .ok_or_else(|| missing("recovery.ramp", why, r.pos))?,
+                        start_share: value_or(start_share, s0)
+                            .ok_or_else(|| missing("recovery.start_share", why, r.pos))?,
+                    }
+                }
+            };
+        }
+        p.validate().map_err(|e| {
+            let pos = self.locate(e.field());
+            e.at_pos(pos)
+        })?;
+        Ok(p)
+    }
+
+    /// Where the value of `field` was written, if it was.
+    fn pos_of(&self, field: &str) -> Pos {
+        fn pos<T>(item: &Option<Item<T>>) -> Pos {
+            item.as_ref().and_then(|i| i.pos)
+        }
+        let window = self.window.as_ref().map(|w| &w.value);
+        let half_open = self.half_open.as_ref().map(|h| &h.value);
+        match field {
+            "preset" => pos(&self.preset),
+            "window" => pos(&self.window),
+            "window.count" => window.and_then(|w| pos(&w.count)),
+            "window.span" => window.and_then(|w| pos(&w.span)),
+            "window.buckets" => window.and_then(|w| pos(&w.buckets)),
+            "failure_rate_threshold" => pos(&self.failure_rate_threshold),
+            "min_calls" => pos(&self.min_calls),
+            "consecutive_failures" => pos(&self.consecutive_failures),
+            "slow_calls" => pos(&self.slow_calls),
+            "slow_calls.duration" | "slow_calls.rate" => match self.slow_calls.as_ref() {
+                Some(Item {
+                    value: SlowCallsPatch::Rule { duration, rate },
+                    ..
+                }) => {
+                    if field.ends_with("duration") {
+                        pos(duration)
+                    } else {
+                        pos(rate)
+                    }
+                }
+                _ => None,
+            },
+            "open_timeout" => pos(&self.open_timeout),
+            "backoff" => pos(&self.backoff),
+            "backoff.exponential" | "backoff.max" => match self.backoff.as_ref() {
+                Some(Item {
+                    value: BackoffPatch::Exponential { factor, max },
+                    ..
+                }) => {
+                    if field.ends_with("max") {
+                        pos(max)
+                    } else {
+                        pos(factor)
+                    }
+                }
+                _ => None,
+            },
+            "jitter" => pos(&self.jitter),
+            "half_open" => pos(&self.half_open),
+            "half_open.permits" => half_open.and_then(|h| pos(&h.permits)),
+            "half_open.successes" => half_open.and_then(|h| pos(&h.successes)),
+            "max_concurrent" => pos(&self.max_concurrent),
+            "recovery" => pos(&self.recovery),
+            "recovery.ramp" | "recovery.start_share" => match self.recovery.as_ref() {
+                Some(Item {
+                    value:
+                        RecoveryPatch::Ramp {
+                            duration,
+                            start_share,
+                        },
+                    ..
+                }) => {
+                    if field.ends_with("ramp") {
+                        pos(duration)
+                    } else {
+                        pos(start_share)
+                    }
+                }
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Where a validation error on `field` points: the field's own value, else the value whose
+    /// change made it invalid, else the enclosing table, else the preset, else this table.
+    fn locate(&self, field: &str) -> Pos {
+        let causes: &[&str] = match field {
+            "min_calls" => &["window.count", "window"],
+            "window.span" => &["window.buckets"],
+            "backoff.max" => &["open_timeout"],
+            "half_open.successes" => &["half_open.permits"],
+            _ => &[],
+        };
+        let enclosing = field.split('.').next().unwrap_or(field);
+        std::iter::once(field)
+            .chain(causes.iter().copied())
+            .chain([enclosing, "preset"])
+            .find_map(|f| self.pos_of(f))
+            .or(self.pos)
+    }
+}
+
+fn value_or<T: Copy>(item: &Option<Item<T>>, inherited: Option<T>) -> Option<T> {
+    item.as_ref().map(|i| i.value).or(inherited)
+}
+
+impl WindowPatch {
+    fn resolve(&self, base: Window, pos: Pos) -> Result<Window, PolicyError> {
+        if let Some(count) = &self.count {
+            return Ok(Window::count(count.value));
+        }
+        if self.span.is_none() && self.buckets.is_none() {
+            return Ok(base);
+        }
+        let (span0, buckets0) = match base {
+            Window::Time { span, buckets } => (Some(span), Some(buckets)),
+            Window::Count { .. } => (None, None),
+        };
+        let why = "a time window needs both span and buckets";
+        Ok(Window::Time {
+            span: value_or(&self.span, span0).ok_or_else(|| missing("window.span", why, pos))?,
+            buckets: value_or(&self.buckets, buckets0)
+                .ok_or_else(|| missing("window.buckets", why, pos))?,
+        })
+    }
+}
