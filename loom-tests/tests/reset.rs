@@ -1,0 +1,168 @@
+//! Manual control racing with a recorded call (API semantics 12).
+//!
+//! `force_open` and `reset` take the config lock and exchange the state word; `reset` also
+//! clears the window and rebases the counters. A call racing with them may land on either
+//! side, but after the join the state is the last manual state (the policies here cannot trip)
+//! and the metrics add up without wrapping. The ignored models state what should also hold: a
+//! call racing `reset` lands whole on one side of it, in the counters and in the window.
+#![cfg(loom)]
+
+use fusebox_engine::{Breaker, ManualClock, Metrics, Policy, RejectReason, State, Window};
+use loom::sync::Arc;
+use loom::thread;
+
+/// A breaker that three failures cannot trip: window 4, min_calls 4.
+fn breaker() -> Arc<Breaker> {
+    let policy = Policy::builder()
+        .window(Window::count(4))
+        .min_calls(4)
+        .build()
+        .expect("valid policy");
+    Arc::new(Breaker::with_clock("manual", policy, ManualClock::new()))
+}
+
+/// Spawns one call with outcome `failure`; true if it was admitted.
+fn spawn_call(breaker: &Arc<Breaker>, failure: bool) -> thread::JoinHandle<bool> {
+    let b = breaker.clone();
+    thread::spawn(
+        move || match b.call(|| if failure { Err("failed") } else { Ok(()) }) {
+            Ok(()) => true,
+            Err(e) => match e.rejected() {
+                None => true,
+                Some(r) => {
+                    assert_eq!(r.reason(), RejectReason::ForcedOpen);
+                    false
+                }
+            },
+        },
+    )
+}
+
+/// Counters that add up and did not wrap, after at most `calls` calls.
+fn assert_consistent(m: &Metrics, calls: u64) {
+    assert!(m.admitted <= calls && m.rejected <= calls, "{m:?}");
+    assert_eq!(m.admitted, m.successes + m.failures + m.ignored, "{m:?}");
+    assert!(
+        m.window_calls <= calls && m.window_failures <= calls,
+        "{m:?}"
+    );
+}
+
+#[test]
+fn force_open_races_a_failing_call() {
+    loom::model(|| {
+        let b = breaker();
+        let call = spawn_call(&b, true);
+        b.force_open();
+        let admitted = call.join().unwrap();
+        assert_eq!(b.state(), State::ForcedOpen);
+        let m = b.metrics();
+        assert_consistent(&m, 1);
+        assert!(m.window_failures <= m.window_calls, "{m:?}");
+        // `force_open` keeps the counters: the call is either a failure or a rejection.
+        assert_eq!(
+            (m.admitted, m.failures, m.rejected),
+            if admitted { (1, 1, 0) } else { (0, 0, 1) }
+        );
+    });
+}
+
+/// Two failures, then a third failing call racing `reset`; the metrics after the join.
+fn reset_racing_a_failure() -> Metrics {
+    let b = breaker();
+    for _ in 0..2 {
+        let _ = b.call(|| Err::<(), _>("before"));
+    }
+    let call = spawn_call(&b, true);
+    b.reset();
+    assert!(call.join().unwrap(), "Closed admits");
+    assert_eq!(b.state(), State::Closed);
+    let m = b.metrics();
+    assert_consistent(&m, 1);
+    m
+}
+
+#[test]
+fn reset_races_a_failing_call() {
+    loom::model(|| {
+        reset_racing_a_failure();
+    });
+}
+
+#[test]
+#[ignore = "engine bug: a failure recorded across reset() can leave its bit in the cleared \
+            window after the cursor was rebased: window_failures 1 with window_calls 0"]
+fn reset_leaves_no_failure_outside_the_window_calls() {
+    loom::model(|| {
+        let m = reset_racing_a_failure();
+        assert!(m.window_failures <= m.window_calls, "{m:?}");
+    });
+}
+
+#[test]
+#[ignore = "engine bug: a failure recorded just after reset() can miss the window: a stale \
+            Relaxed load of the bitmap word (pre-clear bit) skips the fetch_or"]
+fn reset_loses_no_failure_from_the_window() {
+    loom::model(|| {
+        let m = reset_racing_a_failure();
+        // The only outcome is a failure: every call the window holds is a failure.
+        assert!(m.window_failures >= m.window_calls, "{m:?}");
+    });
+}
+
+#[test]
+#[ignore = "engine bug: reset()'s baseline reads `failures` and the recorded count one by one, \
+            so a racing failure can be rebased as a success"]
+fn reset_never_turns_a_failure_into_a_success() {
+    loom::model(|| {
+        let m = reset_racing_a_failure();
+        assert_eq!(m.successes, 0, "{m:?}");
+    });
+}
+
+#[test]
+fn reset_races_a_successful_call() {
+    loom::model(|| {
+        let b = breaker();
+        let _ = b.call(|| Err::<(), _>("before"));
+        let call = spawn_call(&b, false);
+        b.reset();
+        assert!(call.join().unwrap(), "Closed admits");
+        assert_eq!(b.state(), State::Closed);
+        let m = b.metrics();
+        assert_consistent(&m, 1);
+        assert_eq!(m.window_failures, 0, "{m:?}");
+    });
+}
+
+#[test]
+fn force_open_then_reset_races_a_call() {
+    loom::model(|| {
+        let b = breaker();
+        let call = spawn_call(&b, true);
+        b.force_open();
+        b.reset();
+        call.join().unwrap();
+        assert_eq!(b.state(), State::Closed);
+        assert_consistent(&b.metrics(), 1);
+    });
+}
+
+#[test]
+fn reset_races_a_tripping_failure() {
+    loom::model(|| {
+        // Window 1, min_calls 1: the failure trips the breaker, unless its episode was reset
+        // under it (the trip is then dropped as stale).
+        let policy = Policy::builder()
+            .window(Window::count(1))
+            .min_calls(1)
+            .build()
+            .expect("valid policy");
+        let b = Arc::new(Breaker::with_clock("manual", policy, ManualClock::new()));
+        let call = spawn_call(&b, true);
+        b.reset();
+        assert!(call.join().unwrap(), "Closed admits");
+        assert!(matches!(b.state(), State::Closed | State::Open));
+        assert_consistent(&b.metrics(), 1);
+    });
+}
