@@ -31,8 +31,17 @@ pub const MAX_NAME_BYTES: usize = 128;
 /// ```
 pub fn validate_name(name: &str) -> Result<(), NameError> {
     let fail = |reason: String| {
+        // A name may come from untrusted input: keep at most `MAX_NAME_BYTES` of it.
+        let mut end = name.len().min(MAX_NAME_BYTES);
+        while !name.is_char_boundary(end) {
+            end -= 1;
+        }
+        let mut shown = name[..end].to_owned();
+        if end < name.len() {
+            shown.push('…');
+        }
         Err(NameError {
-            name: name.to_owned(),
+            name: shown,
             reason,
         })
     };
@@ -81,7 +90,7 @@ pub struct NameError {
 }
 
 impl NameError {
-    /// The name refused.
+    /// The name refused, cut to [`MAX_NAME_BYTES`] (and an ellipsis) if longer.
     ///
     /// ```
     /// assert_eq!(fusebox_policies::validate_name(".a").unwrap_err().name(), ".a");
@@ -243,7 +252,7 @@ impl RegistryConfig {
                         let name = name_key.get_ref().as_ref();
                         let (line, column) = src.position(name_key.span().start);
                         validate_name(name).map_err(|e| ConfigError {
-                            section: Section::Breaker(name.to_owned()),
+                            section: Section::Breaker(e.name().to_owned()),
                             field: String::new(),
                             reason: format!("invalid breaker name: {}", e.reason()),
                             position: Some((line, column)),

@@ -90,12 +90,21 @@ fn syntax_error(src: &Source<'_>, err: &toml::de::Error) -> SyntaxError {
             }
         }
         let (recovered, _) = DeTable::parse_recoverable(text);
-        match find_key(recovered.get_ref(), &path) {
-            Some(first) if first != offset => {
+        let first = find_key(recovered.get_ref(), &path)
+            .filter(|&first| first < offset)
+            .or_else(|| find_header(text, &path, offset));
+        let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+        let what = if text[line_start..].trim_start().starts_with('[') {
+            "duplicate table; it is already defined at"
+        } else {
+            "duplicate key; it is already set at"
+        };
+        match first {
+            Some(first) => {
                 let (line, column) = src.position(first);
-                format!("duplicate key; it is already set at {line}:{column}")
+                format!("{what} {line}:{column}")
             }
-            _ => "duplicate key".to_owned(),
+            None => what.split(';').next().unwrap_or(what).to_owned(),
         }
     } else {
         format!("invalid TOML: {}", err.message())
@@ -118,6 +127,22 @@ fn find_key(table: &DeTable<'_>, path: &[String]) -> Option<usize> {
         DeValue::Table(t) => find_key(t, rest),
         _ => None,
     }
+}
+
+/// The offset of the first `[header]` line for `path` above `before`, read from the text.
+fn find_header(text: &str, path: &[String], before: usize) -> Option<usize> {
+    let mut start = 0;
+    for line in text[..before].split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if let Some(inner) = trimmed.strip_prefix('[') {
+            let key = inner.trim_start_matches(['[', ' ', '\t']);
+            if split_key(key).0 == path {
+                return Some(start + line.len() - key.len());
+            }
+        }
+        start += line.len();
+    }
+    None
 }
 
 /// The key path at `offset` by reading the text: the last `[section]` header above it, then the
@@ -674,7 +699,17 @@ impl Walker<'_, '_> {
     ) -> Result<Item<f64>, PolicyError> {
         let pos = self.src.pos(value);
         let parsed = match value.get_ref() {
-            DeValue::Float(f) => f.as_str().parse::<f64>().ok(),
+            DeValue::Float(f) => match f.as_str().parse::<f64>() {
+                // `1e400` is not infinity, whatever `f64` rounds it to.
+                Ok(v) if v.is_infinite() && !f.as_str().contains("inf") => {
+                    return Err(self.err(
+                        field,
+                        format!("must be {range}, got {}", f.as_str()),
+                        pos,
+                    ));
+                }
+                parsed => parsed.ok(),
+            },
             DeValue::Integer(i) => i128::from_str_radix(i.as_str(), i.radix())
                 .ok()
                 .map(|n| n as f64),

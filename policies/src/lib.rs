@@ -21,6 +21,27 @@
 //! assert_eq!(err.to_string(), "failure_rate_threshold: must be in (0, 1], got 1.5");
 //! # Ok::<(), fusebox_policies::PolicyError>(())
 //! ```
+//!
+//! Policies are also written as TOML ([`Policy::from_toml`], [`Policy::to_toml`]; the schema
+//! and the error rules are in [`docs::toml`]), may start from a named [preset](presets), and
+//! come in partial form as a [`PolicyPatch`] for the sections of a registry config file
+//! ([`RegistryConfig`]), whose breaker names follow [`validate_name`].
+//!
+//! ```
+//! use fusebox_policies::Policy;
+//!
+//! let policy = Policy::from_toml(r#"
+//! preset = "http-api"
+//! open_timeout = "10s"
+//! half_open = { permits = 2, successes = 2 }
+//! "#)?;
+//! assert_eq!(Policy::from_toml(&policy.to_toml())?, policy);
+//!
+//! let err = Policy::from_toml("open_timeout = \"10\"").unwrap_err();
+//! assert_eq!(err.position(), Some((1, 16)));
+//! assert_eq!(err.field(), "open_timeout");
+//! # Ok::<(), fusebox_policies::PolicyError>(())
+//! ```
 
 use std::fmt;
 use std::time::Duration;

@@ -8,10 +8,17 @@ use crate::{Backoff, Policy, PolicyError, Recovery, SlowCalls, Window};
 pub(crate) type Pos = Option<(usize, usize)>;
 
 /// One value of a patch and where it was written.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub(crate) struct Item<T> {
     pub value: T,
     pub pos: Pos,
+}
+
+/// Patches compare by what they set, not by where it was written.
+impl<T: PartialEq> PartialEq for Item<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
 }
 
 impl<T> Item<T> {
@@ -77,6 +84,8 @@ pub(crate) enum RecoveryPatch {
 /// To turn an optional rule off in a patch, write `slow_calls = "off"`,
 /// `max_concurrent = "unlimited"` or `recovery = "immediate"`.
 ///
+/// Two patches are equal when they set the same values, wherever they were written.
+///
 /// # Examples
 ///
 /// ```
@@ -90,7 +99,7 @@ pub(crate) enum RecoveryPatch {
 /// assert_eq!(child.jitter(), 0.2);
 /// # Ok::<(), fusebox_policies::PolicyError>(())
 /// ```
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct PolicyPatch {
     pub(crate) preset: Option<Item<String>>,
     pub(crate) window: Option<Item<WindowPatch>>,
@@ -106,6 +115,24 @@ pub struct PolicyPatch {
     pub(crate) recovery: Option<Item<RecoveryPatch>>,
     /// Where the table itself starts (a section header, or the start of the file).
     pub(crate) pos: Pos,
+}
+
+impl PartialEq for PolicyPatch {
+    fn eq(&self, other: &Self) -> bool {
+        // Every field but `pos`; items compare by value.
+        self.preset == other.preset
+            && self.window == other.window
+            && self.failure_rate_threshold == other.failure_rate_threshold
+            && self.min_calls == other.min_calls
+            && self.consecutive_failures == other.consecutive_failures
+            && self.slow_calls == other.slow_calls
+            && self.open_timeout == other.open_timeout
+            && self.backoff == other.backoff
+            && self.jitter == other.jitter
+            && self.half_open == other.half_open
+            && self.max_concurrent == other.max_concurrent
+            && self.recovery == other.recovery
+    }
 }
 
 fn set<T>(value: T) -> Option<Item<T>> {
@@ -127,6 +154,7 @@ impl PolicyPatch {
     /// assert_eq!(PolicyPatch::new().apply(&base)?, base);
     /// # Ok::<(), fusebox_policies::PolicyError>(())
     /// ```
+    #[must_use]
     pub fn new() -> Self {
         PolicyPatch::default()
     }
@@ -142,6 +170,7 @@ impl PolicyPatch {
     /// assert_eq!(patch.apply(&Policy::preset("aggressive")?)?, lenient);
     /// # Ok::<(), fusebox_policies::PolicyError>(())
     /// ```
+    #[must_use]
     pub fn from_policy(policy: &Policy) -> Self {
         let window = match policy.window {
             Window::Count { size } => WindowPatch {

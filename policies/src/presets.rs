@@ -15,11 +15,11 @@
 //!
 //! | preset | for | trips at | open for |
 //! |---|---|---|---|
-//! | [`http-api`](http_api) | an HTTP/JSON service | 50 % of 100 calls, or 80 % slower than 2 s | 30 s, doubling to 5 min |
-//! | [`database`](database) | a database or cache behind a pool | 30 % of 50 calls, 5 in a row, or 50 % slower than 1 s | 10 s, doubling to 2 min |
-//! | [`payment-provider`](payment_provider) | a third party that is costly to hammer | 25 % over 60 s, 5 in a row, or 50 % slower than 5 s | 60 s, doubling to 10 min, then a 60 s ramp |
-//! | [`aggressive`](aggressive) | a latency-critical call with a fallback | 20 % of 20 calls, 3 in a row, or 50 % slower than 250 ms | 5 s, ×1.5 up to 1 min |
-//! | [`lenient`](lenient) | batch and background work that retries | 80 % of 200 calls | 60 s, constant |
+//! | [`"http-api"`](http_api) | an HTTP/JSON service | 50 % of 100 calls, or 80 % slower than 2 s | 30 s, doubling to 5 min |
+//! | [`"database"`](database) | a database or cache behind a pool | 30 % of 50 calls, 5 in a row, or 50 % slower than 1 s | 10 s, doubling to 2 min |
+//! | [`"payment-provider"`](payment_provider) | a third party that is costly to hammer | 25 % over 60 s, 5 in a row, or 50 % slower than 5 s | 60 s, doubling to 10 min, then a 60 s ramp |
+//! | [`"aggressive"`](aggressive) | a latency-critical call with a fallback | 20 % of 20 calls, 3 in a row, or 50 % slower than 250 ms | 5 s, ×1.5 up to 1 min |
+//! | [`"lenient"`](lenient) | batch and background work that retries | 80 % of 200 calls | 60 s, constant |
 //!
 //! Each function's documentation shows the preset as TOML, exactly as [`Policy::to_toml`]
 //! writes it (a test keeps the two in step).
@@ -313,7 +313,7 @@ mod tests {
                 "the docs of {name} do not show:\n{toml}"
             );
             assert!(
-                source.contains(&format!("[`{name}`](")),
+                source.contains(&format!("[`\"{name}\"`](")),
                 "{name} is missing from the module table"
             );
         }

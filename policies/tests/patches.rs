@@ -1,0 +1,159 @@
+//! `PolicyPatch`: a section lists only what differs from what it inherits.
+
+use std::time::Duration;
+
+use fusebox_policies::{Backoff, Policy, PolicyPatch, Recovery, Window};
+
+fn apply(patch: &str, base: &Policy) -> Result<Policy, String> {
+    PolicyPatch::from_toml(patch)
+        .and_then(|p| p.apply(base))
+        .map_err(|e| e.to_string())
+}
+
+fn base() -> Policy {
+    Policy::builder()
+        .window(Window::time(Duration::from_secs(60), 12))
+        .min_calls(10)
+        .slow_calls(Duration::from_secs(2), 0.6)
+        .open_timeout(Duration::from_secs(20))
+        .backoff(Backoff::exponential(3.0, Duration::from_secs(600)))
+        .half_open_permits(8)
+        .success_threshold(4)
+        .max_concurrent(100)
+        .recovery(Recovery::ramp(Duration::from_secs(30), 0.2))
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn an_empty_patch_inherits_everything() {
+    assert_eq!(apply("", &base()), Ok(base()));
+    assert!(PolicyPatch::new().is_empty());
+    assert_eq!(PolicyPatch::new().apply(&base()), Ok(base()));
+}
+
+#[test]
+fn tables_patch_key_by_key_over_a_base_of_the_same_shape() {
+    let b = base();
+    let p = apply("half_open = { permits = 6 }", &b).unwrap();
+    assert_eq!((p.half_open_permits(), p.success_threshold()), (6, 4));
+    let p = apply("half_open = { successes = 8 }", &b).unwrap();
+    assert_eq!((p.half_open_permits(), p.success_threshold()), (8, 8));
+
+    let p = apply("window = { buckets = 6 }", &b).unwrap();
+    assert_eq!(p.window(), Window::time(Duration::from_secs(60), 6));
+    let p = apply("window = { span = \"2m\" }", &b).unwrap();
+    assert_eq!(p.window(), Window::time(Duration::from_secs(120), 12));
+
+    let p = apply("backoff = { max = \"20m\" }", &b).unwrap();
+    assert_eq!(
+        p.backoff(),
+        Backoff::exponential(3.0, Duration::from_secs(1200))
+    );
+    let p = apply("slow_calls = { rate = 0.9 }", &b).unwrap();
+    assert_eq!(
+        p.slow_calls().map(|s| (s.duration, s.rate)),
+        Some((Duration::from_secs(2), 0.9))
+    );
+    let p = apply("recovery = { start_share = 0.5 }", &b).unwrap();
+    assert_eq!(p.recovery(), Recovery::ramp(Duration::from_secs(30), 0.5));
+
+    // Everything not named is inherited.
+    let p = apply("jitter = 0.3", &b).unwrap();
+    assert_eq!(p.to_builder().jitter(0.0).build().unwrap(), b);
+}
+
+#[test]
+fn keywords_turn_inherited_rules_off() {
+    let p = apply(
+        "slow_calls = \"off\"\nbackoff = \"constant\"\nmax_concurrent = \"unlimited\"\nrecovery = \"immediate\"",
+        &base(),
+    )
+    .unwrap();
+    assert_eq!(p.slow_calls(), None);
+    assert_eq!(p.backoff(), Backoff::Constant);
+    assert_eq!(p.max_concurrent(), None);
+    assert_eq!(p.recovery(), Recovery::Immediate);
+}
+
+#[test]
+fn a_shape_change_must_be_complete() {
+    let d = Policy::default();
+    assert_eq!(
+        apply("\nbackoff = { max = \"20m\" }", &d),
+        Err("2:11: backoff.exponential: missing; an exponential backoff needs both exponential and max".into())
+    );
+    assert_eq!(
+        apply("window = { buckets = 6 }", &d),
+        Err("1:10: window.span: missing; a time window needs both span and buckets".into())
+    );
+    assert_eq!(
+        apply("slow_calls = { rate = 0.9 }", &d),
+        Err(
+            "1:14: slow_calls.duration: missing; a slow-call rule needs both duration and rate"
+                .into()
+        )
+    );
+    assert_eq!(
+        apply("recovery = { start_share = 0.5 }", &d),
+        Err("1:12: recovery.ramp: missing; a ramp needs both ramp and start_share".into())
+    );
+    // A count window replaces a time window whole.
+    assert_eq!(
+        apply("window = { count = 50 }", &base()).unwrap().window(),
+        Window::count(50)
+    );
+}
+
+#[test]
+fn validation_runs_on_the_result_and_points_into_the_patch() {
+    // The base allows 4 successes; the patch lowers permits under them.
+    assert_eq!(
+        apply("jitter = 0.1\nhalf_open = { permits = 2 }", &base()),
+        Err("2:25: half_open.successes: must be in 1..=2 (half_open.permits), got 4".into())
+    );
+    // The base's backoff max is 10 min; a longer open timeout breaks it.
+    assert_eq!(
+        apply("open_timeout = \"1h\"", &base()),
+        Err("1:16: backoff.max: must be in [1h, 7days], got 10m".into())
+    );
+    // The inherited min_calls is 10; a smaller count window breaks it.
+    assert_eq!(
+        apply("window = { count = 5 }", &base()),
+        Err("1:20: min_calls: must be in 1..=5 (the count window's size), got 10".into())
+    );
+}
+
+#[test]
+fn a_preset_replaces_the_base() {
+    let p = apply("preset = \"lenient\"\nmin_calls = 60", &base()).unwrap();
+    let lenient = Policy::preset("lenient").unwrap();
+    assert_eq!(p, lenient.to_builder().min_calls(60).build().unwrap());
+    let patch = PolicyPatch::from_toml("preset = \"lenient\"").unwrap();
+    assert_eq!(patch.preset(), Some("lenient"));
+    assert_eq!(patch.apply(&base()), Ok(lenient));
+}
+
+#[test]
+fn from_policy_overrides_every_field() {
+    let target = Policy::preset("aggressive").unwrap();
+    let patch = PolicyPatch::from_policy(&target);
+    assert!(!patch.is_empty());
+    assert_eq!(patch.apply(&base()), Ok(target.clone()));
+    assert_eq!(patch.apply(&Policy::default()), Ok(target));
+}
+
+#[test]
+fn patches_compare_by_value_not_position() {
+    let a = PolicyPatch::from_toml("jitter = 0.1\nhalf_open = { permits = 3 }").unwrap();
+    let b = PolicyPatch::from_toml("\n\nhalf_open = {permits=3}\n\njitter = 0.1").unwrap();
+    assert_eq!(a, b);
+    assert_ne!(
+        a,
+        PolicyPatch::from_toml("jitter = 0.2\nhalf_open = { permits = 3 }").unwrap()
+    );
+    assert_eq!(
+        PolicyPatch::from_policy(&Policy::default()),
+        PolicyPatch::from_toml(&Policy::default().to_toml()).unwrap()
+    );
+}

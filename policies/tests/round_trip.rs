@@ -1,0 +1,194 @@
+//! Round trips over arbitrary valid policies: TOML text, serde, and full patches.
+
+use std::time::Duration;
+
+use arbitrary::{Result, Unstructured};
+use fusebox_policies::{
+    Backoff, MAX_BACKOFF_FACTOR, MAX_CONCURRENT, MAX_COUNT_WINDOW, MAX_DURATION,
+    MAX_HALF_OPEN_PERMITS, MAX_TIME_BUCKETS, Policy, PolicyPatch, Recovery, Window,
+};
+
+/// A duration in `[min, MAX_DURATION]`, often a round one, sometimes down to the nanosecond.
+fn duration(u: &mut Unstructured<'_>, min: Duration) -> Result<Duration> {
+    let lo = min.as_nanos() as u64;
+    let hi = MAX_DURATION.as_nanos() as u64;
+    let nanos = u.int_in_range(lo..=hi)?;
+    let unit = *u.choose(&[1u64, 1_000, 1_000_000, 1_000_000_000, 60_000_000_000])?;
+    let rounded = nanos / unit * unit;
+    Ok(Duration::from_nanos(if rounded >= lo {
+        rounded
+    } else {
+        nanos
+    }))
+}
+
+/// A float in `[lo, hi]` (`lo` excluded when `open_lo`, `hi` excluded when `open_hi`): a
+/// short decimal, an arbitrary fraction, or an edge.
+fn float(u: &mut Unstructured<'_>, lo: f64, hi: f64, open_lo: bool, open_hi: bool) -> Result<f64> {
+    let ok = |v: f64| {
+        v.is_finite() && (v > lo || (!open_lo && v == lo)) && (v < hi || (!open_hi && v == hi))
+    };
+    let candidate = match u.int_in_range(0..=3)? {
+        0 => lo + f64::from(u.int_in_range(0..=1000u32)?) * (hi - lo) / 1000.0,
+        1 => lo + (u.int_in_range(0..=1u64 << 53)? as f64 / (1u64 << 53) as f64) * (hi - lo),
+        2 => *u.choose(&[
+            lo,
+            hi,
+            lo + f64::EPSILON,
+            hi - f64::EPSILON,
+            1e-9,
+            0.1 + 0.2,
+        ])?,
+        _ => f64::from_bits(u.arbitrary()?),
+    };
+    Ok(if ok(candidate) {
+        candidate
+    } else {
+        (lo + hi) / 2.0
+    })
+}
+
+fn count(u: &mut Unstructured<'_>, lo: u32, hi: u32) -> Result<u32> {
+    if u.arbitrary()? {
+        u.int_in_range(lo..=hi.min(lo.saturating_add(100)))
+    } else {
+        u.int_in_range(lo..=hi)
+    }
+}
+
+fn policy(u: &mut Unstructured<'_>) -> Result<Policy> {
+    let mut b = Policy::builder();
+    let max_min_calls = if u.arbitrary()? {
+        let size = count(u, 1, MAX_COUNT_WINDOW)?;
+        b = b.window(Window::count(size));
+        size
+    } else {
+        let buckets = count(u, 1, MAX_TIME_BUCKETS)?;
+        let span = duration(u, Duration::from_millis(1) * buckets)?;
+        b = b.window(Window::time(span, buckets));
+        u32::MAX
+    };
+    b = b
+        .min_calls(count(u, 1, max_min_calls)?)
+        .failure_rate_threshold(float(u, 0.0, 1.0, true, false)?)
+        .consecutive_failures(count(u, 0, u32::MAX)?);
+    if u.arbitrary()? {
+        b = b.slow_calls(
+            duration(u, Duration::from_nanos(1))?,
+            float(u, 0.0, 1.0, true, false)?,
+        );
+    }
+    let open_timeout = duration(u, Duration::from_nanos(1))?;
+    b = b.open_timeout(open_timeout);
+    if u.arbitrary()? {
+        b = b.backoff(Backoff::exponential(
+            float(u, 1.0, MAX_BACKOFF_FACTOR, false, false)?,
+            duration(u, open_timeout)?,
+        ));
+    }
+    let permits = count(u, 1, MAX_HALF_OPEN_PERMITS)?;
+    b = b
+        .jitter(float(u, 0.0, 1.0, false, true)?)
+        .half_open_permits(permits)
+        .success_threshold(count(u, 1, permits)?);
+    if u.arbitrary()? {
+        b = b.max_concurrent(count(u, 1, MAX_CONCURRENT)?);
+    }
+    if u.arbitrary()? {
+        b = b.recovery(Recovery::ramp(
+            duration(u, Duration::from_millis(1))?,
+            float(u, 0.0, 1.0, true, false)?,
+        ));
+    }
+    Ok(b.build().expect("the generator makes valid policies"))
+}
+
+#[test]
+fn toml_round_trip_is_exact() {
+    arbtest::arbtest(|u| {
+        let p = policy(u)?;
+        let text = p.to_toml();
+        assert_eq!(Policy::from_toml(&text), Ok(p.clone()), "{text}");
+        Ok(())
+    })
+    .budget_ms(600);
+}
+
+#[test]
+fn serde_round_trip_is_exact_and_agrees_with_from_toml() {
+    arbtest::arbtest(|u| {
+        let p = policy(u)?;
+        let text = toml::to_string(&p).unwrap();
+        assert_eq!(toml::from_str::<Policy>(&text).unwrap(), p, "{text}");
+        assert_eq!(toml::from_str::<Policy>(&p.to_toml()).unwrap(), p);
+        Ok(())
+    })
+    .budget_ms(400);
+}
+
+#[test]
+fn a_full_patch_yields_its_policy_over_any_base() {
+    arbtest::arbtest(|u| {
+        let p = policy(u)?;
+        let base = policy(u)?;
+        assert_eq!(PolicyPatch::from_policy(&p).apply(&base), Ok(p.clone()));
+        assert_eq!(
+            PolicyPatch::from_toml(&p.to_toml()).unwrap().apply(&base),
+            Ok(p)
+        );
+        Ok(())
+    })
+    .budget_ms(400);
+}
+
+#[test]
+fn presets_round_trip() {
+    for name in Policy::preset_names() {
+        let p = Policy::preset(name).unwrap();
+        assert_eq!(Policy::from_toml(&p.to_toml()), Ok(p.clone()), "{name}");
+        assert_eq!(
+            Policy::from_toml(&format!("preset = {name:?}")),
+            Ok(p),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn edge_values_round_trip() {
+    let p = Policy::builder()
+        .window(Window::time(MAX_DURATION, MAX_TIME_BUCKETS))
+        .failure_rate_threshold(f64::MIN_POSITIVE)
+        .min_calls(u32::MAX)
+        .consecutive_failures(u32::MAX)
+        .slow_calls(Duration::from_nanos(1), 1.0)
+        .open_timeout(Duration::new(3723, 4_005_006))
+        .backoff(Backoff::exponential(
+            1.0 + f64::EPSILON,
+            Duration::new(6 * 86_400 + 1, 1),
+        ))
+        .jitter(1.0 - f64::EPSILON)
+        .half_open_permits(MAX_HALF_OPEN_PERMITS)
+        .success_threshold(MAX_HALF_OPEN_PERMITS)
+        .max_concurrent(MAX_CONCURRENT)
+        .recovery(Recovery::ramp(Duration::from_millis(1), 1e-300))
+        .build()
+        .unwrap();
+    let text = p.to_toml();
+    assert_eq!(
+        text,
+        r#"window = { span = "7days", buckets = 1024 }
+failure_rate_threshold = 2.2250738585072014e-308
+min_calls = 4294967295
+consecutive_failures = 4294967295
+slow_calls = { duration = "1ns", rate = 1.0 }
+open_timeout = "1h 2m 3s 4ms 5us 6ns"
+backoff = { exponential = 1.0000000000000002, max = "6days 1s 1ns" }
+jitter = 0.9999999999999998
+half_open = { permits = 10000, successes = 10000 }
+max_concurrent = 16777216
+recovery = { ramp = "1ms", start_share = 1e-300 }
+"#
+    );
+    assert_eq!(Policy::from_toml(&text), Ok(p));
+}

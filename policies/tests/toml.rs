@@ -1,0 +1,228 @@
+//! `Policy::from_toml`: what it accepts, and the exact message for what it refuses.
+
+use std::time::Duration;
+
+use fusebox_policies::{Backoff, Policy, Recovery, Window};
+
+const KEYS: &str = "preset, window, failure_rate_threshold, min_calls, consecutive_failures, \
+                    slow_calls, open_timeout, backoff, jitter, half_open, max_concurrent, or recovery";
+const DURATION: &str = "must be a duration such as \"30s\", \"500ms\" or \"1m 30s\", got";
+
+#[test]
+fn invalid_files_name_the_field_the_reason_and_the_position() {
+    let presets = "\"http-api\", \"database\", \"payment-provider\", \"aggressive\", \"lenient\"";
+    let window_form = "{ count = N } or { span = \"10s\", buckets = N }";
+    let cases: Vec<(&str, String)> = vec![
+        // Wrong types.
+        ("min_calls = \"20\"", "1:13: min_calls: must be an integer in 1..=4294967295, got the string \"20\"".into()),
+        ("min_calls = 2.5", "1:13: min_calls: must be an integer in 1..=4294967295, got the float 2.5".into()),
+        ("failure_rate_threshold = \"half\"", "1:26: failure_rate_threshold: must be a number in (0, 1], got the string \"half\"".into()),
+        ("jitter = \"0.1\"", "1:10: jitter: must be a number in [0, 1), got the string \"0.1\"".into()),
+        ("consecutive_failures = true", "1:24: consecutive_failures: must be an integer in 0..=4294967295, got the boolean true".into()),
+        ("jitter = 1979-05-27", "1:10: jitter: must be a number in [0, 1), got the datetime 1979-05-27".into()),
+        ("jitter = [0.1]", "1:10: jitter: must be a number in [0, 1), got an array".into()),
+        ("open_timeout = 30", format!("1:16: open_timeout: {DURATION} the integer 30")),
+        ("half_open = 5", "1:13: half_open: must be { permits = N, successes = N }, got the integer 5".into()),
+        ("window = 100", format!("1:10: window: must be {window_form}, got the integer 100")),
+        // Out of range, positioned at the value.
+        ("failure_rate_threshold = 1.5", "1:26: failure_rate_threshold: must be in (0, 1], got 1.5".into()),
+        ("min_calls = 0", "1:13: min_calls: must be at least 1, got 0".into()),
+        ("min_calls = -5", "1:13: min_calls: must be in 1..=4294967295, got -5".into()),
+        ("window = { count = 0 }", "1:20: window.count: must be in 1..=1048576, got 0".into()),
+        ("window = { span = \"5ms\", buckets = 10 }", "1:19: window.span: must be in [10ms, 7days], got 5ms".into()),
+        ("window = { span = \"10s\", buckets = 2000 }", "1:36: window.buckets: must be in 1..=1024, got 2000".into()),
+        ("max_concurrent = 0", "1:18: max_concurrent: must be in 1..=16777216, got 0".into()),
+        ("max_concurrent = -1", "1:18: max_concurrent: must be in 1..=16777216, got -1".into()),
+        ("open_timeout = \"8days\"", "1:16: open_timeout: must be in [1ns, 7days], got 8days".into()),
+        ("\n\n\n\n\n\nhalf_open = { permits = 5, successes = 8 }", "7:40: half_open.successes: must be in 1..=5 (half_open.permits), got 8".into()),
+        ("half_open = { permits = 0 }", "1:25: half_open.permits: must be in 1..=10000, got 0".into()),
+        ("recovery = { ramp = \"30s\", start_share = 0 }", "1:42: recovery.start_share: must be in (0, 1], got 0".into()),
+        ("recovery = { ramp = \"0s\", start_share = 0.5 }", "1:21: recovery.ramp: must be in [1ms, 7days], got 0s".into()),
+        // Limits that depend on another field point at the field named, else at its cause.
+        ("window = { count = 10 }\nmin_calls = 20", "2:13: min_calls: must be in 1..=10 (the count window's size), got 20".into()),
+        ("window = { count = 10 }", "1:20: min_calls: must be in 1..=10 (the count window's size), got 20".into()),
+        ("window.count = 5", "1:16: min_calls: must be in 1..=5 (the count window's size), got 20".into()),
+        ("half_open = { permits = 2 }", "1:25: half_open.successes: must be in 1..=2 (half_open.permits), got 3".into()),
+        ("open_timeout = \"10m\"\nbackoff = { exponential = 2.0, max = \"5m\" }", "2:38: backoff.max: must be in [10m, 7days], got 5m".into()),
+        ("preset = \"aggressive\"\nwindow = { count = 4 }", "2:20: min_calls: must be in 1..=4 (the count window's size), got 5".into()),
+        // Durations.
+        ("open_timeout = \"10\"", format!("1:16: open_timeout: {DURATION} \"10\" (no unit; write \"10s\" or \"10ms\")")),
+        ("open_timeout = \"10 parsecs\"", format!("1:16: open_timeout: {DURATION} \"10 parsecs\" (unknown unit \"parsecs\"; units are ns, us, ms, s, m, h, d)")),
+        ("open_timeout = \"-5s\"", format!("1:16: open_timeout: {DURATION} \"-5s\" (a duration cannot be negative)")),
+        ("slow_calls = { duration = \"\", rate = 0.5 }", format!("1:27: slow_calls.duration: {DURATION} \"\" (empty)")),
+        ("backoff = { exponential = 2.0, max = \"99999999999999999999999h\" }", format!("1:38: backoff.max: {DURATION} \"99999999999999999999999h\" (too large or too precise)")),
+        // NaN, infinities and huge numbers.
+        ("jitter = nan", "1:10: jitter: must be in [0, 1), got NaN".into()),
+        ("failure_rate_threshold = -nan", "1:26: failure_rate_threshold: must be in (0, 1], got NaN".into()),
+        ("slow_calls = { duration = \"1s\", rate = inf }", "1:40: slow_calls.rate: must be in (0, 1], got inf".into()),
+        ("jitter = 1e400", "1:10: jitter: must be in [0, 1), got 1e400".into()),
+        ("min_calls = 99999999999999999999", "1:13: min_calls: must be in 1..=4294967295, got 99999999999999999999".into()),
+        ("half_open = { successes = 4294967296 }", "1:27: half_open.successes: must be in 1..=10000, got 4294967296".into()),
+        // Unknown and duplicate keys.
+        ("min_call = 5", format!("1:1: min_call: unknown key; expected {KEYS} (did you mean min_calls?)")),
+        ("colour = \"red\"", format!("1:1: colour: unknown key; expected {KEYS}")),
+        ("[defaults]\nmin_calls = 5", format!("1:2: defaults: unknown key; expected {KEYS}")),
+        ("half_open = { permit = 5 }", "1:15: half_open.permit: unknown key; expected permits or successes (did you mean permits?)".into()),
+        ("jitter = 0.1\njitter = 0.2", "2:1: jitter: duplicate key; it is already set at 1:1".into()),
+        ("half_open = { permits = 1, permits = 2 }", "1:28: half_open.permits: duplicate key; it is already set at 1:15".into()),
+        ("[half_open]\npermits = 2\npermits = 3", "3:1: half_open.permits: duplicate key; it is already set at 2:1".into()),
+        ("[half_open]\npermits = 2\n[half_open]", "3:2: half_open: duplicate table; it is already defined at 1:2".into()),
+        // Presets.
+        ("preset = \"db\"", format!("1:10: preset: must be one of {presets}, got \"db\"")),
+        ("preset = 5", format!("1:10: preset: must be one of {presets}, got the integer 5")),
+        // Window shapes.
+        ("window = { count = 10, span = \"1s\" }", format!("1:24: window.span: cannot be combined with window.count; a window is {window_form}")),
+        ("window = { buckets = 10, count = 10 }", format!("1:26: window.count: cannot be combined with window.buckets; a window is {window_form}")),
+        ("[window]\ncount = 10\nspan = \"1s\"", format!("3:1: window.span: cannot be combined with window.count; a window is {window_form}")),
+        ("window = { span = \"10s\" }", "1:10: window.buckets: missing; a time window needs both span and buckets".into()),
+        ("window = { size = 10 }", "1:12: window.size: unknown key; expected count, span, or buckets".into()),
+        // Backoff, slow calls, bulkhead and recovery forms.
+        ("backoff = \"exponential\"", "1:11: backoff: must be \"constant\" or { exponential = 2.0, max = \"5m\" }, got the string \"exponential\"".into()),
+        ("backoff = { exponentail = 2.0, max = \"5m\" }", "1:13: backoff.exponentail: unknown key; expected exponential or max (did you mean exponential?)".into()),
+        ("backoff = { exponential = 2.0 }", "1:11: backoff.max: missing; an exponential backoff needs both exponential and max".into()),
+        ("backoff = { exponential = 0.5, max = \"5m\" }", "1:27: backoff.exponential: must be in [1, 1000], got 0.5".into()),
+        ("slow_calls = \"on\"", "1:14: slow_calls: must be \"off\" or { duration = \"500ms\", rate = 0.8 }, got the string \"on\"".into()),
+        ("slow_calls = { duration = \"1s\" }", "1:14: slow_calls.rate: missing; a slow-call rule needs both duration and rate".into()),
+        ("max_concurrent = \"none\"", "1:18: max_concurrent: must be an integer in 1..=16777216 or \"unlimited\", got the string \"none\"".into()),
+        ("recovery = \"slow\"", "1:12: recovery: must be \"immediate\" or { ramp = \"30s\", start_share = 0.1 }, got the string \"slow\"".into()),
+        ("recovery = { ramp = \"30s\" }", "1:12: recovery.start_share: missing; a ramp needs both ramp and start_share".into()),
+        // Not TOML at all.
+        ("min_calls = ", "1:13: min_calls: invalid TOML: string values must be quoted, expected literal string".into()),
+        ("min_calls 5", "1:11: min_calls: invalid TOML: key with no value, expected `=`".into()),
+        ("= 5", "1:1: toml: invalid TOML: unquoted keys cannot be empty, expected letters, numbers, `-`, `_`".into()),
+        ("[half_open\npermits = 1", "1:11: half_open: invalid TOML: unclosed table, expected `]`".into()),
+        ("jitter = 0.1\nopen_timeout = \"30s", "2:20: open_timeout: invalid TOML: invalid basic string, expected `\"`".into()),
+    ];
+    assert!(cases.len() >= 25);
+    for (input, expected) in &cases {
+        let err = Policy::from_toml(input).expect_err(input);
+        assert_eq!(&err.to_string(), expected, "input: {input:?}");
+        let (line, column) = err.position().expect("every file error has a position");
+        assert!(expected.starts_with(&format!("{line}:{column}: {}: ", err.field())));
+        assert!(!err.reason().contains("untagged"), "{err}");
+    }
+}
+
+#[test]
+fn an_empty_file_is_the_default_policy() {
+    assert_eq!(Policy::from_toml(""), Ok(Policy::default()));
+    assert_eq!(
+        Policy::from_toml("# nothing to change\n\n"),
+        Ok(Policy::default())
+    );
+}
+
+#[test]
+fn the_api_schema_example_parses() {
+    let p = Policy::from_toml(
+        r#"
+window = { count = 100 }                 # or { span = "10s", buckets = 10 }
+failure_rate_threshold = 0.5
+min_calls = 20
+consecutive_failures = 0                 # 0 = off
+slow_calls = { duration = "500ms", rate = 0.8 }   # optional
+open_timeout = "30s"
+backoff = { exponential = 2.0, max = "5m" }       # or "constant"
+jitter = 0.1
+half_open = { permits = 5, successes = 3 }
+max_concurrent = 64                      # optional bulkhead
+recovery = { ramp = "30s", start_share = 0.1 }    # optional; absent = immediate
+"#,
+    )
+    .unwrap();
+    let expected = Policy::builder()
+        .window(Window::count(100))
+        .failure_rate_threshold(0.5)
+        .min_calls(20)
+        .consecutive_failures(0)
+        .slow_calls(Duration::from_millis(500), 0.8)
+        .open_timeout(Duration::from_secs(30))
+        .backoff(Backoff::exponential(2.0, Duration::from_secs(300)))
+        .jitter(0.1)
+        .half_open_permits(5)
+        .success_threshold(3)
+        .max_concurrent(64)
+        .recovery(Recovery::ramp(Duration::from_secs(30), 0.1))
+        .build()
+        .unwrap();
+    assert_eq!(p, expected);
+}
+
+#[test]
+fn tables_integers_and_keywords_in_every_form() {
+    let p = Policy::from_toml(
+        r#"
+failure_rate_threshold = 1        # an integer where a number is expected
+min_calls = 0x10                  # hexadecimal
+jitter = 0
+open_timeout = "1m 30s"
+slow_calls = "off"
+backoff = "constant"
+max_concurrent = "unlimited"
+recovery = "immediate"
+
+[window]
+span = "10s"
+buckets = 10
+
+[half_open]
+permits = 8
+"#,
+    )
+    .unwrap();
+    assert_eq!(p.failure_rate_threshold(), 1.0);
+    assert_eq!(p.min_calls(), 16);
+    assert_eq!(p.open_timeout(), Duration::from_secs(90));
+    assert_eq!(p.window(), Window::time(Duration::from_secs(10), 10));
+    assert_eq!(p.half_open_permits(), 8);
+    assert_eq!(p.success_threshold(), 3, "successes keeps its default");
+    assert_eq!(p.max_concurrent(), None);
+}
+
+#[test]
+fn a_preset_is_a_starting_point_that_fields_override() {
+    let p =
+        Policy::from_toml("preset = \"payment-provider\"\njitter = 0\nhalf_open = { permits = 4 }")
+            .unwrap();
+    let base = Policy::preset("payment-provider").unwrap();
+    assert_eq!(p.jitter(), 0.0);
+    assert_eq!(p.half_open_permits(), 4);
+    assert_eq!(p.success_threshold(), base.success_threshold());
+    assert_eq!(p.window(), base.window());
+    assert_eq!(p.recovery(), base.recovery());
+    // The preset applies first wherever it is written.
+    let late =
+        Policy::from_toml("jitter = 0\nhalf_open = { permits = 4 }\npreset = \"payment-provider\"");
+    assert_eq!(late, Ok(p));
+}
+
+#[test]
+fn serde_errors_are_readable_too() {
+    let err = |text: &str| {
+        toml::from_str::<Policy>(text)
+            .unwrap_err()
+            .message()
+            .to_owned()
+    };
+    assert_eq!(
+        err("backoff = \"exponentail\""),
+        "invalid value: string \"exponentail\", expected \"constant\" or { exponential = 2.0, max = \"5m\" }"
+    );
+    assert_eq!(
+        err("backoff = { exponentail = 2.0 }"),
+        "unknown field `exponentail`, expected `exponential` or `max`"
+    );
+    assert_eq!(
+        err("max_concurrent = \"none\""),
+        "invalid value: string \"none\", expected an integer in 1..=16777216 or \"unlimited\""
+    );
+    assert_eq!(
+        err("half_open = { permits = 2, successes = 3 }"),
+        "half_open.successes: must be in 1..=2 (half_open.permits), got 3"
+    );
+    assert_eq!(
+        err("preset = \"db\""),
+        "preset: must be one of \"http-api\", \"database\", \"payment-provider\", \"aggressive\", \
+         \"lenient\", got \"db\""
+    );
+}
