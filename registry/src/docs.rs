@@ -53,17 +53,16 @@
 //!
 //! The engine keeps no last-use time, and lookups must not read a clock, so use is tracked in
 //! the registry entry in two ways:
-//! - a lookup through the registry stamps the entry with the current *prune epoch* (a counter
-//!   each pass increments); the stamp is stored only when it changes, so hot lookups only
-//!   read it;
+//! - a lookup through the registry sets a *looked-up* flag in the entry, which each pass reads
+//!   and clears; the flag is stored only when it is clear, so hot lookups only read it;
 //! - a pass compares the breaker's `admitted + rejected` (plus dependency refusals) with what
 //!   the previous pass saw, which catches calls through an `Arc` held outside the registry.
 //!
-//! A pass that sees either kind of use dates it to its own clock time. A lookup that races
-//! with a pass may stamp the old epoch, so a stamp of the previous epoch counts as use too.
-//! The result: a breaker is removed between `older_than` and `older_than` plus two pass
-//! intervals after its last use, never before. A breaker created and never used again is
-//! dated to its creation.
+//! A pass visits a shard under its write lock, so a lookup is seen either by this pass or by
+//! the next one. A pass that sees either kind of use dates it to its own clock time, at most
+//! one pass interval late; a breaker is then removed by the first pass at least `older_than`
+//! after that: between `older_than` and `older_than` plus two pass intervals after its last
+//! use, never before. A breaker created and never used again is dated to its creation.
 //!
 //! # Capacity
 //!

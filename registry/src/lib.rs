@@ -33,7 +33,7 @@
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
@@ -97,8 +97,6 @@ pub struct Registry {
     /// Breakers in the map, plus slots reserved by creators about to insert. Written on
     /// creation and removal only, so kept off the line lookups read.
     len: CachePadded<AtomicUsize>,
-    /// The prune epoch lookups stamp on slots (see `docs::pruning`).
-    epoch: AtomicU64,
     /// One prune pass at a time.
     pruning: Mutex<()>,
 }
@@ -106,8 +104,8 @@ pub struct Registry {
 /// A map entry: the breaker and what the registry tracks about its use.
 struct Slot {
     breaker: Arc<Breaker>,
-    /// The prune epoch of the last lookup; `NEVER_SEEN` if none since creation.
-    seen: AtomicU64,
+    /// Looked up since the last prune pass (see `docs::pruning`).
+    looked_up: AtomicBool,
     /// `admitted + rejected + dependency_rejected` as the last prune pass saw it.
     activity: AtomicU64,
     /// Clock time (ns) of creation or of the last prune pass that saw the breaker in use.
@@ -116,15 +114,11 @@ struct Slot {
     dependency_rejected: AtomicU64,
 }
 
-const NEVER_SEEN: u64 = 0;
-/// The first prune epoch; above `NEVER_SEEN`.
-const FIRST_EPOCH: u64 = 1;
-
 impl Slot {
     fn new(breaker: Arc<Breaker>, now: u64) -> Self {
         Slot {
             breaker,
-            seen: AtomicU64::new(NEVER_SEEN),
+            looked_up: AtomicBool::new(false),
             activity: AtomicU64::new(0),
             active_at: AtomicU64::new(now),
             dependency_rejected: AtomicU64::new(0),
@@ -252,7 +246,6 @@ impl RegistryBuilder {
             clock: self.clock,
             capacity: self.capacity,
             len: CachePadded::new(AtomicUsize::new(0)),
-            epoch: AtomicU64::new(FIRST_EPOCH),
             pruning: Mutex::new(()),
         }
     }
@@ -843,9 +836,9 @@ impl Registry {
     /// but the registry; returns how many. Call it periodically (every `older_than / 2`, say).
     ///
     /// "Used" means looked up ([`breaker`](Self::breaker), [`get`](Self::get),
-    /// [`call`](Self::call)...) or having admitted or rejected a call. Passes date a use to the
-    /// pass that first sees it, so a breaker goes between `older_than` and `older_than` plus
-    /// two pass intervals after its last use, never earlier. A breaker someone holds an `Arc`
+    /// [`call`](Self::call)...) or having admitted or rejected a call. A use is dated to the
+    /// pass that sees it, so a breaker goes between `older_than` and `older_than` plus two
+    /// pass intervals after its last use, never earlier. A breaker someone holds an `Arc`
     /// to is never removed, so it is never silently replaced by a fresh one. See
     /// [`docs::pruning`].
     ///
@@ -868,22 +861,18 @@ impl Registry {
         let _pass = lock(&self.pruning);
         let older_than = u64::try_from(older_than.as_nanos()).unwrap_or(u64::MAX);
         let now = self.clock.now_nanos();
-        // Relaxed: epochs are coarse use marks; a lookup racing with the pass may stamp the
-        // old epoch after the pass saw its slot, which is why the previous epoch counts too.
-        let epoch = self.epoch.fetch_add(1, Ordering::Relaxed);
         let mut removed = 0;
+        // `retain` holds each shard's write lock while it visits it: a lookup marks a slot
+        // either before the visit (seen now) or after it (seen by the next pass).
         self.map.retain(|_, slot| {
             let activity = slot.activity();
-            // Relaxed throughout: the slot's marks are only read and written by passes, which
-            // the `pruning` lock orders, and by lookups, whose stamps are approximate.
-            let seen = slot.seen.load(Ordering::Relaxed);
-            let looked_up = seen != NEVER_SEEN && seen + 1 >= epoch;
-            if looked_up || activity != slot.activity.load(Ordering::Relaxed) {
-                slot.activity.store(activity, Ordering::Relaxed);
-                slot.active_at.store(now, Ordering::Relaxed);
+            let looked_up = std::mem::take(slot.looked_up.get_mut());
+            if looked_up || activity != *slot.activity.get_mut() {
+                *slot.activity.get_mut() = activity;
+                *slot.active_at.get_mut() = now;
                 return true;
             }
-            let idle = now.saturating_sub(slot.active_at.load(Ordering::Relaxed)) >= older_than;
+            let idle = now.saturating_sub(*slot.active_at.get_mut()) >= older_than;
             // The map holds one reference; a caller holding the breaker holds another, and
             // cannot get one from the map while `retain` holds this shard's write lock.
             let prune = idle
@@ -897,14 +886,13 @@ impl Registry {
         removed
     }
 
-    /// Marks a slot as looked up in the current prune epoch.
+    /// Marks a slot as looked up since the last prune pass.
     #[inline(always)]
     fn touch(&self, slot: &Slot) {
-        // Relaxed: a coarse use mark for `prune_idle`; the store is skipped when it would not
-        // change anything, so hot lookups only read the slot.
-        let epoch = self.epoch.load(Ordering::Relaxed);
-        if slot.seen.load(Ordering::Relaxed) != epoch {
-            slot.seen.store(epoch, Ordering::Relaxed);
+        // Relaxed: the shard lock orders the mark with prune passes. The store is skipped
+        // when the mark is already set, so hot lookups only read the slot.
+        if !slot.looked_up.load(Ordering::Relaxed) {
+            slot.looked_up.store(true, Ordering::Relaxed);
         }
     }
 
