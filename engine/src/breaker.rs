@@ -33,6 +33,7 @@ use crossbeam_utils::CachePadded;
 use fusebox_policies::{Policy, Recovery};
 
 use crate::clock::{Clock, ClockSource, QuantaClock, duration_nanos};
+use crate::counter::LaneCounter;
 use crate::error::{CallError, Name, Outcome, RejectReason, Rejected, RetryAfter, Transition};
 use crate::state::{AcquireDecision, ProbeEnd, State, StateWord, TransitionReason};
 use crate::sync::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Mutex, Ordering, fence, lock};
@@ -94,6 +95,8 @@ struct Hot {
 
 /// Written on every call: the window cursor and the counters, on a line of their own.
 struct Busy {
+    /// Rejections: bumped with plain stores, one word per thread (see counter.rs).
+    rejected: LaneCounter,
     /// Outcomes recorded into the current count window since it was last cleared.
     cursor: AtomicU64,
     /// Outcomes recorded into count windows before their last clear.
@@ -103,7 +106,6 @@ struct Busy {
     failures: AtomicU64,
     ignored: AtomicU64,
     slow: AtomicU64,
-    rejected: AtomicU64,
     consecutive_failures: AtomicU32,
     permits_out: AtomicU32,
     ramp_counter: AtomicU64,
@@ -359,13 +361,13 @@ impl Breaker {
                 ramp_epoch: AtomicU32::new(u32::MAX),
             }),
             busy: CachePadded::new(Busy {
+                rejected: LaneCounter::new(),
                 cursor: AtomicU64::new(0),
                 cursor_base: AtomicU64::new(0),
                 other_recorded: AtomicU64::new(0),
                 failures: AtomicU64::new(0),
                 ignored: AtomicU64::new(0),
                 slow: AtomicU64::new(0),
-                rejected: AtomicU64::new(0),
                 consecutive_failures: AtomicU32::new(0),
                 permits_out: AtomicU32::new(0),
                 ramp_counter: AtomicU64::new(0),
@@ -462,14 +464,13 @@ impl Breaker {
     /// permit.success();
     /// # Ok::<(), Rejected>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
         let inner = &*self.inner;
         // Acquire: pairs with the AcqRel exchange that produced this word (see module docs).
         let word = StateWord::from_bits(inner.hot.state.load(Ordering::Acquire));
         // Relaxed: the flags are plain configuration; a swap racing with us may go either way.
-        if word.state() == State::Closed
-            && inner.hot.flags.load(Ordering::Relaxed) & (F_SLOW | F_BULKHEAD) == 0
+        if word.is_closed() && inner.hot.flags.load(Ordering::Relaxed) & (F_SLOW | F_BULKHEAD) == 0
         {
             return Ok(Permit {
                 inner,
@@ -777,6 +778,7 @@ impl Breaker {
                 .map(|s| std::mem::size_of::<WindowStore>() + 16 + s.heap_bytes())
                 .sum::<usize>()
             + stores.capacity() * std::mem::size_of::<usize>()
+            + self.inner.busy.rejected.heap_bytes()
             + std::mem::size_of::<Policy>()
             + 16
             + self.inner.cold.name.len()
@@ -934,8 +936,7 @@ impl Inner {
             return None;
         }
         let deadline = self.hot.open_until.load(Ordering::Relaxed);
-        // Relaxed: a statistic.
-        self.busy.rejected.fetch_add(1, Ordering::Relaxed);
+        self.busy.rejected.increment();
         Some(Rejected::new(
             RejectReason::Open,
             State::Open,
@@ -1050,8 +1051,7 @@ impl Inner {
 
     #[cold]
     fn reject(&self, reason: RejectReason, word: StateWord, retry: RetryAfter) -> Rejected {
-        // Relaxed: a statistic.
-        self.busy.rejected.fetch_add(1, Ordering::Relaxed);
+        self.busy.rejected.increment();
         Rejected::new(reason, word.state(), retry, &self.cold.short_name)
     }
 
@@ -1083,14 +1083,14 @@ impl Inner {
             && self.hot.flags.load(Ordering::Relaxed) & (F_SLOW | F_CONSECUTIVE | F_REEVALUATE) == 0
         {
             if let WindowStore::Count(w) = self.window() {
-                // Guess the slot from a plain load of the cursor and look at it *before* the
-                // `fetch_add`: a locked instruction waits for everything before it, so a load
-                // that depends on its result would add its whole latency to every call.
+                // A window with no failure in it needs no write for a success once it is
+                // full. The count is read *before* the `fetch_add`: a locked instruction waits
+                // for every load before it, but a load that depends on its result (the slot's
+                // bit) would add its whole latency to every call.
+                let clean = w.no_failures();
                 // Relaxed: the cursor only hands out slots (see window.rs).
-                let guess = self.busy.cursor.load(Ordering::Relaxed);
-                let unchanged = w.success_is_noop(guess);
                 let seq = self.busy.cursor.fetch_add(1, Ordering::Relaxed);
-                if seq == guess && unchanged {
+                if clean && w.is_full_at(seq) {
                     return;
                 }
                 if let Some(tally) = w.record_success(seq) {
@@ -1455,7 +1455,7 @@ impl Inner {
             failures: b.failures.load(Ordering::Relaxed),
             ignored: b.ignored.load(Ordering::Relaxed),
             slow: b.slow.load(Ordering::Relaxed),
-            rejected: b.rejected.load(Ordering::Relaxed),
+            rejected: b.rejected.sum(),
         }
     }
 

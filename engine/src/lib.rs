@@ -33,6 +33,7 @@
 
 mod breaker;
 mod clock;
+mod counter;
 pub mod docs;
 mod error;
 mod state;

@@ -243,7 +243,17 @@ impl StateWord {
     /// The state.
     #[inline]
     pub fn state(self) -> State {
-        State::ALL[(self.0 & KIND_MASK) as usize]
+        // The kind is always written from `State::ALL`'s index; 7 is never stored.
+        State::ALL
+            .get((self.0 & KIND_MASK) as usize)
+            .copied()
+            .unwrap_or(State::Closed)
+    }
+
+    /// Whether the state is `Closed` (one mask, no table lookup: the fast path's test).
+    #[inline(always)]
+    pub const fn is_closed(self) -> bool {
+        self.0 & KIND_MASK == 0
     }
 
     /// The epoch: which episode of its state this word belongs to.

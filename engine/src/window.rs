@@ -145,6 +145,20 @@ impl CountWindow {
             && self.fail_bits[slot / 64].load(Ordering::Relaxed) & (1 << (slot % 64)) == 0
     }
 
+    /// Whether the window holds no failure (a lagging count may briefly miss one in flight;
+    /// skipping a write then orders this success before that failure).
+    #[inline(always)]
+    pub(crate) fn no_failures(&self) -> bool {
+        // Relaxed: see the module's synchronization notes.
+        self.failures.load(Ordering::Relaxed) == 0
+    }
+
+    /// Whether the outcome numbered `seq` lands in a full window.
+    #[inline(always)]
+    pub(crate) fn is_full_at(&self, seq: u64) -> bool {
+        seq >= self.size as u64
+    }
+
     /// Records a success numbered `seq`; see [`record`](Self::record).
     #[inline(always)]
     pub(crate) fn record_success(&self, seq: u64) -> Option<Tally> {

@@ -26,12 +26,6 @@ fn fail(b: &Breaker, n: usize) {
     }
 }
 
-fn succeed(b: &Breaker, n: usize) {
-    for _ in 0..n {
-        let _ = b.call(|| Ok::<_, ()>(()));
-    }
-}
-
 fn open_period(b: &Breaker) -> Duration {
     b.open_remaining().expect("open")
 }

@@ -1,0 +1,65 @@
+//! Runs one scenario N times, for instruction counts under
+//! `valgrind --tool=callgrind`, which are repeatable on a noisy machine where timings are not.
+//!
+//! `valgrind --tool=callgrind target/release/examples/icount closed 1000000`, then subtract
+//! the same run with N = 0 and divide by N.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use fusebox::{Breaker, Policy, Window};
+use fusebox_benches::Floor;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let scenario = args.next().unwrap_or_else(|| "closed".into());
+    let n: u64 = args
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1_000_000);
+    let policy = Policy::builder()
+        .window(Window::count(100))
+        .failure_rate_threshold(0.5)
+        .min_calls(100)
+        .open_timeout(Duration::from_secs(3600))
+        .build()
+        .expect("valid");
+    let breaker = Breaker::new("icount", policy);
+    let floor = Floor::default();
+    match scenario.as_str() {
+        "floor" => {
+            for _ in 0..n {
+                black_box(black_box(&floor).call());
+            }
+        }
+        "closed" => {
+            for _ in 0..n {
+                black_box(
+                    black_box(&breaker)
+                        .call(|| Ok::<u32, ()>(black_box(1)))
+                        .is_ok(),
+                );
+            }
+        }
+        "tenth" => {
+            for i in 0..n {
+                let fail = i % 10 == 9;
+                black_box(
+                    black_box(&breaker)
+                        .call(|| if fail { Err(()) } else { Ok(1u32) })
+                        .is_ok(),
+                );
+            }
+        }
+        "open" => {
+            for _ in 0..100 {
+                let _ = breaker.call(|| Err::<(), ()>(()));
+            }
+            assert_eq!(breaker.state(), fusebox::State::Open);
+            for _ in 0..n {
+                black_box(black_box(&breaker).call(|| Ok::<u32, ()>(1)).is_err());
+            }
+        }
+        other => panic!("unknown scenario {other}"),
+    }
+}

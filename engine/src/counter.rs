@@ -1,0 +1,170 @@
+//! A counter a thread can bump with a plain load and store: the rejection count.
+//!
+//! A rejection must cost about a load, and a locked `fetch_add` costs several nanoseconds even
+//! uncontended. Each thread that rejects takes one of [`LANES`] process-wide lanes, once, and
+//! gives it back when it exits; every counter has one word per lane (allocated at its first
+//! use), which only that lane's thread writes, so a `Relaxed` load and store count exactly.
+//! Threads beyond the lanes share one word with `fetch_add`. The total is the sum.
+//!
+//! # Synchronization
+//!
+//! A lane changes hands through `FREE_LANES`: the exiting thread's `fetch_or` (`Release`) and
+//! the next owner's `compare_exchange` (`Acquire`) order the old owner's last store before the
+//! new owner's first load of the same word. Readers of the total see each word `Relaxed`: the
+//! sum is exact once the writers are quiet.
+
+use std::sync::OnceLock;
+
+use crate::sync::{AtomicU64, Ordering};
+
+/// How many threads count with plain stores at once.
+pub(crate) const LANES: usize = 8;
+
+pub(crate) struct LaneCounter {
+    shared: AtomicU64,
+    lanes: OnceLock<Box<[AtomicU64; LANES]>>,
+}
+
+impl LaneCounter {
+    pub(crate) fn new() -> Self {
+        LaneCounter {
+            shared: AtomicU64::new(0),
+            lanes: OnceLock::new(),
+        }
+    }
+
+    /// Adds one.
+    #[inline]
+    pub(crate) fn increment(&self) {
+        let lane = lane::current();
+        if let (Some(lane), Some(words)) = (lane, self.lanes.get()) {
+            let word = &words[lane];
+            // Relaxed load and store: this thread is the only writer of its lane's word.
+            word.store(word.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            return;
+        }
+        self.increment_slow();
+    }
+
+    #[cold]
+    fn increment_slow(&self) {
+        match lane::claim() {
+            Some(lane) => {
+                let words = self
+                    .lanes
+                    .get_or_init(|| Box::new(std::array::from_fn(|_| AtomicU64::new(0))));
+                let word = &words[lane];
+                word.store(word.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            }
+            None => {
+                // Relaxed: a statistic; no lane is free for this thread.
+                self.shared.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The count so far.
+    pub(crate) fn sum(&self) -> u64 {
+        // Relaxed: see the module's synchronization notes.
+        let lanes = self.lanes.get().map_or(0, |w| {
+            w.iter()
+                .map(|x| x.load(Ordering::Relaxed))
+                .fold(0u64, u64::wrapping_add)
+        });
+        self.shared.load(Ordering::Relaxed).wrapping_add(lanes)
+    }
+
+    /// Heap bytes held (the lanes, once used).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.lanes
+            .get()
+            .map_or(0, |_| std::mem::size_of::<[AtomicU64; LANES]>())
+    }
+}
+
+#[cfg(not(loom))]
+mod lane {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicU8, Ordering};
+
+    use super::LANES;
+
+    /// Bit `i` set: lane `i` is free.
+    static FREE_LANES: AtomicU8 = AtomicU8::new(u8::MAX);
+    const _: () = assert!(LANES <= 8);
+
+    const UNCLAIMED: u8 = u8::MAX;
+    const NO_LANE: u8 = u8::MAX - 1;
+
+    thread_local! {
+        static LANE: Cell<u8> = const { Cell::new(UNCLAIMED) };
+        static RETURN: Returner = const { Returner };
+    }
+
+    /// Gives the thread's lane back when the thread exits.
+    struct Returner;
+
+    impl Drop for Returner {
+        fn drop(&mut self) {
+            let lane = LANE.with(|l| l.replace(NO_LANE));
+            if (lane as usize) < LANES {
+                // Release: our last store to the lane's words happens before the next owner's
+                // first load (it claims with Acquire).
+                FREE_LANES.fetch_or(1 << lane, Ordering::Release);
+            }
+        }
+    }
+
+    /// The calling thread's lane, if it has one.
+    #[inline]
+    pub(super) fn current() -> Option<usize> {
+        let lane = LANE.with(Cell::get);
+        ((lane as usize) < LANES).then_some(lane as usize)
+    }
+
+    /// Claims a lane for the calling thread if it has none and one is free.
+    pub(super) fn claim() -> Option<usize> {
+        if let Some(lane) = current() {
+            return Some(lane);
+        }
+        if LANE.with(Cell::get) == NO_LANE {
+            return None;
+        }
+        let mut free = FREE_LANES.load(Ordering::Relaxed);
+        let lane = loop {
+            if free == 0 {
+                LANE.with(|l| l.set(NO_LANE));
+                return None;
+            }
+            let lane = free.trailing_zeros() as u8;
+            // Acquire: pairs with the Release of the lane's previous owner.
+            match FREE_LANES.compare_exchange_weak(
+                free,
+                free & !(1 << lane),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break lane,
+                Err(now) => free = now,
+            }
+        };
+        // Registering the returner may fail while the thread is being torn down: then the
+        // lane is never given back, which only costs later threads the shared word.
+        let _ = RETURN.try_with(|_| ());
+        LANE.with(|l| l.set(lane));
+        Some(lane as usize)
+    }
+}
+
+#[cfg(loom)]
+mod lane {
+    //! Under loom every thread uses the shared word: the lanes' thread-locals are not modelled.
+
+    pub(super) fn current() -> Option<usize> {
+        None
+    }
+
+    pub(super) fn claim() -> Option<usize> {
+        None
+    }
+}
