@@ -1087,10 +1087,14 @@ impl Inner {
                 // full. The count is read *before* the `fetch_add`: a locked instruction waits
                 // for every load before it, but a load that depends on its result (the slot's
                 // bit) would add its whole latency to every call.
-                let clean = w.no_failures();
+                // With failures in the window, the slot that the `fetch_add` will most likely
+                // hand out (the cursor's current value) is looked at beforehand too.
                 // Relaxed: the cursor only hands out slots (see window.rs).
+                let clean = w.no_failures();
+                let guess = self.busy.cursor.load(Ordering::Relaxed);
+                let guessed_noop = clean || w.success_is_noop(guess);
                 let seq = self.busy.cursor.fetch_add(1, Ordering::Relaxed);
-                if clean && w.is_full_at(seq) {
+                if w.is_full_at(seq) && (clean || (seq == guess && guessed_noop)) {
                     return;
                 }
                 if let Some(tally) = w.record_success(seq) {
