@@ -1,0 +1,266 @@
+//! The `fusebox` binary: see `fusebox --help`.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use fusebox_cli::{report, scenario::Scenario, sim};
+
+#[derive(Parser)]
+#[command(
+    name = "fusebox",
+    version,
+    about = "Circuit breakers you can try before you deploy them",
+    long_about = None
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a failure scenario on a virtual clock: a breaker against no breaker.
+    Simulate(SimulateArgs),
+    /// Validate policy files and registry config files.
+    Check(CheckArgs),
+    /// Hammer breakers from real threads on the real clock, then check the books.
+    Stress(StressArgs),
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// Policy files, or registry config files (with [defaults] / [breakers."name"] sections).
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+}
+
+#[derive(Args)]
+struct StressArgs {
+    /// Threads calling (default: one per core).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    threads: Option<u32>,
+    /// How long to run, in seconds.
+    #[arg(long, default_value_t = 3.0)]
+    seconds: f64,
+    /// How many breakers the calls are spread over.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    breakers: u32,
+    /// The share of calls that fail outside outages.
+    #[arg(long, default_value_t = 0.05)]
+    failure_rate: f64,
+    /// The share of the other calls reported as ignored (neither success nor failure).
+    #[arg(long, default_value_t = 0.01)]
+    ignore_rate: f64,
+    /// Every EVERY, fail all calls for FOR ("1s/200ms"), or "none".
+    #[arg(long, default_value = "1s/200ms", value_name = "EVERY/FOR")]
+    outage: String,
+    /// The breakers' policy file (default: trips in an outage, recovers in ~200ms).
+    #[arg(long, value_name = "POLICY.toml")]
+    policy: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct SimulateArgs {
+    /// The scenario file (TOML); without one, the built-in payment-API scenario.
+    scenario: Option<PathBuf>,
+    /// Overrides the scenario's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Run this policy file (or preset name) too, side by side with the scenario's policy.
+    #[arg(long, value_name = "POLICY.toml")]
+    compare: Option<PathBuf>,
+    /// Where to write the chart (SVG); by default fusebox-simulate.svg in the temp directory.
+    #[arg(long, value_name = "OUT.svg")]
+    chart: Option<PathBuf>,
+    /// Write no chart.
+    #[arg(long, conflicts_with = "chart")]
+    no_chart: bool,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// Print the built-in scenario's TOML, to start your own from it, and exit.
+    #[arg(long)]
+    print_builtin: bool,
+}
+
+fn main() -> ExitCode {
+    // A bug must still read as one line, not a backtrace.
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown".to_owned());
+        eprintln!("error: internal error: {msg}");
+    }));
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Simulate(args) => simulate(args).map(|out| (out, true)),
+        Command::Check(args) => Ok(check(&args)),
+        Command::Stress(args) => stress(&args),
+    };
+    match result {
+        Ok((out, ok)) => {
+            write_stdout(&out);
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check(args: &CheckArgs) -> (String, bool) {
+    let mut out = String::new();
+    let mut ok = true;
+    for file in &args.files {
+        match fusebox_cli::check::check_file(file) {
+            Err(e) => {
+                eprintln!("error: {e}");
+                ok = false;
+            }
+            Ok(report) if report.problems.is_empty() => {
+                let what = match report.kind {
+                    fusebox_cli::check::FileKind::Registry => format!(
+                        "registry config, {} breaker section{}",
+                        report.breakers,
+                        if report.breakers == 1 { "" } else { "s" }
+                    ),
+                    kind => kind.describe().to_owned(),
+                };
+                out.push_str(&format!("{}: ok ({what})\n", file.display()));
+            }
+            Ok(report) => {
+                ok = false;
+                for d in &report.problems {
+                    out.push_str(&format!("{}:{d}\n", file.display()));
+                }
+            }
+        }
+    }
+    (out, ok)
+}
+
+fn stress(args: &StressArgs) -> Result<(String, bool), String> {
+    if !(args.seconds.is_finite() && args.seconds > 0.0 && args.seconds <= 3600.0) {
+        return Err(format!(
+            "--seconds: must be in (0, 3600], got {}",
+            args.seconds
+        ));
+    }
+    for (name, v) in [
+        ("--failure-rate", args.failure_rate),
+        ("--ignore-rate", args.ignore_rate),
+    ] {
+        if !(v.is_finite() && (0.0..=1.0).contains(&v)) {
+            return Err(format!("{name}: must be in [0, 1], got {v}"));
+        }
+    }
+    let outage = match args.outage.as_str() {
+        "none" | "off" => None,
+        spec => {
+            let parse = |s: &str| {
+                humantime::parse_duration(s.trim())
+                    .map_err(|e| format!("--outage: {s:?} is not a duration: {e}"))
+            };
+            let (every, span) = spec.split_once('/').ok_or_else(|| {
+                format!("--outage: expected EVERY/FOR such as \"1s/200ms\", or \"none\", got {spec:?}")
+            })?;
+            let (every, span) = (parse(every)?, parse(span)?);
+            if every.is_zero() || span >= every {
+                return Err(format!(
+                    "--outage: FOR must be shorter than EVERY and EVERY above 0, got {spec:?}"
+                ));
+            }
+            Some((every, span))
+        }
+    };
+    let policy = match &args.policy {
+        Some(p) => fusebox_cli::scenario::load_policy(p)?,
+        None => fusebox_cli::stress::StressOptions::default_policy(),
+    };
+    let threads = args.threads.map_or_else(
+        || std::thread::available_parallelism().map_or(2, |n| n.get()),
+        |t| t as usize,
+    );
+    let report = fusebox_cli::stress::run(fusebox_cli::stress::StressOptions {
+        threads,
+        duration: std::time::Duration::from_secs_f64(args.seconds),
+        breakers: args.breakers as usize,
+        failure_rate: args.failure_rate,
+        ignore_rate: args.ignore_rate,
+        outage,
+        policy,
+        progress: true,
+    });
+    Ok((fusebox_cli::stress::text(&report), report.balances()))
+}
+
+fn write_stdout(s: &str) {
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not an error worth reporting.
+    let _ = stdout.write_all(s.as_bytes());
+    let _ = stdout.flush();
+}
+
+fn simulate(args: SimulateArgs) -> Result<String, String> {
+    if args.print_builtin {
+        return Ok(fusebox_cli::scenario::BUILTIN.to_owned());
+    }
+    let mut scenario = match &args.scenario {
+        Some(path) => Scenario::load(path)?,
+        None => Scenario::builtin(),
+    };
+    if let Some(seed) = args.seed {
+        scenario.seed = seed;
+    }
+    let mut policies = vec![(label_of(&scenario), scenario.policy.clone())];
+    if let Some(path) = &args.compare {
+        let name = path.to_string_lossy();
+        // A preset's name works too, unless a file of that name exists.
+        let p = if !path.exists() && fusebox::Policy::preset_names().contains(&name.as_ref()) {
+            fusebox::Policy::preset(&name).map_err(|e| format!("--compare: {e}"))?
+        } else {
+            fusebox_cli::scenario::load_policy(path)?
+        };
+        let mut label = path
+            .file_stem()
+            .map_or("compare".into(), |s| s.to_string_lossy().into_owned());
+        if label == policies[0].0 {
+            label = format!("{label} (compare)");
+        }
+        policies.push((label, p));
+    }
+    let sim = sim::simulate(&scenario, &policies)?;
+    let chart = if args.no_chart {
+        None
+    } else {
+        let path = args
+            .chart
+            .unwrap_or_else(|| std::env::temp_dir().join("fusebox-simulate.svg"));
+        fusebox_cli::chart::write(&sim, &path)?;
+        Some(path.display().to_string())
+    };
+    Ok(if args.json {
+        report::json(&sim, chart.as_deref())
+    } else {
+        report::text(&sim, chart.as_deref())
+    })
+}
+
+fn label_of(s: &Scenario) -> String {
+    match s.policy_source.as_str() {
+        "inline" | "default" => "policy".to_owned(),
+        path => std::path::Path::new(path)
+            .file_stem()
+            .map_or("policy".into(), |s| s.to_string_lossy().into_owned()),
+    }
+}
