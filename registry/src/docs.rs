@@ -38,7 +38,7 @@
 //!
 //! The dependency graph is immutable and swapped whole (`arc-swap`) on each change; each
 //! name's transitive dependencies are precomputed, nearest first. With no dependency declared
-//! at all a check is one `ArcSwap` load.
+//! at all a check is one load of a flag.
 //!
 //! # Pruning
 //!

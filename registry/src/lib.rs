@@ -90,6 +90,8 @@ pub struct Registry {
     /// Creators hold it for reading, so a breaker is never created from a stale table.
     policies: RwLock<PolicyTable>,
     deps: ArcSwap<DepGraph>,
+    /// Whether `deps` has an edge: lets calls skip the graph load when none was declared.
+    has_deps: AtomicBool,
     /// Serializes dependency changes (each builds a new graph from the current one).
     deps_writer: Mutex<()>,
     clock: Box<dyn ClockHandle>,
@@ -242,6 +244,7 @@ impl RegistryBuilder {
             map,
             policies: RwLock::new(PolicyTable::new(self.default)),
             deps: ArcSwap::from_pointee(DepGraph::default()),
+            has_deps: AtomicBool::new(false),
             deps_writer: Mutex::new(()),
             clock: self.clock,
             capacity: self.capacity,
@@ -635,7 +638,7 @@ impl Registry {
         validate_name(dependency)?;
         let _writer = lock(&self.deps_writer);
         let next = self.deps.load().with_edge(dependent, dependency)?;
-        self.deps.store(Arc::new(next));
+        self.set_deps(next);
         Ok(())
     }
 
@@ -653,7 +656,7 @@ impl Registry {
         let _writer = lock(&self.deps_writer);
         match self.deps.load().without_edge(dependent, dependency) {
             Some(next) => {
-                self.deps.store(Arc::new(next));
+                self.set_deps(next);
                 true
             }
             None => false,
@@ -696,10 +699,17 @@ impl Registry {
     /// ```
     #[inline]
     pub fn check_dependencies(&self, name: &str) -> Result<(), RegistryError> {
-        let graph = self.deps.load();
-        if graph.is_empty() {
+        // Acquire: pairs with the Release in `set_deps`, so a caller that saw `depend` return
+        // sees its graph below.
+        if !self.has_deps.load(Ordering::Acquire) {
             return Ok(());
         }
+        self.check_dependencies_in(name)
+    }
+
+    #[cold]
+    fn check_dependencies_in(&self, name: &str) -> Result<(), RegistryError> {
+        let graph = self.deps.load();
         for dep in graph.all_dependencies(name) {
             let blocked = self.map.get(&**dep).and_then(|slot| {
                 let b = &slot.breaker;
@@ -884,6 +894,14 @@ impl Registry {
         // Relaxed: see `remove`.
         self.len.fetch_sub(removed, Ordering::Relaxed);
         removed
+    }
+
+    /// Swaps in a new dependency graph. Callers hold `deps_writer`.
+    fn set_deps(&self, graph: DepGraph) {
+        let any = !graph.is_empty();
+        self.deps.store(Arc::new(graph));
+        // Release: publishes the graph stored above to `check_dependencies`.
+        self.has_deps.store(any, Ordering::Release);
     }
 
     /// Marks a slot as looked up since the last prune pass.

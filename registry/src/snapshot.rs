@@ -262,7 +262,7 @@ impl Registry {
         self.repoint(&table, |_| true);
         {
             let _writer = lock(&self.deps_writer);
-            self.deps.store(Arc::new(graph));
+            self.set_deps(graph);
         }
         for b in &snapshot.breakers {
             let breaker = self.get_or_create_in(&table, &b.name)?;
