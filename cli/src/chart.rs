@@ -202,12 +202,8 @@ fn draw(sim: &Simulation, root: &Area<'_>) -> DrawResult {
     };
     chart
         .draw_series(
-            AreaSeries::new(
-                steps(&|b| per_sec(b.admitted + b.rejected)),
-                0.0,
-                REJECTED,
-            )
-            .border_style(REJECTED_LINE),
+            AreaSeries::new(steps(&|b| per_sec(b.admitted + b.rejected)), 0.0, REJECTED)
+                .border_style(REJECTED_LINE),
         )?
         .label("rejected")
         .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 18, y + 5)], REJECTED.filled()));

@@ -78,7 +78,8 @@ pub fn check_text(text: &str) -> Report {
         },
     };
     let mut problems: Vec<Diagnostic> = Vec::new();
-    let mut seen = BTreeSet::new();
+    let mut positions = BTreeSet::new();
+    let mut messages = BTreeSet::new();
     let mut current = text.to_owned();
     let mut breakers = 0;
     while problems.len() < MAX_PROBLEMS {
@@ -88,18 +89,22 @@ pub fn check_text(text: &str) -> Report {
                 break;
             }
             Err(d) => {
-                if !seen.insert((d.line, d.column, d.field.clone())) {
+                if !positions.insert((d.line, d.column, d.field.clone())) {
                     break;
                 }
                 let syntax = d.field == "toml";
-                problems.push(d.clone());
+                // A rule between two fields can fire again once one of them is blanked (at
+                // the other one): report it once.
+                if messages.insert((d.field.clone(), d.reason.clone())) {
+                    problems.push(d.clone());
+                }
                 if syntax || !blank_at(&mut current, text, d.line, d.column) {
                     break;
                 }
             }
         }
     }
-    problems.sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+    problems.sort_by_key(|d| (d.line, d.column));
     Report {
         kind,
         problems,
@@ -215,11 +220,11 @@ fn blank_at(current: &mut String, original: &str, line: usize, column: usize) ->
     }
 }
 
+/// A key of a parsed table, with its span.
+type Key<'a> = Spanned<std::borrow::Cow<'a, str>>;
+
 /// Calls `f` on every key/value entry of `table`, depth first.
-fn visit<'a>(
-    table: &DeTable<'a>,
-    f: &mut dyn FnMut(&Spanned<std::borrow::Cow<'a, str>>, &Spanned<DeValue<'a>>),
-) {
+fn visit<'a>(table: &DeTable<'a>, f: &mut dyn FnMut(&Key<'a>, &Spanned<DeValue<'a>>)) {
     for (k, v) in table.iter() {
         f(k, v);
         match v.get_ref() {
@@ -316,7 +321,10 @@ mod tests {
         assert_eq!(got.len(), 3, "{got:#?}");
         assert!(got[0].starts_with("2:13: defaults.min_calls: "), "{got:#?}");
         assert!(got[1].contains("breakers.\"a..b\""), "{got:#?}");
-        assert!(got[2].starts_with("8:10: breakers.\"db\".jitter: "), "{got:#?}");
+        assert!(
+            got[2].starts_with("8:10: breakers.\"db\".jitter: "),
+            "{got:#?}"
+        );
     }
 
     #[test]
@@ -330,7 +338,9 @@ mod tests {
     fn valid_files_pass() {
         assert!(lines("").is_empty());
         assert!(lines("preset = \"database\"\nmin_calls = 10\n").is_empty());
-        let r = check_text("[defaults]\nopen_timeout = \"10s\"\n[breakers.\"stripe\"]\npreset = \"payment-provider\"\n");
+        let r = check_text(
+            "[defaults]\nopen_timeout = \"10s\"\n[breakers.\"stripe\"]\npreset = \"payment-provider\"\n",
+        );
         assert_eq!((r.kind, r.breakers), (FileKind::Registry, 1));
         assert!(r.problems.is_empty());
     }

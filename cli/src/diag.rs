@@ -431,18 +431,22 @@ mod tests {
         let err = doc
             .deserialize::<fusebox::Policy>(&[])
             .expect_err("invalid");
-        assert_eq!(err.to_string(), "2:25: half_open.permits: invalid type: string \"x\", expected u32");
+        assert_eq!(
+            err.to_string(),
+            "2:25: half_open.permits: invalid type: string \"x\", expected u32"
+        );
         let doc = Document::parse("window = { count = 10 }\nmin_calls = 0\n").unwrap();
         let err = doc.deserialize::<fusebox::Policy>(&[]).unwrap_err();
-        assert_eq!(err.to_string(), "2:13: min_calls: must be at least 1, got 0");
+        assert_eq!(
+            err.to_string(),
+            "2:13: min_calls: must be at least 1, got 0"
+        );
     }
 
     #[test]
     fn unknown_keys_point_at_the_key() {
         let doc = Document::parse("[load]\ncalls = 3\n").unwrap();
-        let err = doc
-            .deserialize::<fusebox::Policy>(&path(&[]))
-            .unwrap_err();
+        let err = doc.deserialize::<fusebox::Policy>(&path(&[])).unwrap_err();
         assert_eq!(err.field, "load");
         assert_eq!((err.line, err.column), (1, 2));
     }

@@ -14,8 +14,8 @@
 pub mod chart;
 pub mod check;
 pub mod diag;
+pub mod report;
 pub mod rng;
 pub mod scenario;
 pub mod sim;
 pub mod stress;
-pub mod report;

@@ -172,7 +172,9 @@ fn stress(args: &StressArgs) -> Result<(String, bool), String> {
                     .map_err(|e| format!("--outage: {s:?} is not a duration: {e}"))
             };
             let (every, span) = spec.split_once('/').ok_or_else(|| {
-                format!("--outage: expected EVERY/FOR such as \"1s/200ms\", or \"none\", got {spec:?}")
+                format!(
+                    "--outage: expected EVERY/FOR such as \"1s/200ms\", or \"none\", got {spec:?}"
+                )
             })?;
             let (every, span) = (parse(every)?, parse(span)?);
             if every.is_zero() || span >= every {

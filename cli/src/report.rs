@@ -191,14 +191,11 @@ pub fn text(sim: &Simulation, chart: Option<&str>) -> String {
         out,
         "saved: rejected calls the downstream would have failed had they been sent; lost: ones it would have answered."
     );
-    match chart {
-        Some(path) => {
-            let _ = writeln!(
-                out,
-                "\nchart: {path} (downstream failure rate, admitted vs rejected calls, breaker states)"
-            );
-        }
-        None => {}
+    if let Some(path) = chart {
+        let _ = writeln!(
+            out,
+            "\nchart: {path} (downstream failure rate, admitted vs rejected calls, breaker states)"
+        );
     }
     out
 }
@@ -210,7 +207,10 @@ fn trim_float(v: f64) -> String {
 
 fn timeline(out: &mut String, s: &Scenario, run: &Run, named: bool) {
     let title = if named {
-        format!("\ntimeline of breaker \"{}\" with policy \"{}\"", s.name, run.label)
+        format!(
+            "\ntimeline of breaker \"{}\" with policy \"{}\"",
+            s.name, run.label
+        )
     } else {
         format!("\ntimeline of breaker \"{}\"", s.name)
     };
@@ -221,7 +221,9 @@ fn timeline(out: &mut String, s: &Scenario, run: &Run, named: bool) {
         events.push((from, 0, format!("{:<28} {what}", "downstream")));
     }
     let n = run.transitions.len();
-    let shown = |i: usize| n <= TIMELINE_HEAD + TIMELINE_TAIL || i < TIMELINE_HEAD || i >= n - TIMELINE_TAIL;
+    let shown = |i: usize| {
+        n <= TIMELINE_HEAD + TIMELINE_TAIL || i < TIMELINE_HEAD || i >= n - TIMELINE_TAIL
+    };
     for (i, t) in run.transitions.iter().enumerate() {
         if !shown(i) {
             if i == TIMELINE_HEAD {
@@ -264,7 +266,13 @@ fn summary(out: &mut String, sim: &Simulation) {
     let all = |f: &dyn Fn(&Run) -> String| runs.iter().map(|r| f(r)).collect::<Vec<_>>();
     let breaker_only = |f: &dyn Fn(&Run) -> String| {
         runs.iter()
-            .map(|r| if r.policy.is_some() { f(r) } else { "-".to_owned() })
+            .map(|r| {
+                if r.policy.is_some() {
+                    f(r)
+                } else {
+                    "-".to_owned()
+                }
+            })
             .collect::<Vec<_>>()
     };
     let pct = |n: u64, of: u64| {
@@ -284,7 +292,10 @@ fn summary(out: &mut String, sim: &Simulation) {
         "    failed",
         all(&|r| format!("{}{}", r.failed(), pct(r.failed(), r.attempted))),
     );
-    t.row("      downstream error", all(&|r| r.failed_errors.to_string()));
+    t.row(
+        "      downstream error",
+        all(&|r| r.failed_errors.to_string()),
+    );
     t.row("      timed out", all(&|r| r.failed_timeouts.to_string()));
     if runs.iter().any(|r| r.failed_waiting > 0) {
         t.row(
@@ -294,7 +305,13 @@ fn summary(out: &mut String, sim: &Simulation) {
     }
     t.row(
         "  rejected",
-        breaker_only(&|r| format!("{}{}", r.rejected.total(), pct(r.rejected.total(), r.attempted))),
+        breaker_only(&|r| {
+            format!(
+                "{}{}",
+                r.rejected.total(),
+                pct(r.rejected.total(), r.attempted)
+            )
+        }),
     );
     for (i, (label, _)) in sim.baseline.rejected.rows().iter().enumerate() {
         if i == 0 || runs.iter().any(|r| r.rejected.rows()[i].1 > 0) {
@@ -329,7 +346,10 @@ fn summary(out: &mut String, sim: &Simulation) {
         "calls lost (would have succeeded)",
         breaker_only(&|r| r.lost.to_string()),
     );
-    t.row("calls sent to the downstream", all(&|r| r.downstream_calls.to_string()));
+    t.row(
+        "calls sent to the downstream",
+        all(&|r| r.downstream_calls.to_string()),
+    );
     t.row(
         "caller time spent on failing calls",
         all(&|r| fmt_duration(round_ms(r.failing_time))),

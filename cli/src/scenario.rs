@@ -493,7 +493,11 @@ const DEFAULT_LATENCY: LatencyFile = LatencyFile {
     p99: Duration::from_millis(100),
 };
 
-fn validate(doc: &Document<'_>, raw: ScenarioFile, dir: Option<&Path>) -> Result<Scenario, Failure> {
+fn validate(
+    doc: &Document<'_>,
+    raw: ScenarioFile,
+    dir: Option<&Path>,
+) -> Result<Scenario, Failure> {
     let fail = |p: Vec<Seg>, reason: String| Failure::Here(doc.at(&p, reason));
 
     // Load.
@@ -547,8 +551,8 @@ fn validate(doc: &Document<'_>, raw: ScenarioFile, dir: Option<&Path>) -> Result
 
     // Downstream baseline.
     let d = raw.downstream.as_ref();
-    let latency = latency(doc, d.and_then(|d| d.latency), &["downstream", "latency"])?
-        .unwrap_or(Latency {
+    let latency =
+        latency(doc, d.and_then(|d| d.latency), &["downstream", "latency"])?.unwrap_or(Latency {
             p50: DEFAULT_LATENCY.p50,
             p99: DEFAULT_LATENCY.p99,
         });
@@ -645,10 +649,7 @@ fn validate(doc: &Document<'_>, raw: ScenarioFile, dir: Option<&Path>) -> Result
                 forbid("latency", p.latency.is_some())?;
                 forbid("error_rate", p.error_rate.is_some())?;
                 if p.fail_after.is_some_and(|f| f.is_zero()) {
-                    return Err(fail(
-                        at("fail_after"),
-                        "must be greater than 0s".to_owned(),
-                    ));
+                    return Err(fail(at("fail_after"), "must be greater than 0s".to_owned()));
                 }
                 if p.kind == KindFile::Outage {
                     forbid("period", p.period.is_some())?;
@@ -718,10 +719,7 @@ fn validate(doc: &Document<'_>, raw: ScenarioFile, dir: Option<&Path>) -> Result
     }
 
     // Policy.
-    let given = [
-        raw.policy.is_some(),
-        raw.policy_file.is_some(),
-    ];
+    let given = [raw.policy.is_some(), raw.policy_file.is_some()];
     if given.iter().filter(|g| **g).count() > 1 {
         return Err(fail(
             path(&["policy_file"]),
@@ -729,13 +727,27 @@ fn validate(doc: &Document<'_>, raw: ScenarioFile, dir: Option<&Path>) -> Result
         ));
     }
     let (policy, policy_source) = if raw.policy.is_some() {
-        (doc.deserialize::<Policy>(&path(&["policy"]))?, "inline".to_owned())
+        (
+            doc.deserialize::<Policy>(&path(&["policy"]))?,
+            "inline".to_owned(),
+        )
     } else if let Some(file) = &raw.policy_file {
         let full: PathBuf = match dir {
             Some(d) => d.join(file),
             None => PathBuf::from(file),
         };
-        let policy = load_policy(&full).map_err(Failure::Elsewhere)?;
+        let text = std::fs::read_to_string(&full).map_err(|e| {
+            fail(
+                path(&["policy_file"]),
+                format!("cannot read {}: {}", full.display(), io_reason(&e)),
+            )
+        })?;
+        let policy = Policy::from_toml(&text).map_err(|e| {
+            Failure::Elsewhere(match e.position() {
+                Some(_) => format!("{}:{e}", full.display()),
+                None => format!("{}: {e}", full.display()),
+            })
+        })?;
         (policy, full.display().to_string())
     } else {
         (Policy::default(), "default".to_owned())
@@ -783,7 +795,9 @@ fn latency_at(
         p
     };
     if l.p50.is_zero() {
-        return Err(Failure::Here(doc.at(&field("p50"), "must be greater than 0s")));
+        return Err(Failure::Here(
+            doc.at(&field("p50"), "must be greater than 0s"),
+        ));
     }
     if l.p99 < l.p50 {
         return Err(Failure::Here(doc.at(
@@ -879,14 +893,18 @@ mod tests {
         );
         assert!(err(&flapping).contains("phases[0].duty: missing"));
         assert!(err("[load]\nduration = \"1s\"\n").contains("load.calls_per_sec: missing"));
-        assert!(err(&format!("{LOAD}[policy]\nmin_calls = 0\n"))
-            .starts_with("s.toml:5:13: policy.min_calls: must be"));
+        assert!(
+            err(&format!("{LOAD}[policy]\nmin_calls = 0\n"))
+                .starts_with("s.toml:5:13: policy.min_calls: must be")
+        );
         assert_eq!(
             err(&format!("bogus = 1\n{LOAD}")),
             "s.toml:1:1: bogus: unknown key; expected one of `name`, `description`, `seed`, \
              `policy_file`, `policy`, `load`, `downstream`, `phases`"
         );
-        assert!(err(&format!("{LOAD}bogus = 1\n")).starts_with("s.toml:4:1: load.bogus: unknown key"));
+        assert!(
+            err(&format!("{LOAD}bogus = 1\n")).starts_with("s.toml:4:1: load.bogus: unknown key")
+        );
     }
 
     #[test]
@@ -895,7 +913,12 @@ mod tests {
             "{LOAD}[[phases]]\nkind = \"flapping\"\nstart = \"2s\"\nend = \"6s\"\nperiod = \"1s\"\nduty = 0.25\n"
         );
         let s = Scenario::from_toml(&text, "s", None).unwrap();
-        let down = |ms| matches!(s.behaviour_at(Duration::from_millis(ms)), Behaviour::Down { .. });
+        let down = |ms| {
+            matches!(
+                s.behaviour_at(Duration::from_millis(ms)),
+                Behaviour::Down { .. }
+            )
+        };
         assert!(!down(1999));
         assert!(down(2000));
         assert!(down(2249));

@@ -57,7 +57,12 @@ pub struct Rejections {
 impl Rejections {
     /// Every rejected call.
     pub fn total(&self) -> u64 {
-        self.open + self.half_open_full + self.bulkhead_full + self.ramp + self.forced_open + self.other
+        self.open
+            + self.half_open_full
+            + self.bulkhead_full
+            + self.ramp
+            + self.forced_open
+            + self.other
     }
 
     fn add(&mut self, reason: RejectReason) {

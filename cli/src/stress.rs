@@ -209,15 +209,17 @@ pub fn run(options: StressOptions) -> StressReport {
             let stop = Arc::clone(&stop);
             let progress_calls = Arc::clone(&progress_calls);
             let o = options.clone();
-            std::thread::spawn(move || worker(t as u64, &breakers, &stop, &progress_calls, &o, start))
+            std::thread::spawn(move || {
+                worker(t as u64, &breakers, &stop, &progress_calls, &o, start)
+            })
         })
         .collect();
 
     let bar = if options.progress && std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(options.duration.as_millis() as u64);
-        if let Ok(style) = ProgressStyle::with_template(
-            "{spinner} [{bar:40}] {elapsed_precise} {msg}",
-        ) {
+        if let Ok(style) =
+            ProgressStyle::with_template("{spinner} [{bar:40}] {elapsed_precise} {msg}")
+        {
             bar.set_style(style.progress_chars("=> "));
         }
         bar
@@ -231,10 +233,7 @@ pub fn run(options: StressOptions) -> StressReport {
             transitions[i] += rx.try_iter().count() as u64;
         }
         bar.set_position(elapsed.as_millis() as u64);
-        bar.set_message(format!(
-            "{} calls",
-            progress_calls.load(Ordering::Relaxed)
-        ));
+        bar.set_message(format!("{} calls", progress_calls.load(Ordering::Relaxed)));
         if elapsed >= options.duration {
             break;
         }
@@ -396,7 +395,10 @@ pub fn text(r: &StressReport) -> String {
         SAMPLE_EVERY,
         r.clock_floor_nanos
     );
-    let _ = writeln!(out, "\naccounting: the threads' counts against each breaker's metrics()");
+    let _ = writeln!(
+        out,
+        "\naccounting: the threads' counts against each breaker's metrics()"
+    );
     let _ = writeln!(
         out,
         "  {:<12} {:>12} {:>12} {:>12} {:>12} {:>12}  {:>8}",

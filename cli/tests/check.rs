@@ -1,0 +1,90 @@
+//! `fusebox check`: policy files and registry config files.
+
+mod common;
+
+use common::{fixture, fusebox, output};
+
+#[test]
+fn valid_files_pass() {
+    let policy = fixture("policy-ok.toml");
+    let registry = fixture("registry-ok.toml");
+    let (out, err, code) = output(fusebox().arg("check").arg(&policy).arg(&registry));
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(
+        out,
+        format!(
+            "{}: ok (policy)\n{}: ok (registry config, 3 breaker sections)\n",
+            policy.display(),
+            registry.display()
+        )
+    );
+}
+
+#[test]
+fn every_error_of_a_policy_file_is_listed() {
+    let f = fixture("policy-bad.toml");
+    let (out, _, code) = output(fusebox().arg("check").arg(&f));
+    assert_eq!(code, Some(1));
+    let f = f.display().to_string();
+    let lines: Vec<&str> = out.lines().collect();
+    let expected_starts = [
+        format!("{f}:1:20: window.count: must be in 1..=1048576, got 0"),
+        format!("{f}:2:26: failure_rate_threshold: must be in (0, 1], got 1.5"),
+        format!("{f}:3:13: min_calls: "),
+        format!("{f}:4:16: open_timeout: "),
+        format!("{f}:5:40: half_open.successes: must be in 1..=2 (half_open.permits), got 3"),
+        format!("{f}:6:1: bulkhead: unknown key"),
+    ];
+    assert_eq!(lines.len(), expected_starts.len(), "{out}");
+    for (line, start) in lines.iter().zip(&expected_starts) {
+        assert!(
+            line.starts_with(start.as_str()),
+            "{line:?} should start with {start:?}"
+        );
+    }
+}
+
+#[test]
+fn every_error_of_a_registry_config_is_listed() {
+    let f = fixture("registry-bad.toml");
+    let (out, _, code) = output(fusebox().arg("check").arg(&f));
+    assert_eq!(code, Some(1));
+    let f = f.display().to_string();
+    assert_eq!(
+        out,
+        [
+            format!("{f}:2:10: defaults.jitter: must be in [0, 1), got 1.5"),
+            format!("{f}:5:13: breakers.\"stripe\".min_calls: must be at least 1, got 0"),
+            format!("{f}:7:11: breakers.\"bad..name\": invalid breaker name: must not contain \"..\""),
+            format!("{f}:11:40: breakers.\"db\".half_open.successes: must be in 1..=2 (half_open.permits), got 3"),
+            String::new(),
+        ]
+        .join("\n")
+    );
+}
+
+#[test]
+fn one_bad_file_among_good_ones_fails_the_run() {
+    let (out, _, code) = output(
+        fusebox()
+            .arg("check")
+            .arg(fixture("policy-ok.toml"))
+            .arg(fixture("policy-bad.toml")),
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        out.lines()
+            .next()
+            .unwrap()
+            .ends_with("policy-ok.toml: ok (policy)")
+    );
+    assert_eq!(out.lines().count(), 7);
+}
+
+#[test]
+fn the_built_in_scenario_policy_and_the_scenarios_are_not_policies() {
+    // A scenario file is neither a policy nor a registry config: its keys are unknown keys.
+    let (out, _, code) = output(fusebox().arg("check").arg(fixture("flapping.toml")));
+    assert_eq!(code, Some(1));
+    assert!(out.contains(": name: unknown key"), "{out}");
+}

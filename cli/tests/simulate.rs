@@ -1,0 +1,162 @@
+//! `fusebox simulate`: the built-in scenario, scenario files, --compare, --json, --chart.
+
+mod common;
+
+use common::{fixture, fusebox, output, scratch};
+use predicates::prelude::*;
+
+#[test]
+fn builtin_scenario_prints_timeline_summary_and_chart_path() {
+    let dir = scratch("builtin");
+    fusebox()
+        .current_dir(&dir)
+        .args(["simulate", "--chart", "out.svg"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("timeline of breaker \"payments\""))
+        .stdout(predicate::str::contains("closed -> open"))
+        .stdout(predicate::str::contains("summary"))
+        .stdout(predicate::str::contains(
+            "calls saved from a failing downstream",
+        ))
+        .stdout(predicate::str::contains("chart: out.svg"))
+        .stderr(predicate::str::is_empty());
+    let svg = std::fs::read_to_string(dir.join("out.svg")).expect("chart written");
+    assert!(svg.starts_with("<svg"));
+    for label in [
+        "downstream failure rate",
+        "calls per second",
+        "breaker state",
+        "half-open",
+    ] {
+        assert!(svg.contains(label), "the chart lacks {label:?}");
+    }
+}
+
+#[test]
+fn same_seed_same_bytes_other_seed_other_run() {
+    let dir = scratch("seeds");
+    let run = |seed: &str, chart: &str| {
+        let (out, err, code) = output(
+            fusebox()
+                .current_dir(&dir)
+                .args(["simulate", "--seed", seed, "--chart", chart]),
+        );
+        assert_eq!(code, Some(0), "{err}");
+        (out, std::fs::read(dir.join(chart)).expect("chart"))
+    };
+    let (a, chart_a) = run("9", "a.svg");
+    let (b, chart_b) = run("9", "b.svg");
+    assert_eq!(a.replace("a.svg", "b.svg"), b);
+    assert_eq!(chart_a, chart_b, "same seed, same chart bytes");
+    let (c, _) = run("10", "c.svg");
+    assert_ne!(a.replace("a.svg", "c.svg"), c);
+    let json =
+        |seed: &str| output(fusebox().args(["simulate", "--no-chart", "--json", "--seed", seed])).0;
+    assert_eq!(json("3"), json("3"));
+}
+
+#[test]
+fn scenario_file_with_a_policy_file_and_every_phase_kind() {
+    let (out, err, code) = output(fusebox().args([
+        "simulate",
+        "--no-chart",
+        "--json",
+        fixture("flapping.toml").to_str().unwrap(),
+    ]));
+    assert_eq!(code, Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+    assert_eq!(v["scenario"]["name"], "inventory");
+    assert_eq!(v["scenario"]["seed"], 7);
+    let kinds: Vec<&str> = v["scenario"]["downstream"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "baseline", "flapping", "baseline", "errors", "baseline", "outage", "baseline"
+        ]
+    );
+    let run = &v["runs"][0];
+    let m = &run["breaker_metrics"];
+    assert_eq!(run["admitted"], m["admitted"]);
+    assert_eq!(run["succeeded"], m["successes"]);
+    assert_eq!(run["failed"], m["failures"]);
+    assert_eq!(run["rejected"], m["rejected"]);
+    assert_eq!(run["attempted"], v["baseline"]["attempted"]);
+    assert_eq!(
+        run["attempted"], 3000,
+        "100 calls/s, evenly spaced, for 30 s"
+    );
+    assert!(run["transitions"].as_array().unwrap().len() >= 4);
+    assert!(run["saved"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn compare_runs_two_policies_side_by_side() {
+    let (out, err, code) = output(fusebox().args([
+        "simulate",
+        "--no-chart",
+        "--compare",
+        fixture("policy-ok.toml").to_str().unwrap(),
+    ]));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("timeline of breaker \"payments\" with policy \"policy\""));
+    assert!(out.contains("timeline of breaker \"payments\" with policy \"policy-ok\""));
+    let header = out
+        .lines()
+        .find(|l| l.starts_with("summary"))
+        .expect("summary header");
+    let columns: Vec<&str> = header.split_whitespace().collect();
+    assert_eq!(columns, ["summary", "policy", "policy-ok", "no", "breaker"]);
+
+    // A preset's name works in place of a file.
+    fusebox()
+        .args(["simulate", "--no-chart", "--compare", "aggressive"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("policy \"aggressive\""));
+}
+
+#[test]
+fn presets_in_a_scenario_policy() {
+    fusebox()
+        .args([
+            "simulate",
+            "--no-chart",
+            fixture("preset.toml").to_str().unwrap(),
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("min_calls = 10"))
+        .stdout(predicate::str::contains("closed -> open"));
+}
+
+#[test]
+fn print_builtin_round_trips() {
+    let dir = scratch("print-builtin");
+    let (toml, _, code) = output(fusebox().args(["simulate", "--print-builtin"]));
+    assert_eq!(code, Some(0));
+    std::fs::write(dir.join("mine.toml"), &toml).unwrap();
+    let (mine, _, code) =
+        output(
+            fusebox()
+                .current_dir(&dir)
+                .args(["simulate", "--no-chart", "mine.toml"]),
+        );
+    assert_eq!(code, Some(0));
+    let (builtin, _, _) = output(fusebox().args(["simulate", "--no-chart"]));
+    assert_eq!(mine, builtin);
+}
+
+#[test]
+fn the_default_chart_goes_to_the_temp_dir() {
+    let (out, err, code) = output(fusebox().args(["simulate"]));
+    assert_eq!(code, Some(0), "{err}");
+    let expected = std::env::temp_dir().join("fusebox-simulate.svg");
+    assert!(out.contains(&format!("chart: {}", expected.display())));
+    assert!(expected.exists());
+}
