@@ -113,6 +113,7 @@ fn draw(sim: &Simulation, root: &Area<'_>) -> DrawResult {
         .build_cartesian_2d(0f64..duration, 0f64..105f64)?;
     chart
         .configure_mesh()
+        .label_style((FONT, 12))
         .y_desc("%")
         .x_label_formatter(&seconds)
         .y_label_formatter(&|v| format!("{v:.0}"))
@@ -185,6 +186,7 @@ fn draw(sim: &Simulation, root: &Area<'_>) -> DrawResult {
         .build_cartesian_2d(0f64..duration, 0f64..peak * 1.3)?;
     chart
         .configure_mesh()
+        .label_style((FONT, 12))
         .y_desc("calls/s")
         .x_label_formatter(&seconds)
         .y_label_formatter(&|v| format!("{v:.0}"))
@@ -236,6 +238,7 @@ fn draw(sim: &Simulation, root: &Area<'_>) -> DrawResult {
         .build_cartesian_2d(0f64..duration, 0f64..rows as f64)?;
     chart
         .configure_mesh()
+        .label_style((FONT, 12))
         .disable_y_mesh()
         .disable_x_mesh()
         .y_labels(0)
