@@ -31,8 +31,8 @@ pub use fusebox_engine::{
 };
 
 pub use fusebox_registry::{
-    BreakerSnapshot, Counters, Group, GroupMetrics, PolicySource, Registry, RegistryBuilder,
-    RegistryCallError, RegistryError, Snapshot,
+    BreakerSnapshot, ConfigError, Counters, Group, GroupMetrics, PolicySource, Registry,
+    RegistryBuilder, RegistryCallError, RegistryConfig, RegistryError, Snapshot,
 };
 
 /// The registry's long-form documentation: names, inheritance, dependencies, pruning, locking.

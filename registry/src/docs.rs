@@ -3,7 +3,7 @@
 //! # Names
 //!
 //! A breaker name is 1 to 128 bytes of `A-Z a-z 0-9 _ . : -` with no empty dotted segment
-//! ([`validate_name`](crate::validate_name)). Dots make the hierarchy that inheritance and
+//! ([`fusebox_policies::validate_name`]). Dots make the hierarchy that inheritance and
 //! groups use: `stripe.charges.eu` is below `stripe.charges`, which is below `stripe`;
 //! `stripes` is not below `stripe`. A bad name is an error
 //! ([`RegistryError::InvalidName`](crate::RegistryError::InvalidName)) that quotes at most the

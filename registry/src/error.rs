@@ -19,7 +19,7 @@ use fusebox_engine::{CallError, Rejected, State};
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RegistryError {
-    /// The name breaks the naming rules (see [`validate_name`](crate::validate_name)).
+    /// The name breaks the naming rules (see [`fusebox_policies::validate_name`]).
     InvalidName {
         /// The name (at most its first 128 bytes, then `…`).
         name: String,

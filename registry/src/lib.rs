@@ -42,6 +42,7 @@ use crossbeam_utils::CachePadded;
 use dashmap::DashMap;
 use fusebox_engine::{Breaker, Clock, Outcome, Policy, QuantaClock, State};
 
+mod config;
 mod deps;
 pub mod docs;
 mod error;
@@ -51,13 +52,13 @@ mod snapshot;
 mod table;
 
 pub use error::{RegistryCallError, RegistryError};
+pub use fusebox_policies::{ConfigError, RegistryConfig};
 pub use group::{Group, GroupMetrics};
-pub use name::{MAX_NAME_BYTES, validate_name};
 pub use snapshot::{BreakerSnapshot, Counters, SNAPSHOT_VERSION, Snapshot};
 pub use table::PolicySource;
 
 use deps::DepGraph;
-use name::in_group;
+use name::{check_name, in_group};
 use table::PolicyTable;
 
 /// The map's hasher: foldhash with a per-registry random seed. SipHash (std's default) cost
@@ -313,7 +314,7 @@ impl Registry {
     ///
     /// # Errors
     ///
-    /// [`RegistryError::InvalidName`] for a name [`validate_name`] rejects;
+    /// [`RegistryError::InvalidName`] for a name [`fusebox_policies::validate_name`] rejects;
     /// [`RegistryError::Full`] if the breaker would be created beyond the capacity.
     ///
     /// # Examples
@@ -473,7 +474,7 @@ impl Registry {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn set_policy(&self, name: &str, policy: Policy) -> Result<(), RegistryError> {
-        validate_name(name)?;
+        check_name(name)?;
         let mut table = write(&self.policies);
         table.own.insert(Arc::from(name), policy);
         self.repoint(&table, |n| in_group(n, name));
@@ -498,7 +499,7 @@ impl Registry {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn clear_policy(&self, name: &str) -> Result<bool, RegistryError> {
-        validate_name(name)?;
+        check_name(name)?;
         let mut table = write(&self.policies);
         if table.own.remove(name).is_none() {
             return Ok(false);
@@ -565,7 +566,7 @@ impl Registry {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn resolved_policy(&self, name: &str) -> Result<Policy, RegistryError> {
-        validate_name(name)?;
+        check_name(name)?;
         Ok(read(&self.policies).policy_for(name).clone())
     }
 
@@ -585,7 +586,7 @@ impl Registry {
     /// # Ok::<(), fusebox_registry::RegistryError>(())
     /// ```
     pub fn policy_source(&self, name: &str) -> Result<PolicySource, RegistryError> {
-        validate_name(name)?;
+        check_name(name)?;
         Ok(read(&self.policies).resolve(name).1)
     }
 
@@ -634,8 +635,8 @@ impl Registry {
     /// # Ok::<(), RegistryError>(())
     /// ```
     pub fn depend(&self, dependent: &str, dependency: &str) -> Result<(), RegistryError> {
-        validate_name(dependent)?;
-        validate_name(dependency)?;
+        check_name(dependent)?;
+        check_name(dependency)?;
         let _writer = lock(&self.deps_writer);
         let next = self.deps.load().with_edge(dependent, dependency)?;
         self.set_deps(next);
@@ -916,7 +917,7 @@ impl Registry {
 
     #[cold]
     fn create(&self, name: &str) -> Result<Arc<Breaker>, RegistryError> {
-        validate_name(name)?;
+        check_name(name)?;
         if self.len() >= self.capacity {
             // Full: fail before allocating anything, unless another thread just created it.
             return self.get(name).ok_or(RegistryError::Full {

@@ -1,69 +1,23 @@
 //! Breaker names: the accepted alphabet and the dotted-prefix relations inheritance and groups
 //! are built on.
 
+use fusebox_policies::NameError;
+
 use crate::RegistryError;
 
-/// The longest accepted breaker name, in bytes.
-pub const MAX_NAME_BYTES: usize = 128;
-
-/// How much of a rejected name an error keeps, in bytes: a name may come from untrusted input.
-const NAME_IN_ERROR_BYTES: usize = MAX_NAME_BYTES;
-
-/// Checks a breaker name: 1 to [`MAX_NAME_BYTES`] bytes of `A-Z a-z 0-9 _ . : -`, with no empty
-/// dotted segment (no leading, trailing or doubled `.`).
-///
-/// # Errors
-///
-/// [`RegistryError::InvalidName`] naming the first rule the name breaks.
-///
-/// # Examples
-///
-/// ```
-/// use fusebox_registry::validate_name;
-/// assert!(validate_name("stripe.charges.eu").is_ok());
-/// assert!(validate_name("api:v2/users").is_err());
-/// assert!(validate_name("stripe..eu").is_err());
-/// ```
-pub fn validate_name(name: &str) -> Result<(), RegistryError> {
-    let reason = if name.is_empty() {
-        "must not be empty"
-    } else if name.len() > MAX_NAME_BYTES {
-        "must be at most 128 bytes"
-    } else if let Some(c) = name
-        .bytes()
-        .find(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-')))
-    {
-        return Err(invalid(
-            name,
-            if c.is_ascii_graphic() || c == b' ' {
-                format!(
-                    "character {:?} is not allowed (A-Z a-z 0-9 _ . : -)",
-                    c as char
-                )
-            } else {
-                "only A-Z a-z 0-9 _ . : - are allowed".to_owned()
-            },
-        ));
-    } else if name.split('.').any(str::is_empty) {
-        "must not have an empty dotted segment (leading, trailing or doubled '.')"
-    } else {
-        return Ok(());
-    };
-    Err(invalid(name, reason.to_owned()))
+/// Checks a breaker name with the policies crate's rule
+/// ([`fusebox_policies::validate_name`]), as a registry error.
+#[inline]
+pub(crate) fn check_name(name: &str) -> Result<(), RegistryError> {
+    fusebox_policies::validate_name(name).map_err(RegistryError::from)
 }
 
-fn invalid(name: &str, reason: String) -> RegistryError {
-    let mut end = name.len().min(NAME_IN_ERROR_BYTES);
-    while !name.is_char_boundary(end) {
-        end -= 1;
-    }
-    let mut shown = name[..end].to_owned();
-    if end < name.len() {
-        shown.push('…');
-    }
-    RegistryError::InvalidName {
-        name: shown,
-        reason,
+impl From<NameError> for RegistryError {
+    fn from(e: NameError) -> Self {
+        RegistryError::InvalidName {
+            name: e.name().to_owned(),
+            reason: e.reason().to_owned(),
+        }
     }
 }
 
@@ -85,6 +39,8 @@ pub(crate) fn self_and_ancestors(name: &str) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use fusebox_policies::MAX_NAME_BYTES;
 
     #[test]
     fn names_table() {
@@ -108,14 +64,14 @@ mod tests {
             ("a\0b", false),
         ];
         for (name, ok) in cases {
-            assert_eq!(validate_name(name).is_ok(), *ok, "{name:?}");
+            assert_eq!(check_name(name).is_ok(), *ok, "{name:?}");
         }
     }
 
     #[test]
     fn error_keeps_a_bounded_prefix_of_the_name() {
         let huge = "x".repeat(1 << 20);
-        let RegistryError::InvalidName { name, .. } = validate_name(&huge).unwrap_err() else {
+        let RegistryError::InvalidName { name, .. } = check_name(&huge).unwrap_err() else {
             panic!("wrong variant");
         };
         assert!(name.len() <= MAX_NAME_BYTES + '…'.len_utf8());

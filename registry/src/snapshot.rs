@@ -10,8 +10,9 @@ use fusebox_engine::{Policy, SavedState, State};
 use serde::{Deserialize, Serialize};
 
 use crate::deps::DepGraph;
+use crate::name::check_name;
 use crate::table::PolicySource;
-use crate::{Registry, RegistryError, lock, read, validate_name, write};
+use crate::{Registry, RegistryError, lock, read, write};
 
 /// The snapshot format this version writes and reads.
 pub const SNAPSHOT_VERSION: u32 = 1;
@@ -229,7 +230,7 @@ impl Registry {
                     .flat_map(|(a, bs)| std::iter::once(a).chain(bs.iter())),
             )
         {
-            validate_name(name)?;
+            check_name(name)?;
         }
         let graph = DepGraph::from_edges(
             snapshot

@@ -1,0 +1,146 @@
+//! Config files: a registry built from, or reloaded with, a `[defaults]` + `[breakers."name"]`
+//! TOML file parsed and validated by [`fusebox_policies::RegistryConfig`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use fusebox_engine::Clock;
+use fusebox_policies::{ConfigError, RegistryConfig};
+
+use crate::{Registry, write};
+
+impl Registry {
+    /// A registry on the [`QuantaClock`](fusebox_engine::QuantaClock) configured by a config
+    /// file: its default policy from `[defaults]`, a policy set by name for each
+    /// `[breakers."<name>"]` section (see [`apply_toml`](Self::apply_toml)).
+    ///
+    /// # Errors
+    ///
+    /// The file's first problem, with its line, column and breaker name
+    /// ([`ConfigError`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox_registry::Registry;
+    ///
+    /// let registry = Registry::from_toml(r#"
+    /// [defaults]
+    /// open_timeout = "10s"
+    ///
+    /// [breakers."stripe"]
+    /// preset = "payment-provider"
+    ///
+    /// [breakers."stripe.charges"]
+    /// min_calls = 50
+    /// "#)?;
+    /// let eu = registry.breaker("stripe.charges.eu")?;
+    /// assert_eq!(eu.policy().min_calls(), 50);
+    /// assert_eq!(registry.breaker("paypal")?.policy().open_timeout(), Duration::from_secs(10));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_toml(text: &str) -> Result<Registry, ConfigError> {
+        let config = RegistryConfig::from_toml(text)?;
+        let registry = Registry::new(config.defaults().clone());
+        registry.apply_config(&config)?;
+        Ok(registry)
+    }
+
+    /// Like [`from_toml`](Self::from_toml), on `clock`.
+    ///
+    /// # Errors
+    ///
+    /// As for [`from_toml`](Self::from_toml).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fusebox_engine::ManualClock;
+    /// let registry = fusebox_registry::Registry::from_toml_with_clock(
+    ///     "[breakers.\"db\"]\nmin_calls = 3\n",
+    ///     ManualClock::new(),
+    /// )?;
+    /// assert_eq!(registry.breaker("db.primary")?.policy().min_calls(), 3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_toml_with_clock(
+        text: &str,
+        clock: impl Clock + Clone + fmt::Debug,
+    ) -> Result<Registry, ConfigError> {
+        let config = RegistryConfig::from_toml(text)?;
+        let registry = Registry::with_clock(config.defaults().clone(), clock);
+        registry.apply_config(&config)?;
+        Ok(registry)
+    }
+
+    /// Hot-reloads a whole config file, all of it or none of it.
+    ///
+    /// The file is parsed and every policy in it resolved and validated first; on any error
+    /// nothing changes. Then, under the policy lock, the registry's default policy becomes the
+    /// file's `[defaults]` (over [`Policy::default`](fusebox_engine::Policy::default)) and the
+    /// policies set by name become exactly the file's sections, each resolved over its longest
+    /// listed prefix. Policies set earlier by name and absent from the file are dropped (set in
+    /// code with [`set_policy`](Self::set_policy) included), so removing a section from the
+    /// file takes effect. Every existing breaker whose resolved policy changed is swapped
+    /// atomically, keeping its state; breakers named in the file but not yet used are not
+    /// created: they start with their policy when first used.
+    ///
+    /// Each breaker swaps on its own: a call running during the reload may see one breaker
+    /// already on the new file and another still on the old one.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] with the line, column, section and field of the first problem.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let registry = fusebox_registry::Registry::new(Policy::default());
+    /// let db = registry.breaker("db.primary")?;
+    /// registry.apply_toml("[breakers.\"db\"]\nmin_calls = 4\n")?;
+    /// assert_eq!(db.policy().min_calls(), 4);
+    ///
+    /// let err = registry
+    ///     .apply_toml("[breakers.\"db\"]\nmin_calls = 0\n")
+    ///     .unwrap_err();
+    /// assert_eq!(err.breaker(), Some("db"));
+    /// assert_eq!(err.position().map(|(line, _)| line), Some(2));
+    /// assert_eq!(db.policy().min_calls(), 4); // unchanged
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply_toml(&self, text: &str) -> Result<(), ConfigError> {
+        self.apply_config(&RegistryConfig::from_toml(text)?)
+    }
+
+    /// [`apply_toml`](Self::apply_toml) for a config already parsed.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] if a section's policy does not resolve (never, for a config from
+    /// [`RegistryConfig::from_toml`], which resolves every section before returning it).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// use fusebox_policies::RegistryConfig;
+    /// let config = RegistryConfig::from_toml("[defaults]\nmin_calls = 7\n")?;
+    /// let registry = fusebox_registry::Registry::new(Policy::default());
+    /// registry.apply_config(&config)?;
+    /// assert_eq!(registry.default_policy().min_calls(), 7);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn apply_config(&self, config: &RegistryConfig) -> Result<(), ConfigError> {
+        let resolved = config.resolve()?;
+        let mut table = write(&self.policies);
+        table.default = config.defaults().clone();
+        table.own = resolved
+            .into_iter()
+            .map(|(name, policy)| (Arc::from(name), policy))
+            .collect();
+        self.repoint(&table, |_| true);
+        Ok(())
+    }
+}
