@@ -23,6 +23,40 @@
 //! assert!(matches!(breaker.call(|| Ok::<_, ()>(())), Err(CallError::Rejected(_))));
 //! # Ok::<(), fusebox::PolicyError>(())
 //! ```
+//!
+//! Named breakers live in a [`Registry`]: policies by dotted prefix, config files, groups,
+//! snapshots.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use fusebox::{ManualClock, Policy, Registry, RegistryError, State};
+//!
+//! let registry = Registry::with_clock(Policy::default(), ManualClock::new());
+//! registry.apply_toml(r#"
+//! [defaults]
+//! open_timeout = "10s"
+//! [breakers."stripe"]
+//! min_calls = 5
+//! "#)?;
+//! let eu = registry.breaker("stripe.eu")?; // created, inheriting `stripe`'s policy
+//! assert!(Arc::ptr_eq(&eu, &registry.get("stripe.eu").unwrap()));
+//! assert_eq!((eu.policy().min_calls(), registry.len()), (5, 1));
+//! registry.set_policy("stripe", Policy::builder().min_calls(8).build()?)?;
+//! assert_eq!(eu.policy().min_calls(), 8);
+//!
+//! let stripe = registry.group("stripe");
+//! stripe.force_open();
+//! assert_eq!(stripe.names(), ["stripe.eu"]);
+//! assert_eq!(eu.state(), State::ForcedOpen);
+//!
+//! let restored = Registry::with_clock(Policy::default(), ManualClock::new());
+//! restored.restore(&registry.snapshot())?;
+//! assert_eq!(restored.get("stripe.eu").unwrap().state(), State::ForcedOpen);
+//! stripe.reset();
+//! assert!(registry.remove("stripe.eu").is_some());
+//! assert!(matches!(registry.breaker("bad name"), Err(RegistryError::InvalidName { .. })));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub use fusebox_engine::{
     Backoff, Breaker, CallError, Clock, ManualClock, Metrics, Outcome, Permit, Policy,
