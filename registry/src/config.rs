@@ -1,7 +1,6 @@
 //! Config files: a registry built from, or reloaded with, a `[defaults]` + `[breakers."name"]`
 //! TOML file parsed and validated by [`fusebox_policies::RegistryConfig`].
 
-use std::fmt;
 use std::sync::Arc;
 
 use fusebox_engine::Clock;
@@ -66,7 +65,7 @@ impl Registry {
     /// ```
     pub fn from_toml_with_clock(
         text: &str,
-        clock: impl Clock + Clone + fmt::Debug,
+        clock: impl Clock + Clone,
     ) -> Result<Registry, ConfigError> {
         let config = RegistryConfig::from_toml(text)?;
         let registry = Registry::with_clock(config.defaults().clone(), clock);

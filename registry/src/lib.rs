@@ -41,6 +41,7 @@ use arc_swap::ArcSwap;
 use crossbeam_utils::CachePadded;
 use dashmap::DashMap;
 use fusebox_engine::{Breaker, Clock, Outcome, Policy, QuantaClock, State};
+use fusebox_policies::MAX_NAME_BYTES;
 
 mod config;
 mod deps;
@@ -146,7 +147,7 @@ trait ClockHandle: Send + Sync {
 
 struct HeldClock<C>(C);
 
-impl<C: Clock + Clone + fmt::Debug> ClockHandle for HeldClock<C> {
+impl<C: Clock + Clone> ClockHandle for HeldClock<C> {
     fn now_nanos(&self) -> u64 {
         self.0.now_nanos()
     }
@@ -156,7 +157,7 @@ impl<C: Clock + Clone + fmt::Debug> ClockHandle for HeldClock<C> {
     }
 
     fn describe(&self) -> String {
-        format!("{:?}", self.0)
+        std::any::type_name::<C>().to_owned()
     }
 }
 
@@ -196,7 +197,7 @@ impl RegistryBuilder {
     /// clock.advance(std::time::Duration::from_secs(1));
     /// assert_eq!(registry.breaker("x").unwrap().now().as_secs(), 1);
     /// ```
-    pub fn clock(mut self, clock: impl Clock + Clone + fmt::Debug) -> Self {
+    pub fn clock(mut self, clock: impl Clock + Clone) -> Self {
         self.clock = Box::new(HeldClock(clock));
         self
     }
@@ -287,7 +288,7 @@ impl Registry {
     /// let registry = fusebox_registry::Registry::with_clock(Policy::default(), ManualClock::new());
     /// assert!(registry.is_empty());
     /// ```
-    pub fn with_clock(policy: Policy, clock: impl Clock + Clone + fmt::Debug) -> Self {
+    pub fn with_clock(policy: Policy, clock: impl Clock + Clone) -> Self {
         Self::builder(policy).clock(clock).build()
     }
 
@@ -349,6 +350,10 @@ impl Registry {
     /// ```
     #[inline]
     pub fn get(&self, name: &str) -> Option<Arc<Breaker>> {
+        if name.len() > MAX_NAME_BYTES {
+            // Never stored; and hashing an oversized name from untrusted input is wasted work.
+            return None;
+        }
         let slot = self.map.get(name)?;
         self.touch(&slot);
         Some(slot.breaker.clone())
@@ -851,7 +856,7 @@ impl Registry {
     /// pass that sees it, so a breaker goes between `older_than` and `older_than` plus two
     /// pass intervals after its last use, never earlier. A breaker someone holds an `Arc`
     /// to is never removed, so it is never silently replaced by a fresh one. See
-    /// [`docs::pruning`].
+    /// [`docs`] (Pruning).
     ///
     /// # Examples
     ///
@@ -1003,8 +1008,9 @@ impl fmt::Debug for Registry {
 }
 
 fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
-    // A panic while holding the lock cannot leave the table half-written: every writer
-    // finishes its map update before it could panic in a breaker's `set_policy`.
+    // Writers change the table in one assignment before re-pointing breakers, so a panic
+    // while one holds the lock (only possible in a breaker's `set_policy`) leaves a whole
+    // table; some breakers keep their old policy until the next change.
     l.read().unwrap_or_else(PoisonError::into_inner)
 }
 

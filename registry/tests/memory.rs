@@ -113,7 +113,7 @@ fn a_flood_of_distinct_names_stays_within_the_capacity() {
 
 #[test]
 fn bytes_per_breaker_and_nothing_leaked() {
-    const N: usize = 100_000;
+    const N: usize = 50_000;
     let clock = ManualClock::new();
     // Warm up anything allocated once per process.
     drop(Registry::with_clock(policy(), clock.clone()).breaker("warm"));
