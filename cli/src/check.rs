@@ -1,7 +1,8 @@
 //! `fusebox check`: validates policy files and registry config files.
 //!
 //! A file with a `[defaults]` or `[breakers."<name>"]` section is a registry config
-//! ([`RegistryConfig::from_toml`]); any other file is a policy ([`Policy::from_toml`]).
+//! ([`RegistryConfig::from_toml`]); a file with a `[load]` section is a `simulate` scenario;
+//! any other file is a policy ([`Policy::from_toml`]).
 //!
 //! Both parsers stop at the first problem. To report every problem, the checker blanks out
 //! the entry at fault (or, for a problem on a section header, the whole section), keeping
@@ -17,7 +18,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::diag::Diagnostic;
-use crate::scenario::io_reason;
+use crate::scenario::{Failure, io_reason};
 
 /// What a checked file turned out to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,6 +27,8 @@ pub enum FileKind {
     Policy,
     /// A registry config: `[defaults]` and `[breakers."<name>"]` sections.
     Registry,
+    /// A `fusebox simulate` scenario (checked up to its first problem).
+    Scenario,
 }
 
 impl FileKind {
@@ -34,6 +37,7 @@ impl FileKind {
         match self {
             FileKind::Policy => "policy",
             FileKind::Registry => "registry config",
+            FileKind::Scenario => "scenario",
         }
     }
 }
@@ -45,6 +49,8 @@ pub struct Report {
     pub kind: FileKind,
     /// Every problem found, in file order; empty when the file is valid.
     pub problems: Vec<Diagnostic>,
+    /// Problems in other files this one names (a scenario's policy file), as whole lines.
+    pub elsewhere: Vec<String>,
     /// For a valid registry config, how many breaker sections it has.
     pub breakers: usize,
 }
@@ -68,10 +74,28 @@ const MAX_PROBLEMS: usize = 100;
 /// assert!(check_text("[breakers.\"db\"]\nmin_calls = 5\n").problems.is_empty());
 /// ```
 pub fn check_text(text: &str) -> Report {
+    check_text_in(text, None)
+}
+
+/// Checks one file's text; `dir` is where a scenario's `policy_file` is looked up.
+pub fn check_text_in(text: &str, dir: Option<&Path>) -> Report {
     let kind = kind_of(text);
+    if kind == FileKind::Scenario {
+        let (problems, elsewhere) = match crate::scenario::Scenario::parse(text, dir) {
+            Ok(_) => (Vec::new(), Vec::new()),
+            Err(Failure::Here(d)) => (vec![d], Vec::new()),
+            Err(Failure::Elsewhere(line)) => (Vec::new(), vec![line]),
+        };
+        return Report {
+            kind,
+            problems,
+            elsewhere,
+            breakers: 0,
+        };
+    }
     let validate: &dyn Fn(&str) -> Result<usize, Diagnostic> = match kind {
         FileKind::Policy => &|t: &str| Policy::from_toml(t).map(|_| 0).map_err(policy_diag),
-        FileKind::Registry => &|t: &str| {
+        FileKind::Registry | FileKind::Scenario => &|t: &str| {
             RegistryConfig::from_toml(t)
                 .map(|c| c.breakers().len())
                 .map_err(config_diag)
@@ -108,6 +132,7 @@ pub fn check_text(text: &str) -> Report {
     Report {
         kind,
         problems,
+        elsewhere: Vec::new(),
         breakers,
     }
 }
@@ -120,15 +145,18 @@ pub fn check_text(text: &str) -> Report {
 pub fn check_file(path: &Path) -> Result<Report, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("{}: cannot read: {}", path.display(), io_reason(&e)))?;
-    Ok(check_text(&text))
+    Ok(check_text_in(&text, path.parent()))
 }
 
-/// A registry config if its top level has `defaults` or `breakers`.
+/// A registry config if its top level has `defaults` or `breakers`, a scenario if it has
+/// `load`, else a policy.
 fn kind_of(text: &str) -> FileKind {
     let (doc, _) = DeTable::parse_recoverable(text);
     let has = |k: &str| doc.get_ref().contains_key(k);
     if has("defaults") || has("breakers") {
         FileKind::Registry
+    } else if has("load") {
+        FileKind::Scenario
     } else {
         FileKind::Policy
     }

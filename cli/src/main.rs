@@ -31,7 +31,8 @@ enum Command {
 
 #[derive(Args)]
 struct CheckArgs {
-    /// Policy files, or registry config files (with [defaults] / [breakers."name"] sections).
+    /// Policy files, registry config files (with [defaults] / [breakers."name"] sections), or
+    /// simulate scenarios (with a [load] section).
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
 }
@@ -127,7 +128,7 @@ fn check(args: &CheckArgs) -> (String, bool) {
                 eprintln!("error: {e}");
                 ok = false;
             }
-            Ok(report) if report.problems.is_empty() => {
+            Ok(report) if report.problems.is_empty() && report.elsewhere.is_empty() => {
                 let what = match report.kind {
                     fusebox_cli::check::FileKind::Registry => format!(
                         "registry config, {} breaker section{}",
@@ -142,6 +143,9 @@ fn check(args: &CheckArgs) -> (String, bool) {
                 ok = false;
                 for d in &report.problems {
                     out.push_str(&format!("{}:{d}\n", file.display()));
+                }
+                for line in &report.elsewhere {
+                    out.push_str(&format!("{line}\n"));
                 }
             }
         }

@@ -225,13 +225,21 @@ impl Scenario {
     /// assert_eq!(err, "s.toml:2:17: load.calls_per_sec: must be greater than 0, got -5");
     /// ```
     pub fn from_toml(text: &str, file: &str, dir: Option<&Path>) -> Result<Scenario, String> {
-        let located = |d: Diagnostic| format!("{file}:{d}");
-        let doc = Document::parse(text).map_err(located)?;
-        let raw: ScenarioFile = doc.deserialize(&[]).map_err(located)?;
-        validate(&doc, raw, dir).map_err(|e| match e {
-            Failure::Here(d) => located(d),
+        Scenario::parse(text, dir).map_err(|e| match e {
+            Failure::Here(d) => format!("{file}:{d}"),
             Failure::Elsewhere(msg) => msg,
         })
+    }
+
+    /// Like [`from_toml`](Self::from_toml), with the problem unformatted.
+    ///
+    /// # Errors
+    ///
+    /// The first problem: in this text, or in full in the policy file it names.
+    pub fn parse(text: &str, dir: Option<&Path>) -> Result<Scenario, Failure> {
+        let doc = Document::parse(text)?;
+        let raw: ScenarioFile = doc.deserialize(&[])?;
+        validate(&doc, raw, dir)
     }
 
     /// What the downstream does to a call sent at `t` (since the start).
@@ -475,10 +483,12 @@ struct PhaseFile {
 
 // --- validation -------------------------------------------------------------------------------
 
-enum Failure {
-    /// A problem in this file.
+/// Why a scenario was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// A problem in the scenario's own text.
     Here(Diagnostic),
-    /// A problem reported in full elsewhere (another file).
+    /// A problem in another file (the policy file), as a complete line.
     Elsewhere(String),
 }
 

@@ -82,9 +82,19 @@ fn one_bad_file_among_good_ones_fails_the_run() {
 }
 
 #[test]
-fn the_built_in_scenario_policy_and_the_scenarios_are_not_policies() {
-    // A scenario file is neither a policy nor a registry config: its keys are unknown keys.
-    let (out, _, code) = output(fusebox().arg("check").arg(fixture("flapping.toml")));
+fn scenarios_are_checked_too() {
+    let f = fixture("flapping.toml");
+    let (out, _, code) = output(fusebox().arg("check").arg(&f));
+    assert_eq!(code, Some(0));
+    assert_eq!(out, format!("{}: ok (scenario)\n", f.display()));
+    let f = fixture("overlap.toml");
+    let (out, _, code) = output(fusebox().arg("check").arg(&f));
     assert_eq!(code, Some(1));
-    assert!(out.contains(": name: unknown key"), "{out}");
+    assert_eq!(
+        out,
+        format!(
+            "{}:12:9: phases[1].start: overlaps phases[0] (2s to 10s)\n",
+            f.display()
+        )
+    );
 }
