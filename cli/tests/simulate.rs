@@ -160,3 +160,40 @@ fn the_default_chart_goes_to_the_temp_dir() {
     assert!(out.contains(&format!("chart: {}", expected.display())));
     assert!(expected.exists());
 }
+
+#[test]
+fn long_timelines_are_cut_in_text_but_whole_in_json() {
+    let dir = scratch("long-timeline");
+    std::fs::write(
+        dir.join("flappy.toml"),
+        "[policy]\nwindow = { count = 10 }\nmin_calls = 5\nopen_timeout = \"100ms\"\n\
+         [load]\ncalls_per_sec = 100\nduration = \"60s\"\ntimeout = \"200ms\"\n\
+         [[phases]]\nkind = \"flapping\"\nstart = \"1s\"\nend = \"59s\"\nperiod = \"1s\"\nduty = 0.5\n",
+    )
+    .unwrap();
+    let (text, err, code) =
+        output(
+            fusebox()
+                .current_dir(&dir)
+                .args(["simulate", "--no-chart", "flappy.toml"]),
+        );
+    assert_eq!(code, Some(0), "{err}");
+    let (json, _, _) = output(fusebox().current_dir(&dir).args([
+        "simulate",
+        "--no-chart",
+        "--json",
+        "flappy.toml",
+    ]));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let n = v["runs"][0]["transitions"].as_array().unwrap().len();
+    assert!(n > 40, "{n} transitions");
+    assert!(
+        text.contains(&format!(
+            "... {} more transitions (--json lists them all) ...",
+            n - 40
+        )),
+        "{text}"
+    );
+    let listed = text.lines().filter(|l| l.contains(" -> ")).count();
+    assert_eq!(listed, 40);
+}
