@@ -31,8 +31,8 @@ enum Command {
 
 #[derive(Args)]
 struct CheckArgs {
-    /// Policy files, registry config files (with [defaults] / [breakers."name"] sections), or
-    /// simulate scenarios (with a [load] section).
+    /// Policy files, registry config files (with `[defaults]` or `[breakers."name"]`), or
+    /// simulate scenarios (with `[load]`).
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
 }
