@@ -108,12 +108,13 @@ pub struct Registry {
 /// A map entry: the breaker and what the registry tracks about its use.
 struct Slot {
     breaker: Arc<Breaker>,
-    /// Looked up since the last prune pass (see `docs::pruning`).
+    /// Looked up since the last prune pass (see "Pruning" in [`docs`]).
     looked_up: AtomicBool,
-    /// `admitted + rejected + dependency_rejected` as the last prune pass saw it.
-    activity: AtomicU64,
+    /// `admitted + rejected + dependency_rejected` as the last prune pass saw it. Plain:
+    /// only prune passes touch it, through `retain`'s exclusive access.
+    activity: u64,
     /// Clock time (ns) of creation or of the last prune pass that saw the breaker in use.
-    active_at: AtomicU64,
+    active_at: u64,
     /// Calls [`Registry::call`] refused because a dependency was open.
     dependency_rejected: AtomicU64,
 }
@@ -123,8 +124,8 @@ impl Slot {
         Slot {
             breaker,
             looked_up: AtomicBool::new(false),
-            activity: AtomicU64::new(0),
-            active_at: AtomicU64::new(now),
+            activity: 0,
+            active_at: now,
             dependency_rejected: AtomicU64::new(0),
         }
     }
@@ -883,12 +884,12 @@ impl Registry {
         self.map.retain(|_, slot| {
             let activity = slot.activity();
             let looked_up = std::mem::take(slot.looked_up.get_mut());
-            if looked_up || activity != *slot.activity.get_mut() {
-                *slot.activity.get_mut() = activity;
-                *slot.active_at.get_mut() = now;
+            if looked_up || activity != slot.activity {
+                slot.activity = activity;
+                slot.active_at = now;
                 return true;
             }
-            let idle = now.saturating_sub(*slot.active_at.get_mut()) >= older_than;
+            let idle = now.saturating_sub(slot.active_at) >= older_than;
             // The map holds one reference; a caller holding the breaker holds another, and
             // cannot get one from the map while `retain` holds this shard's write lock.
             let prune = idle
