@@ -714,7 +714,9 @@ impl Registry {
         self.check_dependencies_in(name)
     }
 
-    #[cold]
+    /// The walk, kept out of line so that registries without dependencies inline only the
+    /// flag check.
+    #[inline(never)]
     fn check_dependencies_in(&self, name: &str) -> Result<(), RegistryError> {
         let graph = self.deps.load();
         for dep in graph.all_dependencies(name) {
