@@ -76,6 +76,22 @@ fn lookup(c: &mut Criterion) {
             )
         })
     });
+    // The same calls on breakers already in hand: the part of `call_by_name` that is the
+    // engine's (touching 1024 breakers in turn, so their cache lines are cold).
+    let held: Vec<Arc<Breaker>> = names
+        .iter()
+        .map(|n| registry.get(n).expect("created"))
+        .collect();
+    g.bench_function("engine_call_same_1024_breakers_in_hand", |b| {
+        b.iter(|| {
+            i = (i + 1) & 1023;
+            black_box(
+                black_box(&held[i])
+                    .call(|| Ok::<u32, ()>(black_box(1)))
+                    .is_ok(),
+            )
+        })
+    });
     // What a hand-rolled registry costs: a read-locked HashMap (same hasher) and an Arc clone.
     let plain: RwLock<HashMap<Arc<str>, Arc<Breaker>, foldhash::fast::RandomState>> = RwLock::new(
         registry
