@@ -1078,3 +1078,235 @@ pub fn run_or_shrink(scenario: &Scenario, quirks: Quirks) -> usize {
     std::panic::set_hook(hook);
     run(&best, quirks)
 }
+
+impl Op {
+    /// The bytes [`Op::arbitrary`] reads back as this operation.
+    fn encode(&self, out: &mut Vec<u8>) {
+        let outcome = |o: Outcome| match o {
+            Outcome::Success => 0,
+            Outcome::Failure => 5,
+            Outcome::Ignored => 9,
+        };
+        match *self {
+            Op::Acquire => out.push(0),
+            Op::Record { pick, outcome: o } => out.extend([27, pick, outcome(o)]),
+            Op::Drop { pick } => out.extend([54, pick]),
+            Op::Call { ok } => out.extend([58, ok as u8]),
+            Op::Advance { ms } if ms <= 1500 => out.extend([65, (ms >> 8) as u8, ms as u8]),
+            Op::Advance { ms } => {
+                assert!(
+                    ms % 1000 == 0 && (1..=90).contains(&(ms / 1000)),
+                    "{ms} ms cannot be encoded"
+                );
+                out.extend([78, (ms / 1000 - 1) as u8]);
+            }
+            Op::ForceOpen => out.push(85),
+            Op::Disable => out.push(86),
+            Op::MetricsOnly => out.push(87),
+            Op::Reset => out.push(88),
+            Op::SetPolicy(n) => out.extend([90, n]),
+        }
+    }
+}
+
+impl Scenario {
+    /// The bytes [`Scenario::arbitrary`] reads back as this scenario: fuzz seeds.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = vec![self.policy];
+        for op in &self.ops {
+            op.encode(&mut out);
+        }
+        out
+    }
+}
+
+/// Hand-written scenarios: the fuzz target's seed corpus, also run by `model.rs`.
+pub fn seeds() -> Vec<(&'static str, Scenario)> {
+    use Op::*;
+    let rec = |pick, outcome| Record { pick, outcome };
+    let (s, f, i) = (Outcome::Success, Outcome::Failure, Outcome::Ignored);
+    let fail = Call { ok: false };
+    let ok = Call { ok: true };
+    let scenario = |policy, ops: &[Op]| Scenario {
+        policy,
+        ops: ops.to_vec(),
+    };
+    let mut ramp = vec![
+        fail,
+        fail,
+        Advance { ms: 10_000 },
+        Acquire,
+        Acquire,
+        rec(0, s),
+    ];
+    ramp.push(rec(0, s));
+    for step in [0, 1_000, 1_000, 1_500] {
+        ramp.push(Advance { ms: step });
+        ramp.extend([ok; 9]);
+    }
+    ramp.extend([fail, fail, Advance { ms: 20_000 }, ok]);
+    vec![
+        // The API contract's example (policy 0: count 4, min 2, rate 0.5, 2 probes).
+        (
+            "contract",
+            scenario(
+                0,
+                &[
+                    fail,
+                    fail,
+                    Acquire,
+                    Advance { ms: 10_000 },
+                    Acquire,
+                    Acquire,
+                    Acquire,
+                    rec(0, s),
+                    rec(0, s),
+                    ok,
+                ],
+            ),
+        ),
+        // A probe outlives its episode and holds its slot; a probe failure doubles the period.
+        (
+            "stale_probes",
+            scenario(
+                0,
+                &[
+                    fail,
+                    fail,
+                    Advance { ms: 10_000 },
+                    Acquire,
+                    Acquire,
+                    rec(0, f),
+                    Acquire,
+                    Advance { ms: 20_000 },
+                    Acquire,
+                    Acquire,
+                    rec(1, s),
+                    rec(0, s),
+                    Drop { pick: 0 },
+                ],
+            ),
+        ),
+        // Recovering: a ramp from a quarter over 4 s, then a trip that keeps the step.
+        ("ramp", scenario(4, &ramp)),
+        // A bulkhead switched on by a swap counts only the permits acquired after it.
+        (
+            "bulkhead_swap",
+            scenario(
+                0,
+                &[
+                    Acquire,
+                    SetPolicy(2),
+                    Acquire,
+                    Acquire,
+                    Acquire,
+                    rec(0, s),
+                    Acquire,
+                    rec(1, s),
+                    Acquire,
+                    Drop { pick: 0 },
+                    Drop { pick: 0 },
+                    Drop { pick: 0 },
+                ],
+            ),
+        ),
+        // Slow calls on a time window, aged out bucket by bucket.
+        (
+            "time_slow",
+            scenario(
+                9,
+                &[
+                    Acquire,
+                    Acquire,
+                    Advance { ms: 900 },
+                    rec(0, s),
+                    rec(0, f),
+                    ok,
+                    Advance { ms: 2_000 },
+                    ok,
+                    fail,
+                    Acquire,
+                    Advance { ms: 1_200 },
+                    rec(0, s),
+                    Advance { ms: 9_000 },
+                    ok,
+                    fail,
+                    SetPolicy(3),
+                    fail,
+                    fail,
+                    fail,
+                ],
+            ),
+        ),
+        // Consecutive failures trip whatever min_calls; a success starts the run again.
+        (
+            "consecutive",
+            scenario(
+                1,
+                &[
+                    fail,
+                    fail,
+                    ok,
+                    fail,
+                    fail,
+                    fail,
+                    Advance { ms: 10_000 },
+                    ok,
+                    fail,
+                ],
+            ),
+        ),
+        // Manual states with permits out; reset zeroes the counters.
+        (
+            "manual",
+            scenario(
+                0,
+                &[
+                    Acquire,
+                    Acquire,
+                    ForceOpen,
+                    Acquire,
+                    rec(0, f),
+                    Disable,
+                    Acquire,
+                    ok,
+                    fail,
+                    MetricsOnly,
+                    fail,
+                    fail,
+                    rec(0, s),
+                    Reset,
+                    rec(0, i),
+                    fail,
+                    fail,
+                ],
+            ),
+        ),
+        // Everything on: slow, consecutive, bulkhead of 1, a ramp, on a short time window.
+        (
+            "everything",
+            scenario(
+                6,
+                &[
+                    Acquire,
+                    Acquire,
+                    Advance { ms: 600 },
+                    rec(0, s),
+                    fail,
+                    fail,
+                    Advance { ms: 10_000 },
+                    Acquire,
+                    Acquire,
+                    rec(0, s),
+                    Acquire,
+                    rec(0, s),
+                    Advance { ms: 1_500 },
+                    ok,
+                    ok,
+                    Advance { ms: 1_500 },
+                    ok,
+                ],
+            ),
+        ),
+    ]
+}

@@ -1,0 +1,245 @@
+//! Nothing leaks: a million state transitions and a hundred thousand breakers under a
+//! counting global allocator, with the live heap back to exactly where it started.
+//!
+//! Only the measuring thread's allocations are counted (the test harness allocates on its
+//! own threads), into thread-local counters, so the tests of this file can run in parallel.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::time::{Duration, Instant};
+
+use fusebox_engine::{
+    Backoff, Breaker, ManualClock, Outcome, Policy, Recovery, State, Transition, Window,
+};
+
+struct Counting;
+
+thread_local! {
+    /// Whether this thread's allocations are counted.
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    /// Live bytes allocated by this thread while counting.
+    static LIVE: Cell<isize> = const { Cell::new(0) };
+    /// Allocations made by this thread while counting.
+    static ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count(bytes: isize, allocs: u64) {
+    // `try_with`: the allocator may run while the thread's locals are being torn down.
+    if COUNTING.try_with(Cell::get).unwrap_or(false) {
+        let _ = LIVE.try_with(|l| l.set(l.get() + bytes));
+        let _ = ALLOCS.try_with(|a| a.set(a.get() + allocs));
+    }
+}
+
+// SAFETY: forwards every call to `System` unchanged; only counts the bytes.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout.size() as isize, 1);
+        // SAFETY: the caller upholds `alloc`'s contract, which we pass on.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        count(-(layout.size() as isize), 0);
+        // SAFETY: `ptr` was allocated by `System` with `layout` (see `alloc`).
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count(new_size as isize - layout.size() as isize, 1);
+        // SAFETY: the caller upholds `realloc`'s contract, which we pass on.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// (live bytes, allocations) counted on this thread so far.
+fn heap() -> (isize, u64) {
+    (LIVE.with(Cell::get), ALLOCS.with(Cell::get))
+}
+
+fn counting(on: bool) {
+    COUNTING.with(|c| c.set(on));
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// One failure opens it, one success closes it; a constant open period of 1 s.
+fn one_shot() -> Policy {
+    Policy::builder()
+        .window(Window::count(1))
+        .min_calls(1)
+        .open_timeout(secs(1))
+        .backoff(Backoff::constant())
+        .half_open_permits(1)
+        .success_threshold(1)
+        .build()
+        .unwrap()
+}
+
+/// Closed → Open → HalfOpen → Closed, with a rejection while open: three transitions.
+fn cycle(b: &Breaker, clock: &ManualClock) {
+    b.try_acquire().unwrap().failure();
+    debug_assert_eq!(b.state(), State::Open);
+    let _ = b.try_acquire().unwrap_err();
+    clock.advance(secs(1));
+    b.try_acquire().unwrap().success();
+    debug_assert_eq!(b.state(), State::Closed);
+}
+
+/// Per-process lazy state (thread-locals, the rejection counter's lane), touched before
+/// counting starts.
+fn warm_up() {
+    let clock = ManualClock::new();
+    let b = Breaker::with_clock("warm", one_shot(), clock.clone());
+    let rx = b.subscribe();
+    cycle(&b, &clock);
+    assert_eq!(rx.try_iter().count(), 3);
+}
+
+/// 3 transitions each: 10⁶ transitions (~0.3 s in release, ~4 s in a debug build).
+const CYCLES: u64 = 333_334;
+
+#[test]
+fn a_million_transitions_leak_nothing() {
+    warm_up();
+    counting(true);
+    let (start, _) = heap();
+    let clock = ManualClock::new();
+    let b = Breaker::with_clock("leak-check", one_shot(), clock.clone());
+    let rx = b.subscribe();
+    let mut transitions = 0u64;
+    let mut drain = |rx: &crossbeam_channel::Receiver<Transition>| {
+        transitions += rx.try_iter().count() as u64;
+    };
+    // The first cycles allocate what the breaker keeps (the rejection lanes): then steady.
+    for _ in 0..10 {
+        cycle(&b, &clock);
+        drain(&rx);
+    }
+    let (steady, steady_allocs) = heap();
+    let t = Instant::now();
+    for i in 10..CYCLES {
+        cycle(&b, &clock);
+        // 300 transitions fit the subscriber's channel (1024) between drains.
+        if i % 100 == 0 {
+            drain(&rx);
+        }
+    }
+    drain(&rx);
+    let elapsed = t.elapsed();
+    let (after, after_allocs) = heap();
+    let m = b.metrics();
+    drop(rx);
+    drop(b);
+    drop(clock);
+    let (end, _) = heap();
+    counting(false);
+
+    assert_eq!(transitions, 3 * CYCLES, "every transition was delivered");
+    assert_eq!(
+        (m.failures, m.successes, m.rejected),
+        (CYCLES, CYCLES, CYCLES)
+    );
+    assert_eq!(after, steady, "no heap growth across transitions");
+    assert_eq!(
+        end, start,
+        "every byte returned once the breaker is dropped"
+    );
+    println!(
+        "{} transitions in {:.2} s ({:.0} ns per cycle of 3), {} allocations in steady state, \
+         live heap {} B with the breaker, {} B after it",
+        3 * CYCLES,
+        elapsed.as_secs_f64(),
+        elapsed.as_nanos() as f64 / (CYCLES - 10) as f64,
+        after_allocs - steady_allocs,
+        steady - start,
+        end - start,
+    );
+}
+
+/// Each breaker is used a little in a way that allocates: a subscriber, a swap to another
+/// window shape, a ramp episode, transitions, rejections.
+fn exercise(b: &Breaker, clock: &ManualClock, ramp: &Policy, i: u64) {
+    match i % 4 {
+        0 => {}
+        1 => {
+            let rx = b.subscribe();
+            cycle(b, clock);
+            drop(rx);
+        }
+        2 => {
+            b.set_policy(ramp.clone());
+            cycle_ramp(b, clock);
+        }
+        _ => {
+            cycle(b, clock);
+            b.force_open();
+            let _ = b.try_acquire().unwrap_err();
+            b.reset();
+        }
+    }
+    b.try_acquire().unwrap().record(Outcome::Ignored);
+}
+
+/// A time window and a recovery ramp: another window store, a Recovering episode.
+fn ramp_on_a_time_window() -> Policy {
+    Policy::builder()
+        .window(Window::time(secs(10), 10))
+        .min_calls(1)
+        .open_timeout(secs(1))
+        .half_open_permits(1)
+        .success_threshold(1)
+        .recovery(Recovery::ramp(secs(1), 0.5))
+        .build()
+        .unwrap()
+}
+
+fn cycle_ramp(b: &Breaker, clock: &ManualClock) {
+    b.try_acquire().unwrap().failure();
+    clock.advance(secs(1));
+    b.try_acquire().unwrap().success();
+    assert_eq!(b.state(), State::Recovering);
+    clock.advance(secs(1));
+    b.try_acquire().unwrap().success();
+    assert_eq!(b.state(), State::Closed);
+}
+
+const BREAKERS: u64 = 100_000;
+
+#[test]
+fn a_hundred_thousand_breakers_leak_nothing() {
+    warm_up();
+    let (one_shot, ramp) = (one_shot(), ramp_on_a_time_window());
+    let clock = ManualClock::new();
+    // Past the first span of the time windows (see `time_window_cleared_early_keeps_counting`).
+    clock.set(secs(1000));
+    counting(true);
+    let (start, start_allocs) = heap();
+    let t = Instant::now();
+    for i in 0..BREAKERS {
+        let b = Breaker::with_clock(format!("breaker-{i}"), one_shot.clone(), clock.clone());
+        exercise(&b, &clock, &ramp, i);
+    }
+    let elapsed = t.elapsed();
+    // All alive at once, too: what a registry holds.
+    let all: Vec<Breaker> = (0..1000)
+        .map(|i| Breaker::with_clock(format!("held-{i}"), one_shot.clone(), clock.clone()))
+        .collect();
+    for (i, b) in all.iter().enumerate() {
+        exercise(b, &clock, &ramp, i as u64);
+    }
+    drop(all);
+    let (end, end_allocs) = heap();
+    counting(false);
+    assert_eq!(end, start, "every byte returned");
+    println!(
+        "{BREAKERS} breakers created, used and dropped in {:.2} s; {} allocations, live heap \
+         back to its start ({} B difference)",
+        elapsed.as_secs_f64(),
+        end_allocs - start_allocs,
+        end - start
+    );
+}
