@@ -1093,11 +1093,13 @@ impl Inner {
                 let clean = w.no_failures();
                 let guess = self.busy.cursor.load(Ordering::Relaxed);
                 let guessed_noop = clean || w.success_is_noop(guess);
-                let seq = self.busy.cursor.fetch_add(1, Ordering::Relaxed);
+                // SeqCst: see window.rs (free on x86, where it is a locked `xadd` either way).
+                let seq = self.busy.cursor.fetch_add(1, Ordering::SeqCst);
                 if w.is_full_at(seq) && (clean || (seq == guess && guessed_noop)) {
                     return;
                 }
-                if let Some(tally) = w.record_success(seq) {
+                if w.record_success(seq) {
+                    let tally = w.tally(self.fresh_cursor());
                     self.evaluate(tally, &self.config(), self.word());
                 }
                 return;
@@ -1123,16 +1125,17 @@ impl Inner {
         let mut now = None;
         let slow = (flags & F_SLOW != 0).then(|| self.is_slow(start, &config, &mut now));
         let word = self.word();
-        if failure {
-            self.busy.failures.fetch_add(1, Ordering::Relaxed);
-        }
         if flags & F_CONSECUTIVE != 0 {
             // The outcome is recorded like any other even when it trips the breaker here; the
             // window's own evaluation then finds the episode over and does nothing.
             self.count_consecutive(failure, config.consecutive, word);
         }
+        // An outcome is counted as recorded before it is counted as a failure, and `totals`
+        // reads them in the other order (all SeqCst): a `reset` racing with this record may
+        // leave the call out of the new counts, but never counts a failure as a success.
         if !word.state().records_window() {
-            self.busy.other_recorded.fetch_add(1, Ordering::Relaxed);
+            self.busy.other_recorded.fetch_add(1, Ordering::SeqCst);
+            self.count_failure(failure);
             return;
         }
         let reevaluate = flags & F_REEVALUATE != 0
@@ -1140,13 +1143,15 @@ impl Inner {
             && self.hot.flags.fetch_and(!F_REEVALUATE, Ordering::Relaxed) & F_REEVALUATE != 0;
         let tally = match self.window() {
             WindowStore::Count(w) => {
-                // Relaxed: the cursor only hands out slots (see window.rs).
-                let seq = self.busy.cursor.fetch_add(1, Ordering::Relaxed);
+                // SeqCst: see window.rs.
+                let seq = self.busy.cursor.fetch_add(1, Ordering::SeqCst);
+                self.count_failure(failure);
                 let changed = w.record(seq, failure, slow);
-                changed.or_else(|| reevaluate.then(|| w.tally(seq.saturating_add(1))))
+                (changed || reevaluate).then(|| w.tally(self.fresh_cursor()))
             }
             WindowStore::Time(w) => {
-                self.busy.other_recorded.fetch_add(1, Ordering::Relaxed);
+                self.busy.other_recorded.fetch_add(1, Ordering::SeqCst);
+                self.count_failure(failure);
                 let now = *now.get_or_insert_with(|| self.cold.clock.now());
                 Some(w.record(now, failure, slow.unwrap_or(false)))
             }
@@ -1155,6 +1160,27 @@ impl Inner {
             if word.state() != State::MetricsOnly {
                 self.evaluate(tally, &config, word);
             }
+        }
+    }
+
+    /// The cursor as the last of a set of racing recorders must see it, for judging a tally.
+    ///
+    /// A read-modify-write, not a load: every `fetch_add` of the cursor reads the latest value
+    /// in its modification order, so of two racing recorders the one whose read comes later
+    /// reads from the other's (release) and sees its window update too. A plain load could let
+    /// both judge a partial view and neither trip (a failure and a success that together fill
+    /// a window at threshold 0.5, say). Only recorders that may trip pay for it.
+    #[inline]
+    fn fresh_cursor(&self) -> u64 {
+        self.busy.cursor.fetch_add(0, Ordering::SeqCst)
+    }
+
+    /// Counts a failure in the totals (after the caller counted the outcome as recorded).
+    #[inline]
+    fn count_failure(&self, failure: bool) {
+        if failure {
+            // SeqCst: see `record_general`.
+            self.busy.failures.fetch_add(1, Ordering::SeqCst);
         }
     }
 
@@ -1271,6 +1297,7 @@ impl Inner {
     }
 
     /// Marks the `Open` episode `epoch` as past its deadline (the timer thread's call).
+    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn expire(&self, epoch: u32) {
         let mut word = self.word();
         while let Some(next) = word.expire(epoch) {
@@ -1326,9 +1353,10 @@ impl Inner {
     /// Empties the window and starts its cursor again.
     fn clear_window(&self) {
         self.window().clear();
-        // Relaxed: the cursor's count moves to the base in one step, so totals stay exact.
-        let n = self.busy.cursor.swap(0, Ordering::Relaxed);
-        self.busy.cursor_base.fetch_add(n, Ordering::Relaxed);
+        // SeqCst: publishes the cleared bits to recorders (see window.rs); the cursor's count
+        // moves to the base in one step, so totals stay exact.
+        let n = self.busy.cursor.swap(0, Ordering::SeqCst);
+        self.busy.cursor_base.fetch_add(n, Ordering::SeqCst);
         self.busy.consecutive_failures.store(0, Ordering::Relaxed);
     }
 
@@ -1434,8 +1462,9 @@ impl Inner {
                 }
             };
             store.clear();
-            let n = self.busy.cursor.swap(0, Ordering::Relaxed);
-            self.busy.cursor_base.fetch_add(n, Ordering::Relaxed);
+            // SeqCst: as in `clear_window`.
+            let n = self.busy.cursor.swap(0, Ordering::SeqCst);
+            self.busy.cursor_base.fetch_add(n, Ordering::SeqCst);
             // Release: publishes the cleared store to recorders that Acquire the pointer.
             self.hot
                 .window
@@ -1451,12 +1480,13 @@ impl Inner {
 
     fn totals(&self) -> Totals {
         let b = &self.busy;
-        // Relaxed: statistics, read one by one.
+        // SeqCst, failures first: see `record_general`.
+        let failures = b.failures.load(Ordering::SeqCst);
         Totals {
-            recorded: b.cursor_base.load(Ordering::Relaxed)
-                + b.cursor.load(Ordering::Relaxed)
-                + b.other_recorded.load(Ordering::Relaxed),
-            failures: b.failures.load(Ordering::Relaxed),
+            recorded: b.cursor_base.load(Ordering::SeqCst)
+                + b.cursor.load(Ordering::SeqCst)
+                + b.other_recorded.load(Ordering::SeqCst),
+            failures,
             ignored: b.ignored.load(Ordering::Relaxed),
             slow: b.slow.load(Ordering::Relaxed),
             rejected: b.rejected.sum(),
@@ -1472,7 +1502,7 @@ impl Inner {
         let failures = now.failures.wrapping_sub(base.failures).min(recorded);
         let ignored = now.ignored.wrapping_sub(base.ignored);
         let tally = match self.window() {
-            WindowStore::Count(w) => w.tally(self.busy.cursor.load(Ordering::Relaxed)),
+            WindowStore::Count(w) => w.tally(self.busy.cursor.load(Ordering::SeqCst)),
             WindowStore::Time(w) => w.tally(self.cold.clock.now()),
         };
         Metrics {
@@ -1592,10 +1622,8 @@ impl Inner {
                 b.ignored.fetch_add(1, Ordering::Relaxed);
             }
             Outcome::Success | Outcome::Failure => {
-                b.other_recorded.fetch_add(1, Ordering::Relaxed);
-                if outcome == Outcome::Failure {
-                    b.failures.fetch_add(1, Ordering::Relaxed);
-                }
+                b.other_recorded.fetch_add(1, Ordering::SeqCst);
+                self.count_failure(outcome == Outcome::Failure);
                 let config = self.config();
                 if config.flags & F_SLOW != 0 {
                     self.is_slow(start, &config, &mut None);

@@ -11,8 +11,18 @@
 //! of the bitmaps exactly, whatever the interleaving: no update is lost. A success whose slot
 //! already holds a success changes nothing and writes nothing. Counts may be off by the few
 //! outcomes in flight while threads race; they are read as signed and clamped.
-//! All of it is `Relaxed`: the window publishes no other data, and decisions taken on it are
-//! published through the state word's own `compare_exchange`.
+//!
+//! A recorder that may trip (its outcome grew the window or raised a count) judges a tally
+//! read *after* its own updates, taking the cursor with a read-modify-write (`fetch_add(0)`):
+//! of racing recorders, the one whose read comes later in the cursor's modification order
+//! reads from the other's and so sees its count update, so the outcome that completes a trip
+//! is always judged with all the others (with plain loads, two racing failures that together
+//! fill the window could each judge a partial view and neither trip). The cursor's and the
+//! counts' read-modify-writes are `SeqCst`, which on x86 costs nothing over `Relaxed`.
+//! A clear swaps the bits (`Relaxed`) and then the cursor (`SeqCst`), so a recorder whose
+//! `fetch_add` returns a post-clear sequence number also sees the cleared bits. Bits are
+//! otherwise `Relaxed`; when two outcomes `size` apart race for one slot, the slot keeps
+//! whichever lands last.
 //!
 //! **Time window.** Each bucket carries a stamp (the index of the time period it holds, plus one)
 //! and its counts. A recorder whose period is newer than the stamp claims the bucket by CAS-ing
@@ -102,13 +112,14 @@ impl CountWindow {
     #[inline]
     fn put(words: &[AtomicU64], count: &AtomicU32, slot: usize, set: bool) -> bool {
         let (word, bit) = (&words[slot / 64], 1u64 << (slot % 64));
-        // Relaxed everywhere here: see the module's synchronization notes.
+        // Bits are Relaxed: the caller's SeqCst cursor `fetch_add` already orders a clear's
+        // bit swaps before these. Counts are SeqCst (see the module's notes).
         if set {
             if word.load(Ordering::Relaxed) & bit != 0 {
                 return false;
             }
             if word.fetch_or(bit, Ordering::Relaxed) & bit == 0 {
-                count.fetch_add(1, Ordering::Relaxed);
+                count.fetch_add(1, Ordering::SeqCst);
                 return true;
             }
         } else {
@@ -116,23 +127,25 @@ impl CountWindow {
                 return false;
             }
             if word.fetch_and(!bit, Ordering::Relaxed) & bit != 0 {
-                count.fetch_sub(1, Ordering::Relaxed);
+                count.fetch_sub(1, Ordering::SeqCst);
             }
         }
         false
     }
 
-    /// Records the outcome numbered `seq`. Returns the window's tally when a rate may have
-    /// risen (a failure or slow call entered, or the window grew), `None` when it cannot have.
+    /// Records the outcome numbered `seq`. Returns whether a rate may have risen (a failure
+    /// or slow call entered, or the window grew): then the caller judges a fresh [`tally`].
+    ///
+    /// [`tally`]: Self::tally
     #[inline]
-    pub(crate) fn record(&self, seq: u64, failure: bool, slow: Option<bool>) -> Option<Tally> {
+    pub(crate) fn record(&self, seq: u64, failure: bool, slow: Option<bool>) -> bool {
         let slot = self.slot(seq);
         let grew = seq < self.size as u64;
         let mut rose = Self::put(&self.fail_bits, &self.failures, slot, failure);
         if let Some(slow) = slow {
             rose |= Self::put(&self.slow_bits, &self.slow, slot, slow);
         }
-        (rose || grew).then(|| self.tally(seq.saturating_add(1)))
+        rose || grew
     }
 
     /// Whether a success numbered `seq` would change nothing: the window is full and the
@@ -161,25 +174,30 @@ impl CountWindow {
 
     /// Records a success numbered `seq`; see [`record`](Self::record).
     #[inline(always)]
-    pub(crate) fn record_success(&self, seq: u64) -> Option<Tally> {
+    pub(crate) fn record_success(&self, seq: u64) -> bool {
         if self.success_is_noop(seq) {
-            return None;
+            return false;
         }
         self.record_cold(seq)
     }
 
     #[cold]
-    fn record_cold(&self, seq: u64) -> Option<Tally> {
+    fn record_cold(&self, seq: u64) -> bool {
         self.record(seq, false, None)
     }
 
-    /// The window's counts after `recorded` outcomes since it was last cleared.
+    /// The window's counts, given the cursor (`recorded`: outcomes handed a slot since the
+    /// window was last cleared). Read after the caller's own updates, with SeqCst, so that of
+    /// racing recorders the last to judge sees every other's outcome.
     #[inline]
     pub(crate) fn tally(&self, recorded: u64) -> Tally {
+        let calls = recorded.min(self.size as u64) as u32;
+        // SeqCst: see above and the module's notes. Counts are clamped to the calls: an
+        // outcome racing with a clear may land in the emptied window ahead of its call.
         Tally {
-            calls: recorded.min(self.size as u64) as u32,
-            failures: clamp(self.failures.load(Ordering::Relaxed), self.size),
-            slow: clamp(self.slow.load(Ordering::Relaxed), self.size),
+            calls,
+            failures: clamp(self.failures.load(Ordering::SeqCst), calls),
+            slow: clamp(self.slow.load(Ordering::SeqCst), calls),
         }
     }
 
@@ -189,8 +207,9 @@ impl CountWindow {
             (&self.slow_bits, &self.slow),
         ] {
             for word in words.iter() {
+                // Relaxed: published by the caller's SeqCst swap of the cursor that follows.
                 let old = word.swap(0, Ordering::Relaxed);
-                count.fetch_sub(old.count_ones(), Ordering::Relaxed);
+                count.fetch_sub(old.count_ones(), Ordering::SeqCst);
             }
         }
     }
@@ -363,10 +382,12 @@ mod tests {
             seq += 1;
         }
         for i in 1..=50 {
-            let t = w
-                .record(seq, true, None)
-                .expect("a failure entering raises the rate");
+            assert!(
+                w.record(seq, true, None),
+                "a failure entering raises the rate"
+            );
             seq += 1;
+            let t = w.tally(seq);
             assert_eq!((t.calls, t.failures), (100, i));
         }
         for _ in 0..100 {
@@ -384,12 +405,9 @@ mod tests {
     fn success_over_success_reports_nothing() {
         let w = CountWindow::new(4);
         for seq in 0..4 {
-            assert!(
-                w.record(seq, false, None).is_some(),
-                "the window is growing"
-            );
+            assert!(w.record(seq, false, None), "the window is growing");
         }
-        assert_eq!(w.record(4, false, None), None);
+        assert!(!w.record(4, false, None));
     }
 
     #[test]

@@ -90,8 +90,6 @@ fn reset_races_a_failing_call() {
 }
 
 #[test]
-#[ignore = "engine bug: a failure recorded across reset() can leave its bit in the cleared \
-            window after the cursor was rebased: window_failures 1 with window_calls 0"]
 fn reset_leaves_no_failure_outside_the_window_calls() {
     loom::model(|| {
         let m = reset_racing_a_failure();
@@ -100,8 +98,6 @@ fn reset_leaves_no_failure_outside_the_window_calls() {
 }
 
 #[test]
-#[ignore = "engine bug: a failure recorded just after reset() can miss the window: a stale \
-            Relaxed load of the bitmap word (pre-clear bit) skips the fetch_or"]
 fn reset_loses_no_failure_from_the_window() {
     loom::model(|| {
         let m = reset_racing_a_failure();
@@ -111,8 +107,6 @@ fn reset_loses_no_failure_from_the_window() {
 }
 
 #[test]
-#[ignore = "engine bug: reset()'s baseline reads `failures` and the recorded count one by one, \
-            so a racing failure can be rebased as a success"]
 fn reset_never_turns_a_failure_into_a_success() {
     loom::model(|| {
         let m = reset_racing_a_failure();

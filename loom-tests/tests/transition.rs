@@ -94,8 +94,6 @@ fn three_failures_that_each_trip_race_to_one_transition() {
 }
 
 #[test]
-#[ignore = "engine bug: two concurrent failures that fill the window at threshold 1.0 can \
-            leave it Closed (each record judges a tally that misses the other's bit or slot)"]
 fn two_failures_filling_the_window_at_threshold_one_trip() {
     loom::model(|| {
         // Neither failure alone can trip (min_calls 2), so both calls are admitted and the
@@ -106,8 +104,6 @@ fn two_failures_filling_the_window_at_threshold_one_trip() {
 }
 
 #[test]
-#[ignore = "engine bug: a concurrent failure and success that fill the window at threshold \
-            0.5 can leave it Closed (the success judges before the failure's bit lands)"]
 fn a_failure_and_a_success_filling_the_window_trip() {
     loom::model(|| {
         let breaker = Arc::new(Breaker::with_clock(
