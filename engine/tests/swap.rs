@@ -254,9 +254,6 @@ fn window_shape_change_starts_empty_and_same_shape_keeps_counts() {
 /// shapes and thresholds; at the end every counter matches what the callers saw.
 #[test]
 fn swap_storm_under_load_keeps_exact_counts_and_subscribers() {
-    #[cfg(debug_assertions)]
-    const SWAPS: u64 = 20_000;
-    #[cfg(not(debug_assertions))]
     const SWAPS: u64 = 100_000;
 
     let a = build(
