@@ -48,6 +48,21 @@ struct Naive {
 }
 
 impl Naive {
+    /// Forgets outcomes that can never be in the window again (the clock only moves ahead).
+    fn prune(&mut self, now: u64) {
+        match self.window {
+            Window::Count { size } => {
+                let excess = self.outcomes.len().saturating_sub(size as usize);
+                self.outcomes.drain(..excess);
+            }
+            Window::Time { span, buckets } => {
+                let width = (nanos(span) / buckets as u64).max(1);
+                self.outcomes
+                    .retain(|(t, _, _)| t / width + buckets as u64 > now / width);
+            }
+        }
+    }
+
     /// (calls, failures, slow) in the window at `now`.
     fn tally(&self, now: u64) -> (u64, u64, u64) {
         let live: Vec<&(u64, bool, bool)> = match self.window {
@@ -132,6 +147,7 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
         }
         let m = b.metrics();
         let now = nanos(clock.now());
+        naive.prune(now);
         assert_eq!(m.state, State::MetricsOnly);
         assert_eq!(
             (m.window_calls, m.window_failures, m.window_slow),
