@@ -61,9 +61,7 @@ struct Config {
     flags: u32,
     min_calls: u32,
     consecutive: u32,
-    half_open_permits: u32,
     success_threshold: u32,
-    max_concurrent: u32,
     failure_threshold: f64,
     slow_threshold: f64,
     slow_nanos: u64,
@@ -850,7 +848,9 @@ impl Inner {
             h.slow_threshold
                 .store(slow.rate.to_bits(), Ordering::Relaxed);
         }
-        h.flags.store(flags, Ordering::Relaxed);
+        // A re-evaluation still owed from an earlier swap stays owed.
+        let owed = h.flags.load(Ordering::Relaxed) & F_REEVALUATE;
+        h.flags.store(flags | owed, Ordering::Relaxed);
         // Release: publishes the values above to readers that Acquire the sequence.
         h.config_seq.store(seq.wrapping_add(2), Ordering::Release);
     }
@@ -872,9 +872,7 @@ impl Inner {
                 flags: h.flags.load(Ordering::Relaxed),
                 min_calls: h.min_calls.load(Ordering::Relaxed),
                 consecutive: h.consecutive.load(Ordering::Relaxed),
-                half_open_permits: h.half_open_permits.load(Ordering::Relaxed),
                 success_threshold: h.success_threshold.load(Ordering::Relaxed),
-                max_concurrent: h.max_concurrent.load(Ordering::Relaxed),
                 failure_threshold: f64::from_bits(h.failure_threshold.load(Ordering::Relaxed)),
                 slow_threshold: f64::from_bits(h.slow_threshold.load(Ordering::Relaxed)),
                 slow_nanos: h.slow_nanos.load(Ordering::Relaxed),
@@ -890,7 +888,8 @@ impl Inner {
     #[cold]
     fn acquire_slow(&self, mut word: StateWord) -> Result<Permit<'_>, Rejected> {
         loop {
-            let permits = self.config().half_open_permits;
+            // One value on its own: no seqlock needed (see module docs).
+            let permits = self.hot.half_open_permits.load(Ordering::Relaxed);
             match word.acquire(permits) {
                 AcquireDecision::Admit => return self.admit(PermitKind::Normal, word),
                 AcquireDecision::Passthrough => return self.admit(PermitKind::Passthrough, word),
@@ -1019,11 +1018,12 @@ impl Inner {
 
     #[inline]
     fn admit(&self, kind: PermitKind, word: StateWord) -> Result<Permit<'_>, Rejected> {
-        let config = self.config();
-        let flags = config.flags;
+        // Two values read on their own, not through the seqlock: a swap racing with this
+        // acquire can at worst apply the old bulkhead or none to it, once.
+        let flags = self.hot.flags.load(Ordering::Relaxed);
         let mut bulkhead = false;
         if flags & F_BULKHEAD != 0 {
-            let max = config.max_concurrent;
+            let max = self.hot.max_concurrent.load(Ordering::Relaxed);
             // Relaxed: the count itself is the only shared data; a permit's work is the
             // caller's, not published through the bulkhead.
             if self.busy.permits_out.fetch_add(1, Ordering::Relaxed) >= max {
@@ -1077,8 +1077,8 @@ impl Inner {
     fn record(&self, outcome: Outcome, start: u64) {
         // The common case, kept small enough to inline into the caller: a success on a count
         // window with no rule that needs the clock or a run count. The state is not checked
-        // again: a success recorded just after the breaker left `Closed` lands in a window that
-        // is cleared before it is used again.
+        // again: a success reported just after the breaker left `Closed` may land in the window
+        // (the documented "either episode's window" latitude; leaving half-open clears it).
         if outcome == Outcome::Success
             && self.hot.flags.load(Ordering::Relaxed) & (F_SLOW | F_CONSECUTIVE | F_REEVALUATE) == 0
         {
@@ -1088,14 +1088,19 @@ impl Inner {
                 // for every load before it, but a load that depends on its result (the slot's
                 // bit) would add its whole latency to every call.
                 // With failures in the window, the slot that the `fetch_add` will most likely
-                // hand out (the cursor's current value) is looked at beforehand too.
-                // Relaxed: the cursor only hands out slots (see window.rs).
-                let clean = w.no_failures();
-                let guess = self.busy.cursor.load(Ordering::Relaxed);
-                let guessed_noop = clean || w.success_is_noop(guess);
+                // hand out (the cursor's current value) is looked at beforehand too. A clean
+                // window skips that load, which would contend with other callers' `fetch_add`.
+                let clean = w.no_failures() && w.no_slow();
+                let (guess, guessed_noop) = if clean {
+                    (0, false)
+                } else {
+                    // Relaxed: only a guess, checked against the `fetch_add` below.
+                    let guess = self.busy.cursor.load(Ordering::Relaxed);
+                    (guess, w.success_is_noop(guess))
+                };
                 // SeqCst: see window.rs (free on x86, where it is a locked `xadd` either way).
                 let seq = self.busy.cursor.fetch_add(1, Ordering::SeqCst);
-                if w.is_full_at(seq) && (clean || (seq == guess && guessed_noop)) {
+                if w.is_full_at(seq) && (clean || (guessed_noop && seq == guess)) {
                     return;
                 }
                 if w.record_success(seq) {
@@ -1123,7 +1128,9 @@ impl Inner {
         let config = self.config();
         let flags = config.flags;
         let mut now = None;
-        let slow = (flags & F_SLOW != 0).then(|| self.is_slow(start, &config, &mut now));
+        // With no slow-call rule, an outcome is not slow: its slot's slow flag is cleared too,
+        // so an outcome it evicts cannot leave one behind for when the rule comes back.
+        let slow = flags & F_SLOW != 0 && self.is_slow(start, &config, &mut now);
         let word = self.word();
         if flags & F_CONSECUTIVE != 0 {
             // The outcome is recorded like any other even when it trips the breaker here; the
@@ -1146,14 +1153,14 @@ impl Inner {
                 // SeqCst: see window.rs.
                 let seq = self.busy.cursor.fetch_add(1, Ordering::SeqCst);
                 self.count_failure(failure);
-                let changed = w.record(seq, failure, slow);
+                let changed = w.record(seq, failure, Some(slow));
                 (changed || reevaluate).then(|| w.tally(self.fresh_cursor()))
             }
             WindowStore::Time(w) => {
                 self.busy.other_recorded.fetch_add(1, Ordering::SeqCst);
                 self.count_failure(failure);
                 let now = *now.get_or_insert_with(|| self.cold.clock.now());
-                Some(w.record(now, failure, slow.unwrap_or(false)))
+                Some(w.record(now, failure, slow))
             }
         };
         if let Some(tally) = tally {
@@ -1317,6 +1324,17 @@ impl Inner {
             let Some((next, why)) = word.probe_end(epoch, end, needed, ramp) else {
                 return;
             };
+            let Some(why) = why else {
+                // Only a slot given back (by this episode's probe or an earlier one's): no
+                // state is entered, so nothing of a state's entry is redone.
+                match self.exchange(word, next) {
+                    Ok(()) => return,
+                    Err(actual) => {
+                        word = actual;
+                        continue;
+                    }
+                }
+            };
             if matches!(next.state(), State::Closed | State::Recovering) {
                 // Leaving half-open starts an empty window. Cleared before the exchange:
                 // nothing records into the window while half-open, and clearing twice if the
@@ -1326,21 +1344,15 @@ impl Inner {
             match self.exchange(word, next) {
                 Ok(()) => {
                     match next.state() {
-                        State::Open => self.entered_open(
-                            word,
-                            next,
-                            why.unwrap_or(TransitionReason::ProbeFailed),
-                        ),
+                        State::Open => self.entered_open(word, next, why),
                         State::Recovering => {
                             let now = self.cold.clock.now();
                             self.hot.ramp_start.store(now, Ordering::Relaxed);
                             // Release: publishes `ramp_start` (see module docs).
                             self.hot.ramp_epoch.store(next.epoch(), Ordering::Release);
-                            self.emit(word, next, TransitionReason::ProbesSucceeded, Some(now));
+                            self.emit(word, next, why, Some(now));
                         }
-                        State::Closed => {
-                            self.emit(word, next, TransitionReason::ProbesSucceeded, None)
-                        }
+                        State::Closed => self.emit(word, next, why, None),
                         _ => {}
                     }
                     return;

@@ -8,7 +8,7 @@
 //! | Open | open period passed, next acquire | HalfOpen (that acquire is the first probe) |
 //! | HalfOpen | a probe fails | Open (step + 1, longer period with exponential backoff) |
 //! | HalfOpen | `success_threshold` probes succeed | Closed (step 0) or Recovering (ramp) |
-//! | Recovering | a threshold is reached | Open (step + 1) |
+//! | Recovering | a threshold is reached | Open (step kept) |
 //! | Recovering | the ramp's duration passed, next acquire | Closed (step 0) |
 //! | any | `force_open` / `disable` / `metrics_only` / `reset` | ForcedOpen / Disabled / MetricsOnly / Closed |
 //!

@@ -154,8 +154,10 @@ impl CountWindow {
     pub(crate) fn success_is_noop(&self, seq: u64) -> bool {
         let slot = self.slot(seq);
         // Relaxed: see the module's synchronization notes.
+        let bit = 1 << (slot % 64);
         seq >= self.size as u64
-            && self.fail_bits[slot / 64].load(Ordering::Relaxed) & (1 << (slot % 64)) == 0
+            && self.fail_bits[slot / 64].load(Ordering::Relaxed) & bit == 0
+            && self.slow_bits[slot / 64].load(Ordering::Relaxed) & bit == 0
     }
 
     /// Whether the window holds no failure (a lagging count may briefly miss one in flight;
@@ -164,6 +166,13 @@ impl CountWindow {
     pub(crate) fn no_failures(&self) -> bool {
         // Relaxed: see the module's synchronization notes.
         self.failures.load(Ordering::Relaxed) == 0
+    }
+
+    /// Whether the window holds no slow call (see [`no_failures`](Self::no_failures)).
+    #[inline(always)]
+    pub(crate) fn no_slow(&self) -> bool {
+        // Relaxed: see the module's synchronization notes.
+        self.slow.load(Ordering::Relaxed) == 0
     }
 
     /// Whether the outcome numbered `seq` lands in a full window.
@@ -183,7 +192,7 @@ impl CountWindow {
 
     #[cold]
     fn record_cold(&self, seq: u64) -> bool {
-        self.record(seq, false, None)
+        self.record(seq, false, Some(false))
     }
 
     /// The window's counts, given the cursor (`recorded`: outcomes handed a slot since the
@@ -285,7 +294,8 @@ impl TimeWindow {
     /// The counts of the buckets that lie within the span ending at `now`.
     pub(crate) fn tally(&self, now: u64) -> Tally {
         let newest = self.period(now) + 1;
-        let oldest = newest.saturating_sub(self.buckets.len() as u64 - 1);
+        // Stamp 0 marks a bucket never used or cleared: never current, even in the first span.
+        let oldest = newest.saturating_sub(self.buckets.len() as u64 - 1).max(1);
         let (mut calls, mut failures, mut slow) = (0u64, 0u64, 0u64);
         for b in self.buckets.iter() {
             // Acquire: pairs with the rotation's Release (see `record`).

@@ -72,12 +72,7 @@ impl Quirks {
         stale_probe_end_reenters: false,
     };
     /// The engine as it is today.
-    pub const ENGINE: Quirks = Quirks {
-        lost_reevaluation: true,
-        stale_slow_flags: true,
-        stale_success_lands: true,
-        stale_probe_end_reenters: true,
-    };
+    pub const ENGINE: Quirks = Quirks::SPEC;
 }
 
 /// One recorded outcome.
