@@ -1125,17 +1125,22 @@ impl Inner {
                 return;
             }
         };
-        let config = self.config();
-        let flags = config.flags;
+        // The whole configuration is read only when a rule or a judgement needs it: a failure
+        // that changes no count (its slot held one already) needs none of it.
+        let flags = self.hot.flags.load(Ordering::Relaxed);
+        let mut config = (flags & (F_SLOW | F_CONSECUTIVE) != 0).then(|| self.config());
         let mut now = None;
         // With no slow-call rule, an outcome is not slow: its slot's slow flag is cleared too,
         // so an outcome it evicts cannot leave one behind for when the rule comes back.
-        let slow = flags & F_SLOW != 0 && self.is_slow(start, &config, &mut now);
+        let slow = match &config {
+            Some(c) if c.flags & F_SLOW != 0 => self.is_slow(start, c, &mut now),
+            _ => false,
+        };
         let word = self.word();
-        if flags & F_CONSECUTIVE != 0 {
+        if let Some(c) = config.filter(|c| c.flags & F_CONSECUTIVE != 0) {
             // The outcome is recorded like any other even when it trips the breaker here; the
             // window's own evaluation then finds the episode over and does nothing.
-            self.count_consecutive(failure, config.consecutive, word);
+            self.count_consecutive(failure, c.consecutive, word);
         }
         // An outcome is counted as recorded before it is counted as a failure, and `totals`
         // reads them in the other order (all SeqCst): a `reset` racing with this record may
@@ -1165,7 +1170,8 @@ impl Inner {
         };
         if let Some(tally) = tally {
             if word.state() != State::MetricsOnly {
-                self.evaluate(tally, &config, word);
+                let config = config.get_or_insert_with(|| self.config());
+                self.evaluate(tally, config, word);
             }
         }
     }
