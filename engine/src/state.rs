@@ -57,6 +57,18 @@ impl State {
         State::MetricsOnly,
     ];
 
+    /// The state's index in the state word's `kind` field.
+    #[inline]
+    pub(crate) fn index(self) -> usize {
+        State::ALL.iter().position(|s| *s == self).unwrap_or(0)
+    }
+
+    /// The state at `index` (`Closed` for an index no state has).
+    #[inline]
+    pub(crate) fn from_index(index: usize) -> State {
+        State::ALL.get(index).copied().unwrap_or(State::Closed)
+    }
+
     /// Whether this state admits calls at all (`HalfOpen` and `Recovering` admit some).
     ///
     /// ```
