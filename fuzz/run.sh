@@ -12,7 +12,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 secs="${1:-60}"
-targets=(ops_vs_model window_ops)
+targets=(ops_vs_model window_ops policy_toml registry_config)
 target_dir="${FUZZ_TARGET_DIR:-fuzz/target}"
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
