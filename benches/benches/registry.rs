@@ -4,10 +4,12 @@
 //! `cargo bench -p fusebox-benches --bench registry`
 //! (bytes per breaker: `cargo run --release -p fusebox-registry --example memory`)
 
+mod common;
+
+use common::two_threads;
 use std::collections::HashMap;
 use std::hint::black_box;
-use std::sync::{Arc, Barrier, RwLock};
-use std::thread;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -158,28 +160,6 @@ fn create(c: &mut Criterion) {
         })
     });
     g.finish();
-}
-
-/// Runs `per_thread` calls of `call(thread index)` on each of 2 threads; returns the wall time.
-fn two_threads<F: Fn(usize) + Send + Sync + 'static>(call: Arc<F>, per_thread: u64) -> Duration {
-    let barrier = Arc::new(Barrier::new(3));
-    let workers: Vec<_> = (0..2)
-        .map(|t| {
-            let (call, barrier) = (call.clone(), barrier.clone());
-            thread::spawn(move || {
-                barrier.wait();
-                for _ in 0..per_thread {
-                    call(t);
-                }
-            })
-        })
-        .collect();
-    barrier.wait();
-    let start = Instant::now();
-    for w in workers {
-        w.join().expect("worker");
-    }
-    start.elapsed()
 }
 
 fn contended(c: &mut Criterion) {

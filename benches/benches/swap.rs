@@ -4,9 +4,12 @@
 //!
 //! `cargo bench -p fusebox-benches --bench swap`
 
+mod common;
+
+use common::two_threads;
 use std::hint::black_box;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -25,28 +28,6 @@ fn policy(threshold: f64) -> Policy {
         .open_timeout(Duration::from_secs(3600))
         .build()
         .expect("valid")
-}
-
-/// Runs `per_thread` calls of `call` on each of 2 threads and returns the wall time.
-fn two_threads<F: Fn() + Send + Sync + 'static>(call: Arc<F>, per_thread: u64) -> Duration {
-    let barrier = Arc::new(Barrier::new(3));
-    let workers: Vec<_> = (0..2)
-        .map(|_| {
-            let (call, barrier) = (call.clone(), barrier.clone());
-            thread::spawn(move || {
-                barrier.wait();
-                for _ in 0..per_thread {
-                    call();
-                }
-            })
-        })
-        .collect();
-    barrier.wait();
-    let start = Instant::now();
-    for w in workers {
-        w.join().expect("worker");
-    }
-    start.elapsed()
 }
 
 /// A thread that swaps `breaker`'s policy between two values at `SWAPS_PER_SEC` until stopped.
@@ -78,7 +59,7 @@ fn under_load(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let f = floor.clone();
             two_threads(
-                Arc::new(move || {
+                Arc::new(move |_| {
                     black_box(f.call());
                 }),
                 iters.div_ceil(2),
@@ -91,7 +72,7 @@ fn under_load(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let br = breaker.clone();
             two_threads(
-                Arc::new(move || {
+                Arc::new(move |_| {
                     black_box(br.call(|| Ok::<u32, ()>(1)).is_ok());
                 }),
                 iters.div_ceil(2),
@@ -105,7 +86,7 @@ fn under_load(c: &mut Criterion) {
         b.iter_custom(|iters| {
             let br = breaker.clone();
             two_threads(
-                Arc::new(move || {
+                Arc::new(move |_| {
                     black_box(br.call(|| Ok::<u32, ()>(1)).is_ok());
                 }),
                 iters.div_ceil(2),
