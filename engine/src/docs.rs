@@ -33,11 +33,9 @@
 //! - The epoch has 22 bits: a half-open probe permit held across 4 194 304 state changes could
 //!   be mistaken for a current one.
 //! - Outcomes that race with a state change may land in either episode's window.
-//! - Time window: a record that stalls between reading the clock and adding to its bucket for
-//!   about a whole span, while another thread rotates that bucket, can be counted partly in the
-//!   new period (its call without its failure, or the reverse): the bucket's three counts are
-//!   separate atomics. Packing them into one word is the planned fix (the loom model
-//!   `a_failure_read_before_the_rotation_lands_whole` pins it).
+//! - Time window: a bucket counts at most 2²¹ − 1 outcomes (calls, failures and slow calls
+//!   share one word so an outcome is added whole); outcomes beyond that in one bucket are not
+//!   counted. Use more buckets for traffic above ~2 million calls per bucket width.
 //! - A bulkhead switched on by `set_policy` counts the permits acquired from the swap on;
 //!   permits already out complete uncounted. Counting every permit of every breaker would put
 //!   a read-modify-write on every call.

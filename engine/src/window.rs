@@ -66,12 +66,28 @@ pub(crate) struct TimeWindow {
 struct Bucket {
     /// `period + 1` of the outcomes held (0 = never used), or'ed with `ROTATING` while claimed.
     stamp: AtomicU64,
-    calls: AtomicU64,
-    failures: AtomicU64,
-    slow: AtomicU64,
+    /// Calls, failures and slow calls in one word (see `COUNT_BITS`), so an outcome is added,
+    /// and a rotation zeroes the bucket, in one step: an outcome racing a rotation lands whole
+    /// in the old period or whole in the new one, never split between them.
+    counts: AtomicU64,
 }
 
 const ROTATING: u64 = 1 << 63;
+/// Bits per count in `Bucket::counts`: calls, failures, slow, from the low end. A bucket holds
+/// at most 2²¹ − 1 outcomes; more are not counted (the rates stay right up to that point).
+const COUNT_BITS: u32 = 21;
+const COUNT_MAX: u64 = (1 << COUNT_BITS) - 1;
+const _: () = assert!(3 * COUNT_BITS <= 64);
+
+/// The three counts of a bucket word.
+#[inline]
+fn unpack(word: u64) -> (u64, u64, u64) {
+    (
+        word & COUNT_MAX,
+        (word >> COUNT_BITS) & COUNT_MAX,
+        (word >> (2 * COUNT_BITS)) & COUNT_MAX,
+    )
+}
 
 /// The window a breaker records into: count- or time-based.
 pub(crate) enum WindowStore {
@@ -235,9 +251,7 @@ impl TimeWindow {
             buckets: (0..buckets)
                 .map(|_| Bucket {
                     stamp: AtomicU64::new(0),
-                    calls: AtomicU64::new(0),
-                    failures: AtomicU64::new(0),
-                    slow: AtomicU64::new(0),
+                    counts: AtomicU64::new(0),
                 })
                 .collect(),
         }
@@ -271,21 +285,21 @@ impl TimeWindow {
                 {
                     continue;
                 }
-                bucket.calls.store(0, Ordering::Relaxed);
-                bucket.failures.store(0, Ordering::Relaxed);
-                bucket.slow.store(0, Ordering::Relaxed);
+                // Relaxed swap (a read-modify-write, so no add can fall inside it): the
+                // Release below publishes it.
+                bucket.counts.swap(0, Ordering::Relaxed);
                 // Release: publishes the zeroed counts before anyone adds to them.
                 bucket.stamp.store(want, Ordering::Release);
             }
             // A stamp newer than ours means the clock passed our period while we raced: the
-            // outcome lands in the newer period rather than being lost.
-            bucket.calls.fetch_add(1, Ordering::Relaxed);
-            if failure {
-                bucket.failures.fetch_add(1, Ordering::Relaxed);
-            }
-            if slow {
-                bucket.slow.fetch_add(1, Ordering::Relaxed);
-            }
+            // outcome lands in the newer period rather than being lost. Relaxed: the counts
+            // publish nothing else; a full bucket takes no more.
+            let add = 1 | (failure as u64) << COUNT_BITS | (slow as u64) << (2 * COUNT_BITS);
+            let _ = bucket
+                .counts
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |c| {
+                    (c & COUNT_MAX < COUNT_MAX).then_some(c + add)
+                });
             break;
         }
         self.tally(now)
@@ -301,9 +315,10 @@ impl TimeWindow {
             // Acquire: pairs with the rotation's Release (see `record`).
             let stamp = b.stamp.load(Ordering::Acquire);
             if (oldest..=newest).contains(&stamp) {
-                calls += b.calls.load(Ordering::Relaxed);
-                failures += b.failures.load(Ordering::Relaxed);
-                slow += b.slow.load(Ordering::Relaxed);
+                let (c, f, s) = unpack(b.counts.load(Ordering::Relaxed));
+                calls += c;
+                failures += f;
+                slow += s;
             }
         }
         let sat = |v: u64| v.min(u32::MAX as u64) as u32;

@@ -12,12 +12,11 @@
 //! is in the span at the new time, and lives in another bucket than the rotated one), so the
 //! expected window is still exact.
 //!
-//! The ignored model races a record that read an *old* period against the rotation of that
-//! same bucket. loom cannot judge that race on its own terms either: the rotation zeroes the
-//! counts with plain stores while the old recorder adds with `fetch_add`, and loom 0.7 lets a
-//! store slip between the read and the write of a concurrent read-modify-write
-//! (tokio-rs/loom#254), so it also reports histories no real machine can produce. The engine
-//! bug it shows needs no weak memory, though: see the model's notes.
+//! `a_failure_read_before_the_rotation_lands_whole` races a record that read an *old* period
+//! against the rotation of that same bucket: the outcome must land whole, in the old period
+//! (erased with it) or in the new one, never split. It found the engine adding the call and
+//! the failure to separate counters; a bucket's counts are now one word, added to and zeroed
+//! in one read-modify-write each.
 #![cfg(loom)]
 
 use std::time::Duration;
@@ -277,11 +276,6 @@ fn stale_failure_racing_the_rotation() {
 }
 
 #[test]
-#[ignore = "engine bug: a record that read the old period of a bucket adds its call and its \
-            failure one by one; a rotation of that bucket zeroing between the two adds \
-            leaves a failure without its call (or a call without its failure) in the new \
-            period (TimeWindow::record); loom also reports impossible histories for this race \
-            (tokio-rs/loom#254: the zeroing is a plain store racing fetch_add)"]
 fn a_failure_read_before_the_rotation_lands_whole() {
     loom::model(stale_failure_racing_the_rotation);
 }
