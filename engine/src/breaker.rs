@@ -759,8 +759,9 @@ impl Breaker {
         rx
     }
 
-    /// Heap bytes this breaker holds (its allocation, window storage and policy), for
-    /// capacity planning.
+    /// An estimate of the heap bytes this breaker holds (its allocation, window storage,
+    /// lanes and policy), for capacity planning; allocator overhead and padding are not
+    /// counted, so a counting allocator measures somewhat more.
     ///
     /// ```
     /// # use fusebox_engine::*;

@@ -47,7 +47,12 @@ pub enum State {
 }
 
 impl State {
-    const ALL: [State; 7] = [
+    /// Every state, in the order of the state word's `kind` field.
+    ///
+    /// ```
+    /// assert_eq!(fusebox_engine::State::ALL.len(), 7);
+    /// ```
+    pub const ALL: [State; 7] = [
         State::Closed,
         State::Open,
         State::HalfOpen,

@@ -293,28 +293,21 @@ mod state_name {
     use fusebox_engine::State;
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
 
-    const ALL: [State; 7] = [
-        State::Closed,
-        State::Open,
-        State::HalfOpen,
-        State::Recovering,
-        State::ForcedOpen,
-        State::Disabled,
-        State::MetricsOnly,
-    ];
-
     pub(super) fn serialize<S: Serializer>(state: &State, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(state.as_str())
     }
 
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<State, D::Error> {
         let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        ALL.into_iter().find(|s| s.as_str() == name).ok_or_else(|| {
-            D::Error::custom(format_args!(
-                "unknown state {name:?}, expected one of: {}",
-                ALL.map(State::as_str).join(", ")
-            ))
-        })
+        State::ALL
+            .into_iter()
+            .find(|s| s.as_str() == name)
+            .ok_or_else(|| {
+                D::Error::custom(format_args!(
+                    "unknown state {name:?}, expected one of: {}",
+                    State::ALL.map(State::as_str).join(", ")
+                ))
+            })
     }
 }
 
