@@ -814,6 +814,7 @@ impl Inner {
         }
         if policy.consecutive_failures() > 0 {
             flags |= F_CONSECUTIVE;
+            // Relaxed: the writer holds `config_lock`; only it changes `flags`' rule bits.
             if h.flags.load(Ordering::Relaxed) & F_CONSECUTIVE == 0 {
                 // Successes were not counted while the rule was off: start a fresh run.
                 self.busy.consecutive_failures.store(0, Ordering::Relaxed);
@@ -1163,6 +1164,7 @@ impl Inner {
                 (changed || reevaluate).then(|| w.tally(self.fresh_cursor()))
             }
             WindowStore::Time(w) => {
+                // SeqCst, before the failure count: see the comment above.
                 self.busy.other_recorded.fetch_add(1, Ordering::SeqCst);
                 self.count_failure(failure);
                 let now = *now.get_or_insert_with(|| self.cold.clock.now());
@@ -1506,6 +1508,7 @@ impl Inner {
                 + b.cursor.load(Ordering::SeqCst)
                 + b.other_recorded.load(Ordering::SeqCst),
             failures,
+            // Relaxed: statistics with no pairing to keep.
             ignored: b.ignored.load(Ordering::Relaxed),
             slow: b.slow.load(Ordering::Relaxed),
             rejected: b.rejected.sum(),

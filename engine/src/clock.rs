@@ -195,6 +195,7 @@ impl Default for ManualClock {
 impl Clock for ManualClock {
     #[inline]
     fn now_nanos(&self) -> u64 {
+        // Relaxed: see `advance`.
         self.nanos.load(Ordering::Relaxed)
     }
 

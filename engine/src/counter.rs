@@ -130,6 +130,7 @@ mod lane {
         if LANE.with(Cell::get) == NO_LANE {
             return None;
         }
+        // Relaxed: only a first guess for the exchange below, which Acquires.
         let mut free = FREE_LANES.load(Ordering::Relaxed);
         let lane = loop {
             if free == 0 {
