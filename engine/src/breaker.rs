@@ -14,8 +14,9 @@
 //! - **Ramp start** (`ramp_start`, `ramp_epoch`): the same protocol for `Recovering`.
 //! - **Window pointer** (`Hot::window`): `Release`-stored after the new store is cleared and
 //!   `Acquire`-loaded by recorders. Stores are never freed before the breaker.
-//! - **Counters** (`Busy`): `Relaxed` read-modify-writes; exact once threads are quiet, read
-//!   without a snapshot while they run.
+//! - **Counters** (`Busy`): `Relaxed` read-modify-writes, except where a comment says why;
+//!   rejections and failures are per-thread lanes bumped with plain stores (counter.rs). Exact
+//!   once threads are quiet, read without a snapshot while they run.
 //! - **Policy**: the `ArcSwap` holds the whole policy for readers of `policy()`; the hot values
 //!   are copied into atomics under `config_lock` inside a seqlock (`config_seq`). A reader that
 //!   needs more than one value takes them all through `Inner::config`, which retries until it
@@ -37,7 +38,7 @@ use crate::counter::LaneCounter;
 use crate::error::{CallError, Name, Outcome, RejectReason, Rejected, RetryAfter, Transition};
 use crate::state::{AcquireDecision, ProbeEnd, State, StateWord, TransitionReason};
 use crate::sync::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Mutex, Ordering, fence, lock};
-use crate::window::{Tally, WindowStore};
+use crate::window::{CountWindow, Tally, WindowStore};
 
 /// The recovery ramp's share is counted in billionths.
 const RAMP_SCALE: u128 = 1_000_000_000;
@@ -101,7 +102,8 @@ struct Busy {
     cursor_base: AtomicU64,
     /// Successes and failures not counted by the cursor (probes, time windows, other states).
     other_recorded: AtomicU64,
-    failures: AtomicU64,
+    /// Failures: bumped like rejections, with plain stores (see counter.rs).
+    failures: LaneCounter,
     ignored: AtomicU64,
     slow: AtomicU64,
     consecutive_failures: AtomicU32,
@@ -229,7 +231,7 @@ pub struct Metrics {
     pub window_calls: u64,
     /// Failures in the current window.
     pub window_failures: u64,
-    /// Slow calls in the current window.
+    /// Slow calls in the current window (0 while no slow-call rule is set).
     pub window_slow: u64,
 }
 
@@ -363,7 +365,7 @@ impl Breaker {
                 cursor: AtomicU64::new(0),
                 cursor_base: AtomicU64::new(0),
                 other_recorded: AtomicU64::new(0),
-                failures: AtomicU64::new(0),
+                failures: LaneCounter::new(),
                 ignored: AtomicU64::new(0),
                 slow: AtomicU64::new(0),
                 consecutive_failures: AtomicU32::new(0),
@@ -778,6 +780,7 @@ impl Breaker {
                 .sum::<usize>()
             + stores.capacity() * std::mem::size_of::<usize>()
             + self.inner.busy.rejected.heap_bytes()
+            + self.inner.busy.failures.heap_bytes()
             + std::mem::size_of::<Policy>()
             + 16
             + self.inner.cold.name.len()
@@ -1085,34 +1088,25 @@ impl Inner {
             && self.hot.flags.load(Ordering::Relaxed) & (F_SLOW | F_CONSECUTIVE | F_REEVALUATE) == 0
         {
             if let WindowStore::Count(w) = self.window() {
-                // A window with no failure in it needs no write for a success once it is
-                // full. The count is read *before* the `fetch_add`: a locked instruction waits
-                // for every load before it, but a load that depends on its result (the slot's
-                // bit) would add its whole latency to every call.
-                // With failures in the window, the slot that the `fetch_add` will most likely
-                // hand out (the cursor's current value) is looked at beforehand too. A clean
-                // window skips that load, which would contend with other callers' `fetch_add`.
-                let clean = w.no_failures() && w.no_slow();
-                let (guess, guessed_noop) = if clean {
-                    (0, false)
-                } else {
-                    // Relaxed: only a guess, checked against the `fetch_add` below.
-                    let guess = self.busy.cursor.load(Ordering::Relaxed);
-                    (guess, w.success_is_noop(guess))
-                };
-                // SeqCst: see window.rs (free on x86, where it is a locked `xadd` either way).
-                let seq = self.busy.cursor.fetch_add(1, Ordering::SeqCst);
-                if w.is_full_at(seq) && (clean || (guessed_noop && seq == guess)) {
-                    return;
-                }
-                if w.record_success(seq) {
-                    let tally = w.tally(self.fresh_cursor());
-                    self.evaluate(tally, &self.config(), self.word());
+                // A success whose slot already holds one needs no write past the cursor's
+                // `fetch_add` (see `CountWindow::take_success`).
+                if let Some(seq) = w.take_success(&self.busy.cursor) {
+                    self.record_success_slow(w, seq);
                 }
                 return;
             }
         }
         self.record_general(outcome, start);
+    }
+
+    /// A fast-path success that changes the window: it evicts a failure, or the window grows.
+    #[cold]
+    #[inline(never)]
+    fn record_success_slow(&self, w: &CountWindow, seq: u64) {
+        if w.record(seq, false, None) {
+            let tally = w.tally_after(seq, &self.busy.cursor);
+            self.evaluate(tally, &self.config(), self.word());
+        }
     }
 
     /// Every other record: failures, ignored outcomes, slow-call and run rules, time windows.
@@ -1132,11 +1126,11 @@ impl Inner {
         let flags = self.hot.flags.load(Ordering::Relaxed);
         let mut config = (flags & (F_SLOW | F_CONSECUTIVE) != 0).then(|| self.config());
         let mut now = None;
-        // With no slow-call rule, an outcome is not slow: its slot's slow flag is cleared too,
-        // so an outcome it evicts cannot leave one behind for when the rule comes back.
+        // `None` with no slow-call rule: a count window's slow bitmap is then left alone, and
+        // cleared when a rule is switched on (see window.rs).
         let slow = match &config {
-            Some(c) if c.flags & F_SLOW != 0 => self.is_slow(start, c, &mut now),
-            _ => false,
+            Some(c) if c.flags & F_SLOW != 0 => Some(self.is_slow(start, c, &mut now)),
+            _ => None,
         };
         let word = self.word();
         if let Some(c) = config.filter(|c| c.flags & F_CONSECUTIVE != 0) {
@@ -1144,9 +1138,10 @@ impl Inner {
             // window's own evaluation then finds the episode over and does nothing.
             self.count_consecutive(failure, c.consecutive, word);
         }
-        // An outcome is counted as recorded before it is counted as a failure, and `totals`
-        // reads them in the other order (all SeqCst): a `reset` racing with this record may
-        // leave the call out of the new counts, but never counts a failure as a success.
+        // An outcome is counted as recorded (SeqCst) before it is counted as a failure (a
+        // Release increment), and `totals` reads them in the other order (Acquire, then
+        // SeqCst): a `reset` racing with this record may leave the call out of the new counts,
+        // but never counts a failure as a success.
         if !word.state().records_window() {
             self.busy.other_recorded.fetch_add(1, Ordering::SeqCst);
             self.count_failure(failure);
@@ -1160,15 +1155,15 @@ impl Inner {
                 // SeqCst: see window.rs.
                 let seq = self.busy.cursor.fetch_add(1, Ordering::SeqCst);
                 self.count_failure(failure);
-                let changed = w.record(seq, failure, Some(slow));
-                (changed || reevaluate).then(|| w.tally(self.fresh_cursor()))
+                let changed = w.record(seq, failure, slow);
+                (changed || reevaluate).then(|| w.tally_after(seq, &self.busy.cursor))
             }
             WindowStore::Time(w) => {
                 // SeqCst, before the failure count: see the comment above.
                 self.busy.other_recorded.fetch_add(1, Ordering::SeqCst);
                 self.count_failure(failure);
                 let now = *now.get_or_insert_with(|| self.cold.clock.now());
-                Some(w.record(now, failure, slow))
+                Some(w.record(now, failure, slow.unwrap_or(false)))
             }
         };
         if let Some(tally) = tally {
@@ -1179,24 +1174,12 @@ impl Inner {
         }
     }
 
-    /// The cursor as the last of a set of racing recorders must see it, for judging a tally.
-    ///
-    /// A read-modify-write, not a load: every `fetch_add` of the cursor reads the latest value
-    /// in its modification order, so of two racing recorders the one whose read comes later
-    /// reads from the other's (release) and sees its window update too. A plain load could let
-    /// both judge a partial view and neither trip (a failure and a success that together fill
-    /// a window at threshold 0.5, say). Only recorders that may trip pay for it.
-    #[inline]
-    fn fresh_cursor(&self) -> u64 {
-        self.busy.cursor.fetch_add(0, Ordering::SeqCst)
-    }
-
     /// Counts a failure in the totals (after the caller counted the outcome as recorded).
     #[inline]
     fn count_failure(&self, failure: bool) {
         if failure {
-            // SeqCst: see `record_general`.
-            self.busy.failures.fetch_add(1, Ordering::SeqCst);
+            // A Release increment after the outcome's SeqCst count as recorded: see `totals`.
+            self.busy.failures.increment();
         }
     }
 
@@ -1465,11 +1448,14 @@ impl Inner {
 
     fn set_policy(&self, policy: Policy) {
         let _config = lock(&self.cold.config_lock);
-        let reevaluate = {
+        let (reevaluate, slow_rule_on) = {
             let old = self.cold.policy.load();
-            old.failure_rate_threshold() != policy.failure_rate_threshold()
-                || old.min_calls() != policy.min_calls()
-                || old.slow_calls() != policy.slow_calls()
+            (
+                old.failure_rate_threshold() != policy.failure_rate_threshold()
+                    || old.min_calls() != policy.min_calls()
+                    || old.slow_calls() != policy.slow_calls(),
+                old.slow_calls().is_none() && policy.slow_calls().is_some(),
+            )
         };
         let shape = policy.window();
         if !self.window().has_shape(shape) {
@@ -1490,6 +1476,10 @@ impl Inner {
             self.hot
                 .window
                 .store(std::sync::Arc::as_ptr(&store).cast_mut(), Ordering::Release);
+        } else if slow_rule_on {
+            // Slow flags were not kept while no rule was set: the rule starts from a clean
+            // slate, before its flag goes up below.
+            self.window().clear_slow();
         }
         self.load_hot_config(&policy);
         if reevaluate {
@@ -1501,8 +1491,10 @@ impl Inner {
 
     fn totals(&self) -> Totals {
         let b = &self.busy;
-        // SeqCst, failures first: see `record_general`.
-        let failures = b.failures.load(Ordering::SeqCst);
+        // Failures first (Acquire), then what was recorded (SeqCst): a failure counted here
+        // was counted as recorded before it (see `record_general`), so it is never read as a
+        // success.
+        let failures = b.failures.sum();
         Totals {
             recorded: b.cursor_base.load(Ordering::SeqCst)
                 + b.cursor.load(Ordering::SeqCst)
@@ -1537,7 +1529,12 @@ impl Inner {
             rejected: now.rejected.wrapping_sub(base.rejected),
             window_calls: tally.calls as u64,
             window_failures: tally.failures as u64,
-            window_slow: tally.slow as u64,
+            // Slow flags are not kept while no slow-call rule is set (see window.rs).
+            window_slow: if self.hot.flags.load(Ordering::Relaxed) & F_SLOW != 0 {
+                tally.slow as u64
+            } else {
+                0
+            },
         }
     }
 

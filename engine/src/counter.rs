@@ -1,4 +1,4 @@
-//! A counter a thread can bump with a plain load and store: the rejection count.
+//! A counter a thread can bump with a plain load and store: the rejection and failure counts.
 //!
 //! A rejection must cost about a load, and a locked `fetch_add` costs several nanoseconds even
 //! uncontended. Each thread that rejects takes one of [`LANES`] process-wide lanes, once, and
@@ -10,8 +10,10 @@
 //!
 //! A lane changes hands through `FREE_LANES`: the exiting thread's `fetch_or` (`Release`) and
 //! the next owner's `compare_exchange` (`Acquire`) order the old owner's last store before the
-//! new owner's first load of the same word. Readers of the total see each word `Relaxed`: the
-//! sum is exact once the writers are quiet.
+//! new owner's first load of the same word. Increments are `Release` and the sum's loads
+//! `Acquire` (both free on x86): a reader that counts an increment also sees what its writer
+//! did before it (the failure count relies on this: see the breaker's `totals`). The sum is
+//! exact once the writers are quiet.
 
 use std::sync::OnceLock;
 
@@ -39,8 +41,9 @@ impl LaneCounter {
         let lane = lane::current();
         if let (Some(lane), Some(words)) = (lane, self.lanes.get()) {
             let word = &words[lane];
-            // Relaxed load and store: this thread is the only writer of its lane's word.
-            word.store(word.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+            // Relaxed load: this thread is the only writer of its lane's word. Release store:
+            // see the module's notes.
+            word.store(word.load(Ordering::Relaxed) + 1, Ordering::Release);
             return;
         }
         self.increment_slow();
@@ -54,24 +57,25 @@ impl LaneCounter {
                     .lanes
                     .get_or_init(|| Box::new(std::array::from_fn(|_| AtomicU64::new(0))));
                 let word = &words[lane];
-                word.store(word.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+                // As in `increment`.
+                word.store(word.load(Ordering::Relaxed) + 1, Ordering::Release);
             }
             None => {
-                // Relaxed: a statistic; no lane is free for this thread.
-                self.shared.fetch_add(1, Ordering::Relaxed);
+                // Release: see the module's notes. No lane is free for this thread.
+                self.shared.fetch_add(1, Ordering::Release);
             }
         }
     }
 
     /// The count so far.
     pub(crate) fn sum(&self) -> u64 {
-        // Relaxed: see the module's synchronization notes.
+        // Acquire: see the module's synchronization notes.
         let lanes = self.lanes.get().map_or(0, |w| {
             w.iter()
-                .map(|x| x.load(Ordering::Relaxed))
+                .map(|x| x.load(Ordering::Acquire))
                 .fold(0u64, u64::wrapping_add)
         });
-        self.shared.load(Ordering::Relaxed).wrapping_add(lanes)
+        self.shared.load(Ordering::Acquire).wrapping_add(lanes)
     }
 
     /// Heap bytes held (the lanes, once used).

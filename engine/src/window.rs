@@ -3,26 +3,40 @@
 //! # Synchronization
 //!
 //! **Count window.** The breaker's cursor (a `fetch_add`, outside this file) hands each recorded
-//! outcome a sequence number `seq`; the outcome goes to slot `seq mod size`. A slot is one bit in
-//! the failure bitmap and one in the slow bitmap. A recorder flips its slot's bit with
-//! `fetch_or`/`fetch_and`, reads the bit's old value from the result, and adds the difference to
-//! the window's failure (or slow) count. Every change of a bit and the matching change of its
-//! count are made by the same thread, so once recorders are quiet the counts equal the popcounts
-//! of the bitmaps exactly, whatever the interleaving: no update is lost. A success whose slot
-//! already holds a success changes nothing and writes nothing. Counts may be off by the few
-//! outcomes in flight while threads race; they are read as signed and clamped.
+//! outcome a sequence number `seq`. Each outcome is one bit in a failure bitmap and one in a
+//! slow bitmap, at a position given by `seq`:
 //!
-//! A recorder that may trip (its outcome grew the window or raised a count) judges a tally
-//! read *after* its own updates, taking the cursor with a read-modify-write (`fetch_add(0)`):
-//! of racing recorders, the one whose read comes later in the cursor's modification order
-//! reads from the other's and so sees its count update, so the outcome that completes a trip
-//! is always judged with all the others (with plain loads, two racing failures that together
-//! fill the window could each judge a partial view and neither trip). The cursor's and the
-//! counts' read-modify-writes are `SeqCst`, which on x86 costs nothing over `Relaxed`.
+//! The outcome goes to slot `seq mod size` (by multiplication: an integer division would cost
+//! about 1 ns a call), over the outcome `size` back, which leaves the window.
+//!
+//! - a *small* window (up to 128 outcomes) keeps its bitmaps inline, two words each, and counts
+//!   their bits when it judges: a change costs one read-modify-write.
+//! - a *larger* window keeps a failure count and a slow count besides, changed by the thread
+//!   that flipped the bit, from the bit's old value, so once recorders are quiet the counts
+//!   equal the popcounts exactly, whatever the interleaving. While threads race they may be off
+//!   by the outcomes in flight; they are read as signed and clamped.
+//!
+//! A recorder flips a bit with `fetch_or`/`fetch_and` only if it must change (a plain load
+//! decides), so a success that evicts a success writes nothing but the cursor.
+//!
+//! A recorder that may trip (its outcome grew the window or raised a count) judges a tally read
+//! *after* its own update, and takes the cursor for it with a read-modify-write
+//! (`fetch_add(0)`): every read-modify-write of the cursor reads the latest value in its
+//! modification order, so of racing recorders the one whose read comes later reads from the
+//! other's (a release) and sees its bit and count updates too. The outcome that completes a trip
+//! is then judged with all the others; with plain loads, two racing failures that together fill
+//! the window could each judge a partial view and neither trip (loom finds this). A small
+//! window's bits are spread over two words, so it always needs the cursor; a larger one only
+//! while it is still growing, since its counts are single atomics whose own read-modify-writes
+//! order racing recorders.
+//! Bits, counts and the cursor are `SeqCst` (free on x86, where a locked instruction is a full
+//! fence either way).
 //! A clear swaps the bits (`Relaxed`) and then the cursor (`SeqCst`), so a recorder whose
-//! `fetch_add` returns a post-clear sequence number also sees the cleared bits. Bits are
-//! otherwise `Relaxed`; when two outcomes `size` apart race for one slot, the slot keeps
-//! whichever lands last.
+//! `fetch_add` returns a post-clear sequence number also sees the cleared bits. When two
+//! outcomes `size` apart race for one slot, the slot keeps whichever lands last.
+//!
+//! While no slow-call rule is set, successes leave the slow bitmap alone; switching a rule on
+//! clears it, so the slow-call rate starts from the calls timed under the rule.
 //!
 //! **Time window.** Each bucket carries a stamp (the index of the time period it holds, plus one)
 //! and its counts. A recorder whose period is newer than the stamp claims the bucket by CAS-ing
@@ -44,17 +58,26 @@ pub(crate) struct Tally {
     pub slow: u32,
 }
 
+/// Windows of up to this many outcomes keep their two bitmaps inline, two words each, and count
+/// their bits when judged instead of keeping counts: a change then costs one read-modify-write.
+const SMALL_SLOTS: u32 = 128;
+/// Words per bitmap of a small window.
+const SMALL_WORDS: usize = SMALL_SLOTS.div_ceil(64) as usize;
+
 /// A count window over the last `size` outcomes.
 pub(crate) struct CountWindow {
     size: u32,
     /// Lemire's fast-modulo multiplier for `size`: `u64::MAX / size + 1`.
     fastmod: u64,
-    /// Failures in the window (read as `i32`: may dip below 0 while recorders race).
+    /// A small window's bitmaps: failure words 0 and 1, slow words 2 and 3.
+    small: [AtomicU64; 2 * SMALL_WORDS],
+    /// A larger window's bitmaps, the failure words and then as many slow words; empty for a
+    /// small window.
+    large: Box<[AtomicU64]>,
+    /// A larger window's failure count (read as `i32`: may dip below 0 while recorders race).
     failures: AtomicU32,
-    /// Slow calls in the window.
+    /// A larger window's slow-call count.
     slow: AtomicU32,
-    fail_bits: Box<[AtomicU64]>,
-    slow_bits: Box<[AtomicU64]>,
 }
 
 /// A time window of `buckets` buckets of `bucket_nanos` each.
@@ -99,6 +122,13 @@ fn bitmap(bits: u32) -> Box<[AtomicU64]> {
     (0..bits.div_ceil(64)).map(|_| AtomicU64::new(0)).collect()
 }
 
+/// `seq mod size` for the low 32 bits of `seq`, given `fastmod` for `size` (Lemire).
+#[inline(always)]
+fn slot_of(seq: u64, fastmod: u64, size: u64) -> usize {
+    let low = fastmod.wrapping_mul(seq as u32 as u64);
+    ((low as u128 * size as u128) >> 64) as usize
+}
+
 fn clamp(count: u32, max: u32) -> u32 {
     (count as i32).clamp(0, max as i32) as u32
 }
@@ -106,141 +136,242 @@ fn clamp(count: u32, max: u32) -> u32 {
 impl CountWindow {
     fn new(size: u32) -> Self {
         debug_assert!(size > 0);
+        let large = if size <= SMALL_SLOTS {
+            Box::default()
+        } else {
+            bitmap(2 * size.div_ceil(64) * 64)
+        };
         CountWindow {
             size,
             fastmod: (u64::MAX / size as u64).wrapping_add(1),
+            small: std::array::from_fn(|_| AtomicU64::new(0)),
+            large,
             failures: AtomicU32::new(0),
             slow: AtomicU32::new(0),
-            fail_bits: bitmap(size),
-            slow_bits: bitmap(size),
+        }
+    }
+
+    #[inline(always)]
+    fn is_small(&self) -> bool {
+        self.large.is_empty()
+    }
+
+    /// The failure bitmap.
+    #[inline(always)]
+    fn fail_words(&self) -> &[AtomicU64] {
+        if self.is_small() {
+            &self.small[..SMALL_WORDS]
+        } else {
+            &self.large[..self.large.len() / 2]
+        }
+    }
+
+    /// The slow-call bitmap.
+    #[inline(always)]
+    fn slow_words(&self) -> &[AtomicU64] {
+        if self.is_small() {
+            &self.small[SMALL_WORDS..]
+        } else {
+            &self.large[self.large.len() / 2..]
         }
     }
 
     /// The slot of sequence number `seq`: `seq mod size` for the low 32 bits of `seq`, by
     /// multiplication (an integer division here costs about 1 ns a call).
-    #[inline]
+    #[inline(always)]
     fn slot(&self, seq: u64) -> usize {
-        let low = self.fastmod.wrapping_mul(seq as u32 as u64);
-        ((low as u128 * self.size as u128) >> 64) as usize
+        slot_of(seq, self.fastmod, self.size as u64)
     }
 
-    /// Flips `bit` of `words` to `set`, keeping `count` in step; returns whether it changed.
+    /// Flips `slot`'s bit of `words` to `set`, keeping `count` (a larger window's) in step;
+    /// returns whether a bit was set.
     #[inline]
-    fn put(words: &[AtomicU64], count: &AtomicU32, slot: usize, set: bool) -> bool {
+    fn put(words: &[AtomicU64], count: Option<&AtomicU32>, slot: usize, set: bool) -> bool {
         let (word, bit) = (&words[slot / 64], 1u64 << (slot % 64));
-        // Bits are Relaxed: the caller's SeqCst cursor `fetch_add` already orders a clear's
-        // bit swaps before these. Counts are SeqCst (see the module's notes).
+        // SeqCst bits and counts: see the module's notes (free on x86, where a locked
+        // instruction is a full fence either way). The plain load skips a write that would
+        // change nothing.
         if set {
             if word.load(Ordering::Relaxed) & bit != 0 {
                 return false;
             }
-            if word.fetch_or(bit, Ordering::Relaxed) & bit == 0 {
-                count.fetch_add(1, Ordering::SeqCst);
+            if word.fetch_or(bit, Ordering::SeqCst) & bit == 0 {
+                if let Some(count) = count {
+                    count.fetch_add(1, Ordering::SeqCst);
+                }
                 return true;
             }
         } else {
             if word.load(Ordering::Relaxed) & bit == 0 {
                 return false;
             }
-            if word.fetch_and(!bit, Ordering::Relaxed) & bit != 0 {
-                count.fetch_sub(1, Ordering::SeqCst);
+            if word.fetch_and(!bit, Ordering::SeqCst) & bit != 0 {
+                if let Some(count) = count {
+                    count.fetch_sub(1, Ordering::SeqCst);
+                }
             }
         }
         false
     }
 
-    /// Records the outcome numbered `seq`. Returns whether a rate may have risen (a failure
+    /// Records the outcome numbered `seq`; `slow` is `None` while no slow-call rule is set
+    /// (the slow bitmap is then left alone). Returns whether a rate may have risen (a failure
     /// or slow call entered, or the window grew): then the caller judges a fresh [`tally`].
     ///
     /// [`tally`]: Self::tally
     #[inline]
     pub(crate) fn record(&self, seq: u64, failure: bool, slow: Option<bool>) -> bool {
-        let slot = self.slot(seq);
         let grew = seq < self.size as u64;
-        let mut rose = Self::put(&self.fail_bits, &self.failures, slot, failure);
+        let slot = self.slot(seq);
+        // A small window keeps no counts: it counts its bits when it judges.
+        let counted = !self.is_small();
+        let mut rose = Self::put(
+            self.fail_words(),
+            counted.then_some(&self.failures),
+            slot,
+            failure,
+        );
         if let Some(slow) = slow {
-            rose |= Self::put(&self.slow_bits, &self.slow, slot, slow);
+            rose |= Self::put(self.slow_words(), counted.then_some(&self.slow), slot, slow);
         }
         rose || grew
     }
 
-    /// Whether a success numbered `seq` would change nothing: the window is full and the
-    /// slot already holds a success. One load, no write.
+    /// Takes a sequence number from `cursor` for a success recorded with no slow-call rule:
+    /// `None` if the success changes nothing (the window is full and the slot already held a
+    /// success), so nothing more need be written; otherwise the sequence number, for
+    /// [`record`](Self::record).
+    ///
+    /// The window's words are read *before* the `fetch_add`: a locked instruction waits for
+    /// every load before it, so a load that depended on its result (the slot's word) would
+    /// add its whole latency to every call. A small window's two failure words are read
+    /// whole and the slot's bit picked from them in registers afterwards. A larger window
+    /// reads its failure count and, when it holds failures, the word of the slot the cursor
+    /// is most likely to hand out; a clean window skips that load, which would contend with
+    /// other callers' `fetch_add`.
     #[inline(always)]
-    pub(crate) fn success_is_noop(&self, seq: u64) -> bool {
-        let slot = self.slot(seq);
-        // Relaxed: see the module's synchronization notes.
-        let bit = 1 << (slot % 64);
-        seq >= self.size as u64
-            && self.fail_bits[slot / 64].load(Ordering::Relaxed) & bit == 0
-            && self.slow_bits[slot / 64].load(Ordering::Relaxed) & bit == 0
-    }
-
-    /// Whether the window holds no failure (a lagging count may briefly miss one in flight;
-    /// skipping a write then orders this success before that failure).
-    #[inline(always)]
-    pub(crate) fn no_failures(&self) -> bool {
-        // Relaxed: see the module's synchronization notes.
-        self.failures.load(Ordering::Relaxed) == 0
-    }
-
-    /// Whether the window holds no slow call (see [`no_failures`](Self::no_failures)).
-    #[inline(always)]
-    pub(crate) fn no_slow(&self) -> bool {
-        // Relaxed: see the module's synchronization notes.
-        self.slow.load(Ordering::Relaxed) == 0
-    }
-
-    /// Whether the outcome numbered `seq` lands in a full window.
-    #[inline(always)]
-    pub(crate) fn is_full_at(&self, seq: u64) -> bool {
-        seq >= self.size as u64
-    }
-
-    /// Records a success numbered `seq`; see [`record`](Self::record).
-    #[inline(always)]
-    pub(crate) fn record_success(&self, seq: u64) -> bool {
-        if self.success_is_noop(seq) {
-            return false;
+    pub(crate) fn take_success(&self, cursor: &AtomicU64) -> Option<u64> {
+        let size = self.size as u64;
+        if self.is_small() {
+            // Relaxed: see the module's notes; a success that skips its write because a
+            // failure was still in flight is ordered before that failure.
+            let (w0, w1) = (
+                self.small[0].load(Ordering::Relaxed),
+                self.small[1].load(Ordering::Relaxed),
+            );
+            // Read before the `fetch_add` too, so that nothing after it waits for a load.
+            let fastmod = self.fastmod;
+            // SeqCst: see the module's notes.
+            let seq = cursor.fetch_add(1, Ordering::SeqCst);
+            if seq >= size
+                && (w0 | w1 == 0 || {
+                    // The slot's bit, picked from the words already read.
+                    let slot = slot_of(seq, fastmod, size);
+                    let word = if slot < 64 { w0 } else { w1 };
+                    word >> (slot % 64) & 1 == 0
+                })
+            {
+                return None;
+            }
+            return Some(seq);
         }
-        self.record_cold(seq)
+        // Relaxed: as above.
+        let clean = self.failures.load(Ordering::Relaxed) == 0;
+        let (guess, guessed_noop) = if clean {
+            (0, false)
+        } else {
+            // Relaxed: only a guess, checked against the `fetch_add` below.
+            let guess = cursor.load(Ordering::Relaxed);
+            let slot = self.slot(guess);
+            let bit = self.large[slot / 64].load(Ordering::Relaxed) >> (slot % 64) & 1;
+            (guess, bit == 0)
+        };
+        // SeqCst: see the module's notes.
+        let seq = cursor.fetch_add(1, Ordering::SeqCst);
+        if seq >= size && (clean || (guessed_noop && seq == guess)) {
+            return None;
+        }
+        Some(seq)
     }
 
-    #[cold]
-    fn record_cold(&self, seq: u64) -> bool {
-        self.record(seq, false, Some(false))
+    /// The window's counts after the caller's own update of the outcome numbered `seq`, for
+    /// judging: read with SeqCst after the caller's own SeqCst updates, so that of racing
+    /// recorders the last to judge sees every other's outcome (see the module's notes).
+    #[inline]
+    pub(crate) fn tally_after(&self, seq: u64, cursor: &AtomicU64) -> Tally {
+        if self.is_small() {
+            // A read-modify-write, not a load: see the module's notes. A small window needs it
+            // even once full: its bits are two atomics, not one count.
+            return self.tally(cursor.fetch_add(0, Ordering::SeqCst));
+        }
+        let recorded = if seq >= self.size as u64 {
+            self.size as u64
+        } else {
+            // A read-modify-write, not a load: see the module's notes.
+            cursor.fetch_add(0, Ordering::SeqCst)
+        };
+        self.tally(recorded)
     }
 
-    /// The window's counts, given the cursor (`recorded`: outcomes handed a slot since the
-    /// window was last cleared). Read after the caller's own updates, with SeqCst, so that of
-    /// racing recorders the last to judge sees every other's outcome.
+    /// The window's counts, given the cursor (`recorded`: outcomes handed a sequence number
+    /// since the window was last cleared).
     #[inline]
     pub(crate) fn tally(&self, recorded: u64) -> Tally {
         let calls = recorded.min(self.size as u64) as u32;
-        // SeqCst: see above and the module's notes. Counts are clamped to the calls: an
-        // outcome racing with a clear may land in the emptied window ahead of its call.
+        let (failures, slow) = if self.is_small() {
+            let ones = |words: &[AtomicU64]| {
+                words
+                    .iter()
+                    // SeqCst: see above.
+                    .map(|w| w.load(Ordering::SeqCst).count_ones())
+                    .sum::<u32>()
+            };
+            (ones(self.fail_words()), ones(self.slow_words()))
+        } else {
+            // SeqCst: see above.
+            (
+                self.failures.load(Ordering::SeqCst),
+                self.slow.load(Ordering::SeqCst),
+            )
+        };
+        // Counts are clamped to the calls: an outcome racing with a clear may land in the
+        // emptied window ahead of its call.
         Tally {
             calls,
-            failures: clamp(self.failures.load(Ordering::SeqCst), calls),
-            slow: clamp(self.slow.load(Ordering::SeqCst), calls),
+            failures: clamp(failures, calls),
+            slow: clamp(slow, calls),
+        }
+    }
+
+    /// Empties the window's slow-call bitmap (a slow-call rule was switched on).
+    fn clear_slow(&self) {
+        for word in self.slow_words() {
+            // Relaxed: outcomes racing a policy swap may count under either policy.
+            let old = word.swap(0, Ordering::Relaxed);
+            if !self.is_small() {
+                self.slow.fetch_sub(old.count_ones(), Ordering::SeqCst);
+            }
         }
     }
 
     fn clear(&self) {
+        let small = self.is_small();
         for (words, count) in [
-            (&self.fail_bits, &self.failures),
-            (&self.slow_bits, &self.slow),
+            (self.fail_words(), &self.failures),
+            (self.slow_words(), &self.slow),
         ] {
             for word in words.iter() {
                 // Relaxed: published by the caller's SeqCst swap of the cursor that follows.
                 let old = word.swap(0, Ordering::Relaxed);
-                count.fetch_sub(old.count_ones(), Ordering::SeqCst);
+                if !small {
+                    count.fetch_sub(old.count_ones(), Ordering::SeqCst);
+                }
             }
         }
     }
 
     fn heap_bytes(&self) -> usize {
-        (self.fail_bits.len() + self.slow_bits.len()) * 8
+        self.large.len() * 8
     }
 }
 
@@ -329,6 +460,15 @@ impl TimeWindow {
         }
     }
 
+    /// Zeroes every bucket's slow count (a slow-call rule was switched on).
+    fn clear_slow(&self) {
+        for b in self.buckets.iter() {
+            // Relaxed: outcomes racing a policy swap may count under either policy.
+            b.counts
+                .fetch_and(!(COUNT_MAX << (2 * COUNT_BITS)), Ordering::Relaxed);
+        }
+    }
+
     fn clear(&self) {
         for b in self.buckets.iter() {
             // Relaxed: a cleared bucket holds nothing anyone must see; a racing recorder
@@ -368,6 +508,14 @@ impl WindowStore {
         match self {
             WindowStore::Count(c) => c.clear(),
             WindowStore::Time(t) => t.clear(),
+        }
+    }
+
+    /// Empties the slow-call counts only: a slow-call rule was switched on.
+    pub(crate) fn clear_slow(&self) {
+        match self {
+            WindowStore::Count(c) => c.clear_slow(),
+            WindowStore::Time(t) => t.clear_slow(),
         }
     }
 
@@ -424,6 +572,78 @@ mod tests {
             0,
             "failures slide out after 100 successes"
         );
+    }
+
+    #[test]
+    fn small_and_large_windows_slide_alike() {
+        // Timed: every outcome recorded with its slow flag, as with a slow-call rule. Untimed:
+        // successes take the fast path, as with none.
+        for (size, timed) in [3u32, 64, 65, 100, 128, 129, 300]
+            .into_iter()
+            .flat_map(|s| [(s, true), (s, false)])
+        {
+            let w = CountWindow::new(size);
+            assert_eq!(w.is_small(), size <= SMALL_SLOTS);
+            let cursor = AtomicU64::new(0);
+            let mut naive = std::collections::VecDeque::new();
+            // A pattern with runs, so slots flip both ways on every lap.
+            for i in 0..5 * size as u64 {
+                let failure = (i * 7 + i / 5) % 11 < 3;
+                let slow = timed && i % 13 == 0;
+                let seq = if failure || timed {
+                    let seq = cursor.fetch_add(1, Ordering::SeqCst);
+                    w.record(seq, failure, timed.then_some(slow));
+                    seq
+                } else {
+                    match w.take_success(&cursor) {
+                        Some(seq) => {
+                            w.record(seq, false, None);
+                            seq
+                        }
+                        None => cursor.load(Ordering::SeqCst) - 1,
+                    }
+                };
+                naive.push_back((failure, slow));
+                if naive.len() > size as usize {
+                    naive.pop_front();
+                }
+                let t = w.tally_after(seq, &cursor);
+                let f = naive.iter().filter(|o| o.0).count() as u32;
+                let sl = naive.iter().filter(|o| o.1).count() as u32;
+                assert_eq!(
+                    (t.calls, t.failures, t.slow),
+                    (naive.len() as u32, f, sl),
+                    "size {size}, timed {timed}, after {i}"
+                );
+            }
+            w.clear_slow();
+            assert_eq!(w.tally(size as u64).slow, 0, "size {size}");
+        }
+    }
+
+    #[test]
+    fn a_success_over_a_success_takes_only_the_cursor() {
+        for size in [100u32, 200] {
+            let w = CountWindow::new(size);
+            let cursor = AtomicU64::new(0);
+            for _ in 0..size {
+                let seq = w.take_success(&cursor).expect("the window is growing");
+                w.record(seq, false, None);
+            }
+            assert_eq!(w.take_success(&cursor), None);
+            let seq = cursor.fetch_add(1, Ordering::SeqCst);
+            assert!(
+                w.record(seq, true, None),
+                "a failure entering raises the rate"
+            );
+            // Every success is a no-op until the one that evicts the failure, `size` later.
+            for _ in 0..size - 1 {
+                assert_eq!(w.take_success(&cursor), None);
+            }
+            let seq = w.take_success(&cursor).expect("evicts the failure");
+            assert!(!w.record(seq, false, None));
+            assert_eq!(w.tally(u64::MAX).failures, 0);
+        }
     }
 
     #[test]

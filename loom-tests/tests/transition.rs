@@ -153,3 +153,41 @@ fn consecutive_failures_that_trip_are_all_counted() {
         assert_eq!((m.failures, m.successes), (m.admitted, 0));
     });
 }
+
+/// Records `before` one by one on a breaker under `policy`, then `outcomes` on two racing
+/// threads; returns the breaker.
+fn race_after(policy: Policy, before: &[bool], outcomes: [bool; 2]) -> Arc<Breaker> {
+    let breaker = Arc::new(Breaker::with_clock("ring", policy, ManualClock::new()));
+    for &failure in before {
+        let _ = breaker.call(|| if failure { Err("down") } else { Ok(()) });
+    }
+    let handles: Vec<_> = outcomes
+        .into_iter()
+        .map(|failure| {
+            let b = breaker.clone();
+            thread::spawn(move || drop(b.call(|| if failure { Err("down") } else { Ok(()) })))
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    breaker
+}
+
+/// Like `loom::model`, with room for the many sequential calls that fill a window first.
+fn model_long(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.max_branches = 100_000;
+    builder.check(f);
+}
+
+#[test]
+fn two_failures_across_a_word_boundary_trip() {
+    model_long(|| {
+        // A small window's bits are two words, counted when judged. With a full window of 65
+        // (128 successes in), the racing failures take slots 63 and 64, one in each word:
+        // whichever judges last must count both (2 failures in 65 calls, threshold 2/65).
+        let b = race_after(rate_policy(65, 65, 2.0 / 65.0), &[false; 128], [true, true]);
+        assert_eq!(b.state(), State::Open);
+    });
+}

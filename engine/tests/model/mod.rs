@@ -128,6 +128,17 @@ impl ModelWindow {
         }
     }
 
+    /// Forgets every slow flag: a slow-call rule was switched on (rule 14: it counts the calls
+    /// timed under it).
+    fn clear_slow(&mut self) {
+        match self {
+            ModelWindow::Count { outcomes, .. } => outcomes.iter_mut().for_each(|r| r.slow = false),
+            ModelWindow::Time { outcomes, .. } => {
+                outcomes.iter_mut().for_each(|(_, r)| r.slow = false)
+            }
+        }
+    }
+
     fn is_count(&self) -> bool {
         matches!(self, ModelWindow::Count { .. })
     }
@@ -384,7 +395,12 @@ impl Model {
             rejected: c.rejected,
             window_calls: t.calls,
             window_failures: t.failures,
-            window_slow: t.slow,
+            // No slow flags are shown while no slow-call rule is set.
+            window_slow: if self.policy.slow_calls().is_some() {
+                t.slow
+            } else {
+                0
+            },
             backoff_step: self.step,
             open_remaining: (self.state == State::Open)
                 .then(|| Duration::from_nanos(self.open_until.saturating_sub(self.now))),
@@ -703,6 +719,8 @@ impl Model {
             || old.slow_calls() != policy.slow_calls();
         if old.window() != policy.window() {
             self.window = ModelWindow::new(policy.window());
+        } else if old.slow_calls().is_none() && policy.slow_calls().is_some() {
+            self.window.clear_slow();
         }
         if old.consecutive_failures() == 0 && policy.consecutive_failures() > 0 {
             // The run was not counted while the rule was off: it starts fresh.
@@ -839,6 +857,25 @@ pub fn policies() -> &'static [Policy] {
                 .slow_calls(ms(800), 0.5)
                 .recovery(Recovery::ramp(s(2), 0.2))
                 .half_open_permits(2)
+                .success_threshold(1),
+            // 10: a window of 70, two bitmap words: slots on both sides of a word boundary.
+            base(Window::count(70))
+                .failure_rate_threshold(0.2)
+                .min_calls(3)
+                .half_open_permits(1)
+                .success_threshold(1),
+            // 11: a window over 128 slots, which keeps counts; with slow calls.
+            base(Window::count(130))
+                .failure_rate_threshold(0.25)
+                .min_calls(3)
+                .slow_calls(s(1), 0.3)
+                .half_open_permits(1)
+                .success_threshold(1),
+            // 12: policy 11's shape with no slow-call rule: swaps switch the rule off and on.
+            base(Window::count(130))
+                .failure_rate_threshold(0.25)
+                .min_calls(3)
+                .half_open_permits(1)
                 .success_threshold(1),
         ]
         .into_iter()
