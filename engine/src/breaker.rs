@@ -376,7 +376,7 @@ impl Breaker {
                 short_name: Name::new(&name),
                 name,
                 clock: clock.into_source(),
-                policy: ArcSwap::from_pointee(policy.clone()),
+                policy: ArcSwap::new(crate::intern::shared(policy.clone())),
                 stores: Mutex::new(vec![store]),
                 config_lock: Mutex::new(()),
                 subscribers: Mutex::new(Vec::new()),
@@ -761,9 +761,10 @@ impl Breaker {
         rx
     }
 
-    /// An estimate of the heap bytes this breaker holds (its allocation, window storage,
-    /// lanes and policy), for capacity planning; allocator overhead and padding are not
-    /// counted, so a counting allocator measures somewhat more.
+    /// An estimate of the heap bytes this breaker holds (its allocation, window storage and
+    /// lanes), for capacity planning; allocator overhead and padding are not counted, so a
+    /// counting allocator measures somewhat more. The policy is not counted: breakers with
+    /// equal policies share one allocation of it.
     ///
     /// ```
     /// # use fusebox_engine::*;
@@ -781,8 +782,6 @@ impl Breaker {
             + stores.capacity() * std::mem::size_of::<usize>()
             + self.inner.busy.rejected.heap_bytes()
             + self.inner.busy.failures.heap_bytes()
-            + std::mem::size_of::<Policy>()
-            + 16
             + self.inner.cold.name.len()
             + 16
     }
@@ -1486,7 +1485,7 @@ impl Inner {
             // Relaxed: like the other hot values (see module docs).
             self.hot.flags.fetch_or(F_REEVALUATE, Ordering::Relaxed);
         }
-        self.cold.policy.store(std::sync::Arc::new(policy));
+        self.cold.policy.store(crate::intern::shared(policy));
     }
 
     fn totals(&self) -> Totals {

@@ -36,6 +36,7 @@ mod clock;
 mod counter;
 pub mod docs;
 mod error;
+mod intern;
 mod state;
 mod sync;
 mod timer;

@@ -1,0 +1,76 @@
+//! Equal policies share one allocation: a service with a thousand breakers on a handful of
+//! policies keeps a handful of `Policy` values, not a thousand (each is ~150 bytes).
+//!
+//! A process-wide list of weak references to the policies in use, searched by value when a
+//! breaker is created or given a policy. Only construction and `set_policy` come here, never
+//! a call; the list is pruned of dropped policies as it is searched and holds at most
+//! [`CAPACITY`] entries, beyond which the oldest is forgotten (its breakers keep their policy;
+//! new breakers with that policy get their own allocation again).
+
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+use fusebox_policies::Policy;
+
+/// Distinct live policies remembered at once.
+const CAPACITY: usize = 64;
+
+static POLICIES: Mutex<Vec<Weak<Policy>>> = Mutex::new(Vec::new());
+
+/// `policy`, shared with a live policy equal to it if there is one.
+pub(crate) fn shared(policy: Policy) -> Arc<Policy> {
+    // A poisoned list is still a valid list of weak references.
+    let mut list = POLICIES.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut found = None;
+    list.retain(|weak| match weak.upgrade() {
+        Some(p) => {
+            if found.is_none() && *p == policy {
+                found = Some(p);
+            }
+            true
+        }
+        None => false,
+    });
+    if let Some(p) = found {
+        return p;
+    }
+    let p = Arc::new(policy);
+    if list.len() == CAPACITY {
+        list.remove(0);
+    }
+    list.push(Arc::downgrade(&p));
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fusebox_policies::Window;
+
+    #[test]
+    fn equal_policies_share_one_allocation() {
+        let a = Policy::builder().window(Window::count(77)).build().unwrap();
+        let b = Policy::builder().window(Window::count(78)).build().unwrap();
+        let (a1, a2, b1) = (shared(a.clone()), shared(a.clone()), shared(b));
+        assert!(Arc::ptr_eq(&a1, &a2));
+        assert!(!Arc::ptr_eq(&a1, &b1));
+        drop((a1, a2));
+        // Once every holder is gone, the entry is pruned and a new allocation made.
+        assert_eq!(*shared(a.clone()), a);
+    }
+
+    #[test]
+    fn the_list_stays_bounded() {
+        let held: Vec<_> = (1..=2 * CAPACITY as u32)
+            .map(|n| {
+                shared(
+                    Policy::builder()
+                        .window(Window::count(1000 + n))
+                        .build()
+                        .unwrap(),
+                )
+            })
+            .collect();
+        assert!(POLICIES.lock().unwrap().len() <= CAPACITY);
+        drop(held);
+    }
+}
