@@ -64,6 +64,8 @@ struct Config {
     consecutive: u32,
     success_threshold: u32,
     failure_threshold: f64,
+    /// For a count window: its size and the failures that trip it when full (see `TRIP_*`).
+    trip_full: u64,
     slow_threshold: f64,
     slow_nanos: u64,
 }
@@ -81,6 +83,11 @@ struct Hot {
     success_threshold: AtomicU32,
     max_concurrent: AtomicU32,
     failure_threshold: AtomicU64,
+    /// `size << 32 | failures`: a full count window of `size` trips at `failures`, the least
+    /// count whose rate meets the threshold, worked out once per policy so that judging a full
+    /// window compares integers (a division costs ~15 cycles on the path to the next call).
+    /// 0 for a time window.
+    trip_full: AtomicU64,
     slow_threshold: AtomicU64,
     slow_nanos: AtomicU64,
     window: AtomicPtr<WindowStore>,
@@ -307,6 +314,25 @@ struct Totals {
     rejected: u64,
 }
 
+/// `size << 32 | failures` for `policy`'s count window (see `Hot::trip_full`); 0 for a time
+/// window.
+fn trip_full(policy: &Policy) -> u64 {
+    let fusebox_policies::Window::Count { size } = policy.window() else {
+        return 0;
+    };
+    let threshold = policy.failure_rate_threshold();
+    // The least f with f / size >= threshold, by the very comparison `evaluate` makes,
+    // searched upwards from just below threshold × size; a threshold is at most 1, so
+    // f = size always qualifies.
+    let from = ((threshold * size as f64).floor() as u32)
+        .saturating_sub(1)
+        .clamp(1, size);
+    let failures = (from..=size)
+        .find(|&f| f as f64 / size as f64 >= threshold)
+        .unwrap_or(size);
+    (size as u64) << 32 | failures as u64
+}
+
 impl Breaker {
     /// A breaker on the process-wide [`QuantaClock`].
     ///
@@ -351,6 +377,7 @@ impl Breaker {
                 success_threshold: AtomicU32::new(0),
                 max_concurrent: AtomicU32::new(0),
                 failure_threshold: AtomicU64::new(0),
+                trip_full: AtomicU64::new(0),
                 slow_threshold: AtomicU64::new(0),
                 slow_nanos: AtomicU64::new(0),
                 window: AtomicPtr::new(ptr),
@@ -787,6 +814,13 @@ impl Breaker {
     }
 }
 
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Held by this breaker's `ArcSwap` and the `Arc` loaded here alone: the last user.
+        crate::intern::forget_if_unshared(&self.cold.policy.load_full(), 2);
+    }
+}
+
 impl Inner {
     #[inline]
     fn word(&self) -> StateWord {
@@ -846,6 +880,7 @@ impl Inner {
         );
         h.failure_threshold
             .store(policy.failure_rate_threshold().to_bits(), Ordering::Relaxed);
+        h.trip_full.store(trip_full(policy), Ordering::Relaxed);
         if let Some(slow) = policy.slow_calls() {
             h.slow_nanos
                 .store(duration_nanos(slow.duration), Ordering::Relaxed);
@@ -878,6 +913,7 @@ impl Inner {
                 consecutive: h.consecutive.load(Ordering::Relaxed),
                 success_threshold: h.success_threshold.load(Ordering::Relaxed),
                 failure_threshold: f64::from_bits(h.failure_threshold.load(Ordering::Relaxed)),
+                trip_full: h.trip_full.load(Ordering::Relaxed),
                 slow_threshold: f64::from_bits(h.slow_threshold.load(Ordering::Relaxed)),
                 slow_nanos: h.slow_nanos.load(Ordering::Relaxed),
             };
@@ -1221,7 +1257,13 @@ impl Inner {
         let calls = t.calls as f64;
         // Division, not multiplication: `f / n >= threshold` rounds the rate exactly as the
         // threshold's decimal was rounded, so 7 failures in 10 calls meet a 0.7 threshold.
-        if t.failures > 0 && t.failures as f64 / calls >= config.failure_threshold {
+        // A full count window compares with the count worked out the same way beforehand.
+        let failing = if t.calls as u64 == config.trip_full >> 32 {
+            t.failures as u64 >= config.trip_full & u64::from(u32::MAX)
+        } else {
+            t.failures > 0 && t.failures as f64 / calls >= config.failure_threshold
+        };
+        if failing {
             self.trip(word, TransitionReason::FailureRate);
         } else if config.flags & F_SLOW != 0
             && t.slow > 0
@@ -1485,7 +1527,9 @@ impl Inner {
             // Relaxed: like the other hot values (see module docs).
             self.hot.flags.fetch_or(F_REEVALUATE, Ordering::Relaxed);
         }
-        self.cold.policy.store(crate::intern::shared(policy));
+        let old = self.cold.policy.swap(crate::intern::shared(policy));
+        // Held by `old` alone: no breaker uses it any more.
+        crate::intern::forget_if_unshared(&old, 1);
     }
 
     fn totals(&self) -> Totals {
@@ -1675,5 +1719,48 @@ impl fmt::Debug for Breaker {
             .field("state", &self.state())
             .field("clock", &self.inner.cold.clock)
             .finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use fusebox_policies::Window;
+
+    #[test]
+    fn the_full_window_trip_count_agrees_with_the_division() {
+        for size in [1u32, 2, 3, 7, 10, 64, 100, 101, 1000, 4096] {
+            for threshold in [
+                0.01,
+                0.1,
+                0.2,
+                0.25,
+                0.3,
+                1.0 / 3.0,
+                0.5,
+                0.6,
+                0.7,
+                0.99,
+                1.0,
+            ] {
+                let policy = Policy::builder()
+                    .window(Window::count(size))
+                    .min_calls(1)
+                    .failure_rate_threshold(threshold)
+                    .build()
+                    .unwrap();
+                let packed = trip_full(&policy);
+                let least = (1..=size)
+                    .find(|&f| f as f64 / size as f64 >= threshold)
+                    .unwrap();
+                assert_eq!(packed >> 32, size as u64);
+                assert_eq!(packed & 0xffff_ffff, least as u64, "{size} at {threshold}");
+            }
+        }
+        let time = Policy::builder()
+            .window(Window::time(Duration::from_secs(10), 10))
+            .build()
+            .unwrap();
+        assert_eq!(trip_full(&time), 0);
     }
 }

@@ -2,10 +2,11 @@
 //! policies keeps a handful of `Policy` values, not a thousand (each is ~150 bytes).
 //!
 //! A process-wide list of weak references to the policies in use, searched by value when a
-//! breaker is created or given a policy. Only construction and `set_policy` come here, never
-//! a call; the list is pruned of dropped policies as it is searched and holds at most
-//! [`CAPACITY`] entries, beyond which the oldest is forgotten (its breakers keep their policy;
-//! new breakers with that policy get their own allocation again).
+//! breaker is created or given a policy. Only construction, `set_policy` and a breaker's drop
+//! come here, never a call. The last breaker to let go of a policy removes its entry, so no
+//! dropped policy's memory is kept; the list holds at most [`CAPACITY`] entries, beyond which
+//! the oldest is forgotten (its breakers keep their policy; new breakers with that policy get
+//! their own allocation again).
 
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
@@ -39,6 +40,17 @@ pub(crate) fn shared(policy: Policy) -> Arc<Policy> {
     }
     list.push(Arc::downgrade(&p));
     p
+}
+
+/// Forgets `policy` if nothing but `holders` references hold it (counted in
+/// `Arc::strong_count`): a weak reference left in the list would keep its allocation alive
+/// until the next search pruned it.
+pub(crate) fn forget_if_unshared(policy: &Arc<Policy>, holders: usize) {
+    let mut list = POLICIES.lock().unwrap_or_else(PoisonError::into_inner);
+    // Under the lock no one can upgrade an entry, so the count cannot grow meanwhile.
+    if Arc::strong_count(policy) <= holders {
+        list.retain(|w| !std::ptr::eq(w.as_ptr(), Arc::as_ptr(policy)));
+    }
 }
 
 #[cfg(test)]
