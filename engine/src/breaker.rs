@@ -1119,19 +1119,44 @@ impl Inner {
         // window with no rule that needs the clock or a run count. The state is not checked
         // again: a success reported just after the breaker left `Closed` may land in the window
         // (the documented "either episode's window" latitude; leaving half-open clears it).
-        if outcome == Outcome::Success
-            && self.hot.flags.load(Ordering::Relaxed) & (F_SLOW | F_CONSECUTIVE | F_REEVALUATE) == 0
-        {
-            if let WindowStore::Count(w) = self.window() {
-                // A success whose slot already holds one needs no write past the cursor's
-                // `fetch_add` (see `CountWindow::take_success`).
-                if let Some(seq) = w.take_success(&self.busy.cursor) {
-                    self.record_success_slow(w, seq);
+        if self.hot.flags.load(Ordering::Relaxed) & (F_SLOW | F_CONSECUTIVE | F_REEVALUATE) == 0 {
+            match outcome {
+                Outcome::Success => {
+                    if let WindowStore::Count(w) = self.window() {
+                        // A success whose slot already holds one needs no write past the
+                        // cursor's `fetch_add` (see `CountWindow::take_success`).
+                        if let Some(seq) = w.take_success(&self.busy.cursor) {
+                            self.record_success_slow(w, seq);
+                        }
+                        return;
+                    }
                 }
-                return;
+                Outcome::Failure => return self.record_failure(start),
+                Outcome::Ignored => {}
             }
         }
         self.record_general(outcome, start);
+    }
+
+    /// A failure with no rule that needs the clock or a run count: `record_general`'s path
+    /// for it, without the rest of `record_general` around it (a large function whose
+    /// entry and exit alone cost more than the failure's own work).
+    #[inline(never)]
+    fn record_failure(&self, start: u64) {
+        let word = self.word();
+        let WindowStore::Count(w) = self.window() else {
+            return self.record_general(Outcome::Failure, start);
+        };
+        if !word.state().records_window() {
+            return self.record_general(Outcome::Failure, start);
+        }
+        // SeqCst, and counted as recorded before as failed: see `record_general`.
+        let seq = self.busy.cursor.fetch_add(1, Ordering::SeqCst);
+        self.count_failure(true);
+        if w.record(seq, true, None) && word.state() != State::MetricsOnly {
+            let tally = w.tally_after(seq, &self.busy.cursor);
+            self.evaluate(tally, &self.config(), word);
+        }
     }
 
     /// A fast-path success that changes the window: it evicts a failure, or the window grows.
