@@ -33,6 +33,12 @@
 //! - The epoch has 22 bits: a half-open probe permit held across 4 194 304 state changes could
 //!   be mistaken for a current one.
 //! - Outcomes that race with a state change may land in either episode's window.
+//! - Slow-call flags are kept only while a slow-call rule is set: switching a rule on starts
+//!   the slow-call rate from the calls timed under it, and `Metrics::window_slow` reads 0
+//!   while no rule is set.
+//! - A count window of up to 128 calls counts its two bitmap words when a failure may trip
+//!   it (a dozen instructions a word where the CPU has no `popcnt`); a larger window keeps
+//!   counts, at one more read-modify-write for each failure entering or leaving it.
 //! - Time window: a bucket counts at most 2²¹ − 1 outcomes (calls, failures and slow calls
 //!   share one word so an outcome is added whole); outcomes beyond that in one bucket are not
 //!   counted. Use more buckets for traffic above ~2 million calls per bucket width.
