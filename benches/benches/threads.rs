@@ -1,5 +1,6 @@
-//! Two threads: both on one breaker, and each on its own, against the 2-thread floor (both
-//! threads on one shared `Floor`, and each on its own `Floor` on cache lines of its own).
+//! Two threads: both on one breaker (shared window, and striped), and each on its own,
+//! against the 2-thread floor (both threads on one shared `Floor`, and each on its own `Floor`
+//! on cache lines of its own).
 //! Throughput: each sample runs `iters / 2` closed success calls on each of 2 threads.
 //!
 //! `cargo bench -p fusebox-benches --bench threads`
@@ -70,7 +71,21 @@ fn closed_success(c: &mut Criterion) {
             )
         })
     });
+    // Striped (opt-in): each thread records into its own stripe, no locked instruction.
+    let striped = Arc::new(Breaker::striped("bench-2t-striped", policy()));
+    g.bench_function("fusebox_one_breaker_striped", |b| {
+        b.iter_custom(|iters| {
+            let br = striped.clone();
+            two_threads(
+                Arc::new(move |_| {
+                    black_box(black_box(&*br).call(|| Ok::<u32, ()>(1)).is_ok());
+                }),
+                iters.div_ceil(2),
+            )
+        })
+    });
     assert_eq!(one.state(), State::Closed);
+    assert_eq!(striped.state(), State::Closed);
     g.finish();
 }
 

@@ -37,6 +37,7 @@ use crate::clock::{Clock, ClockSource, QuantaClock, duration_nanos};
 use crate::counter::LaneCounter;
 use crate::error::{CallError, Name, Outcome, RejectReason, Rejected, RetryAfter, Transition};
 use crate::state::{AcquireDecision, ProbeEnd, State, StateWord, TransitionReason};
+use crate::stripes::Stripes;
 use crate::sync::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Mutex, Ordering, fence, lock};
 use crate::window::{CountWindow, Tally, WindowStore};
 
@@ -55,6 +56,8 @@ const F_BULKHEAD: u32 = 1 << 2;
 const F_RAMP: u32 = 1 << 3;
 /// Set by a policy swap: the next outcome is judged even if it changes no count.
 const F_REEVALUATE: u32 = 1 << 4;
+/// A striped breaker whose policy can be striped: outcomes go to the thread's stripe.
+const F_STRIPED: u32 = 1 << 5;
 
 /// One consistent reading of the hot configuration (see [`Inner::config`]).
 #[derive(Clone, Copy)]
@@ -97,6 +100,8 @@ struct Hot {
     timed: AtomicBool,
     ramp_start: AtomicU64,
     ramp_epoch: AtomicU32,
+    /// A striped breaker's stripes (see stripes.rs); `None` for a breaker made otherwise.
+    stripes: Option<Box<Stripes>>,
 }
 
 /// Written on every call: the window cursor and the counters, on a line of their own.
@@ -360,7 +365,66 @@ impl Breaker {
         policy: Policy,
         clock: impl Clock,
     ) -> Self {
-        let name: std::sync::Arc<str> = name.into();
+        Self::build(name.into(), policy, clock.into_source(), false)
+    }
+
+    /// A *striped* breaker on the process-wide [`QuantaClock`]: each thread records into a
+    /// window of its own, with no locked instruction on the call, and the breaker opens when
+    /// the failure rate over the last `size` calls *of one thread* reaches the threshold,
+    /// instead of over the last `size` calls of all threads. It trades that exactness for
+    /// throughput when many threads call one breaker. The counters of
+    /// [`metrics`](Self::metrics) stay exact; its window figures sum the threads' windows.
+    ///
+    /// Striping applies to a count window of up to 128 calls with no slow-call or
+    /// consecutive-failure rule, and to up to 8 threads at once (more share the common
+    /// window); any other policy records as [`new`](Self::new)'s would. Each striped breaker
+    /// holds 8 stripes of 128 bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fusebox_engine::{Breaker, Policy, State, Window};
+    /// let policy = Policy::builder().window(Window::count(10)).min_calls(10).build()?;
+    /// let b = Breaker::striped("hot-path", policy);
+    /// for _ in 0..10 {
+    ///     let _ = b.call(|| Err::<(), _>("down"));
+    /// }
+    /// assert_eq!(b.state(), State::Open);
+    /// assert_eq!(b.metrics().failures, 10);
+    /// # Ok::<(), fusebox_engine::PolicyError>(())
+    /// ```
+    pub fn striped(name: impl Into<std::sync::Arc<str>>, policy: Policy) -> Self {
+        Self::striped_with_clock(name, policy, QuantaClock::new())
+    }
+
+    /// A striped breaker (see [`striped`](Self::striped)) on `clock`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fusebox_engine::{Breaker, ManualClock, Policy};
+    /// let b = Breaker::striped_with_clock("hot-path", Policy::default(), ManualClock::new());
+    /// assert!(b.is_striped());
+    /// ```
+    pub fn striped_with_clock(
+        name: impl Into<std::sync::Arc<str>>,
+        policy: Policy,
+        clock: impl Clock,
+    ) -> Self {
+        Self::build(name.into(), policy, clock.into_source(), true)
+    }
+
+    /// Whether this breaker was made [`striped`](Self::striped).
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// assert!(!Breaker::with_clock("db", Policy::default(), ManualClock::new()).is_striped());
+    /// ```
+    pub fn is_striped(&self) -> bool {
+        self.inner.hot.stripes.is_some()
+    }
+
+    fn build(name: std::sync::Arc<str>, policy: Policy, clock: ClockSource, striped: bool) -> Self {
         let store = std::sync::Arc::new(WindowStore::new(policy.window()));
         let ptr = std::sync::Arc::as_ptr(&store).cast_mut();
         let seed = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
@@ -386,6 +450,7 @@ impl Breaker {
                 timed: AtomicBool::new(false),
                 ramp_start: AtomicU64::new(0),
                 ramp_epoch: AtomicU32::new(u32::MAX),
+                stripes: striped.then(|| Box::new(Stripes::new())),
             }),
             busy: CachePadded::new(Busy {
                 rejected: LaneCounter::new(),
@@ -402,7 +467,7 @@ impl Breaker {
             cold: Cold {
                 short_name: Name::new(&name),
                 name,
-                clock: clock.into_source(),
+                clock,
                 policy: ArcSwap::new(crate::intern::shared(policy.clone())),
                 stores: Mutex::new(vec![store]),
                 config_lock: Mutex::new(()),
@@ -809,6 +874,12 @@ impl Breaker {
             + stores.capacity() * std::mem::size_of::<usize>()
             + self.inner.busy.rejected.heap_bytes()
             + self.inner.busy.failures.heap_bytes()
+            + self
+                .inner
+                .hot
+                .stripes
+                .as_ref()
+                .map_or(0, |s| s.heap_bytes())
             + self.inner.cold.name.len()
             + 16
     }
@@ -861,6 +932,12 @@ impl Inner {
         }
         if matches!(policy.recovery(), Recovery::Ramp { .. }) {
             flags |= F_RAMP;
+        }
+        if h.stripes.is_some()
+            && flags & (F_SLOW | F_CONSECUTIVE) == 0
+            && matches!(policy.window(), fusebox_policies::Window::Count { size } if size <= 128)
+        {
+            flags |= F_STRIPED;
         }
         // Seqlock write: the odd sequence number, then a Release fence, keeps every value
         // below from being seen by a reader that then sees the sequence unchanged.
@@ -1119,7 +1196,11 @@ impl Inner {
         // window with no rule that needs the clock or a run count. The state is not checked
         // again: a success reported just after the breaker left `Closed` may land in the window
         // (the documented "either episode's window" latitude; leaving half-open clears it).
-        if self.hot.flags.load(Ordering::Relaxed) & (F_SLOW | F_CONSECUTIVE | F_REEVALUATE) == 0 {
+        let flags = self.hot.flags.load(Ordering::Relaxed);
+        if flags & (F_SLOW | F_CONSECUTIVE | F_REEVALUATE) == 0 {
+            if flags & F_STRIPED != 0 && self.record_striped(outcome) {
+                return;
+            }
             match outcome {
                 Outcome::Success => {
                     if let WindowStore::Count(w) = self.window() {
@@ -1136,6 +1217,44 @@ impl Inner {
             }
         }
         self.record_general(outcome, start);
+    }
+
+    /// Records on the calling thread's stripe; false if it has none or the window is not one
+    /// that is striped (the caller then records as usual).
+    #[inline]
+    fn record_striped(&self, outcome: Outcome) -> bool {
+        let failure = match outcome {
+            Outcome::Success => false,
+            Outcome::Failure => true,
+            Outcome::Ignored => return false,
+        };
+        let (Some(stripes), Some(lane)) =
+            (self.hot.stripes.as_deref(), crate::counter::thread_lane())
+        else {
+            return false;
+        };
+        let WindowStore::Count(w) = self.window() else {
+            return false;
+        };
+        if !w.is_small() {
+            return false;
+        }
+        // As on the shared path, a success is not checked against the state again; a
+        // failure is, since one reported after the breaker left `Closed` is not windowed.
+        let word = self.word();
+        if failure && !word.state().records_window() {
+            return false;
+        }
+        let tally = stripes.record(lane, w, failure);
+        // Counted as a failure after it is counted as recorded: see `totals`.
+        self.count_failure(failure);
+        if let Some(tally) = tally {
+            if word.state() != State::MetricsOnly {
+                // The stripe is judged alone (see stripes.rs).
+                self.evaluate(tally, &self.config(), word);
+            }
+        }
+        true
     }
 
     /// A failure with no rule that needs the clock or a run count: `record_general`'s path
@@ -1423,6 +1542,9 @@ impl Inner {
     /// Empties the window and starts its cursor again.
     fn clear_window(&self) {
         self.window().clear();
+        if let Some(stripes) = &self.hot.stripes {
+            stripes.clear();
+        }
         // SeqCst: publishes the cleared bits to recorders (see window.rs); the cursor's count
         // moves to the base in one step, so totals stay exact.
         let n = self.busy.cursor.swap(0, Ordering::SeqCst);
@@ -1535,6 +1657,9 @@ impl Inner {
                 }
             };
             store.clear();
+            if let Some(stripes) = &self.hot.stripes {
+                stripes.clear();
+            }
             // SeqCst: as in `clear_window`.
             let n = self.busy.cursor.swap(0, Ordering::SeqCst);
             self.busy.cursor_base.fetch_add(n, Ordering::SeqCst);
@@ -1566,7 +1691,8 @@ impl Inner {
         Totals {
             recorded: b.cursor_base.load(Ordering::SeqCst)
                 + b.cursor.load(Ordering::SeqCst)
-                + b.other_recorded.load(Ordering::SeqCst),
+                + b.other_recorded.load(Ordering::SeqCst)
+                + self.hot.stripes.as_ref().map_or(0, |s| s.recorded()),
             failures,
             // Relaxed: statistics with no pairing to keep.
             ignored: b.ignored.load(Ordering::Relaxed),
@@ -1583,10 +1709,15 @@ impl Inner {
         let recorded = now.recorded.wrapping_sub(base.recorded);
         let failures = now.failures.wrapping_sub(base.failures).min(recorded);
         let ignored = now.ignored.wrapping_sub(base.ignored);
-        let tally = match self.window() {
+        let mut tally = match self.window() {
             WindowStore::Count(w) => w.tally(self.busy.cursor.load(Ordering::SeqCst)),
             WindowStore::Time(w) => w.tally(self.cold.clock.now()),
         };
+        if let (Some(stripes), WindowStore::Count(w)) = (&self.hot.stripes, self.window()) {
+            let s = stripes.tally(w.size());
+            tally.calls += s.calls;
+            tally.failures += s.failures;
+        }
         Metrics {
             state: word.state(),
             admitted: recorded + ignored,

@@ -38,6 +38,7 @@ pub mod docs;
 mod error;
 mod intern;
 mod state;
+mod stripes;
 mod sync;
 mod timer;
 mod window;

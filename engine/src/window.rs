@@ -151,8 +151,20 @@ impl CountWindow {
         }
     }
 
+    /// The window's size in outcomes.
     #[inline(always)]
-    fn is_small(&self) -> bool {
+    pub(crate) fn size(&self) -> u32 {
+        self.size
+    }
+
+    /// The slot of sequence number `seq` in a window of this size.
+    #[inline(always)]
+    pub(crate) fn slot_of(&self, seq: u64) -> usize {
+        self.slot(seq)
+    }
+
+    #[inline(always)]
+    pub(crate) fn is_small(&self) -> bool {
         self.large.is_empty()
     }
 
