@@ -41,6 +41,16 @@ fn main() {
                 );
             }
         }
+        "striped" => {
+            let striped = Breaker::striped("icount-striped", breaker.policy().as_ref().clone());
+            for _ in 0..n {
+                black_box(
+                    black_box(&striped)
+                        .call(|| Ok::<u32, ()>(black_box(1)))
+                        .is_ok(),
+                );
+            }
+        }
         "tenth" => {
             for i in 0..n {
                 let fail = i % 10 == 9;

@@ -62,6 +62,7 @@ fn main() {
     let tenth = Breaker::new("tenth", policy());
     let random = Breaker::new("random", policy());
     let open = Breaker::new("open", policy());
+    let striped = Breaker::striped("striped", policy());
     for _ in 0..100 {
         let _ = open.call(|| Err::<(), ()>(()));
     }
@@ -110,13 +111,22 @@ fn main() {
             );
         }
     };
+    let mut striped_fn = |n: u64| {
+        for _ in 0..n {
+            black_box(
+                black_box(&striped)
+                    .call(|| Ok::<u32, ()>(black_box(1)))
+                    .is_ok(),
+            );
+        }
+    };
     let mut open_fn = |n: u64| {
         for _ in 0..n {
             black_box(black_box(&open).call(|| Ok::<u32, ()>(1)).is_err());
         }
     };
 
-    let names = ["closed", "tenth", "random10", "open"];
+    let names = ["closed", "tenth", "random10", "open", "striped"];
     let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     let mut open_vs_load = Vec::new();
     let mut floors = Vec::new();
@@ -129,6 +139,7 @@ fn main() {
         let o = time(&mut open_fn);
         ratios[3].push(o / f);
         open_vs_load.push(o / time(&mut open_floor_fn));
+        ratios[4].push(time(&mut striped_fn) / f);
     }
     assert_eq!(tenth.state(), State::Closed);
     assert_eq!(random.state(), State::Closed);

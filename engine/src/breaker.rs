@@ -1198,8 +1198,26 @@ impl Inner {
         // (the documented "either episode's window" latitude; leaving half-open clears it).
         let flags = self.hot.flags.load(Ordering::Relaxed);
         if flags & (F_SLOW | F_CONSECUTIVE | F_REEVALUATE) == 0 {
-            if flags & F_STRIPED != 0 && self.record_striped(outcome) {
-                return;
+            if flags & F_STRIPED != 0 {
+                // A success on a thread that has its stripe: a plain load and store of the
+                // stripe's count and a look at its slot, inline.
+                if let (Outcome::Success, Some(stripes), Some(lane)) = (
+                    outcome,
+                    self.hot.stripes.as_deref(),
+                    crate::counter::current_lane(),
+                ) {
+                    if let WindowStore::Count(w) = self.window() {
+                        if w.is_small() {
+                            if let Some(r) = stripes.take_success(lane, w) {
+                                self.striped_success_slow(stripes, lane, w, r);
+                            }
+                            return;
+                        }
+                    }
+                }
+                if self.record_striped(outcome) {
+                    return;
+                }
             }
             match outcome {
                 Outcome::Success => {
@@ -1219,9 +1237,21 @@ impl Inner {
         self.record_general(outcome, start);
     }
 
-    /// Records on the calling thread's stripe; false if it has none or the window is not one
-    /// that is striped (the caller then records as usual).
-    #[inline]
+    /// A striped success that changes its stripe's window (see `record`).
+    #[cold]
+    #[inline(never)]
+    fn striped_success_slow(&self, stripes: &Stripes, lane: usize, w: &CountWindow, r: u64) {
+        if let Some(tally) = stripes.record_at(lane, w, r, false) {
+            let word = self.word();
+            if word.state() != State::MetricsOnly {
+                self.evaluate(tally, &self.config(), word);
+            }
+        }
+    }
+
+    /// Records on the calling thread's stripe, claiming a lane if it has none; false if none
+    /// is free or the window is not one that is striped (the caller then records as usual).
+    #[inline(never)]
     fn record_striped(&self, outcome: Outcome) -> bool {
         let failure = match outcome {
             Outcome::Success => false,

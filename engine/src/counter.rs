@@ -93,6 +93,12 @@ pub(crate) fn thread_lane() -> Option<usize> {
     lane::current().or_else(lane::claim)
 }
 
+/// The calling thread's lane, if it has claimed one.
+#[inline(always)]
+pub(crate) fn current_lane() -> Option<usize> {
+    lane::current()
+}
+
 #[cfg(not(loom))]
 mod lane {
     use std::cell::Cell;

@@ -65,10 +65,38 @@ impl Stripes {
     #[inline]
     pub(crate) fn record(&self, lane: usize, w: &CountWindow, failure: bool) -> Option<Tally> {
         let s = &self.stripes[lane];
-        let size = w.size();
         // Relaxed: this thread is the only writer of its stripe (see the module's notes).
         let r = s.recorded.load(Ordering::Relaxed);
         s.recorded.store(r.wrapping_add(1), Ordering::Relaxed);
+        self.record_at(lane, w, r, failure)
+    }
+
+    /// Takes the next sequence number of `lane`'s stripe for a success: `None` if that is all
+    /// the success changes (its window is full and the slot holds a success), otherwise the
+    /// number, for [`record_at`](Self::record_at).
+    #[inline(always)]
+    pub(crate) fn take_success(&self, lane: usize, w: &CountWindow) -> Option<u64> {
+        let s = &self.stripes[lane];
+        // Relaxed: see `record`.
+        let r = s.recorded.load(Ordering::Relaxed);
+        s.recorded.store(r.wrapping_add(1), Ordering::Relaxed);
+        let full = r.wrapping_sub(s.base.load(Ordering::Relaxed)) >= w.size() as u64;
+        let slot = w.slot_of(r);
+        let set = s.fail[slot / 64].load(Ordering::Relaxed) >> (slot % 64) & 1 != 0;
+        (!full || set).then_some(r)
+    }
+
+    /// Records the outcome numbered `r` on `lane`'s stripe (see [`record`](Self::record)).
+    pub(crate) fn record_at(
+        &self,
+        lane: usize,
+        w: &CountWindow,
+        r: u64,
+        failure: bool,
+    ) -> Option<Tally> {
+        let s = &self.stripes[lane];
+        let size = w.size();
+        // Relaxed: see `record`.
         let held = r
             .wrapping_add(1)
             .wrapping_sub(s.base.load(Ordering::Relaxed));
