@@ -121,6 +121,10 @@ struct Busy {
     consecutive_failures: AtomicU32,
     permits_out: AtomicU32,
     ramp_counter: AtomicU64,
+    /// Jitter's random state.
+    rng: AtomicU64,
+    /// Someone called `subscribe`: transitions are worth building.
+    has_subscribers: AtomicBool,
 }
 
 struct Cold {
@@ -128,15 +132,26 @@ struct Cold {
     short_name: Name,
     clock: ClockSource,
     policy: ArcSwap<Policy>,
-    /// Every window store the breaker has used; `Hot::window` points into one of them.
-    stores: Mutex<Vec<std::sync::Arc<WindowStore>>>,
+    /// The window store the breaker was made with; `Hot::window` points to it or into
+    /// `Extras::stores`.
+    store: std::sync::Arc<WindowStore>,
     config_lock: Mutex<()>,
-    subscribers: Mutex<Vec<Sender<Transition>>>,
-    has_subscribers: AtomicBool,
-    baseline: Mutex<Totals>,
-    rng: AtomicU64,
+    /// What most breakers never use, allocated on first use (see [`Extras`]).
+    extras: std::sync::OnceLock<Box<Extras>>,
     /// This breaker, for the timer thread, which must not keep it alive.
     me: Weak<Inner>,
+}
+
+/// Parts of a breaker that only a policy swap to another window shape, a subscriber, or a
+/// reset or restore needs: kept out of the breaker's own allocation, which they would grow by
+/// a cache line.
+#[derive(Default)]
+struct Extras {
+    /// Window stores of the shapes swapped in; never removed before the breaker is dropped.
+    stores: Mutex<Vec<std::sync::Arc<WindowStore>>>,
+    subscribers: Mutex<Vec<Sender<Transition>>>,
+    /// The totals at the last reset (or as set by a restore): `metrics` counts from them.
+    baseline: Mutex<Totals>,
 }
 
 pub(crate) struct Inner {
@@ -463,22 +478,25 @@ impl Breaker {
                 consecutive_failures: AtomicU32::new(0),
                 permits_out: AtomicU32::new(0),
                 ramp_counter: AtomicU64::new(0),
+                rng: AtomicU64::new(seed),
+                has_subscribers: AtomicBool::new(false),
             }),
             cold: Cold {
                 short_name: Name::new(&name),
                 name,
                 clock,
                 policy: ArcSwap::new(crate::intern::shared(policy.clone())),
-                stores: Mutex::new(vec![store]),
+                store,
                 config_lock: Mutex::new(()),
-                subscribers: Mutex::new(Vec::new()),
-                has_subscribers: AtomicBool::new(false),
-                baseline: Mutex::new(Totals::default()),
-                rng: AtomicU64::new(seed),
+                extras: std::sync::OnceLock::new(),
                 me: me.clone(),
             },
         });
         inner.load_hot_config(&policy);
+        // Loom does not model `OnceLock`: under it the extras exist from the start, so every
+        // access to them is ordered by loom's own primitives.
+        #[cfg(loom)]
+        inner.extras();
         Breaker { inner }
     }
 
@@ -844,10 +862,10 @@ impl Breaker {
     /// ```
     pub fn subscribe(&self) -> Receiver<Transition> {
         let (tx, rx) = crossbeam_channel::bounded(SUBSCRIBER_CAPACITY);
-        lock(&self.inner.cold.subscribers).push(tx);
+        lock(&self.inner.extras().subscribers).push(tx);
         // Relaxed: a transition racing with the subscription may or may not be delivered.
         self.inner
-            .cold
+            .busy
             .has_subscribers
             .store(true, Ordering::Relaxed);
         rx
@@ -864,14 +882,18 @@ impl Breaker {
     /// assert!(b.heap_bytes() > 0);
     /// ```
     pub fn heap_bytes(&self) -> usize {
-        let stores = lock(&self.inner.cold.stores);
+        let store_bytes =
+            |s: &WindowStore| std::mem::size_of::<WindowStore>() + 16 + s.heap_bytes();
+        let extras = self.inner.cold.extras.get().map_or(0, |e| {
+            let stores = lock(&e.stores);
+            std::mem::size_of::<Extras>()
+                + stores.iter().map(|s| store_bytes(s)).sum::<usize>()
+                + stores.capacity() * std::mem::size_of::<usize>()
+        });
         std::mem::size_of::<Inner>()
             + 2 * std::mem::size_of::<usize>()
-            + stores
-                .iter()
-                .map(|s| std::mem::size_of::<WindowStore>() + 16 + s.heap_bytes())
-                .sum::<usize>()
-            + stores.capacity() * std::mem::size_of::<usize>()
+            + store_bytes(&self.inner.cold.store)
+            + extras
             + self.inner.busy.rejected.heap_bytes()
             + self.inner.busy.failures.heap_bytes()
             + self
@@ -893,6 +915,11 @@ impl Drop for Inner {
 }
 
 impl Inner {
+    /// The parts allocated on first use.
+    fn extras(&self) -> &Extras {
+        self.cold.extras.get_or_init(Box::default)
+    }
+
     #[inline]
     fn word(&self) -> StateWord {
         // Acquire: see the module's synchronization notes.
@@ -904,9 +931,9 @@ impl Inner {
     fn window(&self) -> &WindowStore {
         // Acquire: pairs with the Release in `set_policy` that publishes a cleared store.
         let ptr = self.hot.window.load(Ordering::Acquire);
-        // SAFETY: `hot.window` only ever holds `Arc::as_ptr` of an `Arc` pushed into
-        // `cold.stores`, which never removes one and is dropped only with `self`; so the store
-        // outlives `&self`. Stores are only read or changed through atomics (`&` access).
+        // SAFETY: `hot.window` only ever holds `Arc::as_ptr` of `cold.store` or of an `Arc`
+        // pushed into `Extras::stores`, which never removes one; both are dropped only with
+        // `self`, so the store outlives `&self`. Stores are only read or changed through atomics (`&` access).
         // Loading it through `ArcSwap` instead measured 11.0 ns against 2.9 ns per call.
         unsafe { &*ptr }
     }
@@ -1500,7 +1527,7 @@ impl Inner {
     fn random_unit(&self) -> f64 {
         // Relaxed: any interleaving yields distinct stream positions.
         let mut z = self
-            .cold
+            .busy
             .rng
             .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
             .wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -1593,7 +1620,7 @@ impl Inner {
             match self.exchange(word, next) {
                 Ok(()) => {
                     if to == State::Closed {
-                        *lock(&self.cold.baseline) = self.totals();
+                        *lock(&self.extras().baseline) = self.totals();
                     }
                     self.emit(word, next, reason, None);
                     return;
@@ -1647,7 +1674,7 @@ impl Inner {
                         _ => {}
                     }
                     let totals = self.totals();
-                    *lock(&self.cold.baseline) = Totals {
+                    *lock(&self.extras().baseline) = Totals {
                         recorded: totals
                             .recorded
                             .wrapping_sub(saved.successes.wrapping_add(saved.failures)),
@@ -1677,8 +1704,11 @@ impl Inner {
         };
         let shape = policy.window();
         if !self.window().has_shape(shape) {
-            let mut stores = lock(&self.cold.stores);
-            let store = match stores.iter().find(|s| s.has_shape(shape)) {
+            let mut stores = lock(&self.extras().stores);
+            let store = match std::iter::once(&self.cold.store)
+                .chain(stores.iter())
+                .find(|s| s.has_shape(shape))
+            {
                 Some(s) => s.clone(),
                 None => {
                     let s = std::sync::Arc::new(WindowStore::new(shape));
@@ -1734,7 +1764,11 @@ impl Inner {
     fn metrics(&self) -> Metrics {
         let word = self.word();
         let now = self.totals();
-        let base = *lock(&self.cold.baseline);
+        let base = self
+            .cold
+            .extras
+            .get()
+            .map_or_else(Totals::default, |e| *lock(&e.baseline));
         // Wrapping: `restore` may set a baseline above the totals, to put saved counts back.
         let recorded = now.recorded.wrapping_sub(base.recorded);
         let failures = now.failures.wrapping_sub(base.failures).min(recorded);
@@ -1770,9 +1804,12 @@ impl Inner {
     /// Tells subscribers that the word went from `from` to `to`, if the state changed.
     fn emit(&self, from: StateWord, to: StateWord, reason: TransitionReason, at: Option<u64>) {
         // Relaxed: see `subscribe`.
-        if from.state() == to.state() || !self.cold.has_subscribers.load(Ordering::Relaxed) {
+        if from.state() == to.state() || !self.busy.has_subscribers.load(Ordering::Relaxed) {
             return;
         }
+        let Some(extras) = self.cold.extras.get() else {
+            return;
+        };
         let event = Transition {
             breaker: self.cold.name.clone(),
             from: from.state(),
@@ -1780,7 +1817,7 @@ impl Inner {
             at: Duration::from_nanos(at.unwrap_or_else(|| self.cold.clock.now())),
             reason,
         };
-        lock(&self.cold.subscribers).retain(|tx| {
+        lock(&extras.subscribers).retain(|tx| {
             !matches!(
                 tx.try_send(event.clone()),
                 Err(TrySendError::Disconnected(_))
