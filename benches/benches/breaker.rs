@@ -11,10 +11,10 @@ mod common;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use common::{PATTERN_LEN, builder, policy, random_failures};
+use common::{builder, policy};
 use criterion::{Criterion, criterion_group, criterion_main};
 use fusebox::{Breaker, ManualClock, Outcome, RejectReason, State, Window};
-use fusebox_benches::Floor;
+use fusebox_benches::{Floor, PATTERN_LEN, random_failures};
 
 fn floor(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) {
     let floor = Floor::default();

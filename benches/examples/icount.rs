@@ -63,18 +63,9 @@ fn main() {
         }
         "random" => {
             // 10 % failures, the same fixed pattern as the criterion benches.
-            let mut x = 0x9E37_79B9_7F4A_7C15u64;
-            let pattern: Vec<bool> = (0..4096)
-                .map(|_| {
-                    x ^= x >> 12;
-                    x ^= x << 25;
-                    x ^= x >> 27;
-                    let r = x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11;
-                    (r as f64 / (1u64 << 53) as f64) < 0.1
-                })
-                .collect();
+            let pattern = fusebox_benches::random_failures(0.1);
             for i in 0..n as usize {
-                let fail = pattern[i & 4095];
+                let fail = pattern[i & (fusebox_benches::PATTERN_LEN - 1)];
                 black_box(
                     black_box(&breaker)
                         .call(|| if fail { Err(()) } else { Ok(1u32) })

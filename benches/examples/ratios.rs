@@ -25,20 +25,6 @@ fn policy() -> Policy {
         .expect("valid")
 }
 
-/// The same pattern generator as the criterion benches: 10 % failures, fixed seed.
-fn pattern() -> Vec<bool> {
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    (0..4096)
-        .map(|_| {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            let r = x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11;
-            (r as f64 / (1u64 << 53) as f64) < 0.1
-        })
-        .collect()
-}
-
 fn time(f: &mut dyn FnMut(u64)) -> f64 {
     let t = Instant::now();
     f(SLICE);
@@ -67,7 +53,7 @@ fn main() {
         let _ = open.call(|| Err::<(), ()>(()));
     }
     assert_eq!(open.state(), State::Open);
-    let failures = pattern();
+    let failures = fusebox_benches::random_failures(0.1);
     let (mut i, mut j) = (0u64, 0usize);
 
     let mut floor_fn = |n: u64| {
@@ -102,7 +88,7 @@ fn main() {
     };
     let mut random_fn = |n: u64| {
         for _ in 0..n {
-            j = (j + 1) & 4095;
+            j = (j + 1) & (fusebox_benches::PATTERN_LEN - 1);
             let fail = failures[j];
             black_box(
                 black_box(&random)

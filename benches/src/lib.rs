@@ -45,3 +45,27 @@ impl Floor {
         self.state.store(1, Ordering::Release);
     }
 }
+
+/// Length of [`random_failures`]'s pattern: a power of two, so the index is a mask.
+pub const PATTERN_LEN: usize = 4096;
+
+/// `PATTERN_LEN` outcomes, `true` for a failure, each failing with probability `p`, drawn
+/// once before measuring (xorshift64*, fixed seed) so no RNG runs inside the timed loop.
+///
+/// ```
+/// let pattern = fusebox_benches::random_failures(0.1);
+/// let failures = pattern.iter().filter(|&&f| f).count();
+/// assert!((300..520).contains(&failures), "about 10 % of 4096: {failures}");
+/// ```
+pub fn random_failures(p: f64) -> Vec<bool> {
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    (0..PATTERN_LEN)
+        .map(|_| {
+            x ^= x >> 12;
+            x ^= x << 25;
+            x ^= x >> 27;
+            let r = x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11;
+            (r as f64 / (1u64 << 53) as f64) < p
+        })
+        .collect()
+}

@@ -1,5 +1,5 @@
 //! What the bench files share: the policy fusebox is measured with, the criterion settings,
-//! the 2-thread driver and a precomputed failure pattern.
+//! and the 2-thread driver (the failure pattern is in the library, shared with the examples).
 //!
 //! Not every bench file uses every item.
 #![allow(dead_code)]
@@ -36,24 +36,6 @@ pub fn builder() -> PolicyBuilder {
 /// [`builder`], built.
 pub fn policy() -> Policy {
     builder().build().expect("valid policy")
-}
-
-/// Length of [`random_failures`]'s pattern: a power of two, so the index is a mask.
-pub const PATTERN_LEN: usize = 4096;
-
-/// `PATTERN_LEN` outcomes, `true` for a failure, each failing with probability `p`, drawn
-/// once before measuring (xorshift64*, fixed seed) so no RNG runs inside the timed loop.
-pub fn random_failures(p: f64) -> Vec<bool> {
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    (0..PATTERN_LEN)
-        .map(|_| {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            let r = x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11;
-            (r as f64 / (1u64 << 53) as f64) < p
-        })
-        .collect()
 }
 
 /// Keeps what it holds on cache lines of its own (128 bytes: adjacent-line prefetch pairs
