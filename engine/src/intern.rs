@@ -4,7 +4,8 @@
 //! A process-wide list of weak references to the policies in use, searched by value when a
 //! breaker is created or given a policy. Only construction, `set_policy` and a breaker's drop
 //! come here, never a call. The last breaker to let go of a policy removes its entry, so no
-//! dropped policy's memory is kept; the list holds at most [`CAPACITY`] entries, beyond which
+//! dropped policy's memory is kept (if a caller of `Breaker::policy` holds it longer, the next
+//! search removes the entry instead); the list holds at most [`CAPACITY`] entries, beyond which
 //! the oldest is forgotten (its breakers keep their policy; new breakers with that policy get
 //! their own allocation again).
 
