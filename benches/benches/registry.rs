@@ -13,19 +13,13 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use fusebox::{Breaker, Policy, Registry, Window};
+use fusebox::{Breaker, Policy, Registry};
 use fusebox_benches::Floor;
 
 const BREAKERS: usize = 10_000;
 
 fn policy() -> Policy {
-    Policy::builder()
-        .window(Window::count(100))
-        .failure_rate_threshold(0.5)
-        .min_calls(100)
-        .open_timeout(Duration::from_secs(3600))
-        .build()
-        .expect("valid")
+    fusebox_benches::reference_policy()
 }
 
 /// 16-byte names: `svc.000000000042`.

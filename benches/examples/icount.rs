@@ -5,9 +5,8 @@
 //! the same run with N = 0 and divide by N.
 
 use std::hint::black_box;
-use std::time::Duration;
 
-use fusebox::{Breaker, Policy, Window};
+use fusebox::Breaker;
 use fusebox_benches::Floor;
 
 fn main() {
@@ -17,13 +16,7 @@ fn main() {
         .next()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
-    let policy = Policy::builder()
-        .window(Window::count(100))
-        .failure_rate_threshold(0.5)
-        .min_calls(100)
-        .open_timeout(Duration::from_secs(3600))
-        .build()
-        .expect("valid");
+    let policy = fusebox_benches::reference_policy();
     let breaker = Breaker::new("icount", policy);
     let floor = Floor::default();
     match scenario.as_str() {

@@ -8,21 +8,15 @@
 //! changing the engine.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use fusebox::{Breaker, Policy, State, Window};
+use fusebox::{Breaker, Policy, State};
 use fusebox_benches::Floor;
 
 const SLICE: u64 = 2_000_000;
 
 fn policy() -> Policy {
-    Policy::builder()
-        .window(Window::count(100))
-        .failure_rate_threshold(0.5)
-        .min_calls(100)
-        .open_timeout(Duration::from_secs(3600))
-        .build()
-        .expect("valid")
+    fusebox_benches::reference_policy()
 }
 
 fn time(f: &mut dyn FnMut(u64)) -> f64 {

@@ -10,6 +10,9 @@
 //! ```
 
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::time::Duration;
+
+use fusebox::{Policy, PolicyBuilder, Window};
 
 /// One state byte and one counter, as a breaker with nothing else to do would have.
 #[derive(Debug, Default)]
@@ -68,4 +71,29 @@ pub fn random_failures(p: f64) -> Vec<bool> {
             (r as f64 / (1u64 << 53) as f64) < p
         })
         .collect()
+}
+
+/// The reference configuration every benchmark measures fusebox with unless it says
+/// otherwise: the last 100 calls, open at 50 % failures once 100 calls are in, and an open
+/// period far longer than any run.
+///
+/// ```
+/// let p = fusebox_benches::reference_builder().max_concurrent(8).build().unwrap();
+/// assert_eq!(p.min_calls(), 100);
+/// ```
+pub fn reference_builder() -> PolicyBuilder {
+    Policy::builder()
+        .window(Window::count(100))
+        .failure_rate_threshold(0.5)
+        .min_calls(100)
+        .open_timeout(Duration::from_secs(3600))
+}
+
+/// [`reference_builder`], built.
+///
+/// ```
+/// assert_eq!(fusebox_benches::reference_policy().failure_rate_threshold(), 0.5);
+/// ```
+pub fn reference_policy() -> Policy {
+    reference_builder().build().expect("valid policy")
 }

@@ -81,7 +81,7 @@ impl Stripes {
         let r = s.recorded.load(Ordering::Relaxed);
         s.recorded.store(r.wrapping_add(1), Ordering::Relaxed);
         let full = r.wrapping_sub(s.base.load(Ordering::Relaxed)) >= w.size() as u64;
-        let slot = w.slot_of(r);
+        let slot = w.slot(r);
         let set = s.fail[slot / 64].load(Ordering::Relaxed) >> (slot % 64) & 1 != 0;
         (!full || set).then_some(r)
     }
@@ -100,7 +100,7 @@ impl Stripes {
         let held = r
             .wrapping_add(1)
             .wrapping_sub(s.base.load(Ordering::Relaxed));
-        let slot = w.slot_of(r);
+        let slot = w.slot(r);
         let (word, bit) = (&s.fail[slot / 64], 1u64 << (slot % 64));
         let old = word.load(Ordering::Relaxed);
         let new = if failure { old | bit } else { old & !bit };

@@ -157,12 +157,6 @@ impl CountWindow {
         self.size
     }
 
-    /// The slot of sequence number `seq` in a window of this size.
-    #[inline(always)]
-    pub(crate) fn slot_of(&self, seq: u64) -> usize {
-        self.slot(seq)
-    }
-
     #[inline(always)]
     pub(crate) fn is_small(&self) -> bool {
         self.large.is_empty()
@@ -191,7 +185,7 @@ impl CountWindow {
     /// The slot of sequence number `seq`: `seq mod size` for the low 32 bits of `seq`, by
     /// multiplication (an integer division here costs about 1 ns a call).
     #[inline(always)]
-    fn slot(&self, seq: u64) -> usize {
+    pub(crate) fn slot(&self, seq: u64) -> usize {
         slot_of(seq, self.fastmod, self.size as u64)
     }
 

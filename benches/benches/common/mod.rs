@@ -9,7 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use fusebox::{Policy, PolicyBuilder, Window};
+use fusebox::{Policy, PolicyBuilder};
 
 /// How long each function is measured, after a warm-up of [`WARM_UP`].
 pub const MEASUREMENT: Duration = Duration::from_secs(2);
@@ -23,14 +23,9 @@ pub fn config() -> Criterion {
         .measurement_time(MEASUREMENT)
 }
 
-/// The reference configuration: the last 100 calls, open at 50 % failures once 100 calls are
-/// in, and an open period far longer than any run.
+/// The reference configuration (see [`fusebox_benches::reference_builder`]).
 pub fn builder() -> PolicyBuilder {
-    Policy::builder()
-        .window(Window::count(100))
-        .failure_rate_threshold(0.5)
-        .min_calls(100)
-        .open_timeout(Duration::from_secs(3600))
+    fusebox_benches::reference_builder()
 }
 
 /// [`builder`], built.
