@@ -591,8 +591,15 @@ impl Breaker {
             });
         }
         if word.state() == State::Open && !word.expired() {
-            if let Some(rejected) = inner.reject_while_timed(word) {
-                return Err(rejected);
+            if let Some(deadline) = inner.timed_deadline(word) {
+                // Built here, in the result, not moved out of a helper's (see `Rejected`'s word).
+                inner.busy.rejected.increment();
+                return Err(Rejected::new(
+                    RejectReason::Open,
+                    State::Open,
+                    RetryAfter::quanta_deadline(deadline),
+                    &inner.cold.short_name,
+                ));
             }
         }
         inner.acquire_slow(word)
@@ -1054,23 +1061,24 @@ impl Inner {
                     Ok(Some(next)) => word = next,
                     Ok(None) => return self.admit(PermitKind::Normal, word),
                     Err(()) => {
-                        return Err(self.reject(RejectReason::Ramp, word, RetryAfter::Unknown));
+                        return Err(self.reject(RejectReason::Ramp, word, RetryAfter::UNKNOWN));
                     }
                 },
                 AcquireDecision::HalfOpenFull => {
-                    return Err(self.reject(RejectReason::HalfOpenFull, word, RetryAfter::Unknown));
+                    return Err(self.reject(RejectReason::HalfOpenFull, word, RetryAfter::UNKNOWN));
                 }
                 AcquireDecision::ForcedOpen => {
-                    return Err(self.reject(RejectReason::ForcedOpen, word, RetryAfter::Unknown));
+                    return Err(self.reject(RejectReason::ForcedOpen, word, RetryAfter::UNKNOWN));
                 }
             }
         }
     }
 
-    /// The rejection of an `Open` word whose deadline the timer thread watches: no clock read,
-    /// no call. `None` when the clock must be read or the deadline is not yet published.
+    /// The deadline of an `Open` word that the timer thread watches, for a rejection with no
+    /// clock read and no call; `None` when the clock must be read or the deadline is not yet
+    /// published.
     #[inline(always)]
-    fn reject_while_timed(&self, word: StateWord) -> Option<Rejected> {
+    fn timed_deadline(&self, word: StateWord) -> Option<u64> {
         // Relaxed: `timed` is published with the deadline by the `open_epoch` Release below.
         if !self.hot.timed.load(Ordering::Relaxed)
             // Acquire: pairs with the Release store of `open_epoch` after `open_until`.
@@ -1078,14 +1086,7 @@ impl Inner {
         {
             return None;
         }
-        let deadline = self.hot.open_until.load(Ordering::Relaxed);
-        self.busy.rejected.increment();
-        Some(Rejected::new(
-            RejectReason::Open,
-            State::Open,
-            RetryAfter::QuantaDeadline(deadline),
-            &self.cold.short_name,
-        ))
+        Some(self.hot.open_until.load(Ordering::Relaxed))
     }
 
     /// `Open`: returns the word to retry with if the open period has passed (`Open` marked
@@ -1094,16 +1095,16 @@ impl Inner {
     fn open_check(&self, word: StateWord) -> Result<StateWord, RetryAfter> {
         // Acquire: pairs with the Release store of `open_epoch` after `open_until`.
         if self.hot.open_epoch.load(Ordering::Acquire) != word.epoch() {
-            return Err(RetryAfter::Unknown);
+            return Err(RetryAfter::UNKNOWN);
         }
         let deadline = self.hot.open_until.load(Ordering::Relaxed);
         if self.hot.timed.load(Ordering::Relaxed) {
             // The timer thread marks the word expired at the deadline: no clock read here.
-            return Err(RetryAfter::QuantaDeadline(deadline));
+            return Err(RetryAfter::quanta_deadline(deadline));
         }
         let now = self.cold.clock.now();
         if now < deadline {
-            return Err(RetryAfter::After(deadline - now));
+            return Err(RetryAfter::after(deadline - now));
         }
         match word.expire(word.epoch()) {
             Some(expired) => match self.exchange(word, expired) {
@@ -1175,7 +1176,7 @@ impl Inner {
                 if kind == PermitKind::Probe {
                     self.end_probe(word.epoch(), ProbeEnd::Release);
                 }
-                return Err(self.reject(RejectReason::BulkheadFull, word, RetryAfter::Unknown));
+                return Err(self.reject(RejectReason::BulkheadFull, word, RetryAfter::UNKNOWN));
             }
             bulkhead = true;
         }
