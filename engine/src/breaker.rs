@@ -335,7 +335,8 @@ struct Totals {
 }
 
 /// `size << 32 | failures` for `policy`'s count window (see `Hot::trip_full`); 0 for a time
-/// window.
+/// window. A valid policy's `min_calls` is at most a count window's size, so a full window is
+/// always judged.
 fn trip_full(policy: &Policy) -> u64 {
     let fusebox_policies::Window::Count { size } = policy.window() else {
         return 0;
@@ -1327,11 +1328,22 @@ impl Inner {
         if !word.state().records_window() {
             return self.record_general(Outcome::Failure, start);
         }
-        // SeqCst, and counted as recorded before as failed: see `record_general`.
-        let seq = self.busy.cursor.fetch_add(1, Ordering::SeqCst);
+        // Counted as recorded (the cursor's SeqCst `fetch_add`) before as failed: see
+        // `record_general`.
+        let (seq, rose) = w.take_failure(&self.busy.cursor);
         self.count_failure(true);
-        if w.record(seq, true, None) && word.state() != State::MetricsOnly {
+        if rose && word.state() != State::MetricsOnly {
             let tally = w.tally_after(seq, &self.busy.cursor);
+            // A full window is judged on its policy's one precomputed word, with no need for
+            // the rest of the configuration: the failure rate is the only rule on this path.
+            // Relaxed: one word, consistent by itself; a swap racing with us may go either way.
+            let trip = self.hot.trip_full.load(Ordering::Relaxed);
+            if tally.calls as u64 == trip >> 32 {
+                if tally.failures as u64 >= trip & u64::from(u32::MAX) {
+                    self.trip(word, TransitionReason::FailureRate);
+                }
+                return;
+            }
             self.evaluate(tally, &self.config(), word);
         }
     }

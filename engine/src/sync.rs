@@ -38,3 +38,20 @@ pub(crate) fn spin() {
 pub(crate) fn spin() {
     loom::thread::yield_now();
 }
+
+/// Between a thread's SeqCst updates and its SeqCst loads that must see every update ordered
+/// before them: nothing, since SeqCst accesses share one total order that agrees with program
+/// order, so of two threads that each update one atomic and then load the other's, at least
+/// one sees both updates (the store-buffering shape; on x86 a locked instruction already
+/// drains the store buffer).
+#[cfg(not(loom))]
+#[inline(always)]
+pub(crate) fn loads_follow_updates() {}
+
+/// Under loom, a SeqCst fence: loom models SeqCst loads and stores as AcqRel, which allows
+/// the store-buffering outcome the memory model forbids, but models SeqCst fences exactly.
+#[cfg(loom)]
+#[inline(always)]
+pub(crate) fn loads_follow_updates() {
+    fence(Ordering::SeqCst);
+}

@@ -20,15 +20,15 @@
 //! decides), so a success that evicts a success writes nothing but the cursor.
 //!
 //! A recorder that may trip (its outcome grew the window or raised a count) judges a tally read
-//! *after* its own update, and takes the cursor for it with a read-modify-write
-//! (`fetch_add(0)`): every read-modify-write of the cursor reads the latest value in its
-//! modification order, so of racing recorders the one whose read comes later reads from the
-//! other's (a release) and sees its bit and count updates too. The outcome that completes a trip
-//! is then judged with all the others; with plain loads, two racing failures that together fill
-//! the window could each judge a partial view and neither trip (loom finds this). A small
-//! window's bits are spread over two words, so it always needs the cursor; a larger one only
-//! while it is still growing, since its counts are single atomics whose own read-modify-writes
-//! order racing recorders.
+//! *after* its own update, with `SeqCst` loads: `SeqCst` accesses share one total order that
+//! agrees with each thread's program order, so the recorder whose update comes last in it
+//! loads after every other update and sees them all. The outcome that completes a trip is then
+//! judged with all the others; two racing failures that together fill the window cannot each
+//! judge a partial view and neither trip (the store-buffering shape). Loom models `SeqCst`
+//! loads as `Acquire`, which would allow exactly that, so under loom a `SeqCst` fence stands
+//! between the update and the loads (`sync::loads_follow_updates`); loom models fences
+//! exactly, and the model `two_failures_across_a_word_boundary_trip` fails without it. A full
+//! window's count of outcomes is its size, so its judge skips the cursor.
 //! Bits, counts and the cursor are `SeqCst` (free on x86, where a locked instruction is a full
 //! fence either way).
 //! A clear swaps the bits (`Relaxed`) and then the cursor (`SeqCst`), so a recorder whose
@@ -243,6 +243,37 @@ impl CountWindow {
         rose || grew
     }
 
+    /// Takes a sequence number from `cursor` for a failure recorded with no slow-call rule and
+    /// records it; returns the number and whether a rate may have risen, as
+    /// [`record`](Self::record) does. A small window reads its failure words before the
+    /// `fetch_add`, as [`take_success`](Self::take_success) does, so a failure over a failure
+    /// in a full window writes nothing past the cursor and waits on no load after it.
+    #[inline(always)]
+    pub(crate) fn take_failure(&self, cursor: &AtomicU64) -> (u64, bool) {
+        let size = self.size as u64;
+        if self.is_small() {
+            // Relaxed: as in `take_success`.
+            let (w0, w1) = (
+                self.small[0].load(Ordering::Relaxed),
+                self.small[1].load(Ordering::Relaxed),
+            );
+            let fastmod = self.fastmod;
+            // SeqCst: see the module's notes.
+            let seq = cursor.fetch_add(1, Ordering::SeqCst);
+            if seq >= size {
+                let slot = slot_of(seq, fastmod, size);
+                let word = if slot < 64 { w0 } else { w1 };
+                if word >> (slot % 64) & 1 == 1 {
+                    return (seq, false);
+                }
+            }
+            return (seq, self.record(seq, true, None));
+        }
+        // SeqCst: see the module's notes.
+        let seq = cursor.fetch_add(1, Ordering::SeqCst);
+        (seq, self.record(seq, true, None))
+    }
+
     /// Takes a sequence number from `cursor` for a success recorded with no slow-call rule:
     /// `None` if the success changes nothing (the window is full and the slot already held a
     /// success), so nothing more need be written; otherwise the sequence number, for
@@ -301,27 +332,24 @@ impl CountWindow {
     }
 
     /// The window's counts after the caller's own update of the outcome numbered `seq`, for
-    /// judging: read with SeqCst after the caller's own SeqCst updates, so that of racing
+    /// judging: read with SeqCst loads after the caller's own SeqCst updates, so that of racing
     /// recorders the last to judge sees every other's outcome (see the module's notes).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn tally_after(&self, seq: u64, cursor: &AtomicU64) -> Tally {
-        if self.is_small() {
-            // A read-modify-write, not a load: see the module's notes. A small window needs it
-            // even once full: its bits are two atomics, not one count.
-            return self.tally(cursor.fetch_add(0, Ordering::SeqCst));
-        }
+        crate::sync::loads_follow_updates();
         let recorded = if seq >= self.size as u64 {
+            // Full: the cursor would say no more.
             self.size as u64
         } else {
-            // A read-modify-write, not a load: see the module's notes.
-            cursor.fetch_add(0, Ordering::SeqCst)
+            // SeqCst: see the module's notes.
+            cursor.load(Ordering::SeqCst)
         };
         self.tally(recorded)
     }
 
     /// The window's counts, given the cursor (`recorded`: outcomes handed a sequence number
     /// since the window was last cleared).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn tally(&self, recorded: u64) -> Tally {
         let calls = recorded.min(self.size as u64) as u32;
         let (failures, slow) = if self.is_small() {
@@ -660,6 +688,34 @@ mod tests {
             let seq = w.take_success(&cursor).expect("evicts the failure");
             assert!(!w.record(seq, false, None));
             assert_eq!(w.tally(u64::MAX).failures, 0);
+        }
+    }
+
+    #[test]
+    fn a_failure_over_a_failure_changes_nothing() {
+        for size in [70u32, 100, 200] {
+            let w = CountWindow::new(size);
+            let cursor = AtomicU64::new(0);
+            for i in 0..size {
+                assert_eq!(
+                    w.take_failure(&cursor),
+                    (i as u64, true),
+                    "the window grows"
+                );
+            }
+            for _ in 0..size {
+                assert!(!w.take_failure(&cursor).1, "a failure over a failure");
+            }
+            assert_eq!(w.tally(u64::MAX).failures, size);
+            // A success evicts one; the failure `size` later over it raises the rate again.
+            let seq = w.take_success(&cursor).expect("evicts a failure");
+            assert!(!w.record(seq, false, None));
+            assert_eq!(w.tally(u64::MAX).failures, size - 1);
+            for _ in 0..size - 1 {
+                assert!(!w.take_failure(&cursor).1);
+            }
+            assert!(w.take_failure(&cursor).1, "a failure over a success");
+            assert_eq!(w.tally(u64::MAX).failures, size);
         }
     }
 

@@ -187,6 +187,9 @@ fn two_failures_across_a_word_boundary_trip() {
         // A small window's bits are two words, counted when judged. With a full window of 65
         // (128 successes in), the racing failures take slots 63 and 64, one in each word:
         // whichever judges last must count both (2 failures in 65 calls, threshold 2/65).
+        // Each judges with SeqCst loads after its update; loom weakens those to Acquire, so
+        // the engine puts a SeqCst fence between under loom (`loads_follow_updates`), and
+        // without it this model fails.
         let b = race_after(rate_policy(65, 65, 2.0 / 65.0), &[false; 128], [true, true]);
         assert_eq!(b.state(), State::Open);
     });
