@@ -1226,44 +1226,57 @@ impl Inner {
         // again: a success reported just after the breaker left `Closed` may land in the window
         // (the documented "either episode's window" latitude; leaving half-open clears it).
         let flags = self.hot.flags.load(Ordering::Relaxed);
-        if flags & (F_SLOW | F_CONSECUTIVE | F_REEVALUATE) == 0 {
-            if flags & F_STRIPED != 0 {
-                // A success on a thread that has its stripe: a plain load and store of the
-                // stripe's count and a look at its slot, inline.
-                if let (Outcome::Success, Some(stripes), Some(lane)) = (
-                    outcome,
-                    self.hot.stripes.as_deref(),
-                    crate::counter::current_lane(),
-                ) {
-                    if let WindowStore::Count(w) = self.window() {
-                        if w.is_small() {
-                            if let Some(r) = stripes.take_success(lane, w) {
-                                self.striped_success_slow(stripes, lane, w, r);
-                            }
-                            return;
-                        }
-                    }
-                }
-                if self.record_striped(outcome) {
-                    return;
-                }
+        // One test for the common case: no rule, not striped.
+        if flags & (F_SLOW | F_CONSECUTIVE | F_REEVALUATE | F_STRIPED) == 0 {
+            if self.record_shared(outcome, start) {
+                return;
             }
-            match outcome {
-                Outcome::Success => {
-                    if let WindowStore::Count(w) = self.window() {
-                        // A success whose slot already holds one needs no write past the
-                        // cursor's `fetch_add` (see `CountWindow::take_success`).
-                        if let Some(seq) = w.take_success(&self.busy.cursor) {
-                            self.record_success_slow(w, seq);
+        } else if flags & (F_SLOW | F_CONSECUTIVE | F_REEVALUATE) == 0 {
+            // Striped: a success on a thread that has its stripe is a plain load and store of
+            // the stripe's count and a look at its slot, inline.
+            if let (Outcome::Success, Some(stripes), Some(lane)) = (
+                outcome,
+                self.hot.stripes.as_deref(),
+                crate::counter::current_lane(),
+            ) {
+                if let WindowStore::Count(w) = self.window() {
+                    if w.is_small() {
+                        if let Some(r) = stripes.take_success(lane, w) {
+                            self.striped_success_slow(stripes, lane, w, r);
                         }
                         return;
                     }
                 }
-                Outcome::Failure => return self.record_failure(start),
-                Outcome::Ignored => {}
+            }
+            if self.record_striped(outcome) || self.record_shared(outcome, start) {
+                return;
             }
         }
         self.record_general(outcome, start);
+    }
+
+    /// A success or failure on a count window with no rule that needs the clock or a run
+    /// count: false if this is not one (the caller then takes the general path).
+    #[inline(always)]
+    fn record_shared(&self, outcome: Outcome, start: u64) -> bool {
+        match outcome {
+            Outcome::Success => {
+                if let WindowStore::Count(w) = self.window() {
+                    // A success whose slot already holds one needs no write past the cursor's
+                    // `fetch_add` (see `CountWindow::take_success`).
+                    if let Some(seq) = w.take_success(&self.busy.cursor) {
+                        self.record_success_slow(w, seq);
+                    }
+                    return true;
+                }
+                false
+            }
+            Outcome::Failure => {
+                self.record_failure(start);
+                true
+            }
+            Outcome::Ignored => false,
+        }
     }
 
     /// A striped success that changes its stripe's window (see `record`).

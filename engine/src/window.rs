@@ -157,9 +157,10 @@ impl CountWindow {
         self.size
     }
 
+    /// A small window keeps its bitmaps inline (`large` is empty).
     #[inline(always)]
     pub(crate) fn is_small(&self) -> bool {
-        self.large.is_empty()
+        self.size <= SMALL_SLOTS
     }
 
     /// The failure bitmap.
