@@ -32,7 +32,9 @@ use crate::window::{CountWindow, Tally};
 
 /// A striped breaker's stripes, one per lane.
 pub(crate) struct Stripes {
-    stripes: Box<[CachePadded<Stripe>]>,
+    /// A fixed array, so that indexing it with a lane (checked below `LANES` once, where the
+    /// lane is read) needs no bounds check on the hot path.
+    stripes: [CachePadded<Stripe>; LANES],
 }
 
 struct Stripe {
@@ -47,15 +49,13 @@ struct Stripe {
 impl Stripes {
     pub(crate) fn new() -> Self {
         Stripes {
-            stripes: (0..LANES)
-                .map(|_| {
-                    CachePadded::new(Stripe {
-                        recorded: AtomicU64::new(0),
-                        base: AtomicU64::new(0),
-                        fail: [AtomicU64::new(0), AtomicU64::new(0)],
-                    })
+            stripes: std::array::from_fn(|_| {
+                CachePadded::new(Stripe {
+                    recorded: AtomicU64::new(0),
+                    base: AtomicU64::new(0),
+                    fail: [AtomicU64::new(0), AtomicU64::new(0)],
                 })
-                .collect(),
+            }),
         }
     }
 
@@ -73,16 +73,25 @@ impl Stripes {
 
     /// Takes the next sequence number of `lane`'s stripe for a success: `None` if that is all
     /// the success changes (its window is full and the slot holds a success), otherwise the
-    /// number, for [`record_at`](Self::record_at).
+    /// number, for [`record_at`](Self::record_at). A stripe that holds no failure, the healthy
+    /// case, needs no slot: both words are read whole, and the slot's bit is picked from them
+    /// only when one is set.
     #[inline(always)]
     pub(crate) fn take_success(&self, lane: usize, w: &CountWindow) -> Option<u64> {
         let s = &self.stripes[lane];
         // Relaxed: see `record`.
         let r = s.recorded.load(Ordering::Relaxed);
         s.recorded.store(r.wrapping_add(1), Ordering::Relaxed);
+        let (w0, w1) = (
+            s.fail[0].load(Ordering::Relaxed),
+            s.fail[1].load(Ordering::Relaxed),
+        );
         let full = r.wrapping_sub(s.base.load(Ordering::Relaxed)) >= w.size() as u64;
-        let slot = w.slot(r);
-        let set = s.fail[slot / 64].load(Ordering::Relaxed) >> (slot % 64) & 1 != 0;
+        let set = w0 | w1 != 0 && {
+            let slot = w.slot(r);
+            let word = if slot < 64 { w0 } else { w1 };
+            word >> (slot % 64) & 1 != 0
+        };
         (!full || set).then_some(r)
     }
 
