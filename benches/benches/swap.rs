@@ -131,9 +131,7 @@ fn scheme(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    config = Criterion::default()
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
+    config = common::config();
     targets = under_load, scheme
 }
 criterion_main!(benches);

@@ -20,8 +20,11 @@
 //! a thread loaded (`Acquire`) to the value a pure function of [`StateWord`](crate::StateWord)
 //! computed. Data that a change publishes (the open deadline, the ramp start) is written after
 //! the exchange and tagged with the new epoch, so a reader never trusts a value from another
-//! episode. The window's bits and counts are `Relaxed`: they are exact at quiescence because
-//! every bit flip and its count change are made by one thread.
+//! episode. The window's cursor, bits and counts change by `SeqCst` read-modify-writes, and a
+//! recorder whose outcome may trip the breaker judges with `SeqCst` loads after its own
+//! update, so of racing recorders the last to update sees every outcome (see `window.rs`).
+//! Counts are exact at quiescence because every bit flip and its count change are made by one
+//! thread.
 //!
 //! # Limits
 //!

@@ -16,11 +16,16 @@ pub const MEASUREMENT: Duration = Duration::from_secs(2);
 /// Warm-up before each function.
 pub const WARM_UP: Duration = Duration::from_millis(500);
 
+/// Bootstrap resamples per function: plenty for the middle estimates reported, and a tenth of
+/// criterion's default, whose analysis alone took about a minute of the suite.
+pub const RESAMPLES: usize = 10_000;
+
 /// The settings of every group: the whole suite must finish in under 5 minutes on 2 cores.
 pub fn config() -> Criterion {
     Criterion::default()
         .warm_up_time(WARM_UP)
         .measurement_time(MEASUREMENT)
+        .nresamples(RESAMPLES)
 }
 
 /// The reference configuration (see [`fusebox_benches::reference_builder`]).
