@@ -34,6 +34,13 @@ fn main() {
                 );
             }
         }
+        "permit" => {
+            for _ in 0..n {
+                if let Ok(p) = black_box(&breaker).try_acquire() {
+                    p.success();
+                }
+            }
+        }
         "striped" => {
             let striped = Breaker::striped("icount-striped", breaker.policy().as_ref().clone());
             for _ in 0..n {
