@@ -251,22 +251,10 @@ impl CountWindow {
     /// in a full window writes nothing past the cursor and waits on no load after it.
     #[inline(always)]
     pub(crate) fn take_failure(&self, cursor: &AtomicU64) -> (u64, bool) {
-        let size = self.size as u64;
         if self.is_small() {
-            // Relaxed: as in `take_success`.
-            let (w0, w1) = (
-                self.small[0].load(Ordering::Relaxed),
-                self.small[1].load(Ordering::Relaxed),
-            );
-            let fastmod = self.fastmod;
-            // SeqCst: see the module's notes.
-            let seq = cursor.fetch_add(1, Ordering::SeqCst);
-            if seq >= size {
-                let slot = slot_of(seq, fastmod, size);
-                let word = if slot < 64 { w0 } else { w1 };
-                if word >> (slot % 64) & 1 == 1 {
-                    return (seq, false);
-                }
+            let (seq, held_failure) = self.take_small(cursor);
+            if held_failure == Some(true) {
+                return (seq, false);
             }
             return (seq, self.record(seq, true, None));
         }
@@ -291,29 +279,10 @@ impl CountWindow {
     pub(crate) fn take_success(&self, cursor: &AtomicU64) -> Option<u64> {
         let size = self.size as u64;
         if self.is_small() {
-            // Relaxed: see the module's notes; a success that skips its write because a
-            // failure was still in flight is ordered before that failure.
-            let (w0, w1) = (
-                self.small[0].load(Ordering::Relaxed),
-                self.small[1].load(Ordering::Relaxed),
-            );
-            // Read before the `fetch_add` too, so that nothing after it waits for a load.
-            let fastmod = self.fastmod;
-            // SeqCst: see the module's notes.
-            let seq = cursor.fetch_add(1, Ordering::SeqCst);
-            if seq >= size
-                && (w0 | w1 == 0 || {
-                    // The slot's bit, picked from the words already read.
-                    let slot = slot_of(seq, fastmod, size);
-                    let word = if slot < 64 { w0 } else { w1 };
-                    word >> (slot % 64) & 1 == 0
-                })
-            {
-                return None;
-            }
-            return Some(seq);
+            let (seq, held_failure) = self.take_small(cursor);
+            return (held_failure != Some(false)).then_some(seq);
         }
-        // Relaxed: as above.
+        // Relaxed: as in `take_small`.
         let clean = self.failures.load(Ordering::Relaxed) == 0;
         let (guess, guessed_noop) = if clean {
             (0, false)
@@ -330,6 +299,35 @@ impl CountWindow {
             return None;
         }
         Some(seq)
+    }
+
+    /// A small window's `fetch_add` of `cursor`, with its two failure words read before it (see
+    /// [`take_success`](Self::take_success)): the sequence number and, once the window is full,
+    /// whether its slot holds a failure, picked in registers from the words already read. A
+    /// window that holds no failure computes no slot.
+    #[inline(always)]
+    fn take_small(&self, cursor: &AtomicU64) -> (u64, Option<bool>) {
+        // Relaxed: see the module's notes; a success that skips its write because a failure
+        // was still in flight is ordered before that failure.
+        let (w0, w1) = (
+            self.small[0].load(Ordering::Relaxed),
+            self.small[1].load(Ordering::Relaxed),
+        );
+        // Read before the `fetch_add` too, so that nothing after it waits for a load.
+        let (fastmod, size) = (self.fastmod, self.size as u64);
+        // SeqCst: see the module's notes.
+        let seq = cursor.fetch_add(1, Ordering::SeqCst);
+        // An `if`, not a closure: a closure here was left out of line, costing 26 instructions
+        // a call.
+        if seq < size {
+            return (seq, None);
+        }
+        let held_failure = w0 | w1 != 0 && {
+            let slot = slot_of(seq, fastmod, size);
+            let word = if slot < 64 { w0 } else { w1 };
+            word >> (slot % 64) & 1 == 1
+        };
+        (seq, Some(held_failure))
     }
 
     /// The window's counts after the caller's own update of the outcome numbered `seq`, for
