@@ -163,7 +163,10 @@ fn invalid_config_files_change_nothing() {
 /// call is accounted for and the breakers end on the last file applied.
 #[test]
 fn reload_under_load_keeps_exact_counters() {
+    /// Calls per thread, at least; each calls on until `RELOADS` files have been applied, so
+    /// that fast calls cannot all finish before the first reload.
     const CALLS: u64 = 20_000;
+    const RELOADS: u64 = 20;
     let files = [
         "[defaults]\nfailure_rate_threshold = 1.0\nmin_calls = 50\nwindow = { count = 50 }\n\
          [breakers.\"svc\"]\nmin_calls = 40\n",
@@ -174,23 +177,28 @@ fn reload_under_load_keeps_exact_counters() {
     let done = AtomicBool::new(false);
     let reloads = AtomicU64::new(0);
     let (ok, failed) = (AtomicU64::new(0), AtomicU64::new(0));
-    thread::scope(|s| {
-        for t in 0..2u64 {
-            let (r, ok, failed) = (&r, &ok, &failed);
-            s.spawn(move || {
-                let name = if t == 0 { "svc.a" } else { "svc.b" };
-                for i in 0..CALLS {
-                    let fail = i % 4 == 0;
-                    match r.call(name, || if fail { Err(()) } else { Ok(()) }) {
-                        Ok(()) => ok.fetch_add(1, Ordering::Relaxed),
-                        Err(RegistryCallError::Failed(())) => {
-                            failed.fetch_add(1, Ordering::Relaxed)
-                        }
-                        Err(e) => panic!("unexpected: {e:?}"),
-                    };
-                }
-            });
-        }
+    let per_thread: Vec<u64> = thread::scope(|s| {
+        let callers: Vec<_> = (0..2u64)
+            .map(|t| {
+                let (r, ok, failed, reloads) = (&r, &ok, &failed, &reloads);
+                s.spawn(move || {
+                    let name = if t == 0 { "svc.a" } else { "svc.b" };
+                    let mut i = 0u64;
+                    while i < CALLS || reloads.load(Ordering::Relaxed) < RELOADS {
+                        let fail = i % 4 == 0;
+                        match r.call(name, || if fail { Err(()) } else { Ok(()) }) {
+                            Ok(()) => ok.fetch_add(1, Ordering::Relaxed),
+                            Err(RegistryCallError::Failed(())) => {
+                                failed.fetch_add(1, Ordering::Relaxed)
+                            }
+                            Err(e) => panic!("unexpected: {e:?}"),
+                        };
+                        i += 1;
+                    }
+                    i
+                })
+            })
+            .collect();
         s.spawn(|| {
             let mut i = 0;
             while !done.load(Ordering::Relaxed) {
@@ -200,18 +208,23 @@ fn reload_under_load_keeps_exact_counters() {
                 thread::yield_now();
             }
         });
-        while ok.load(Ordering::Relaxed) + failed.load(Ordering::Relaxed) < 2 * CALLS {
-            thread::yield_now();
-        }
+        let joined: Vec<_> = callers.into_iter().map(|c| c.join()).collect();
+        // Stopped before a caller's panic is passed on, or the scope would wait on the reloader.
         done.store(true, Ordering::Relaxed);
+        joined.into_iter().map(|j| j.unwrap()).collect()
     });
+    let calls: u64 = per_thread.iter().sum();
+    // Each thread failed its calls numbered 0, 4, 8, ...
+    let expected_failures: u64 = per_thread.iter().map(|n| n.div_ceil(4)).sum();
     let m = r.group("svc").metrics();
-    assert_eq!(m.admitted, 2 * CALLS);
+    assert!(calls >= 2 * CALLS);
+    assert_eq!(m.admitted, calls);
     assert_eq!(m.failures, failed.load(Ordering::Relaxed));
-    assert_eq!(m.failures, 2 * CALLS / 4);
+    assert_eq!(m.failures, expected_failures);
     assert_eq!(m.successes, ok.load(Ordering::Relaxed));
+    assert_eq!(m.successes + m.failures, calls);
     assert_eq!((m.rejected, m.closed), (0, 2));
-    assert!(reloads.load(Ordering::Relaxed) > 0);
+    assert!(reloads.load(Ordering::Relaxed) >= RELOADS);
     let last = registry(files[reloads.load(Ordering::Relaxed) as usize % 2]);
     for name in ["svc.a", "svc.b"] {
         assert_eq!(
