@@ -81,7 +81,10 @@ fn concurrent_creators_never_exceed_the_capacity() {
 /// parent's policy between two window shapes; every call is accounted for exactly.
 #[test]
 fn reload_under_load_keeps_exact_counters() {
+    /// Calls per thread, at least; each calls on until `SWAPS` policies have been set, so that
+    /// fast calls cannot all finish before the first swap.
     const CALLS: u64 = 20_000;
+    const SWAPS: u64 = 20;
     let loose = Policy::builder()
         .window(Window::count(50))
         .failure_rate_threshold(1.0)
@@ -100,23 +103,29 @@ fn reload_under_load_keeps_exact_counters() {
     let swaps = AtomicU64::new(0);
     let (successes, failures) = (AtomicU64::new(0), AtomicU64::new(0));
 
-    thread::scope(|s| {
-        for t in 0..2u64 {
-            let (registry, successes, failures) = (&registry, &successes, &failures);
-            s.spawn(move || {
-                for i in 0..CALLS {
-                    // One failure in four: the rate never reaches 1.0, so it never trips.
-                    let fail = (i + t) % 4 == 0;
-                    match registry.call("svc.api", || if fail { Err(()) } else { Ok(()) }) {
-                        Ok(()) => successes.fetch_add(1, Ordering::Relaxed),
-                        Err(RegistryCallError::Failed(())) => {
-                            failures.fetch_add(1, Ordering::Relaxed)
-                        }
-                        Err(e) => panic!("unexpected rejection: {e:?}"),
-                    };
-                }
-            });
-        }
+    let per_thread: Vec<u64> = thread::scope(|s| {
+        let callers: Vec<_> = (0..2u64)
+            .map(|t| {
+                let (registry, successes, failures, swaps) =
+                    (&registry, &successes, &failures, &swaps);
+                s.spawn(move || {
+                    let mut i = 0u64;
+                    while i < CALLS || swaps.load(Ordering::Relaxed) < SWAPS {
+                        // One failure in four: the rate never reaches 1.0, so it never trips.
+                        let fail = (i + t) % 4 == 0;
+                        match registry.call("svc.api", || if fail { Err(()) } else { Ok(()) }) {
+                            Ok(()) => successes.fetch_add(1, Ordering::Relaxed),
+                            Err(RegistryCallError::Failed(())) => {
+                                failures.fetch_add(1, Ordering::Relaxed)
+                            }
+                            Err(e) => panic!("unexpected rejection: {e:?}"),
+                        };
+                        i += 1;
+                    }
+                    i
+                })
+            })
+            .collect();
         s.spawn(|| {
             let mut i = 0u64;
             while !done.load(Ordering::Relaxed) {
@@ -127,22 +136,32 @@ fn reload_under_load_keeps_exact_counters() {
                 thread::yield_now();
             }
         });
-        // Let the calling threads finish, then stop the swapper.
-        while successes.load(Ordering::Relaxed) + failures.load(Ordering::Relaxed) < 2 * CALLS {
-            thread::yield_now();
-        }
+        // Let the calling threads finish, then stop the swapper (before a caller's panic is
+        // passed on, or the scope would wait on the swapper).
+        let joined: Vec<_> = callers.into_iter().map(|c| c.join()).collect();
         done.store(true, Ordering::Relaxed);
+        joined.into_iter().map(|j| j.unwrap()).collect()
     });
+    let calls: u64 = per_thread.iter().sum();
+    let expected_failures: u64 = (0..2u64)
+        .map(|t| {
+            (0..per_thread[t as usize])
+                .filter(|i| (i + t) % 4 == 0)
+                .count() as u64
+        })
+        .sum();
 
     let b = registry.get("svc.api").unwrap();
     let m = b.metrics();
     assert_eq!(m.state, State::Closed);
-    assert_eq!(m.admitted, 2 * CALLS);
+    assert!(calls >= 2 * CALLS);
+    assert_eq!(m.admitted, calls);
     assert_eq!(m.successes, successes.load(Ordering::Relaxed));
     assert_eq!(m.failures, failures.load(Ordering::Relaxed));
-    assert_eq!(m.failures, 2 * CALLS / 4);
+    assert_eq!(m.failures, expected_failures);
+    assert_eq!(m.successes + m.failures, calls);
     assert_eq!(m.rejected, 0);
-    assert!(swaps.load(Ordering::Relaxed) > 0);
+    assert!(swaps.load(Ordering::Relaxed) >= SWAPS);
     // The breaker ends with whichever policy was set last.
     let last = if swaps.load(Ordering::Relaxed) % 2 == 1 {
         &other
