@@ -1,12 +1,13 @@
 //! Threads against one registry: get-or-create races, policy reloads under load, capacity.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
 
+mod common;
+
 use fusebox_engine::{ManualClock, Policy, State, Window};
-use fusebox_registry::{Registry, RegistryCallError, RegistryError};
+use fusebox_registry::{Registry, RegistryError};
 
 #[test]
 fn concurrent_first_calls_create_one_breaker() {
@@ -99,71 +100,24 @@ fn reload_under_load_keeps_exact_counters() {
         .unwrap();
     let registry = Registry::with_clock(Policy::default(), ManualClock::new());
     registry.set_policy("svc", loose.clone()).unwrap();
-    let done = AtomicBool::new(false);
-    let swaps = AtomicU64::new(0);
-    let (successes, failures) = (AtomicU64::new(0), AtomicU64::new(0));
-
-    let per_thread: Vec<u64> = thread::scope(|s| {
-        let callers: Vec<_> = (0..2u64)
-            .map(|t| {
-                let (registry, successes, failures, swaps) =
-                    (&registry, &successes, &failures, &swaps);
-                s.spawn(move || {
-                    let mut i = 0u64;
-                    while i < CALLS || swaps.load(Ordering::Relaxed) < SWAPS {
-                        // One failure in four: the rate never reaches 1.0, so it never trips.
-                        let fail = (i + t) % 4 == 0;
-                        match registry.call("svc.api", || if fail { Err(()) } else { Ok(()) }) {
-                            Ok(()) => successes.fetch_add(1, Ordering::Relaxed),
-                            Err(RegistryCallError::Failed(())) => {
-                                failures.fetch_add(1, Ordering::Relaxed)
-                            }
-                            Err(e) => panic!("unexpected rejection: {e:?}"),
-                        };
-                        i += 1;
-                    }
-                    i
-                })
-            })
-            .collect();
-        s.spawn(|| {
-            let mut i = 0u64;
-            while !done.load(Ordering::Relaxed) {
-                let p = if i % 2 == 0 { &other } else { &loose };
-                registry.set_policy("svc", p.clone()).unwrap();
-                i += 1;
-                swaps.store(i, Ordering::Relaxed);
-                thread::yield_now();
-            }
-        });
-        // Let the calling threads finish, then stop the swapper (before a caller's panic is
-        // passed on, or the scope would wait on the swapper).
-        let joined: Vec<_> = callers.into_iter().map(|c| c.join()).collect();
-        done.store(true, Ordering::Relaxed);
-        joined.into_iter().map(|j| j.unwrap()).collect()
+    let seen = common::calls_under_changes(&registry, ["svc.api"; 2], CALLS, SWAPS, |i| {
+        let p = if i % 2 == 1 { &other } else { &loose };
+        registry.set_policy("svc", p.clone()).unwrap();
     });
-    let calls: u64 = per_thread.iter().sum();
-    let expected_failures: u64 = (0..2u64)
-        .map(|t| {
-            (0..per_thread[t as usize])
-                .filter(|i| (i + t) % 4 == 0)
-                .count() as u64
-        })
-        .sum();
 
     let b = registry.get("svc.api").unwrap();
     let m = b.metrics();
     assert_eq!(m.state, State::Closed);
-    assert!(calls >= 2 * CALLS);
-    assert_eq!(m.admitted, calls);
-    assert_eq!(m.successes, successes.load(Ordering::Relaxed));
-    assert_eq!(m.failures, failures.load(Ordering::Relaxed));
-    assert_eq!(m.failures, expected_failures);
-    assert_eq!(m.successes + m.failures, calls);
+    assert!(seen.calls() >= 2 * CALLS);
+    assert_eq!(m.admitted, seen.calls());
+    assert_eq!(m.successes, seen.successes);
+    assert_eq!(m.failures, seen.failures);
+    assert_eq!(m.failures, seen.expected_failures());
+    assert_eq!(m.successes + m.failures, seen.calls());
     assert_eq!(m.rejected, 0);
-    assert!(swaps.load(Ordering::Relaxed) >= SWAPS);
+    assert!(seen.changes >= SWAPS);
     // The breaker ends with whichever policy was set last.
-    let last = if swaps.load(Ordering::Relaxed) % 2 == 1 {
+    let last = if seen.changes % 2 == 1 {
         &other
     } else {
         &loose

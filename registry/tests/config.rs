@@ -1,12 +1,12 @@
 //! Config files: from_toml, apply_toml (all of it or none of it), invalid files, and reloads
 //! while calls run.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::thread;
 use std::time::Duration;
 
+mod common;
+
 use fusebox_engine::{ManualClock, Policy, State};
-use fusebox_registry::{PolicySource, Registry, RegistryCallError};
+use fusebox_registry::{PolicySource, Registry};
 
 const FILE: &str = r#"
 [defaults]
@@ -174,58 +174,19 @@ fn reload_under_load_keeps_exact_counters() {
          [breakers.\"svc.b\"]\nmin_calls = 70\n",
     ];
     let r = registry(files[0]);
-    let done = AtomicBool::new(false);
-    let reloads = AtomicU64::new(0);
-    let (ok, failed) = (AtomicU64::new(0), AtomicU64::new(0));
-    let per_thread: Vec<u64> = thread::scope(|s| {
-        let callers: Vec<_> = (0..2u64)
-            .map(|t| {
-                let (r, ok, failed, reloads) = (&r, &ok, &failed, &reloads);
-                s.spawn(move || {
-                    let name = if t == 0 { "svc.a" } else { "svc.b" };
-                    let mut i = 0u64;
-                    while i < CALLS || reloads.load(Ordering::Relaxed) < RELOADS {
-                        let fail = i % 4 == 0;
-                        match r.call(name, || if fail { Err(()) } else { Ok(()) }) {
-                            Ok(()) => ok.fetch_add(1, Ordering::Relaxed),
-                            Err(RegistryCallError::Failed(())) => {
-                                failed.fetch_add(1, Ordering::Relaxed)
-                            }
-                            Err(e) => panic!("unexpected: {e:?}"),
-                        };
-                        i += 1;
-                    }
-                    i
-                })
-            })
-            .collect();
-        s.spawn(|| {
-            let mut i = 0;
-            while !done.load(Ordering::Relaxed) {
-                i += 1;
-                r.apply_toml(files[i % 2]).unwrap();
-                reloads.store(i as u64, Ordering::Relaxed);
-                thread::yield_now();
-            }
-        });
-        let joined: Vec<_> = callers.into_iter().map(|c| c.join()).collect();
-        // Stopped before a caller's panic is passed on, or the scope would wait on the reloader.
-        done.store(true, Ordering::Relaxed);
-        joined.into_iter().map(|j| j.unwrap()).collect()
+    let seen = common::calls_under_changes(&r, ["svc.a", "svc.b"], CALLS, RELOADS, |i| {
+        r.apply_toml(files[i as usize % 2]).unwrap();
     });
-    let calls: u64 = per_thread.iter().sum();
-    // Each thread failed its calls numbered 0, 4, 8, ...
-    let expected_failures: u64 = per_thread.iter().map(|n| n.div_ceil(4)).sum();
     let m = r.group("svc").metrics();
-    assert!(calls >= 2 * CALLS);
-    assert_eq!(m.admitted, calls);
-    assert_eq!(m.failures, failed.load(Ordering::Relaxed));
-    assert_eq!(m.failures, expected_failures);
-    assert_eq!(m.successes, ok.load(Ordering::Relaxed));
-    assert_eq!(m.successes + m.failures, calls);
+    assert!(seen.calls() >= 2 * CALLS);
+    assert_eq!(m.admitted, seen.calls());
+    assert_eq!(m.failures, seen.failures);
+    assert_eq!(m.failures, seen.expected_failures());
+    assert_eq!(m.successes, seen.successes);
+    assert_eq!(m.successes + m.failures, seen.calls());
     assert_eq!((m.rejected, m.closed), (0, 2));
-    assert!(reloads.load(Ordering::Relaxed) >= RELOADS);
-    let last = registry(files[reloads.load(Ordering::Relaxed) as usize % 2]);
+    assert!(seen.changes >= RELOADS);
+    let last = registry(files[seen.changes as usize % 2]);
     for name in ["svc.a", "svc.b"] {
         assert_eq!(
             *r.get(name).unwrap().policy(),
