@@ -28,7 +28,7 @@ use crossbeam_utils::CachePadded;
 
 use crate::counter::LANES;
 use crate::sync::{AtomicU64, Ordering};
-use crate::window::{CountWindow, Tally};
+use crate::window::{CountWindow, Tally, bit_of};
 
 /// A striped breaker's stripes, one per lane.
 pub(crate) struct Stripes {
@@ -87,11 +87,7 @@ impl Stripes {
             s.fail[1].load(Ordering::Relaxed),
         );
         let full = r.wrapping_sub(s.base.load(Ordering::Relaxed)) >= w.size() as u64;
-        let set = w0 | w1 != 0 && {
-            let slot = w.slot(r);
-            let word = if slot < 64 { w0 } else { w1 };
-            word >> (slot % 64) & 1 != 0
-        };
+        let set = w0 | w1 != 0 && bit_of([w0, w1], w.slot(r));
         (!full || set).then_some(r)
     }
 

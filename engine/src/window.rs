@@ -129,6 +129,13 @@ fn slot_of(seq: u64, fastmod: u64, size: u64) -> usize {
     ((low as u128 * size as u128) >> 64) as usize
 }
 
+/// Bit `slot` (below 128) of a small bitmap's two words, already read: picked in registers.
+#[inline(always)]
+pub(crate) fn bit_of(words: [u64; 2], slot: usize) -> bool {
+    let word = if slot < 64 { words[0] } else { words[1] };
+    word >> (slot % 64) & 1 == 1
+}
+
 fn clamp(count: u32, max: u32) -> u32 {
     (count as i32).clamp(0, max as i32) as u32
 }
@@ -322,11 +329,7 @@ impl CountWindow {
         if seq < size {
             return (seq, None);
         }
-        let held_failure = w0 | w1 != 0 && {
-            let slot = slot_of(seq, fastmod, size);
-            let word = if slot < 64 { w0 } else { w1 };
-            word >> (slot % 64) & 1 == 1
-        };
+        let held_failure = w0 | w1 != 0 && bit_of([w0, w1], slot_of(seq, fastmod, size));
         (seq, Some(held_failure))
     }
 
