@@ -99,6 +99,12 @@ fn trip(breaker: &Breaker) {
 fn open(c: &mut Criterion) {
     let mut g = c.benchmark_group("open");
     open_floor(&mut g);
+    // What an exact count alone costs a rejection: see `Floor::counted_call`.
+    let counted = Floor::default();
+    counted.open();
+    g.bench_function("floor_counted_rejection", |b| {
+        b.iter(|| black_box(black_box(&counted).counted_call()))
+    });
 
     let breaker = Breaker::new("bench-open", policy());
     trip(&breaker);

@@ -100,6 +100,11 @@ fn main() {
             );
         }
     };
+    let mut counted_floor_fn = |n: u64| {
+        for _ in 0..n {
+            black_box(black_box(&open_floor).counted_call());
+        }
+    };
     let mut open_fn = |n: u64| {
         for _ in 0..n {
             black_box(black_box(&open).call(|| Ok::<u32, ()>(1)).is_err());
@@ -109,6 +114,7 @@ fn main() {
     let names = ["closed", "tenth", "random10", "open", "striped"];
     let mut ratios: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
     let mut open_vs_load = Vec::new();
+    let mut open_vs_counted = Vec::new();
     let mut floors = Vec::new();
     for _ in 0..rounds {
         let f = time(&mut floor_fn);
@@ -119,6 +125,7 @@ fn main() {
         let o = time(&mut open_fn);
         ratios[3].push(o / f);
         open_vs_load.push(o / time(&mut open_floor_fn));
+        open_vs_counted.push(o / time(&mut counted_floor_fn));
         ratios[4].push(time(&mut striped_fn) / f);
     }
     assert_eq!(tenth.state(), State::Closed);
@@ -130,5 +137,9 @@ fn main() {
     println!(
         "open      {:.2}x load-only floor",
         median(&mut open_vs_load)
+    );
+    println!(
+        "open      {:.2}x counted-rejection floor",
+        median(&mut open_vs_counted)
     );
 }

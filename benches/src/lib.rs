@@ -19,6 +19,7 @@ use fusebox::{Policy, PolicyBuilder, Window};
 pub struct Floor {
     state: AtomicU8,
     calls: AtomicU64,
+    rejected: AtomicU64,
 }
 
 impl Floor {
@@ -46,6 +47,40 @@ impl Floor {
     /// ```
     pub fn open(&self) {
         self.state.store(1, Ordering::Release);
+    }
+
+    /// The floor of a rejection that is counted exactly on its own thread: the state load, and
+    /// if "open", a plain load and store adding one to a heap word. Each call's store feeds the
+    /// next call's load, the dependency every exact per-call count carries from call to call.
+    /// Returns whether the call was "admitted".
+    ///
+    /// ```
+    /// let f = fusebox_benches::Floor::default();
+    /// f.open();
+    /// assert!(!f.counted_call());
+    /// assert!(!f.counted_call());
+    /// assert_eq!(f.rejected(), 2);
+    /// ```
+    #[inline]
+    pub fn counted_call(&self) -> bool {
+        if self.state.load(Ordering::Acquire) == 0 {
+            self.calls.fetch_add(1, Ordering::Relaxed);
+            true
+        } else {
+            // Relaxed load and store: one thread counts, as on a breaker's per-thread lane.
+            let n = self.rejected.load(Ordering::Relaxed);
+            self.rejected.store(n + 1, Ordering::Relaxed);
+            false
+        }
+    }
+
+    /// The rejections [`counted_call`](Self::counted_call) has counted.
+    ///
+    /// ```
+    /// assert_eq!(fusebox_benches::Floor::default().rejected(), 0);
+    /// ```
+    pub fn rejected(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
     }
 }
 
