@@ -11,6 +11,10 @@
 //!   reader that sees `Open` of epoch `e` trusts `open_until` only once it `Acquire`-loads
 //!   `open_epoch == e`; until then it rejects without a deadline. Writing first and exchanging
 //!   second would let a thread stalled across several transitions overwrite a newer deadline.
+//!   When the timer thread will watch the deadline, the same thread then marks the word
+//!   `timed` with an exchange (`AcqRel`): a reader that `Acquire`-loads a timed `Open` word has
+//!   its deadline (or a later episode's, if the word has moved on since) without loading
+//!   `open_epoch`, so the common rejection decides from the state word alone.
 //! - **Ramp start** (`ramp_start`, `ramp_epoch`): the same protocol for `Recovering`.
 //! - **Window pointer** (`Hot::window`): `Release`-stored after the new store is cleared and
 //!   `Acquire`-loaded by recorders. Stores are never freed before the breaker.
@@ -96,8 +100,6 @@ struct Hot {
     window: AtomicPtr<WindowStore>,
     open_until: AtomicU64,
     open_epoch: AtomicU32,
-    /// The current open period is watched by the process-wide timer: rejections need no clock.
-    timed: AtomicBool,
     ramp_start: AtomicU64,
     ramp_epoch: AtomicU32,
     /// A striped breaker's stripes (see stripes.rs); `None` for a breaker made otherwise.
@@ -463,7 +465,6 @@ impl Breaker {
                 window: AtomicPtr::new(ptr),
                 open_until: AtomicU64::new(0),
                 open_epoch: AtomicU32::new(u32::MAX),
-                timed: AtomicBool::new(false),
                 ramp_start: AtomicU64::new(0),
                 ramp_epoch: AtomicU32::new(u32::MAX),
                 stripes: striped.then(|| Box::new(Stripes::new())),
@@ -499,6 +500,18 @@ impl Breaker {
         #[cfg(loom)]
         inner.extras();
         Breaker { inner }
+    }
+
+    /// Loom models only: what the timer thread does at an open deadline, for a breaker on a
+    /// [`ManualClock::with_model_timer`] clock: expires the `Open` episode last published.
+    /// Returns whether one had been published.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn loom_timer_fires(&self) -> bool {
+        // Acquire: as in `open_check`.
+        let epoch = self.inner.hot.open_epoch.load(Ordering::Acquire);
+        self.inner.expire(epoch);
+        epoch != u32::MAX
     }
 
     /// The breaker's name.
@@ -591,17 +604,20 @@ impl Breaker {
                 start: NOT_TIMED,
             });
         }
-        if word.state() == State::Open && !word.expired() {
-            if let Some(deadline) = inner.timed_deadline(word) {
-                // Built here, in the result, not moved out of a helper's (see `Rejected`'s word).
-                inner.busy.rejected.increment();
-                return Err(Rejected::new(
-                    RejectReason::Open,
-                    State::Open,
-                    RetryAfter::quanta_deadline(deadline),
-                    &inner.cold.short_name,
-                ));
-            }
+        if word.rejects_timed() {
+            // Relaxed: the deadline was stored before the exchange that marked the word
+            // timed, which the Acquire load above pairs with (see module docs).
+            let deadline = inner.hot.open_until.load(Ordering::Relaxed);
+            #[cfg(loom)]
+            inner.assert_deadline_published(word);
+            // Built here, in the result, not moved out of a helper's (see `Rejected`'s word).
+            inner.busy.rejected.increment();
+            return Err(Rejected::new(
+                RejectReason::Open,
+                State::Open,
+                RetryAfter::quanta_deadline(deadline),
+                &inner.cold.short_name,
+            ));
         }
         inner.acquire_slow(word)
     }
@@ -1075,21 +1091,6 @@ impl Inner {
         }
     }
 
-    /// The deadline of an `Open` word that the timer thread watches, for a rejection with no
-    /// clock read and no call; `None` when the clock must be read or the deadline is not yet
-    /// published.
-    #[inline(always)]
-    fn timed_deadline(&self, word: StateWord) -> Option<u64> {
-        // Relaxed: `timed` is published with the deadline by the `open_epoch` Release below.
-        if !self.hot.timed.load(Ordering::Relaxed)
-            // Acquire: pairs with the Release store of `open_epoch` after `open_until`.
-            || self.hot.open_epoch.load(Ordering::Acquire) != word.epoch()
-        {
-            return None;
-        }
-        Some(self.hot.open_until.load(Ordering::Relaxed))
-    }
-
     /// `Open`: returns the word to retry with if the open period has passed (`Open` marked
     /// expired), or when to come back.
     #[inline]
@@ -1099,7 +1100,7 @@ impl Inner {
             return Err(RetryAfter::UNKNOWN);
         }
         let deadline = self.hot.open_until.load(Ordering::Relaxed);
-        if self.hot.timed.load(Ordering::Relaxed) {
+        if word.timed() {
             // The timer thread marks the word expired at the deadline: no clock read here.
             return Err(RetryAfter::quanta_deadline(deadline));
         }
@@ -1539,12 +1540,20 @@ impl Inner {
     fn publish_open(&self, next: StateWord, deadline: u64) {
         // Relaxed: a new episode starts a new run.
         self.busy.consecutive_failures.store(0, Ordering::Relaxed);
-        let timed = self.cold.clock.is_quanta() && crate::timer::running();
-        self.hot.timed.store(timed, Ordering::Relaxed);
         self.hot.open_until.store(deadline, Ordering::Relaxed);
-        // Release: publishes `open_until` and `timed` to readers that Acquire `open_epoch`.
+        // Release: publishes `open_until` to readers that Acquire `open_epoch`.
         self.hot.open_epoch.store(next.epoch(), Ordering::Release);
-        if timed {
+        if self.cold.clock.timer_watches() {
+            // Marks the word timed (an AcqRel exchange, after the deadline's stores), then
+            // hands the deadline to the timer: a marked word always has its deadline published
+            // and is always expired by the timer, so its rejections read nothing else.
+            let mut word = next;
+            while let Some(timed) = word.time(next.epoch()) {
+                match self.exchange(word, timed) {
+                    Ok(()) => break,
+                    Err(actual) => word = actual,
+                }
+            }
             crate::timer::schedule(self.cold.me.clone(), next.epoch(), deadline);
         }
     }
@@ -1563,8 +1572,22 @@ impl Inner {
         (z >> 11) as f64 / (1u64 << 53) as f64
     }
 
+    /// Loom models only: a rejection decided from a timed word read the deadline of that
+    /// word's episode or of a later one, never an earlier episode's (which would mean the mark
+    /// was seen before the deadline's stores).
+    #[cfg(loom)]
+    fn assert_deadline_published(&self, word: StateWord) {
+        // Acquire: as in `open_check`.
+        let published = self.hot.open_epoch.load(Ordering::Acquire);
+        let behind = u64::from(word.epoch().wrapping_sub(published)) & crate::state::EPOCH_MASK;
+        assert!(
+            published != u32::MAX && (behind == 0 || behind > crate::state::EPOCH_MASK / 2),
+            "a timed word of epoch {} read the deadline of epoch {published}",
+            word.epoch()
+        );
+    }
+
     /// Marks the `Open` episode `epoch` as past its deadline (the timer thread's call).
-    #[cfg_attr(loom, allow(dead_code))]
     pub(crate) fn expire(&self, epoch: u32) {
         let mut word = self.word();
         while let Some(next) = word.expire(epoch) {

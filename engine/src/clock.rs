@@ -138,6 +138,9 @@ impl fmt::Debug for QuantaClock {
 #[derive(Clone)]
 pub struct ManualClock {
     nanos: Arc<AtomicU64>,
+    /// Loom models only: see [`ManualClock::with_model_timer`].
+    #[cfg(loom)]
+    model_timer: bool,
 }
 
 impl ManualClock {
@@ -150,6 +153,20 @@ impl ManualClock {
     pub fn new() -> Self {
         ManualClock {
             nanos: Arc::new(AtomicU64::new(0)),
+            #[cfg(loom)]
+            model_timer: false,
+        }
+    }
+
+    /// Loom models only: a clock whose breakers hand their open deadlines to a timer, as
+    /// breakers on the quanta clock do when the timer thread runs. There is no timer thread
+    /// under loom: the model plays it with [`Breaker::loom_timer_fires`](crate::Breaker).
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn with_model_timer() -> Self {
+        ManualClock {
+            model_timer: true,
+            ..ManualClock::new()
         }
     }
 
@@ -242,10 +259,17 @@ impl ClockSource {
         }
     }
 
-    /// Whether the process-wide timer can watch deadlines on this clock.
-    #[inline]
-    pub(crate) fn is_quanta(&self) -> bool {
-        matches!(self, ClockSource::Quanta)
+    /// Whether the process-wide timer watches open deadlines on this clock (starting it on
+    /// first use): the quanta clock's, if the thread runs.
+    #[cfg(not(loom))]
+    pub(crate) fn timer_watches(&self) -> bool {
+        matches!(self, ClockSource::Quanta) && crate::timer::running()
+    }
+
+    /// Under loom: a `ManualClock` made for a model that plays the timer.
+    #[cfg(loom)]
+    pub(crate) fn timer_watches(&self) -> bool {
+        matches!(self, ClockSource::Manual(m) if m.model_timer)
     }
 }
 

@@ -117,15 +117,19 @@ impl fmt::Display for State {
 /// The state word: every field a state change must update together, in one `u64`.
 ///
 /// ```text
-///  63          42 41        26 25        10 9    4   3     2  0
-/// ┌──────────────┬────────────┬────────────┬──────┬───────┬────┐
-/// │ epoch (22)   │ probe succ │ in flight  │ step │expired│kind│
-/// └──────────────┴────────────┴────────────┴──────┴───────┴────┘
+///  63          42  41  40       26 25       11 10    5   4     3     2  0
+/// ┌──────────────┬───┬───────────┬───────────┬──────┬─────┬───────┬────┐
+/// │ epoch (22)   │ 0 │probe succ │ in flight │ step │timed│expired│kind│
+/// └──────────────┴───┴───────────┴───────────┴──────┴─────┴───────┴────┘
 /// ```
 /// - `kind`: the [`State`] as its index.
 /// - `expired`: in `Open`, the open period is known to have passed (set by the timer thread).
+/// - `timed`: in `Open`, the timer thread watches this episode's deadline, which was
+///   published before the bit was set: a rejection needs no clock read and no other load to
+///   decide (see [`rejects_timed`](Self::rejects_timed)).
 /// - `step`: how many re-opens in a row, for the backoff; 0 in `Closed`.
-/// - `in flight`, `probe succ`: half-open probes out and probe successes so far.
+/// - `in flight`, `probe succ`: half-open probes out and probe successes so far (15 bits
+///   each: a policy allows at most 10 000 probes, and needs at most that many successes).
 /// - `epoch`: bumped on every change of kind, so a probe permit from an earlier half-open
 ///   episode can never release a slot or count a success in a later one.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -133,11 +137,13 @@ pub struct StateWord(u64);
 
 const KIND_MASK: u64 = 0b111;
 const EXPIRED: u64 = 1 << 3;
-const STEP_SHIFT: u32 = 4;
+const TIMED: u64 = 1 << 4;
+const STEP_SHIFT: u32 = 5;
 const STEP_BITS: u32 = 6;
-const INFLIGHT_SHIFT: u32 = 10;
-const COUNT_BITS: u32 = 16;
+const INFLIGHT_SHIFT: u32 = 11;
+const COUNT_BITS: u32 = 15;
 const SUCC_SHIFT: u32 = 26;
+/// Bit 41 is unused.
 const EPOCH_SHIFT: u32 = 42;
 const EPOCH_BITS: u32 = 22;
 
@@ -145,12 +151,15 @@ const EPOCH_BITS: u32 = 22;
 pub const MAX_STEP: u32 = (1 << STEP_BITS) - 1;
 const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
 const STEP_MASK: u64 = (1 << STEP_BITS) - 1;
-const EPOCH_MASK: u64 = (1 << EPOCH_BITS) - 1;
+pub(crate) const EPOCH_MASK: u64 = (1 << EPOCH_BITS) - 1;
 
 const _: () = assert!(State::ALL.len() as u64 <= KIND_MASK + 1);
+/// `Open`'s kind.
+const OPEN_KIND: u64 = 1;
+const _: () = assert!(matches!(State::ALL[OPEN_KIND as usize], State::Open));
 const _: () = assert!(STEP_SHIFT + STEP_BITS == INFLIGHT_SHIFT);
 const _: () = assert!(INFLIGHT_SHIFT + COUNT_BITS == SUCC_SHIFT);
-const _: () = assert!(SUCC_SHIFT + COUNT_BITS == EPOCH_SHIFT);
+const _: () = assert!(SUCC_SHIFT + COUNT_BITS < EPOCH_SHIFT);
 const _: () = assert!(EPOCH_SHIFT + EPOCH_BITS == 64);
 const _: () = assert!((MAX_HALF_OPEN_PERMITS as u64) < COUNT_MASK);
 
@@ -303,6 +312,27 @@ impl StateWord {
         self.0 & EXPIRED != 0
     }
 
+    /// Whether the timer thread watches this `Open` episode's deadline (see the type's notes).
+    #[inline]
+    pub const fn timed(self) -> bool {
+        self.0 & TIMED != 0
+    }
+
+    /// Whether an acquire in this word is rejected with the published deadline, read from
+    /// the word alone: `Open`, not expired, and timed. One mask and one compare.
+    #[inline(always)]
+    pub const fn rejects_timed(self) -> bool {
+        self.0 & (KIND_MASK | EXPIRED | TIMED) == OPEN_KIND | TIMED
+    }
+
+    /// Marks an `Open` word of `epoch` as watched by the timer thread; `None` if the word has
+    /// moved on, is already marked, or has expired (then no rejection needs the mark).
+    #[inline]
+    pub fn time(self, epoch: u32) -> Option<StateWord> {
+        (self.state() == State::Open && self.epoch() == epoch && !self.expired() && !self.timed())
+            .then_some(StateWord(self.0 | TIMED))
+    }
+
     /// A word in `state` with the next epoch, the given step and no probe successes. Probes
     /// still in flight stay counted: they hold half-open slots until they end, whatever
     /// episode admitted them.
@@ -440,6 +470,7 @@ impl fmt::Debug for StateWord {
             .field("in_flight", &self.in_flight())
             .field("probe_successes", &self.probe_successes())
             .field("expired", &self.expired())
+            .field("timed", &self.timed())
             .finish()
     }
 }
@@ -604,6 +635,49 @@ mod tests {
         assert_eq!(w.manual(State::MetricsOnly).trip(), None);
         assert_eq!(w.manual(State::Closed).state(), State::Closed);
         assert_eq!(w.manual(State::Closed).step(), 0);
+    }
+
+    #[test]
+    fn only_a_timed_unexpired_open_word_rejects_from_the_word_alone() {
+        let w = open();
+        assert!(
+            !w.timed() && !w.rejects_timed(),
+            "a new episode starts unmarked"
+        );
+        assert_eq!(w.time(w.epoch() + 1), None, "another episode's mark");
+        let t = w.time(w.epoch()).unwrap();
+        assert!(t.timed() && t.rejects_timed());
+        assert_eq!(
+            (t.state(), t.epoch(), t.step()),
+            (w.state(), w.epoch(), w.step())
+        );
+        assert_eq!(t.acquire(1), AcquireDecision::Open);
+        assert_eq!(t.time(t.epoch()), None, "marking twice is a no-op");
+        let e = t.expire(t.epoch()).unwrap();
+        assert!(
+            e.timed() && !e.rejects_timed(),
+            "expired: the next acquire probes"
+        );
+        assert_eq!(e.time(e.epoch()), None);
+        assert!(matches!(e.acquire(1), AcquireDecision::Probe(_)));
+        assert!(!e.open_elapsed().timed(), "half-open drops the mark");
+        assert!(
+            !t.enter(State::Open, 1).timed(),
+            "a re-open starts unmarked"
+        );
+        // A stale probe giving back its slot keeps the mark.
+        let held = t.with_probes(2, 0);
+        let (released, _) = held
+            .probe_end(t.epoch() + 7, ProbeEnd::Release, 1, false)
+            .unwrap();
+        assert!(released.rejects_timed());
+        assert_eq!(released.in_flight(), 1);
+        // No other kind rejects from the word, whatever its bits.
+        for s in State::ALL.into_iter().filter(|&s| s != State::Open) {
+            let other = StateWord::CLOSED.enter(s, 1);
+            assert_eq!(other.time(other.epoch()), None);
+            assert!(!StateWord(other.0 | TIMED).rejects_timed(), "{s}");
+        }
     }
 
     #[test]

@@ -118,12 +118,11 @@ mod imp {
 
     use crate::breaker::Inner;
 
-    /// Loom models run on a `ManualClock`: no timer thread.
-    pub(crate) fn running() -> bool {
-        false
-    }
-
+    /// Loom models run on a `ManualClock` and play the timer themselves (see
+    /// `ManualClock::with_model_timer`): no thread, nothing to schedule.
     pub(crate) fn schedule(_: Weak<Inner>, _: u32, _: u64) {}
 }
 
-pub(crate) use imp::{running, schedule};
+#[cfg(not(loom))]
+pub(crate) use imp::running;
+pub(crate) use imp::schedule;

@@ -1,0 +1,114 @@
+//! The timed `Open` word (API semantics 6 with the timer thread running).
+//!
+//! The thread whose exchange opens the breaker publishes the deadline (`open_until`, then
+//! `open_epoch`), then marks the word timed with a second exchange and hands the deadline to
+//! the timer. A rejection that sees the mark decides from the word alone and reads the
+//! deadline without checking `open_epoch`; under loom the engine asserts that such a deadline
+//! is never an earlier episode's. There is no timer thread under loom: the breakers here run
+//! on a [`ManualClock::with_model_timer`] clock and a model thread plays the timer.
+#![cfg(loom)]
+
+use std::time::Duration;
+
+use fusebox_engine::{Breaker, ManualClock, Policy, RejectReason, State, Window};
+use loom::sync::Arc;
+use loom::thread;
+
+/// Runs `f` under loom with at most two preemptions unless `LOOM_MAX_PREEMPTIONS` says
+/// otherwise: three-thread models are out of reach unbounded.
+fn check(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound.get_or_insert(2);
+    builder.check(f);
+}
+
+/// A closed breaker that one failure opens for 10 s, its deadline watched by a model timer.
+fn timed_breaker() -> Arc<Breaker> {
+    let policy = Policy::builder()
+        .window(Window::count(1))
+        .min_calls(1)
+        .open_timeout(Duration::from_secs(10))
+        .half_open_permits(1)
+        .success_threshold(1)
+        .build()
+        .expect("valid policy");
+    Arc::new(Breaker::with_clock(
+        "timed",
+        policy,
+        ManualClock::with_model_timer(),
+    ))
+}
+
+/// One acquire: a permit is dropped (recorded as ignored), a rejection must be `Open`'s.
+/// Returns whether it was admitted.
+fn acquire_once(b: &Breaker) -> bool {
+    match b.try_acquire() {
+        Ok(permit) => {
+            drop(permit);
+            true
+        }
+        Err(rejected) => {
+            assert_eq!(rejected.reason(), RejectReason::Open);
+            assert_eq!(rejected.state(), State::Open);
+            false
+        }
+    }
+}
+
+#[test]
+fn a_rejection_racing_the_trip_reads_a_published_deadline() {
+    check(|| {
+        let b = timed_breaker();
+        let tripper = {
+            let b = b.clone();
+            thread::spawn(move || drop(b.call(|| Err::<(), _>("down"))))
+        };
+        let caller = {
+            let b = b.clone();
+            thread::spawn(move || (acquire_once(&b), acquire_once(&b)))
+        };
+        tripper.join().unwrap();
+        let (first, second) = caller.join().unwrap();
+        assert!(first || !second, "admitted after a rejection while open");
+        // The opener marked the word before it returned: from here, rejections are timed.
+        assert_eq!(b.state(), State::Open);
+        assert!(!acquire_once(&b));
+        let m = b.metrics();
+        assert_eq!(m.admitted + m.rejected, 4);
+        assert_eq!(m.rejected, 1 + u64::from(!first) + u64::from(!second));
+    });
+}
+
+#[test]
+fn the_timer_firing_during_the_trip_is_never_lost() {
+    check(|| {
+        let b = timed_breaker();
+        let tripper = {
+            let b = b.clone();
+            thread::spawn(move || drop(b.call(|| Err::<(), _>("down"))))
+        };
+        let timer = {
+            let b = b.clone();
+            thread::spawn(move || b.loom_timer_fires())
+        };
+        let caller = {
+            let b = b.clone();
+            thread::spawn(move || {
+                acquire_once(&b);
+            })
+        };
+        tripper.join().unwrap();
+        caller.join().unwrap();
+        if !timer.join().unwrap() {
+            // The timer ran before any deadline was published: it fires again, as the
+            // thread would at the deadline it is handed.
+            assert!(b.loom_timer_fires());
+        }
+        // The episode has expired, whether before, during or after the mark: the next
+        // acquire is a probe.
+        let probe = b.try_acquire().expect("a probe after the deadline");
+        assert_eq!(b.state(), State::HalfOpen);
+        probe.success();
+        assert_eq!(b.state(), State::Closed);
+    });
+}
