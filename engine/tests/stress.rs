@@ -8,11 +8,11 @@
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Barrier, RwLock};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use fusebox_engine::{
     Breaker, CallError, ManualClock, Outcome, Policy, PolicyBuilder, Recovery, RejectReason, State,
-    Window,
+    TransitionReason, Window,
 };
 
 /// Total calls of `exact_accounting_without_trips`.
@@ -312,6 +312,59 @@ fn exact_accounting_with_consecutive_trips() {
     let policy = trip_policy().consecutive_failures(3).build().unwrap();
     let (t, _) = trips_allowed(policy, 35);
     assert!(t.open > 0, "the breaker never opened: {t:?}");
+}
+
+/// The real clock (`Breaker::new`): rejections are decided from the timed state word and only
+/// the timer thread ends an open period. Workers call until each has made `ITERS` calls and
+/// the timer has moved the breaker on 10 times (or 10 s have passed, which fails the test).
+#[test]
+fn exact_accounting_with_trips_on_the_real_clock() {
+    const TIMEOUTS: u32 = 10;
+    let b = Breaker::new("stress-real-clock", trip_policy().build().unwrap());
+    let events = b.subscribe();
+    let timeouts = AtomicU32::new(0);
+    let done = AtomicBool::new(false);
+    let started = Instant::now();
+    let t = thread::scope(|s| {
+        s.spawn(|| {
+            while timeouts.load(Ordering::Relaxed) < TIMEOUTS
+                && started.elapsed() < Duration::from_secs(10)
+            {
+                if let Ok(e) = events.recv_timeout(Duration::from_millis(10)) {
+                    if e.reason == TransitionReason::OpenTimeoutElapsed {
+                        timeouts.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            done.store(true, Ordering::Relaxed);
+        });
+        let workers: Vec<_> = (0..3)
+            .map(|i| {
+                let (b, done) = (&b, &done);
+                s.spawn(move || {
+                    let mut rng = XorShift::new(i + 1);
+                    let mut t = Tally::default();
+                    let mut n = 0;
+                    while n < ITERS || !done.load(Ordering::Relaxed) {
+                        one_call(b, &mut rng, &mut t, 35);
+                        n += 1;
+                    }
+                    t
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|h| h.join().expect("worker panicked"))
+            .fold(Tally::default(), Tally::add)
+    });
+    eprintln!("real clock: {t:?}");
+    assert!(
+        timeouts.load(Ordering::Relaxed) >= TIMEOUTS,
+        "the timer moved the breaker on {} times in 10 s: {t:?}",
+        timeouts.load(Ordering::Relaxed)
+    );
+    assert_counters(&b, t);
 }
 
 // ---------------------------------------------------------------------------------------------
