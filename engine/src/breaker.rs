@@ -10,7 +10,10 @@
 //!   `Open`, *after* the exchange: `open_until` (`Relaxed`), then `open_epoch` (`Release`). A
 //!   reader that sees `Open` of epoch `e` trusts `open_until` only once it `Acquire`-loads
 //!   `open_epoch == e`; until then it rejects without a deadline. Writing first and exchanging
-//!   second would let a thread stalled across several transitions overwrite a newer deadline.
+//!   second would let a thread stalled across several transitions overwrite a newer deadline;
+//!   writing second could too, so the writes are made under `publish_lock`, and only if the
+//!   word is still in the episode (`Inner::publish_episode`): publications land in episode
+//!   order and a superseded one is dropped.
 //!   When the timer thread will watch the deadline, the same thread then marks the word
 //!   `timed` with an exchange (`AcqRel`): a reader that `Acquire`-loads a timed `Open` word has
 //!   its deadline (or a later episode's, if the word has moved on since) without loading
@@ -77,6 +80,32 @@ struct Config {
     slow_nanos: u64,
 }
 
+/// Whether a window with tally `t` trips a breaker under `config`, and why.
+fn judge(t: Tally, config: &Config) -> Option<TransitionReason> {
+    if t.calls < config.min_calls || t.calls == 0 {
+        return None;
+    }
+    let calls = t.calls as f64;
+    // Division, not multiplication: `f / n >= threshold` rounds the rate exactly as the
+    // threshold's decimal was rounded, so 7 failures in 10 calls meet a 0.7 threshold.
+    // A full count window compares with the count worked out the same way beforehand.
+    let failing = if t.calls as u64 == config.trip_full >> 32 {
+        t.failures as u64 >= config.trip_full & u64::from(u32::MAX)
+    } else {
+        t.failures > 0 && t.failures as f64 / calls >= config.failure_threshold
+    };
+    if failing {
+        Some(TransitionReason::FailureRate)
+    } else if config.flags & F_SLOW != 0
+        && t.slow > 0
+        && t.slow as f64 / calls >= config.slow_threshold
+    {
+        Some(TransitionReason::SlowCallRate)
+    } else {
+        None
+    }
+}
+
 /// Read-mostly: everything an admission or a success reads, on one cache line.
 struct Hot {
     state: AtomicU64,
@@ -138,6 +167,9 @@ struct Cold {
     /// `Extras::stores`.
     store: std::sync::Arc<WindowStore>,
     config_lock: Mutex<()>,
+    /// Orders the publication of episodes' values (see [`Inner::publish_episode`]); taken
+    /// after `config_lock` when both are held.
+    publish_lock: Mutex<()>,
     /// What most breakers never use, allocated on first use (see [`Extras`]).
     extras: std::sync::OnceLock<Box<Extras>>,
     /// This breaker, for the timer thread, which must not keep it alive.
@@ -490,6 +522,7 @@ impl Breaker {
                 policy: ArcSwap::new(crate::intern::shared(policy.clone())),
                 store,
                 config_lock: Mutex::new(()),
+                publish_lock: Mutex::new(()),
                 extras: std::sync::OnceLock::new(),
                 me: me.clone(),
             },
@@ -1354,7 +1387,7 @@ impl Inner {
             let trip = self.hot.trip_full.load(Ordering::Relaxed);
             if tally.calls as u64 == trip >> 32 {
                 if tally.failures as u64 >= trip & u64::from(u32::MAX) {
-                    self.trip(word, TransitionReason::FailureRate);
+                    self.trip_judged(word, TransitionReason::FailureRate);
                 }
                 return;
             }
@@ -1479,25 +1512,37 @@ impl Inner {
     /// Judges the window's rates and trips the breaker if one reached its threshold.
     #[inline]
     fn evaluate(&self, t: Tally, config: &Config, word: StateWord) {
-        if t.calls < config.min_calls || t.calls == 0 {
-            return;
+        if let Some(why) = judge(t, config) {
+            self.trip_judged(word, why);
         }
-        let calls = t.calls as f64;
-        // Division, not multiplication: `f / n >= threshold` rounds the rate exactly as the
-        // threshold's decimal was rounded, so 7 failures in 10 calls meet a 0.7 threshold.
-        // A full count window compares with the count worked out the same way beforehand.
-        let failing = if t.calls as u64 == config.trip_full >> 32 {
-            t.failures as u64 >= config.trip_full & u64::from(u32::MAX)
-        } else {
-            t.failures > 0 && t.failures as f64 / calls >= config.failure_threshold
-        };
-        if failing {
-            self.trip(word, TransitionReason::FailureRate);
-        } else if config.flags & F_SLOW != 0
-            && t.slow > 0
-            && t.slow as f64 / calls >= config.slow_threshold
-        {
-            self.trip(word, TransitionReason::SlowCallRate);
+    }
+
+    /// Opens the breaker from `seen`, whose window was just judged to trip it. If the word has
+    /// meanwhile left that episode (a `reset`, a restore, a policy swap's clear raced the
+    /// outcome), the outcome may sit in the window of the episode the word is in now, and no
+    /// later outcome need judge that window again (a failure over a failure changes no count):
+    /// so the window is judged again as it is now, in the current episode.
+    #[cold]
+    fn trip_judged(&self, mut seen: StateWord, mut why: TransitionReason) {
+        loop {
+            if self.trip(seen, why) {
+                return;
+            }
+            let word = self.word();
+            if word.epoch() == seen.epoch() || word.trip().is_none() {
+                // Not tripped in its own episode for another reason (it was not one that
+                // trips), or the word is in no state that trips now.
+                return;
+            }
+            let tally = match self.window() {
+                // SeqCst: as in `metrics`.
+                WindowStore::Count(w) => w.tally(self.busy.cursor.load(Ordering::SeqCst)),
+                WindowStore::Time(w) => w.tally(self.cold.clock.now()),
+            };
+            match judge(tally, &self.config()) {
+                Some(again) => (seen, why) = (word, again),
+                None => return,
+            }
         }
     }
 
@@ -1536,26 +1581,51 @@ impl Inner {
         self.emit(from, next, reason, Some(now));
     }
 
+    /// Runs `publish` if the word is still in the episode `next`, which this thread's exchange
+    /// entered. An episode's values (the open deadline, the ramp start) are written after that
+    /// exchange, so a thread stalled across later transitions could otherwise overwrite a newer
+    /// episode's values with its own. Publishers take `publish_lock` and check their episode is
+    /// current before writing: publications land in episode order, and a superseded one is
+    /// dropped (nobody reads an episode's values once the word has left it).
+    fn publish_episode(&self, next: StateWord, publish: impl FnOnce()) {
+        let _publishing = lock(&self.cold.publish_lock);
+        if self.word().epoch() == next.epoch() {
+            publish();
+        }
+    }
+
     /// Publishes the deadline of the `Open` episode `next`, entered by this thread.
     fn publish_open(&self, next: StateWord, deadline: u64) {
-        // Relaxed: a new episode starts a new run.
-        self.busy.consecutive_failures.store(0, Ordering::Relaxed);
-        self.hot.open_until.store(deadline, Ordering::Relaxed);
-        // Release: publishes `open_until` to readers that Acquire `open_epoch`.
-        self.hot.open_epoch.store(next.epoch(), Ordering::Release);
-        if self.cold.clock.timer_watches() {
-            // Marks the word timed (an AcqRel exchange, after the deadline's stores), then
-            // hands the deadline to the timer: a marked word always has its deadline published
-            // and is always expired by the timer, so its rejections read nothing else.
-            let mut word = next;
-            while let Some(timed) = word.time(next.epoch()) {
-                match self.exchange(word, timed) {
-                    Ok(()) => break,
-                    Err(actual) => word = actual,
+        self.publish_episode(next, || {
+            // Relaxed: a new episode starts a new run.
+            self.busy.consecutive_failures.store(0, Ordering::Relaxed);
+            self.hot.open_until.store(deadline, Ordering::Relaxed);
+            // Release: publishes `open_until` to readers that Acquire `open_epoch`.
+            self.hot.open_epoch.store(next.epoch(), Ordering::Release);
+            if self.cold.clock.timer_watches() {
+                // Marks the word timed (an AcqRel exchange, after the deadline's stores), then
+                // hands the deadline to the timer: a marked word always has its deadline
+                // published and is always expired by the timer, so its rejections read
+                // nothing else.
+                let mut word = next;
+                while let Some(timed) = word.time(next.epoch()) {
+                    match self.exchange(word, timed) {
+                        Ok(()) => break,
+                        Err(actual) => word = actual,
+                    }
                 }
+                crate::timer::schedule(self.cold.me.clone(), next.epoch(), deadline);
             }
-            crate::timer::schedule(self.cold.me.clone(), next.epoch(), deadline);
-        }
+        });
+    }
+
+    /// Publishes the start of the `Recovering` episode `next`, entered by this thread.
+    fn publish_ramp(&self, next: StateWord, start: u64) {
+        self.publish_episode(next, || {
+            self.hot.ramp_start.store(start, Ordering::Relaxed);
+            // Release: publishes `ramp_start` to readers that Acquire `ramp_epoch`.
+            self.hot.ramp_epoch.store(next.epoch(), Ordering::Release);
+        });
     }
 
     /// A uniform draw in [0, 1) from the breaker's splitmix64 stream (for jitter).
@@ -1630,9 +1700,7 @@ impl Inner {
                         State::Open => self.entered_open(word, next, why),
                         State::Recovering => {
                             let now = self.cold.clock.now();
-                            self.hot.ramp_start.store(now, Ordering::Relaxed);
-                            // Release: publishes `ramp_start` (see module docs).
-                            self.hot.ramp_epoch.store(next.epoch(), Ordering::Release);
+                            self.publish_ramp(next, now);
                             self.emit(word, next, why, Some(now));
                         }
                         State::Closed => self.emit(word, next, why, None),
@@ -1660,11 +1728,14 @@ impl Inner {
 
     fn manual(&self, to: State, reason: TransitionReason) {
         let _config = lock(&self.cold.config_lock);
-        if to == State::Closed {
-            self.clear_window();
-        }
         let mut word = self.word();
         loop {
+            if to == State::Closed {
+                // Cleared again on every attempt: an outcome recorded since the last clear was
+                // judged in the episode the failed exchange found, and must not be left in
+                // the window of the one this exchange starts.
+                self.clear_window();
+            }
             let next = word.manual(to);
             match self.exchange(word, next) {
                 Ok(()) => {
@@ -1703,9 +1774,10 @@ impl Inner {
             State::Open => (State::Open, saved.open_remaining.unwrap_or(Duration::ZERO)),
             other => (other, Duration::ZERO),
         };
-        self.clear_window();
         let mut word = self.word();
         loop {
+            // Cleared on every attempt, as in `manual`.
+            self.clear_window();
             let next = word.enter(target, saved.backoff_step);
             match self.exchange(word, next) {
                 Ok(()) => {
@@ -1715,11 +1787,7 @@ impl Inner {
                             let deadline = now.saturating_add(duration_nanos(remaining));
                             self.publish_open(next, deadline);
                         }
-                        State::Recovering => {
-                            self.hot.ramp_start.store(now, Ordering::Relaxed);
-                            // Release: publishes `ramp_start` (see module docs).
-                            self.hot.ramp_epoch.store(next.epoch(), Ordering::Release);
-                        }
+                        State::Recovering => self.publish_ramp(next, now),
                         _ => {}
                     }
                     let totals = self.totals();

@@ -20,9 +20,12 @@
 //! a thread loaded (`Acquire`) to the value a pure function of [`StateWord`](crate::StateWord)
 //! computed. Data that a change publishes (the open deadline, the ramp start) is written after
 //! the exchange and tagged with the new epoch, so a reader never trusts a value from another
-//! episode. On the real clock with the timer thread running, the opening thread then marks
-//! the word *timed* with a second exchange, so a rejection decides from the word alone and
-//! reads the deadline it was published with. The window's cursor, bits and counts change by `SeqCst` read-modify-writes, and a
+//! episode. Publications are made under one lock and only while the word is still in the
+//! episode, so a thread stalled across later transitions never overwrites a newer episode's
+//! values. On the real clock with the timer thread running, the opening thread then marks the
+//! word *timed* with a second exchange, so a rejection decides from the word alone and reads
+//! its episode's deadline (or a later one's, if the word has moved on since). The window's
+//! cursor, bits and counts change by `SeqCst` read-modify-writes, and a
 //! recorder whose outcome may trip the breaker judges with `SeqCst` loads after its own
 //! update, so of racing recorders the last to update sees every outcome (see `window.rs`).
 //! Counts are exact at quiescence because every bit flip and its count change are made by one

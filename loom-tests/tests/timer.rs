@@ -112,3 +112,65 @@ fn the_timer_firing_during_the_trip_is_never_lost() {
         assert_eq!(b.state(), State::Closed);
     });
 }
+
+/// One thread trips the breaker while another resets it and trips it again, so the first
+/// thread's exchange into `Open` can be followed by a whole newer episode before it publishes
+/// its deadline, and its failure can land in the window the reset cleared. Whatever the
+/// interleaving, the breaker ends open (each thread's failure alone fills the one-call window)
+/// with its own episode's deadline published (`open_remaining` is only known for the current
+/// episode), rejects, and moves on when its period ends. Each of three things is needed for
+/// this: a superseded publication is dropped (`publish_episode`), a reset clears the window
+/// again when its exchange fails, and a trip judged in an episode that has ended judges the
+/// current window again (`trip_judged`).
+fn a_stalled_opener_never_overwrites_a_newer_episode(clock: fn() -> ManualClock, timer: bool) {
+    check(move || {
+        let clock = clock();
+        let b = Arc::new(Breaker::with_clock(
+            "episodes",
+            Policy::builder()
+                .window(Window::count(1))
+                .min_calls(1)
+                .open_timeout(Duration::from_secs(10))
+                .build()
+                .expect("valid policy"),
+            clock.clone(),
+        ));
+        let events = b.subscribe();
+        let first = {
+            let b = b.clone();
+            thread::spawn(move || drop(b.call(|| Err::<(), _>("down"))))
+        };
+        let second = {
+            let b = b.clone();
+            thread::spawn(move || {
+                b.reset();
+                drop(b.call(|| Err::<(), _>("down")));
+            })
+        };
+        first.join().unwrap();
+        second.join().unwrap();
+        let moves: Vec<_> = events
+            .try_iter()
+            .map(|t| (t.from, t.to, t.reason))
+            .collect();
+        assert_eq!(b.state(), State::Open, "{moves:?} {:?}", b.metrics());
+        assert_eq!(b.open_remaining(), Some(Duration::from_secs(10)));
+        assert!(!acquire_once(&b));
+        if timer {
+            assert!(b.loom_timer_fires());
+        } else {
+            clock.advance(Duration::from_secs(10));
+        }
+        assert!(b.try_acquire().is_ok(), "the episode never ended");
+    });
+}
+
+#[test]
+fn a_stalled_opener_never_overwrites_a_newer_episode_on_a_plain_clock() {
+    a_stalled_opener_never_overwrites_a_newer_episode(ManualClock::new, false);
+}
+
+#[test]
+fn a_stalled_opener_never_overwrites_a_newer_episode_with_the_timer() {
+    a_stalled_opener_never_overwrites_a_newer_episode(ManualClock::with_model_timer, true);
+}
