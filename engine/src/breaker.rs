@@ -1534,15 +1534,41 @@ impl Inner {
                 // trips), or the word is in no state that trips now.
                 return;
             }
-            let tally = match self.window() {
-                // SeqCst: as in `metrics`.
-                WindowStore::Count(w) => w.tally(self.busy.cursor.load(Ordering::SeqCst)),
-                WindowStore::Time(w) => w.tally(self.cold.clock.now()),
-            };
-            match judge(tally, &self.config()) {
+            match judge(self.window_tally(), &self.config()) {
                 Some(again) => (seen, why) = (word, again),
                 None => return,
             }
+        }
+    }
+
+    /// The shared window's counts as they are now.
+    fn window_tally(&self) -> Tally {
+        match self.window() {
+            // SeqCst: as in `metrics`.
+            WindowStore::Count(w) => w.tally(self.busy.cursor.load(Ordering::SeqCst)),
+            WindowStore::Time(w) => w.tally(self.cold.clock.now()),
+        }
+    }
+
+    /// Judges the window of `entered`, an episode that trips on its window (`Closed`,
+    /// `Recovering`) which this thread's exchange just entered. The window was cleared before
+    /// that exchange, and an outcome of an earlier episode may have landed in it in between,
+    /// judged then in a state that could not trip (`HalfOpen`); a failure over it would change
+    /// no count, so no later outcome need judge it. Normally the window is empty here and this
+    /// finds nothing.
+    #[cold]
+    fn judge_entered(&self, entered: StateWord) {
+        // The window's loads come after the exchange (a `SeqCst` fence under loom, where the
+        // loads alone are weaker: see window.rs); without it the model
+        // `a_failure_from_before_the_trip_is_judged_in_the_window_it_lands_in` fails.
+        crate::sync::loads_follow_updates();
+        let tally = self.window_tally();
+        // The usual case: the window is as the clear left it, and nothing is to be judged.
+        if tally.calls == 0 {
+            return;
+        }
+        if let Some(why) = judge(tally, &self.config()) {
+            self.trip_judged(entered, why);
         }
     }
 
@@ -1702,8 +1728,12 @@ impl Inner {
                             let now = self.cold.clock.now();
                             self.publish_ramp(next, now);
                             self.emit(word, next, why, Some(now));
+                            self.judge_entered(next);
                         }
-                        State::Closed => self.emit(word, next, why, None),
+                        State::Closed => {
+                            self.emit(word, next, why, None);
+                            self.judge_entered(next);
+                        }
                         _ => {}
                     }
                     return;

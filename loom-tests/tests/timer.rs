@@ -174,3 +174,53 @@ fn a_stalled_opener_never_overwrites_a_newer_episode_on_a_plain_clock() {
 fn a_stalled_opener_never_overwrites_a_newer_episode_with_the_timer() {
     a_stalled_opener_never_overwrites_a_newer_episode(ManualClock::with_model_timer, true);
 }
+
+/// A call admitted while closed fails only after the breaker has opened, probed and closed
+/// again, and the closing thread's next call also fails. The late failure may land in the window
+/// the close cleared, and is judged while the word is still half-open, which cannot trip; the
+/// thread that closed the breaker then judges its new window, so the breaker ends open (either
+/// failure alone fills the one-call window).
+#[test]
+fn a_failure_from_before_the_trip_is_judged_in_the_window_it_lands_in() {
+    check(|| {
+        let clock = ManualClock::new();
+        let b = Arc::new(Breaker::with_clock(
+            "late",
+            Policy::builder()
+                .window(Window::count(1))
+                .min_calls(1)
+                .open_timeout(Duration::from_secs(10))
+                .half_open_permits(1)
+                .success_threshold(1)
+                .build()
+                .expect("valid policy"),
+            clock.clone(),
+        ));
+        let late = {
+            let b = b.clone();
+            // Admitted if it comes before the trip; rejected otherwise (then it adds nothing).
+            thread::spawn(move || {
+                if let Ok(permit) = b.try_acquire() {
+                    permit.failure();
+                }
+            })
+        };
+        drop(b.call(|| Err::<(), _>("down")));
+        if b.open_remaining().is_none() {
+            // The other thread tripped the breaker and has not published its deadline yet: not
+            // the case this model is about, and no probe can be counted on before it has.
+            late.join().unwrap();
+            return;
+        }
+        clock.advance(Duration::from_secs(10));
+        let Ok(probe) = b.try_acquire() else {
+            // The other thread's acquire came after the period and took the probe.
+            late.join().unwrap();
+            return;
+        };
+        probe.success();
+        drop(b.call(|| Err::<(), _>("down")));
+        late.join().unwrap();
+        assert_eq!(b.state(), State::Open, "{:?}", b.metrics());
+    });
+}
