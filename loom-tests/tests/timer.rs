@@ -22,19 +22,23 @@ fn check(f: impl Fn() + Sync + Send + 'static) {
     builder.check(f);
 }
 
-/// A closed breaker that one failure opens for 10 s, its deadline watched by a model timer.
-fn timed_breaker() -> Arc<Breaker> {
-    let policy = Policy::builder()
+/// One failure opens it for 10 s; one probe success closes it.
+fn one_call_policy() -> Policy {
+    Policy::builder()
         .window(Window::count(1))
         .min_calls(1)
         .open_timeout(Duration::from_secs(10))
         .half_open_permits(1)
         .success_threshold(1)
         .build()
-        .expect("valid policy");
+        .expect("valid policy")
+}
+
+/// A closed breaker that one failure opens for 10 s, its deadline watched by a model timer.
+fn timed_breaker() -> Arc<Breaker> {
     Arc::new(Breaker::with_clock(
         "timed",
-        policy,
+        one_call_policy(),
         ManualClock::with_model_timer(),
     ))
 }
@@ -127,12 +131,7 @@ fn a_stalled_opener_never_overwrites_a_newer_episode(clock: fn() -> ManualClock,
         let clock = clock();
         let b = Arc::new(Breaker::with_clock(
             "episodes",
-            Policy::builder()
-                .window(Window::count(1))
-                .min_calls(1)
-                .open_timeout(Duration::from_secs(10))
-                .build()
-                .expect("valid policy"),
+            one_call_policy(),
             clock.clone(),
         ));
         let events = b.subscribe();
@@ -186,14 +185,7 @@ fn a_failure_from_before_the_trip_is_judged_in_the_window_it_lands_in() {
         let clock = ManualClock::new();
         let b = Arc::new(Breaker::with_clock(
             "late",
-            Policy::builder()
-                .window(Window::count(1))
-                .min_calls(1)
-                .open_timeout(Duration::from_secs(10))
-                .half_open_permits(1)
-                .success_threshold(1)
-                .build()
-                .expect("valid policy"),
+            one_call_policy(),
             clock.clone(),
         ));
         let late = {
