@@ -1541,10 +1541,10 @@ impl Inner {
         }
     }
 
-    /// The shared window's counts as they are now.
+    /// The shared window's counts as they are now (for `metrics` and for judging again).
     fn window_tally(&self) -> Tally {
         match self.window() {
-            // SeqCst: as in `metrics`.
+            // SeqCst: the cursor is loaded like the window's bits (see window.rs).
             WindowStore::Count(w) => w.tally(self.busy.cursor.load(Ordering::SeqCst)),
             WindowStore::Time(w) => w.tally(self.cold.clock.now()),
         }
@@ -1920,10 +1920,7 @@ impl Inner {
         let recorded = now.recorded.wrapping_sub(base.recorded);
         let failures = now.failures.wrapping_sub(base.failures).min(recorded);
         let ignored = now.ignored.wrapping_sub(base.ignored);
-        let mut tally = match self.window() {
-            WindowStore::Count(w) => w.tally(self.busy.cursor.load(Ordering::SeqCst)),
-            WindowStore::Time(w) => w.tally(self.cold.clock.now()),
-        };
+        let mut tally = self.window_tally();
         if let (Some(stripes), WindowStore::Count(w)) = (&self.hot.stripes, self.window()) {
             let s = stripes.tally(w.size());
             tally.calls += s.calls;

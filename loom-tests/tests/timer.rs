@@ -43,6 +43,12 @@ fn timed_breaker() -> Arc<Breaker> {
     ))
 }
 
+/// A thread that makes one failing call (rejected if the breaker is already open).
+fn fail_once(b: &Arc<Breaker>) -> thread::JoinHandle<()> {
+    let b = b.clone();
+    thread::spawn(move || drop(b.call(|| Err::<(), _>("down"))))
+}
+
 /// One acquire: a permit is dropped (recorded as ignored), a rejection must be `Open`'s.
 /// Returns whether it was admitted.
 fn acquire_once(b: &Breaker) -> bool {
@@ -63,10 +69,7 @@ fn acquire_once(b: &Breaker) -> bool {
 fn a_rejection_racing_the_trip_reads_a_published_deadline() {
     check(|| {
         let b = timed_breaker();
-        let tripper = {
-            let b = b.clone();
-            thread::spawn(move || drop(b.call(|| Err::<(), _>("down"))))
-        };
+        let tripper = fail_once(&b);
         let caller = {
             let b = b.clone();
             thread::spawn(move || (acquire_once(&b), acquire_once(&b)))
@@ -87,10 +90,7 @@ fn a_rejection_racing_the_trip_reads_a_published_deadline() {
 fn the_timer_firing_during_the_trip_is_never_lost() {
     check(|| {
         let b = timed_breaker();
-        let tripper = {
-            let b = b.clone();
-            thread::spawn(move || drop(b.call(|| Err::<(), _>("down"))))
-        };
+        let tripper = fail_once(&b);
         let timer = {
             let b = b.clone();
             thread::spawn(move || b.loom_timer_fires())
@@ -135,10 +135,7 @@ fn a_stalled_opener_never_overwrites_a_newer_episode(clock: fn() -> ManualClock,
             clock.clone(),
         ));
         let events = b.subscribe();
-        let first = {
-            let b = b.clone();
-            thread::spawn(move || drop(b.call(|| Err::<(), _>("down"))))
-        };
+        let first = fail_once(&b);
         let second = {
             let b = b.clone();
             thread::spawn(move || {
