@@ -40,7 +40,7 @@ use crossbeam_channel::{Receiver, Sender, TrySendError};
 use crossbeam_utils::CachePadded;
 use fusebox_policies::{Policy, Recovery};
 
-use crate::clock::{Clock, ClockSource, QuantaClock, duration_nanos};
+use crate::clock::{Clock, ClockSource, duration_nanos};
 use crate::counter::LaneCounter;
 use crate::error::{CallError, Name, Outcome, RejectReason, Rejected, RetryAfter, Transition};
 use crate::state::{AcquireDecision, ProbeEnd, State, StateWord, TransitionReason};
@@ -196,7 +196,9 @@ pub(crate) struct Inner {
 
 /// A named circuit breaker: one atomic state word and a sliding window.
 ///
-/// `Breaker` is `Send + Sync`; share it by reference or behind an `Arc`.
+/// `Breaker` is a handle: one pointer, `Clone + Send + Sync + 'static`. Clones share one
+/// breaker (cloning costs a reference-count increment), so a handle can move into spawned
+/// tasks and futures; the breaker lives until its last handle (or permit) is dropped.
 ///
 /// # Examples
 ///
@@ -218,8 +220,79 @@ pub(crate) struct Inner {
 /// assert!(matches!(breaker.call(|| Ok::<_, ()>(1)), Err(CallError::Rejected(_))));
 /// # Ok::<(), fusebox_engine::PolicyError>(())
 /// ```
+#[derive(Clone)]
 pub struct Breaker {
     inner: std::sync::Arc<Inner>,
+}
+
+/// Options for a [`Breaker`]: its clock, striping and memory layout.
+///
+/// # Examples
+///
+/// ```
+/// use fusebox_engine::{Breaker, ManualClock, Policy};
+/// let clock = ManualClock::new();
+/// let b = Breaker::builder("tenant-42", Policy::default())
+///     .clock(clock.clone())
+///     .striped()
+///     .build();
+/// assert!(b.is_striped());
+/// assert_eq!(b.name(), "tenant-42");
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct BreakerBuilder {
+    name: std::sync::Arc<str>,
+    policy: Policy,
+    clock: ClockSource,
+    striped: bool,
+}
+
+impl BreakerBuilder {
+    /// Runs the breaker on `clock` (default: the process-wide [`QuantaClock`](crate::QuantaClock)).
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let clock = ManualClock::new();
+    /// let b = Breaker::builder("db", Policy::default()).clock(clock.clone()).build();
+    /// clock.advance(std::time::Duration::from_secs(3));
+    /// assert_eq!(b.now().as_secs(), 3);
+    /// ```
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = ClockSource::from_clock(clock);
+        self
+    }
+
+    /// Makes the breaker striped: see [`Breaker::striped`].
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// assert!(Breaker::builder("hot", Policy::default()).striped().build().is_striped());
+    /// ```
+    pub fn striped(mut self) -> Self {
+        self.striped = true;
+        self
+    }
+
+    /// The breaker.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::builder("db", Policy::default()).build();
+    /// assert_eq!(b.state(), State::Closed);
+    /// ```
+    pub fn build(self) -> Breaker {
+        Breaker::build(self.name, self.policy, self.clock, self.striped)
+    }
+}
+
+impl fmt::Debug for BreakerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BreakerBuilder")
+            .field("name", &self.name)
+            .field("clock", &self.clock)
+            .field("striped", &self.striped)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The right to make one call through a breaker; report how it went by consuming it.
@@ -389,7 +462,7 @@ fn trip_full(policy: &Policy) -> u64 {
 }
 
 impl Breaker {
-    /// A breaker on the process-wide [`QuantaClock`].
+    /// A breaker on the process-wide [`QuantaClock`](crate::QuantaClock).
     ///
     /// # Examples
     ///
@@ -398,7 +471,36 @@ impl Breaker {
     /// assert_eq!(b.name(), "payments");
     /// ```
     pub fn new(name: impl Into<std::sync::Arc<str>>, policy: Policy) -> Self {
-        Self::with_clock(name, policy, QuantaClock::new())
+        Self::builder(name, policy).build()
+    }
+
+    /// Options beyond [`new`](Self::new): the clock, striping.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::builder("db", Policy::default()).clock(ManualClock::new()).build();
+    /// assert_eq!(b.name(), "db");
+    /// ```
+    pub fn builder(name: impl Into<std::sync::Arc<str>>, policy: Policy) -> BreakerBuilder {
+        BreakerBuilder {
+            name: name.into(),
+            policy,
+            clock: ClockSource::Quanta,
+            striped: false,
+        }
+    }
+
+    /// Whether `a` and `b` are handles of one breaker.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let a = Breaker::new("db", Policy::default());
+    /// let b = a.clone();
+    /// assert!(Breaker::ptr_eq(&a, &b));
+    /// assert!(!Breaker::ptr_eq(&a, &Breaker::new("db", Policy::default())));
+    /// ```
+    pub fn ptr_eq(a: &Breaker, b: &Breaker) -> bool {
+        std::sync::Arc::ptr_eq(&a.inner, &b.inner)
     }
 
     /// A breaker on `clock`, such as a [`ManualClock`](crate::ManualClock) in tests.
@@ -415,10 +517,10 @@ impl Breaker {
         policy: Policy,
         clock: impl Clock,
     ) -> Self {
-        Self::build(name.into(), policy, clock.into_source(), false)
+        Self::builder(name, policy).clock(clock).build()
     }
 
-    /// A *striped* breaker on the process-wide [`QuantaClock`]: each thread records into a
+    /// A *striped* breaker on the process-wide [`QuantaClock`](crate::QuantaClock): each thread records into a
     /// window of its own, with no locked instruction on the call, and the breaker opens when
     /// the failure rate over the last `size` calls *of one thread* reaches the threshold,
     /// instead of over the last `size` calls of all threads. It trades that exactness for
@@ -444,7 +546,7 @@ impl Breaker {
     /// # Ok::<(), fusebox_engine::PolicyError>(())
     /// ```
     pub fn striped(name: impl Into<std::sync::Arc<str>>, policy: Policy) -> Self {
-        Self::striped_with_clock(name, policy, QuantaClock::new())
+        Self::builder(name, policy).striped().build()
     }
 
     /// A striped breaker (see [`striped`](Self::striped)) on `clock`.
@@ -461,7 +563,7 @@ impl Breaker {
         policy: Policy,
         clock: impl Clock,
     ) -> Self {
-        Self::build(name.into(), policy, clock.into_source(), true)
+        Self::builder(name, policy).clock(clock).striped().build()
     }
 
     /// Whether this breaker was made [`striped`](Self::striped).

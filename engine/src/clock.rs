@@ -40,15 +40,6 @@ pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> Duration {
         Duration::from_nanos(self.now_nanos())
     }
-
-    /// Converts the clock into the form a breaker stores. Override only in this crate.
-    #[doc(hidden)]
-    fn into_source(self) -> ClockSource
-    where
-        Self: Sized,
-    {
-        ClockSource::Dyn(std::sync::Arc::new(self))
-    }
 }
 
 /// The production clock: the TSC through `quanta`, with its origin at first use in the process.
@@ -107,10 +98,6 @@ impl Clock for QuantaClock {
     #[inline]
     fn now_nanos(&self) -> u64 {
         quanta_now()
-    }
-
-    fn into_source(self) -> ClockSource {
-        ClockSource::Quanta
     }
 }
 
@@ -215,10 +202,6 @@ impl Clock for ManualClock {
         // Relaxed: see `advance`.
         self.nanos.load(Ordering::Relaxed)
     }
-
-    fn into_source(self) -> ClockSource {
-        ClockSource::Manual(self)
-    }
 }
 
 impl fmt::Debug for ManualClock {
@@ -238,9 +221,8 @@ pub(crate) fn duration_nanos(d: Duration) -> u64 {
 }
 
 /// The clock a breaker holds: an enum so the common clocks dispatch without a vtable.
-#[doc(hidden)]
 #[derive(Clone)]
-pub enum ClockSource {
+pub(crate) enum ClockSource {
     /// The process-wide [`QuantaClock`].
     Quanta,
     /// A [`ManualClock`].
@@ -250,6 +232,19 @@ pub enum ClockSource {
 }
 
 impl ClockSource {
+    /// The form a breaker stores `clock` in: the two clocks of this crate are recognised by
+    /// type, so they dispatch without a vtable; any other goes behind one.
+    pub(crate) fn from_clock<C: Clock>(clock: C) -> Self {
+        let any: &dyn std::any::Any = &clock;
+        if any.is::<QuantaClock>() {
+            ClockSource::Quanta
+        } else if let Some(manual) = any.downcast_ref::<ManualClock>() {
+            ClockSource::Manual(manual.clone())
+        } else {
+            ClockSource::Dyn(std::sync::Arc::new(clock))
+        }
+    }
+
     #[inline]
     pub(crate) fn now(&self) -> u64 {
         match self {

@@ -43,8 +43,8 @@ mod sync;
 mod timer;
 mod window;
 
-pub use breaker::{Breaker, Metrics, Permit, SUBSCRIBER_CAPACITY, SavedState};
-pub use clock::{Clock, ClockSource, ManualClock, QuantaClock};
+pub use breaker::{Breaker, BreakerBuilder, Metrics, Permit, SUBSCRIBER_CAPACITY, SavedState};
+pub use clock::{Clock, ManualClock, QuantaClock};
 pub use error::{CallError, Outcome, RejectReason, Rejected, Transition};
 pub use state::{AcquireDecision, ProbeEnd, State, StateWord, TransitionReason};
 
