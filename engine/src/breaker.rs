@@ -566,6 +566,58 @@ impl Breaker {
         Self::builder(name, policy).clock(clock).striped().build()
     }
 
+    /// How many handles of this breaker are alive, owned permits included: 1 means the
+    /// caller's handle is the only one. A registry prunes only breakers nobody else holds.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let a = Breaker::new("db", Policy::default());
+    /// assert_eq!(a.handle_count(), 1);
+    /// let b = a.clone();
+    /// assert_eq!(a.handle_count(), 2);
+    /// # drop(b);
+    /// ```
+    pub fn handle_count(&self) -> usize {
+        std::sync::Arc::strong_count(&self.inner)
+    }
+
+    /// The rejection an acquire would get now for the breaker being open or forced open,
+    /// without acquiring, counting or moving the breaker; `None` otherwise (an `Open` breaker
+    /// whose period is over reads `None`: its next acquire probes). A registry uses it to
+    /// reject the calls of a breaker's dependents while the breaker is open.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("db", Policy::default(), ManualClock::new());
+    /// assert!(b.open_rejection().is_none());
+    /// b.force_open();
+    /// assert_eq!(b.open_rejection().unwrap().reason(), RejectReason::ForcedOpen);
+    /// ```
+    pub fn open_rejection(&self) -> Option<Rejected> {
+        let inner = &*self.inner;
+        let word = inner.word();
+        match word.state() {
+            State::ForcedOpen => Some(Rejected::new(
+                RejectReason::ForcedOpen,
+                State::ForcedOpen,
+                RetryAfter::UNKNOWN,
+                &inner.cold.short_name,
+            )),
+            State::Open => match inner.open_remaining() {
+                Some(left) if left.is_zero() => None,
+                left => Some(Rejected::new(
+                    RejectReason::Open,
+                    State::Open,
+                    left.map_or(RetryAfter::UNKNOWN, |d| {
+                        RetryAfter::after(duration_nanos(d))
+                    }),
+                    &inner.cold.short_name,
+                )),
+            },
+            _ => None,
+        }
+    }
+
     /// Whether this breaker was made [`striped`](Self::striped).
     ///
     /// ```
