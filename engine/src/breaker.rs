@@ -318,6 +318,31 @@ pub struct Permit<'a> {
     start: u64,
 }
 
+/// A [`Permit`] that owns a handle of its breaker: `Send + 'static`, so it can move into a
+/// spawned task or a response future and outlive the borrow it was acquired through.
+///
+/// Same methods and drop rule as [`Permit`]: dropping it unrecorded counts as
+/// [`Outcome::Ignored`] (a failure while the thread is panicking) and gives back its
+/// half-open and bulkhead slots. It keeps the breaker alive until it is recorded or dropped.
+///
+/// # Examples
+///
+/// ```
+/// use fusebox_engine::{Breaker, ManualClock, Policy};
+/// let breaker = Breaker::with_clock("api", Policy::default(), ManualClock::new());
+/// let permit = breaker.try_acquire_owned().expect("closed");
+/// std::thread::spawn(move || permit.success()).join().unwrap();
+/// assert_eq!(breaker.metrics().successes, 1);
+/// ```
+#[must_use = "a permit records `Ignored` if dropped; call success(), failure() or record()"]
+pub struct OwnedPermit {
+    breaker: Breaker,
+    kind: PermitKind,
+    epoch: u32,
+    bulkhead: bool,
+    start: u64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PermitKind {
     /// Admitted in `Closed`, `Recovering` or `MetricsOnly`: recorded into the window.
@@ -809,6 +834,36 @@ impl Breaker {
         inner.acquire_slow(word)
     }
 
+    /// Like [`try_acquire`](Self::try_acquire), but the permit owns a handle of the breaker:
+    /// `Send + 'static`, for spawned tasks and futures that outlive this borrow. Costs one
+    /// reference-count increment more than `try_acquire` when admitted.
+    ///
+    /// # Errors
+    ///
+    /// As for [`try_acquire`](Self::try_acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("db", Policy::default(), ManualClock::new());
+    /// let permit: OwnedPermit = b.try_acquire_owned()?;
+    /// drop(b); // the permit keeps the breaker alive
+    /// permit.failure();
+    /// # Ok::<(), Rejected>(())
+    /// ```
+    #[inline]
+    pub fn try_acquire_owned(&self) -> Result<OwnedPermit, Rejected> {
+        let permit = std::mem::ManuallyDrop::new(self.try_acquire()?);
+        Ok(OwnedPermit {
+            breaker: self.clone(),
+            kind: permit.kind,
+            epoch: permit.epoch,
+            bulkhead: permit.bulkhead,
+            start: permit.start,
+        })
+    }
+
     /// Runs `f` if the breaker admits it; `Ok` is recorded as a success, `Err` as a failure.
     /// A panic in `f` is recorded as a failure and resumed.
     ///
@@ -868,7 +923,7 @@ impl Breaker {
     pub fn call_with<T, E, F, C>(&self, f: F, classify: C) -> Result<T, CallError<E>>
     where
         F: FnOnce() -> Result<T, E>,
-        C: Fn(&Result<T, E>) -> Outcome,
+        C: FnOnce(&Result<T, E>) -> Outcome,
     {
         let permit = self.try_acquire()?;
         let result = f();
@@ -880,7 +935,12 @@ impl Breaker {
     /// outcome recorded when `fut` completes. A future dropped before completing records its
     /// call as [`Outcome::Ignored`]: neither a success nor a failure.
     ///
-    /// No runtime is needed: this is a plain `Future`.
+    /// The returned future holds a handle of the breaker, not a borrow: it is `'static` (and
+    /// `Send`) when `fut` is, so it can be spawned. No runtime is needed: it is a plain
+    /// `Future`.
+    ///
+    /// A timeout put around this future (dropping it when time is up) records `Ignored`, not a
+    /// failure: to count timeouts, time the call inside `fut` and return an error.
     ///
     /// # Errors
     ///
@@ -894,20 +954,59 @@ impl Breaker {
     /// let r = futures_executor::block_on(b.call_async(async { Ok::<_, ()>(9) }));
     /// assert_eq!(r.unwrap(), 9);
     /// ```
-    pub async fn call_async<T, E, F>(&self, fut: F) -> Result<T, CallError<E>>
+    pub fn call_async<T, E, F>(
+        &self,
+        fut: F,
+    ) -> impl Future<Output = Result<T, CallError<E>>> + use<T, E, F>
     where
         F: Future<Output = Result<T, E>>,
     {
-        let permit = self.try_acquire()?;
-        match fut.await {
-            Ok(v) => {
-                permit.success();
-                Ok(v)
+        self.call_async_with(fut, |r: &Result<T, E>| {
+            if r.is_ok() {
+                Outcome::Success
+            } else {
+                Outcome::Failure
             }
-            Err(e) => {
-                permit.failure();
-                Err(CallError::Failed(e))
-            }
+        })
+    }
+
+    /// Like [`call_async`](Self::call_async), with `classify` deciding what the result means
+    /// to the breaker (see [`call_with`](Self::call_with)). The result itself is returned
+    /// unchanged.
+    ///
+    /// # Errors
+    ///
+    /// As for [`call`](Self::call).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("http", Policy::default(), ManualClock::new());
+    /// let r = futures_executor::block_on(b.call_async_with(
+    ///     async { Err::<(), u16>(404) },
+    ///     |r| if matches!(r, Err(404)) { Outcome::Ignored } else { Outcome::Failure },
+    /// ));
+    /// assert!(matches!(r, Err(CallError::Failed(404))));
+    /// assert_eq!(b.metrics().ignored, 1);
+    /// ```
+    pub fn call_async_with<T, E, F, C>(
+        &self,
+        fut: F,
+        classify: C,
+    ) -> impl Future<Output = Result<T, CallError<E>>> + use<T, E, F, C>
+    where
+        F: Future<Output = Result<T, E>>,
+        C: FnOnce(&Result<T, E>) -> Outcome,
+    {
+        // The future owns a handle, so it borrows nothing from the caller; its permit borrows
+        // that handle, which costs no second reference-count increment.
+        let breaker = self.clone();
+        async move {
+            let permit = breaker.try_acquire()?;
+            let result = fut.await;
+            permit.record(classify(&result));
+            result.map_err(CallError::Failed)
         }
     }
 
@@ -2178,6 +2277,91 @@ impl Drop for Permit<'_> {
         };
         self.inner
             .finish(self.kind, self.epoch, self.bulkhead, self.start, outcome);
+    }
+}
+
+impl OwnedPermit {
+    /// Records a success.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// b.try_acquire_owned().unwrap().success();
+    /// assert_eq!(b.metrics().successes, 1);
+    /// ```
+    #[inline]
+    pub fn success(self) {
+        self.record(Outcome::Success);
+    }
+
+    /// Records a failure.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// b.try_acquire_owned().unwrap().failure();
+    /// assert_eq!(b.metrics().failures, 1);
+    /// ```
+    #[inline]
+    pub fn failure(self) {
+        self.record(Outcome::Failure);
+    }
+
+    /// Records `outcome`.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// b.try_acquire_owned().unwrap().record(Outcome::Ignored);
+    /// assert_eq!(b.metrics().ignored, 1);
+    /// ```
+    #[inline]
+    pub fn record(self, outcome: Outcome) {
+        let mut this = std::mem::ManuallyDrop::new(self);
+        this.breaker
+            .inner
+            .finish(this.kind, this.epoch, this.bulkhead, this.start, outcome);
+        // SAFETY: `this` is never used again and its `Drop` never runs (ManuallyDrop), so the
+        // handle is dropped exactly once, here.
+        unsafe { std::mem::ManuallyDrop::drop(&mut this) };
+    }
+
+    /// The breaker this permit was acquired from.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// let p = b.try_acquire_owned().unwrap();
+    /// assert!(Breaker::ptr_eq(p.breaker(), &b));
+    /// # p.success();
+    /// ```
+    pub fn breaker(&self) -> &Breaker {
+        &self.breaker
+    }
+}
+
+impl Drop for OwnedPermit {
+    #[inline]
+    fn drop(&mut self) {
+        let outcome = if std::thread::panicking() {
+            Outcome::Failure
+        } else {
+            Outcome::Ignored
+        };
+        self.breaker
+            .inner
+            .finish(self.kind, self.epoch, self.bulkhead, self.start, outcome);
+    }
+}
+
+impl fmt::Debug for OwnedPermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedPermit")
+            .field("breaker", &self.breaker.name())
+            .field("kind", &self.kind)
+            .field("epoch", &self.epoch)
+            .field("bulkhead", &self.bulkhead)
+            .finish()
     }
 }
 

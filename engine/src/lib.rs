@@ -43,7 +43,9 @@ mod sync;
 mod timer;
 mod window;
 
-pub use breaker::{Breaker, BreakerBuilder, Metrics, Permit, SUBSCRIBER_CAPACITY, SavedState};
+pub use breaker::{
+    Breaker, BreakerBuilder, Metrics, OwnedPermit, Permit, SUBSCRIBER_CAPACITY, SavedState,
+};
 pub use clock::{Clock, ManualClock, QuantaClock};
 pub use error::{CallError, Outcome, RejectReason, Rejected, Transition};
 pub use state::{AcquireDecision, ProbeEnd, State, StateWord, TransitionReason};

@@ -59,9 +59,9 @@
 //! ```
 
 pub use fusebox_engine::{
-    Backoff, Breaker, CallError, Clock, ManualClock, Metrics, Outcome, Permit, Policy,
-    PolicyBuilder, PolicyError, QuantaClock, Recovery, RejectReason, Rejected, SavedState,
-    SlowCalls, State, Transition, TransitionReason, Window,
+    Backoff, Breaker, BreakerBuilder, CallError, Clock, ManualClock, Metrics, Outcome, OwnedPermit,
+    Permit, Policy, PolicyBuilder, PolicyError, QuantaClock, Recovery, RejectReason, Rejected,
+    SavedState, SlowCalls, State, Transition, TransitionReason, Window,
 };
 
 pub use fusebox_registry::{
