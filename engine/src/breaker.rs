@@ -170,22 +170,23 @@ struct Cold {
     /// Orders the publication of episodes' values (see [`Inner::publish_episode`]); taken
     /// after `config_lock` when both are held.
     publish_lock: Mutex<()>,
+    /// When the current `Open` episode started (clock ns): a policy swap that shortens the
+    /// open period measures the new period from it. Written with `open_until`, under
+    /// `publish_lock`, and read under it.
+    open_since: AtomicU64,
     /// What most breakers never use, allocated on first use (see [`Extras`]).
     extras: std::sync::OnceLock<Box<Extras>>,
     /// This breaker, for the timer thread, which must not keep it alive.
     me: Weak<Inner>,
 }
 
-/// Parts of a breaker that only a policy swap to another window shape, a subscriber, or a
-/// reset or restore needs: kept out of the breaker's own allocation, which they would grow by
+/// Parts of a breaker that only a policy swap to another window shape or a subscriber needs: kept out of the breaker's own allocation, which they would grow by
 /// a cache line.
 #[derive(Default)]
 struct Extras {
     /// Window stores of the shapes swapped in; never removed before the breaker is dropped.
     stores: Mutex<Vec<std::sync::Arc<WindowStore>>>,
     subscribers: Mutex<Vec<Sender<Transition>>>,
-    /// The totals at the last reset (or as set by a restore): `metrics` counts from them.
-    baseline: Mutex<Totals>,
 }
 
 pub(crate) struct Inner {
@@ -353,11 +354,68 @@ enum PermitKind {
     Passthrough,
 }
 
-/// Counters and window figures of a breaker.
+/// A breaker's lifetime counters: calls since the breaker was created.
 ///
-/// Counters run from the breaker's creation or its last `reset()`. `admitted` counts permits
-/// that have reported (recorded, ignored or dropped): `admitted = successes + failures + ignored`.
-/// While threads are calling, the fields are read one by one, not as a snapshot.
+/// The counters are monotonic: [`Breaker::reset`] empties the window but never the counters,
+/// so a counter exported to a monitoring system never goes backwards. `admitted` counts
+/// permits that have reported (recorded, ignored or dropped):
+/// `admitted = successes + failures + ignored`. While threads are calling, the fields are read
+/// one by one, not as a snapshot; each is exact once the threads are quiet.
+///
+/// # Examples
+///
+/// ```
+/// use fusebox_engine::{Breaker, Counters, ManualClock, Policy};
+/// let breaker = Breaker::with_clock("svc", Policy::default(), ManualClock::new());
+/// let _ = breaker.call(|| Ok::<_, ()>(()));
+/// breaker.reset();
+/// let c: Counters = breaker.metrics().counters;
+/// assert_eq!((c.admitted, c.successes), (1, 1)); // a reset keeps the counts
+/// ```
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(default, deny_unknown_fields)]
+pub struct Counters {
+    /// Admitted calls that have reported: `successes + failures + ignored`.
+    pub admitted: u64,
+    /// Calls recorded as successes.
+    pub successes: u64,
+    /// Calls recorded as failures (panics included).
+    pub failures: u64,
+    /// Calls that ended `Ignored` or whose permit was dropped.
+    pub ignored: u64,
+    /// Calls that took at least the slow-call duration (counted while a slow-call rule is set).
+    pub slow: u64,
+    /// Calls rejected.
+    pub rejected: u64,
+}
+
+impl Counters {
+    /// The sum of two sets of counters, field by field (saturating): for totals over several
+    /// breakers.
+    ///
+    /// ```
+    /// # use fusebox_engine::Counters;
+    /// let a = Counters { successes: 2, admitted: 2, ..Counters::default() };
+    /// assert_eq!(a.plus(&a).successes, 4);
+    /// ```
+    #[must_use]
+    pub fn plus(&self, other: &Counters) -> Counters {
+        Counters {
+            admitted: self.admitted.saturating_add(other.admitted),
+            successes: self.successes.saturating_add(other.successes),
+            failures: self.failures.saturating_add(other.failures),
+            ignored: self.ignored.saturating_add(other.ignored),
+            slow: self.slow.saturating_add(other.slow),
+            rejected: self.rejected.saturating_add(other.rejected),
+        }
+    }
+}
+
+/// A breaker's state, lifetime [`Counters`] and current window figures.
+///
+/// `Metrics` dereferences to its [`Counters`], so `metrics.failures` reads the lifetime count.
 ///
 /// # Examples
 ///
@@ -374,24 +432,29 @@ enum PermitKind {
 pub struct Metrics {
     /// The state when read.
     pub state: State,
-    /// Admitted calls that have reported.
-    pub admitted: u64,
-    /// Calls recorded as successes.
-    pub successes: u64,
-    /// Calls recorded as failures (panics included).
-    pub failures: u64,
-    /// Calls that ended `Ignored` or whose permit was dropped.
-    pub ignored: u64,
-    /// Calls that took at least the slow-call duration (counted while a slow-call rule is set).
-    pub slow: u64,
-    /// Calls rejected.
-    pub rejected: u64,
+    /// Lifetime counters (also reachable through `Deref`: `metrics.successes`).
+    pub counters: Counters,
     /// Outcomes in the current window.
     pub window_calls: u64,
     /// Failures in the current window.
     pub window_failures: u64,
     /// Slow calls in the current window (0 while no slow-call rule is set).
     pub window_slow: u64,
+}
+
+impl std::ops::Deref for Metrics {
+    type Target = Counters;
+
+    /// The lifetime counters.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// assert_eq!(b.metrics().rejected, 0);
+    /// ```
+    fn deref(&self) -> &Counters {
+        &self.counters
+    }
 }
 
 impl Metrics {
@@ -445,25 +508,8 @@ pub struct SavedState {
     pub open_remaining: Option<Duration>,
     /// Re-opens in a row (the backoff step).
     pub backoff_step: u32,
-    /// Successes since creation or reset.
-    pub successes: u64,
-    /// Failures since creation or reset.
-    pub failures: u64,
-    /// Ignored outcomes since creation or reset.
-    pub ignored: u64,
-    /// Slow calls since creation or reset.
-    pub slow: u64,
-    /// Rejections since creation or reset.
-    pub rejected: u64,
-}
-
-#[derive(Debug, Clone, Copy, Default)]
-struct Totals {
-    recorded: u64,
-    failures: u64,
-    ignored: u64,
-    slow: u64,
-    rejected: u64,
+    /// The lifetime counters.
+    pub counters: Counters,
 }
 
 /// `size << 32 | failures` for `policy`'s count window (see `Hot::trip_full`); 0 for a time
@@ -628,17 +674,18 @@ impl Breaker {
                 RetryAfter::UNKNOWN,
                 &inner.cold.short_name,
             )),
-            State::Open => match inner.open_remaining() {
-                Some(left) if left.is_zero() => None,
-                left => Some(Rejected::new(
+            State::Open => {
+                let deadline = inner.open_deadline(word);
+                if deadline.is_some_and(|d| d <= inner.cold.clock.now()) {
+                    return None;
+                }
+                Some(Rejected::new(
                     RejectReason::Open,
                     State::Open,
-                    left.map_or(RetryAfter::UNKNOWN, |d| {
-                        RetryAfter::after(duration_nanos(d))
-                    }),
-                    &inner.cold.short_name,
-                )),
-            },
+                    deadline.map_or(RetryAfter::UNKNOWN, RetryAfter::deadline),
+                    &inner.rejection_name(),
+                ))
+            }
             _ => None,
         }
     }
@@ -702,6 +749,7 @@ impl Breaker {
                 store,
                 config_lock: Mutex::new(()),
                 publish_lock: Mutex::new(()),
+                open_since: AtomicU64::new(0),
                 extras: std::sync::OnceLock::new(),
                 me: me.clone(),
             },
@@ -827,7 +875,7 @@ impl Breaker {
             return Err(Rejected::new(
                 RejectReason::Open,
                 State::Open,
-                RetryAfter::quanta_deadline(deadline),
+                RetryAfter::deadline(deadline),
                 &inner.cold.short_name,
             ));
         }
@@ -1052,15 +1100,18 @@ impl Breaker {
             .manual(State::MetricsOnly, TransitionReason::MetricsOnly);
     }
 
-    /// Back to `Closed` with an empty window, backoff step 0 and counters at zero.
+    /// Back to `Closed` with an empty window and backoff step 0. The lifetime counters of
+    /// [`metrics`](Self::metrics) keep counting: a reset never makes them go backwards.
     ///
     /// ```
     /// # use fusebox_engine::*;
     /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
     /// b.force_open();
+    /// let _ = b.try_acquire();
     /// b.reset();
     /// assert_eq!(b.state(), State::Closed);
-    /// assert_eq!(b.metrics().rejected, 0);
+    /// assert_eq!(b.metrics().rejected, 1);
+    /// assert_eq!(b.metrics().window_calls, 0);
     /// ```
     pub fn reset(&self) {
         self.inner.manual(State::Closed, TransitionReason::Reset);
@@ -1113,25 +1164,21 @@ impl Breaker {
     /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
     /// let _ = b.call(|| Ok::<_, ()>(()));
     /// let saved = b.saved_state();
-    /// assert_eq!((saved.state, saved.successes), (State::Closed, 1));
+    /// assert_eq!((saved.state, saved.counters.successes), (State::Closed, 1));
     /// ```
     pub fn saved_state(&self) -> SavedState {
-        let m = self.metrics();
         SavedState {
-            state: m.state,
+            state: self.state(),
             open_remaining: self.open_remaining(),
             backoff_step: self.backoff_step(),
-            successes: m.successes,
-            failures: m.failures,
-            ignored: m.ignored,
-            slow: m.slow,
-            rejected: m.rejected,
+            counters: self.inner.counters(),
         }
     }
 
     /// Puts back a saved state: the state (an `Open` breaker stays open for the time it had
     /// left; `HalfOpen` comes back `Open` with its period over; `Recovering` restarts its
-    /// ramp), the backoff step and the counters. The window starts empty.
+    /// ramp) and the backoff step; each counter below its saved value is raised to it (the
+    /// counters never go backwards). The window starts empty.
     ///
     /// ```
     /// # use fusebox_engine::*;
@@ -1214,6 +1261,16 @@ impl Breaker {
                 .map_or(0, |s| s.heap_bytes())
             + self.inner.cold.name.len()
             + 16
+    }
+}
+
+impl crate::error::ClockedName for Inner {
+    fn name(&self) -> &str {
+        &self.cold.name
+    }
+
+    fn now_nanos(&self) -> u64 {
+        self.cold.clock.now()
     }
 }
 
@@ -1388,11 +1445,11 @@ impl Inner {
         let deadline = self.hot.open_until.load(Ordering::Relaxed);
         if word.timed() {
             // The timer thread marks the word expired at the deadline: no clock read here.
-            return Err(RetryAfter::quanta_deadline(deadline));
+            return Err(RetryAfter::deadline(deadline));
         }
         let now = self.cold.clock.now();
         if now < deadline {
-            return Err(RetryAfter::after(deadline - now));
+            return Err(RetryAfter::deadline(deadline));
         }
         match word.expire(word.epoch()) {
             Some(expired) => match self.exchange(word, expired) {
@@ -1485,7 +1542,20 @@ impl Inner {
     #[cold]
     fn reject(&self, reason: RejectReason, word: StateWord, retry: RetryAfter) -> Rejected {
         self.busy.rejected.increment();
+        if reason == RejectReason::Open {
+            return Rejected::new(reason, word.state(), retry, &self.rejection_name());
+        }
         Rejected::new(reason, word.state(), retry, &self.cold.short_name)
+    }
+
+    /// The name an `Open` rejection carries: on a clock other than the quanta clock, a handle
+    /// of the breaker, so that its `retry_after` counts down on that clock (a reference-count
+    /// increment, paid only off the quanta clock: tests and simulations).
+    fn rejection_name(&self) -> Name {
+        match (&self.cold.clock, self.cold.me.upgrade()) {
+            (ClockSource::Quanta, _) | (_, None) => self.cold.short_name.clone(),
+            (_, Some(me)) => Name::Clocked(me),
+        }
     }
 
     /// One exchange of the state word; on failure, the word found.
@@ -1856,7 +1926,7 @@ impl Inner {
         if jitter > 0.0 {
             period *= 1.0 - jitter + 2.0 * jitter * self.random_unit();
         }
-        self.publish_open(next, now.saturating_add(period as u64));
+        self.publish_open(next, now, now.saturating_add(period as u64));
         self.emit(from, next, reason, Some(now));
     }
 
@@ -1873,9 +1943,15 @@ impl Inner {
         }
     }
 
-    /// Publishes the deadline of the `Open` episode `next`, entered by this thread.
-    fn publish_open(&self, next: StateWord, deadline: u64) {
+    /// Publishes the deadline of the `Open` episode `next`, entered by this thread at `since`.
+    /// The deadline is clamped to the period of the policy in force when it is published, so
+    /// a swap that shortened the period while this thread computed it is not undone.
+    fn publish_open(&self, next: StateWord, since: u64, deadline: u64) {
         self.publish_episode(next, || {
+            let limit = since.saturating_add(self.longest_open_period(next.step()));
+            let deadline = deadline.min(limit);
+            // Relaxed: read only under `publish_lock`.
+            self.cold.open_since.store(since, Ordering::Relaxed);
             // Relaxed: a new episode starts a new run.
             self.busy.consecutive_failures.store(0, Ordering::Relaxed);
             self.hot.open_until.store(deadline, Ordering::Relaxed);
@@ -1894,6 +1970,48 @@ impl Inner {
                     }
                 }
                 crate::timer::schedule(self.cold.me.clone(), next.epoch(), deadline);
+            }
+        });
+    }
+
+    /// The longest open period the policy in force draws at backoff `step` (ns): the period
+    /// stretched by the whole jitter.
+    fn longest_open_period(&self, step: u32) -> u64 {
+        let policy = self.cold.policy.load();
+        let period = duration_nanos(policy.open_period(step));
+        if policy.jitter() > 0.0 {
+            (period as f64 * (1.0 + policy.jitter())) as u64
+        } else {
+            period
+        }
+    }
+
+    /// After a policy swap: an `Open` period under way ends no later than the policy now in
+    /// force would have ended it, measured from the episode's start (a shorter `open_timeout`
+    /// takes effect at once; a longer one does not extend the period).
+    fn shorten_open_period(&self) {
+        let word = self.word();
+        if word.state() != State::Open {
+            return;
+        }
+        self.publish_episode(word, || {
+            // Acquire: pairs with the Release store of `open_epoch`; an episode not yet
+            // published is clamped by its own publisher (see `publish_open`).
+            if self.hot.open_epoch.load(Ordering::Acquire) != word.epoch() {
+                return;
+            }
+            // Relaxed: written under `publish_lock`, which this thread holds.
+            let since = self.cold.open_since.load(Ordering::Relaxed);
+            let limit = since.saturating_add(self.longest_open_period(word.step()));
+            // Relaxed: `open_until` is only written under `publish_lock`.
+            if limit >= self.hot.open_until.load(Ordering::Relaxed) {
+                return;
+            }
+            // Relaxed: a reader may still act on the old deadline once, as if it had read
+            // just before the swap; the timer, if it watches, is handed the new one.
+            self.hot.open_until.store(limit, Ordering::Relaxed);
+            if self.cold.clock.timer_watches() {
+                crate::timer::schedule(self.cold.me.clone(), word.epoch(), limit);
             }
         });
     }
@@ -2022,9 +2140,6 @@ impl Inner {
             let next = word.manual(to);
             match self.exchange(word, next) {
                 Ok(()) => {
-                    if to == State::Closed {
-                        *lock(&self.extras().baseline) = self.totals();
-                    }
                     self.emit(word, next, reason, None);
                     return;
                 }
@@ -2034,7 +2149,14 @@ impl Inner {
     }
 
     fn open_remaining(&self) -> Option<Duration> {
-        let word = self.word();
+        let deadline = self.open_deadline(self.word())?;
+        Some(Duration::from_nanos(
+            deadline.saturating_sub(self.cold.clock.now()),
+        ))
+    }
+
+    /// The deadline of `word`'s open period, once published; `None` unless `word` is `Open`.
+    fn open_deadline(&self, word: StateWord) -> Option<u64> {
         if word.state() != State::Open {
             return None;
         }
@@ -2042,10 +2164,8 @@ impl Inner {
         if self.hot.open_epoch.load(Ordering::Acquire) != word.epoch() {
             return None;
         }
-        let deadline = self.hot.open_until.load(Ordering::Relaxed);
-        Some(Duration::from_nanos(
-            deadline.saturating_sub(self.cold.clock.now()),
-        ))
+        // Relaxed: published by the epoch's Release store above.
+        Some(self.hot.open_until.load(Ordering::Relaxed))
     }
 
     fn restore(&self, saved: &SavedState) {
@@ -2068,21 +2188,16 @@ impl Inner {
                     match target {
                         State::Open => {
                             let deadline = now.saturating_add(duration_nanos(remaining));
-                            self.publish_open(next, deadline);
+                            // As if the period had started a whole period before its
+                            // deadline: the restored time left is kept, not clamped.
+                            let since =
+                                deadline.saturating_sub(self.longest_open_period(next.step()));
+                            self.publish_open(next, since, deadline);
                         }
                         State::Recovering => self.publish_ramp(next, now),
                         _ => {}
                     }
-                    let totals = self.totals();
-                    *lock(&self.extras().baseline) = Totals {
-                        recorded: totals
-                            .recorded
-                            .wrapping_sub(saved.successes.wrapping_add(saved.failures)),
-                        failures: totals.failures.wrapping_sub(saved.failures),
-                        ignored: totals.ignored.wrapping_sub(saved.ignored),
-                        slow: totals.slow.wrapping_sub(saved.slow),
-                        rejected: totals.rejected.wrapping_sub(saved.rejected),
-                    };
+                    self.raise_counters(&saved.counters);
                     self.emit(word, next, TransitionReason::Restored, Some(now));
                     return;
                 }
@@ -2140,39 +2255,54 @@ impl Inner {
         let old = self.cold.policy.swap(crate::intern::shared(policy));
         // Held by `old` alone: no breaker uses it any more.
         crate::intern::forget_if_unshared(&old, 1);
+        self.shorten_open_period();
     }
 
-    fn totals(&self) -> Totals {
+    /// The lifetime counters.
+    fn counters(&self) -> Counters {
         let b = &self.busy;
         // Failures first (Acquire), then what was recorded (SeqCst): a failure counted here
         // was counted as recorded before it (see `record_general`), so it is never read as a
-        // success.
+        // success and `successes` cannot underflow.
         let failures = b.failures.sum();
-        Totals {
-            recorded: b.cursor_base.load(Ordering::SeqCst)
-                + b.cursor.load(Ordering::SeqCst)
-                + b.other_recorded.load(Ordering::SeqCst)
-                + self.hot.stripes.as_ref().map_or(0, |s| s.recorded()),
+        let recorded = b.cursor_base.load(Ordering::SeqCst)
+            + b.cursor.load(Ordering::SeqCst)
+            + b.other_recorded.load(Ordering::SeqCst)
+            + self.hot.stripes.as_ref().map_or(0, |s| s.recorded());
+        let failures = failures.min(recorded);
+        // Relaxed: statistics with no pairing to keep.
+        let ignored = b.ignored.load(Ordering::Relaxed);
+        Counters {
+            admitted: recorded + ignored,
+            successes: recorded - failures,
             failures,
-            // Relaxed: statistics with no pairing to keep.
-            ignored: b.ignored.load(Ordering::Relaxed),
+            ignored,
             slow: b.slow.load(Ordering::Relaxed),
             rejected: b.rejected.sum(),
         }
     }
 
+    /// Raises each lifetime counter below its value in `saved` to it (for `restore`).
+    fn raise_counters(&self, saved: &Counters) {
+        let now = self.counters();
+        let b = &self.busy;
+        let failures = saved.failures.saturating_sub(now.failures);
+        let successes = saved.successes.saturating_sub(now.successes);
+        // SeqCst, counted as recorded before as failed: see `counters`.
+        b.other_recorded
+            .fetch_add(successes + failures, Ordering::SeqCst);
+        b.failures.add(failures);
+        // Relaxed: statistics.
+        b.ignored
+            .fetch_add(saved.ignored.saturating_sub(now.ignored), Ordering::Relaxed);
+        b.slow
+            .fetch_add(saved.slow.saturating_sub(now.slow), Ordering::Relaxed);
+        b.rejected.add(saved.rejected.saturating_sub(now.rejected));
+    }
+
     fn metrics(&self) -> Metrics {
         let word = self.word();
-        let now = self.totals();
-        let base = self
-            .cold
-            .extras
-            .get()
-            .map_or_else(Totals::default, |e| *lock(&e.baseline));
-        // Wrapping: `restore` may set a baseline above the totals, to put saved counts back.
-        let recorded = now.recorded.wrapping_sub(base.recorded);
-        let failures = now.failures.wrapping_sub(base.failures).min(recorded);
-        let ignored = now.ignored.wrapping_sub(base.ignored);
+        let counters = self.counters();
         let mut tally = self.window_tally();
         if let (Some(stripes), WindowStore::Count(w)) = (&self.hot.stripes, self.window()) {
             let s = stripes.tally(w.size());
@@ -2181,12 +2311,7 @@ impl Inner {
         }
         Metrics {
             state: word.state(),
-            admitted: recorded + ignored,
-            successes: recorded - failures,
-            failures,
-            ignored,
-            slow: now.slow.wrapping_sub(base.slow),
-            rejected: now.rejected.wrapping_sub(base.rejected),
+            counters,
             window_calls: tally.calls as u64,
             window_failures: tally.failures as u64,
             // Slow flags are not kept while no slow-call rule is set (see window.rs).
@@ -2317,13 +2442,14 @@ impl OwnedPermit {
     /// ```
     #[inline]
     pub fn record(self, outcome: Outcome) {
-        let mut this = std::mem::ManuallyDrop::new(self);
+        let this = std::mem::ManuallyDrop::new(self);
         this.breaker
             .inner
             .finish(this.kind, this.epoch, this.bulkhead, this.start, outcome);
-        // SAFETY: `this` is never used again and its `Drop` never runs (ManuallyDrop), so the
-        // handle is dropped exactly once, here.
-        unsafe { std::mem::ManuallyDrop::drop(&mut this) };
+        // SAFETY: the handle is read out of `this` once, and `this` is never used again nor
+        // dropped (its `Drop`, which would record a second time, never runs), so the handle is
+        // dropped exactly once, here.
+        drop(unsafe { std::ptr::read(&this.breaker) });
     }
 
     /// The breaker this permit was acquired from.

@@ -67,6 +67,14 @@ impl LaneCounter {
         }
     }
 
+    /// Adds `n` (rare: a restore putting counts back), through the shared word.
+    pub(crate) fn add(&self, n: u64) {
+        if n != 0 {
+            // Release: see the module's notes.
+            self.shared.fetch_add(n, Ordering::Release);
+        }
+    }
+
     /// The count so far.
     pub(crate) fn sum(&self) -> u64 {
         // Acquire: see the module's synchronization notes.

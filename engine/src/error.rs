@@ -70,6 +70,18 @@ impl fmt::Display for RejectReason {
 pub(crate) enum Name {
     Inline(InlineName),
     Shared(Arc<str>),
+    /// A breaker on a clock other than the process-wide quanta clock, for an `Open`
+    /// rejection: its `retry_after` counts down on that clock.
+    Clocked(Arc<dyn ClockedName>),
+}
+
+/// A breaker's name and clock, as an `Open` rejection on a clock other than the process-wide
+/// quanta clock holds them.
+pub(crate) trait ClockedName: Send + Sync {
+    /// The breaker's name.
+    fn name(&self) -> &str;
+    /// The breaker's clock, in nanoseconds since its origin.
+    fn now_nanos(&self) -> u64;
 }
 
 /// Up to 23 bytes of name, word-aligned so that copies move whole words (byte-wise copies of
@@ -102,32 +114,35 @@ impl Name {
             // The bytes were copied from a `str` whole, so they are valid UTF-8.
             Name::Inline(n) => std::str::from_utf8(&n.bytes[..n.len as usize]).unwrap_or(""),
             Name::Shared(s) => s,
+            Name::Clocked(c) => c.name(),
+        }
+    }
+
+    /// The time on the clock the rejecting breaker runs on.
+    fn now_nanos(&self) -> u64 {
+        match self {
+            Name::Clocked(c) => c.now_nanos(),
+            Name::Inline(_) | Name::Shared(_) => quanta_now(),
         }
     }
 }
 
-/// When to come back, packed for [`Rejected`]'s one word: the top two bits say what the other
-/// 62 hold (nanoseconds, which reach 146 years).
+/// When to come back, packed for [`Rejected`]'s one word: the top two bits say whether the
+/// other 62 hold a deadline (nanoseconds on the rejecting breaker's clock, which reach 146
+/// years).
 #[derive(Clone, Copy)]
 pub(crate) struct RetryAfter(u64);
 
 impl RetryAfter {
     const VALUE: u64 = (1 << 62) - 1;
-    const AFTER: u64 = 1 << 62;
     const DEADLINE: u64 = 2 << 62;
 
     /// Not known.
     pub(crate) const UNKNOWN: Self = RetryAfter(0);
 
-    /// Known at rejection time: `nanos` from now.
+    /// The end of the open period, on the breaker's clock; the clock is read only if asked.
     #[inline]
-    pub(crate) fn after(nanos: u64) -> Self {
-        RetryAfter(Self::AFTER | nanos.min(Self::VALUE))
-    }
-
-    /// A deadline on the process-wide quanta clock, read only if asked.
-    #[inline]
-    pub(crate) fn quanta_deadline(nanos: u64) -> Self {
+    pub(crate) fn deadline(nanos: u64) -> Self {
         RetryAfter(Self::DEADLINE | nanos.min(Self::VALUE))
     }
 
@@ -135,13 +150,10 @@ impl RetryAfter {
         self.0 & !Self::VALUE != 0
     }
 
-    fn get(self) -> Option<Duration> {
-        let value = self.0 & Self::VALUE;
-        match self.0 & !Self::VALUE {
-            Self::AFTER => Some(Duration::from_nanos(value)),
-            Self::DEADLINE => Some(Duration::from_nanos(value.saturating_sub(quanta_now()))),
-            _ => None,
-        }
+    /// The time left until the deadline, on the clock `name` says.
+    fn left(self, name: &Name) -> Option<Duration> {
+        self.is_known()
+            .then(|| Duration::from_nanos((self.0 & Self::VALUE).saturating_sub(name.now_nanos())))
     }
 }
 
@@ -233,8 +245,10 @@ impl Rejected {
         State::from_index(self.kinds().1)
     }
 
-    /// How long until the breaker may admit a call again, when it knows: the time left in the
-    /// open period for `Open`; `None` for the other reasons.
+    /// How long until the breaker may admit a call again, when it knows: for `Open`, the time
+    /// left in the open period, measured when you call this on the breaker's own clock (a
+    /// countdown to a fixed deadline, the same on every clock: asked again later, it answers
+    /// less); `None` for the other reasons. The rejection itself reads no clock.
     ///
     /// ```
     /// # use fusebox_engine::*;
@@ -243,7 +257,7 @@ impl Rejected {
     /// assert_eq!(b.try_acquire().unwrap_err().retry_after(), None);
     /// ```
     pub fn retry_after(&self) -> Option<Duration> {
-        RetryAfter(self.word).get()
+        RetryAfter(self.word).left(&self.name)
     }
 
     /// The name of the breaker that rejected the call.
@@ -407,29 +421,69 @@ mod tests {
         }
     }
 
+    /// A breaker name on a clock frozen at `now`.
+    struct Frozen(u64);
+
+    impl ClockedName for Frozen {
+        fn name(&self) -> &str {
+            "db"
+        }
+        fn now_nanos(&self) -> u64 {
+            self.0
+        }
+    }
+
     #[test]
     fn a_known_retry_is_kept_whole_and_means_open() {
+        let frozen = Name::Clocked(Arc::new(Frozen(0)));
         for nanos in [0, 1, 10_000_000_000, RetryAfter::VALUE] {
             let r = Rejected::new(
                 RejectReason::Open,
                 State::Open,
-                RetryAfter::after(nanos),
-                &name(),
+                RetryAfter::deadline(nanos),
+                &frozen,
             );
             assert_eq!(r.retry_after(), Some(Duration::from_nanos(nanos)));
             assert_eq!((r.reason(), r.state()), (RejectReason::Open, State::Open));
+            assert_eq!(r.breaker(), "db");
         }
         // Beyond 62 bits (146 years) the time is clamped, not wrapped into the tag.
         let r = Rejected::new(
             RejectReason::Open,
             State::Open,
-            RetryAfter::after(u64::MAX),
-            &name(),
+            RetryAfter::deadline(u64::MAX),
+            &frozen,
         );
         assert_eq!(
             r.retry_after(),
             Some(Duration::from_nanos(RetryAfter::VALUE))
         );
+    }
+
+    #[test]
+    fn a_deadline_counts_down_on_the_breakers_clock() {
+        let clock = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        struct Shared(Arc<std::sync::atomic::AtomicU64>);
+        impl ClockedName for Shared {
+            fn name(&self) -> &str {
+                "db"
+            }
+            fn now_nanos(&self) -> u64 {
+                self.0.load(std::sync::atomic::Ordering::Relaxed)
+            }
+        }
+        let name = Name::Clocked(Arc::new(Shared(clock.clone())));
+        let r = Rejected::new(
+            RejectReason::Open,
+            State::Open,
+            RetryAfter::deadline(10),
+            &name,
+        );
+        assert_eq!(r.retry_after(), Some(Duration::from_nanos(10)));
+        clock.store(4, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(r.retry_after(), Some(Duration::from_nanos(6)));
+        clock.store(40, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(r.retry_after(), Some(Duration::ZERO));
     }
 
     // Miri cannot read the TSC the quanta clock runs on.
@@ -440,7 +494,7 @@ mod tests {
         let r = Rejected::new(
             RejectReason::Open,
             State::Open,
-            RetryAfter::quanta_deadline(deadline),
+            RetryAfter::deadline(deadline),
             &name(),
         );
         let left = r.retry_after().expect("a deadline is known");

@@ -44,11 +44,12 @@ mod timer;
 mod window;
 
 pub use breaker::{
-    Breaker, BreakerBuilder, Metrics, OwnedPermit, Permit, SUBSCRIBER_CAPACITY, SavedState,
+    Breaker, BreakerBuilder, Counters, Metrics, OwnedPermit, Permit, SUBSCRIBER_CAPACITY,
+    SavedState,
 };
 pub use clock::{Clock, ManualClock, QuantaClock};
 pub use error::{CallError, Outcome, RejectReason, Rejected, Transition};
-pub use state::{AcquireDecision, ProbeEnd, State, StateWord, TransitionReason};
+pub use state::{State, TransitionReason};
 
 pub use fusebox_policies::{
     Backoff, Policy, PolicyBuilder, PolicyError, Recovery, SlowCalls, Window,

@@ -313,13 +313,6 @@ impl StateWord {
     }
 
     /// Whether the timer thread watches this `Open` episode's deadline (see the type's notes).
-    ///
-    /// ```
-    /// use fusebox_engine::StateWord;
-    /// let open = StateWord::CLOSED.trip().unwrap();
-    /// assert!(!open.timed());
-    /// assert!(open.time(open.epoch()).unwrap().timed());
-    /// ```
     #[inline]
     pub const fn timed(self) -> bool {
         self.0 & TIMED != 0
@@ -327,15 +320,6 @@ impl StateWord {
 
     /// Whether an acquire in this word is rejected with the published deadline, read from
     /// the word alone: `Open`, not expired, and timed. One mask and one compare.
-    ///
-    /// ```
-    /// use fusebox_engine::StateWord;
-    /// let open = StateWord::CLOSED.trip().unwrap();
-    /// let timed = open.time(open.epoch()).unwrap();
-    /// assert!(!open.rejects_timed() && timed.rejects_timed());
-    /// // Once the timer marks the period over, the next acquire probes instead.
-    /// assert!(!timed.expire(timed.epoch()).unwrap().rejects_timed());
-    /// ```
     #[inline(always)]
     pub const fn rejects_timed(self) -> bool {
         self.0 & (KIND_MASK | EXPIRED | TIMED) == OPEN_KIND | TIMED
@@ -343,15 +327,6 @@ impl StateWord {
 
     /// Marks an `Open` word of `epoch` as watched by the timer thread; `None` if the word has
     /// moved on, is already marked, or has expired (then no rejection needs the mark).
-    ///
-    /// ```
-    /// use fusebox_engine::{State, StateWord};
-    /// let open = StateWord::CLOSED.trip().unwrap();
-    /// let timed = open.time(open.epoch()).unwrap();
-    /// assert_eq!(timed.state(), State::Open);
-    /// assert_eq!(timed.time(timed.epoch()), None);
-    /// assert_eq!(open.time(open.epoch() + 1), None);
-    /// ```
     #[inline]
     pub fn time(self, epoch: u32) -> Option<StateWord> {
         (self.state() == State::Open && self.epoch() == epoch && !self.expired() && !self.timed())
@@ -502,6 +477,20 @@ impl fmt::Debug for StateWord {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_timer_marks_open_words_of_its_episode_once() {
+        let open = StateWord::CLOSED.trip().unwrap();
+        assert!(!open.timed());
+        let timed = open.time(open.epoch()).unwrap();
+        assert!(timed.timed());
+        assert_eq!(timed.state(), State::Open);
+        assert_eq!(timed.time(timed.epoch()), None);
+        assert_eq!(open.time(open.epoch() + 1), None);
+        assert!(!open.rejects_timed() && timed.rejects_timed());
+        // Once the timer marks the period over, the next acquire probes instead.
+        assert!(!timed.expire(timed.epoch()).unwrap().rejects_timed());
+    }
+
     use super::*;
 
     fn open() -> StateWord {

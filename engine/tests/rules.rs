@@ -1128,7 +1128,7 @@ fn rule_12_metrics_only_records_but_never_transitions() {
 }
 
 #[test]
-fn rule_12_reset_returns_to_closed_with_empty_window_step_zero_and_zero_counters() {
+fn rule_12_reset_returns_to_closed_with_empty_window_and_step_zero_keeping_the_counters() {
     let (b, clock) = breaker(
         Policy::builder()
             .window(Window::count(4))
@@ -1158,7 +1158,8 @@ fn rule_12_reset_returns_to_closed_with_empty_window_step_zero_and_zero_counters
             m.slow,
             m.rejected
         ),
-        (0, 0, 0, 0, 0, 0)
+        (6, 0, 6, 0, 0, 2),
+        "the lifetime counters keep counting"
     );
     assert_eq!((m.window_calls, m.window_failures), (0, 0));
     assert_eq!(
@@ -1175,7 +1176,7 @@ fn rule_12_reset_returns_to_closed_with_empty_window_step_zero_and_zero_counters
         "backoff step 0: open_timeout again"
     );
     let m = b.metrics();
-    assert_eq!((m.admitted, m.failures, m.rejected), (4, 4, 1));
+    assert_eq!((m.admitted, m.failures, m.rejected), (10, 10, 2));
 }
 
 #[test]

@@ -33,7 +33,7 @@
 //! [`Breaker`](fusebox_engine::Breaker) knows nothing of them: calling a breaker obtained with
 //! [`Registry::breaker`](crate::Registry::breaker) directly bypasses them. A refusal is not a
 //! breaker rejection: it is counted in the registry
-//! ([`Counters::dependency_rejected`](crate::Counters::dependency_rejected)), not in
+//! ([`BreakerSnapshot::dependency_rejected`](crate::BreakerSnapshot::dependency_rejected)), not in
 //! `Metrics::rejected`.
 //!
 //! The dependency graph is immutable and swapped whole (`arc-swap`) on each change; each

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use fusebox_engine::{Breaker, Policy, State};
+use fusebox_engine::{Breaker, Counters, Policy, State};
 use serde::{Deserialize, Serialize};
 
 use crate::name::in_group;
@@ -60,18 +60,9 @@ pub struct Group<'r> {
 pub struct GroupMetrics {
     /// Breakers in the group.
     pub breakers: usize,
-    /// Admitted calls that have reported, summed.
-    pub admitted: u64,
-    /// Successes, summed.
-    pub successes: u64,
-    /// Failures, summed.
-    pub failures: u64,
-    /// Ignored outcomes, summed.
-    pub ignored: u64,
-    /// Slow calls, summed.
-    pub slow: u64,
-    /// Calls the breakers rejected, summed.
-    pub rejected: u64,
+    /// The breakers' lifetime counters, summed (also reachable through `Deref`:
+    /// `metrics.failures`).
+    pub counters: Counters,
     /// Calls refused because a dependency was open (see [`Registry::depend`]), summed.
     pub dependency_rejected: u64,
     /// Breakers `Closed`.
@@ -88,6 +79,20 @@ pub struct GroupMetrics {
     pub disabled: usize,
     /// Breakers `MetricsOnly`.
     pub metrics_only: usize,
+}
+
+impl std::ops::Deref for GroupMetrics {
+    type Target = Counters;
+
+    /// The summed lifetime counters.
+    ///
+    /// ```
+    /// let m = fusebox_registry::GroupMetrics::default();
+    /// assert_eq!(m.failures, 0);
+    /// ```
+    fn deref(&self) -> &Counters {
+        &self.counters
+    }
 }
 
 impl GroupMetrics {
@@ -277,12 +282,7 @@ impl<'r> Group<'r> {
             }
             let m = slot.breaker.metrics();
             sum.breakers += 1;
-            sum.admitted += m.admitted;
-            sum.successes += m.successes;
-            sum.failures += m.failures;
-            sum.ignored += m.ignored;
-            sum.slow += m.slow;
-            sum.rejected += m.rejected;
+            sum.counters = sum.counters.plus(&m.counters);
             // Relaxed: a statistic.
             sum.dependency_rejected += slot
                 .dependency_rejected

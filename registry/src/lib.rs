@@ -53,9 +53,10 @@ mod snapshot;
 mod table;
 
 pub use error::{RegistryCallError, RegistryError};
+pub use fusebox_engine::Counters;
 pub use fusebox_policies::{ConfigError, RegistryConfig};
 pub use group::{Group, GroupMetrics};
-pub use snapshot::{BreakerSnapshot, Counters, SNAPSHOT_VERSION, Snapshot};
+pub use snapshot::{BreakerSnapshot, SNAPSHOT_VERSION, Snapshot};
 pub use table::PolicySource;
 
 use deps::DepGraph;

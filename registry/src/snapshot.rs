@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use fusebox_engine::{Policy, SavedState, State};
+use fusebox_engine::{Counters, Policy, SavedState, State};
 use serde::{Deserialize, Serialize};
 
 use crate::deps::DepGraph;
@@ -15,7 +15,7 @@ use crate::table::PolicySource;
 use crate::{Registry, RegistryError, lock, read, write};
 
 /// The snapshot format this version writes and reads.
-pub const SNAPSHOT_VERSION: u32 = 1;
+pub const SNAPSHOT_VERSION: u32 = 2;
 
 /// Everything a registry needs to come back as it was: its default policy, the policies set
 /// by name, the dependencies, and each breaker's state, open deadline (as time left), backoff
@@ -84,40 +84,14 @@ pub struct BreakerSnapshot {
     pub open_remaining: Option<Duration>,
     /// Re-opens in a row (the backoff step of the open period).
     pub backoff_step: u32,
-    /// Counters since creation or the last reset.
+    /// The breaker's lifetime counters.
     pub counters: Counters,
+    /// Calls the registry refused because a dependency was open.
+    #[serde(default)]
+    pub dependency_rejected: u64,
     /// Where its policy came from. Informational: on restore the policy follows from the
     /// snapshot's policies, as inheritance resolves them.
     pub policy_source: PolicySource,
-}
-
-/// A breaker's counters in a [`Snapshot`].
-///
-/// # Examples
-///
-/// ```
-/// # use fusebox_engine::*;
-/// let registry = fusebox_registry::Registry::new(Policy::default());
-/// let _ = registry.call("db", || Ok::<_, ()>(()));
-/// let c = registry.snapshot().breakers[0].counters;
-/// assert_eq!((c.admitted, c.successes), (1, 1));
-/// ```
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counters {
-    /// Admitted calls that reported: `successes + failures + ignored`.
-    pub admitted: u64,
-    /// Successes.
-    pub successes: u64,
-    /// Failures.
-    pub failures: u64,
-    /// Ignored outcomes.
-    pub ignored: u64,
-    /// Slow calls.
-    pub slow: u64,
-    /// Calls the breaker rejected.
-    pub rejected: u64,
-    /// Calls the registry refused because a dependency was open.
-    pub dependency_rejected: u64,
 }
 
 impl Registry {
@@ -158,15 +132,8 @@ impl Registry {
                     state: s.state,
                     open_remaining: s.open_remaining,
                     backoff_step: s.backoff_step,
-                    counters: Counters {
-                        admitted: s.successes + s.failures + s.ignored,
-                        successes: s.successes,
-                        failures: s.failures,
-                        ignored: s.ignored,
-                        slow: s.slow,
-                        rejected: s.rejected,
-                        dependency_rejected,
-                    },
+                    counters: s.counters,
+                    dependency_rejected,
                     policy_source: table.resolve(b.name()).1,
                 }
             })
@@ -267,21 +234,16 @@ impl Registry {
         }
         for b in &snapshot.breakers {
             let breaker = self.get_or_create_in(&table, &b.name)?;
-            let c = &b.counters;
             breaker.restore(&SavedState {
                 state: b.state,
                 open_remaining: b.open_remaining,
                 backoff_step: b.backoff_step,
-                successes: c.successes,
-                failures: c.failures,
-                ignored: c.ignored,
-                slow: c.slow,
-                rejected: c.rejected,
+                counters: b.counters,
             });
             if let Some(slot) = self.map.get(b.name.as_str()) {
-                // Relaxed: a statistic.
+                // Relaxed: a statistic, raised like the breaker's counters.
                 slot.dependency_rejected
-                    .store(c.dependency_rejected, Ordering::Relaxed);
+                    .fetch_max(b.dependency_rejected, Ordering::Relaxed);
             }
         }
         Ok(())
@@ -332,6 +294,7 @@ mod tests {
                 open_remaining: None,
                 backoff_step: 0,
                 counters: Counters::default(),
+                dependency_rejected: 0,
                 policy_source: PolicySource::Default,
             };
             let json = serde_json::to_string(&b).unwrap();

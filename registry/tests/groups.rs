@@ -1,7 +1,7 @@
 //! Groups act on a prefix and everything below it, on dotted boundaries.
 
 use fusebox_engine::{ManualClock, Policy, RejectReason, State};
-use fusebox_registry::{GroupMetrics, Registry};
+use fusebox_registry::{Counters, GroupMetrics, Registry};
 
 fn registry() -> Registry {
     let r = Registry::with_clock(
@@ -133,10 +133,13 @@ fn aggregate_metrics_sum_counters_and_count_states() {
         m,
         GroupMetrics {
             breakers: 4,
-            admitted: 5,
-            successes: 3,
-            failures: 2,
-            rejected: 1,
+            counters: Counters {
+                admitted: 5,
+                successes: 3,
+                failures: 2,
+                rejected: 1,
+                ..Counters::default()
+            },
             closed: 2,
             open: 1,
             forced_open: 1,

@@ -87,7 +87,7 @@ fn snapshot_round_trips_through_json() {
         PolicySource::Inherited("stripe.eu".into())
     );
     assert_eq!(by_name("stripe.eu").policy_source, PolicySource::Own);
-    assert_eq!(by_name("checkout").counters.dependency_rejected, 1);
+    assert_eq!(by_name("checkout").dependency_rejected, 1);
     assert!(json.contains("\"state\": \"forced-open\""), "{json}");
     assert!(json.contains("\"inherited\": \"stripe.eu\""), "{json}");
 

@@ -320,6 +320,8 @@ pub struct Model {
     /// Re-opens in a row (rule 7).
     step: u32,
     open_until: u64,
+    /// When the current open period started (for a policy swap that shortens it).
+    open_since: u64,
     /// The open period was seen to pass (by an acquire): from then on acquires probe.
     open_passed: bool,
     probe_successes: u32,
@@ -355,6 +357,7 @@ impl Model {
             episode: 0,
             step: 0,
             open_until: 0,
+            open_since: 0,
             open_passed: false,
             probe_successes: 0,
             probes_out: 0,
@@ -420,6 +423,7 @@ impl Model {
             self.open_until = self
                 .now
                 .saturating_add(nanos(self.policy.open_period(self.step)));
+            self.open_since = self.now;
             self.run = 0;
         }
         if from != to {
@@ -591,6 +595,7 @@ impl Model {
                         self.open_until = self
                             .now
                             .saturating_add(nanos(self.policy.open_period(self.step)));
+                        self.open_since = self.now;
                         self.run = 0;
                     }
                     _ => {}
@@ -706,8 +711,8 @@ impl Model {
     }
 
     pub fn reset(&mut self) {
+        // The lifetime counters keep counting (rule 12).
         self.clear_window();
-        self.counters = Counters::default();
         self.enter(State::Closed, 0, TransitionReason::Reset);
     }
 
@@ -725,6 +730,13 @@ impl Model {
         if old.consecutive_failures() == 0 && policy.consecutive_failures() > 0 {
             // The run was not counted while the rule was off: it starts fresh.
             self.run = 0;
+        }
+        if self.state == State::Open && !self.open_passed {
+            // An open period under way ends no later than the new policy's would.
+            let limit = self
+                .open_since
+                .saturating_add(nanos(policy.open_period(self.step)));
+            self.open_until = self.open_until.min(limit);
         }
         if thresholds_changed {
             self.reeval_pending = true;
@@ -1288,7 +1300,7 @@ pub fn seeds() -> Vec<(&'static str, Scenario)> {
                 ],
             ),
         ),
-        // Manual states with permits out; reset zeroes the counters.
+        // Manual states with permits out; reset keeps the counters.
         (
             "manual",
             scenario(
