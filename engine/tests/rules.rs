@@ -1176,7 +1176,7 @@ fn rule_12_reset_returns_to_closed_with_empty_window_and_step_zero_keeping_the_c
         "backoff step 0: open_timeout again"
     );
     let m = b.metrics();
-    assert_eq!((m.admitted, m.failures, m.rejected), (10, 10, 2));
+    assert_eq!((m.admitted, m.failures, m.rejected), (10, 10, 3));
 }
 
 #[test]
