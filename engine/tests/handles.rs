@@ -67,7 +67,11 @@ fn an_owned_permit_records_from_another_thread_and_keeps_the_breaker_alive() {
     .join()
     .unwrap();
     assert_eq!(breaker.metrics().failures, 1);
-    assert_eq!(breaker.handle_count(), 1, "recording released the permit's handle");
+    assert_eq!(
+        breaker.handle_count(),
+        1,
+        "recording released the permit's handle"
+    );
 }
 
 #[test]
@@ -113,7 +117,11 @@ fn call_async_returns_a_static_future_that_can_move_to_another_thread() {
         .unwrap();
     assert!(matches!(r, Err(CallError::Failed("down"))));
     assert_eq!(breaker.metrics().failures, 1);
-    assert_eq!(breaker.handle_count(), 1, "the finished future released its handle");
+    assert_eq!(
+        breaker.handle_count(),
+        1,
+        "the finished future released its handle"
+    );
 }
 
 #[test]
@@ -153,5 +161,9 @@ fn the_builder_sets_clock_and_striping() {
     assert!(b.is_striped());
     clock.advance(Duration::from_secs(7));
     assert_eq!(b.now(), Duration::from_secs(7));
-    assert!(!Breaker::builder("cold", Policy::default()).build().is_striped());
+    assert!(
+        !Breaker::builder("cold", Policy::default())
+            .build()
+            .is_striped()
+    );
 }

@@ -573,3 +573,181 @@ fn bulkhead_holds_while_the_state_changes_under_contention() {
     );
     drop(held);
 }
+
+// ---------------------------------------------------------------------------------------------
+// (e) random operations: calls with permits held across manual changes, resets, policy swaps
+//     to other window shapes and counter reads, on a clock a third thread moves
+// ---------------------------------------------------------------------------------------------
+
+/// The bulkhead of every policy `random_operations` swaps between.
+const RANDOM_OPS_BULKHEAD: u32 = 3;
+
+/// Policies of different window shapes, all with the same bulkhead.
+fn random_ops_policies() -> Vec<Policy> {
+    let base = || {
+        Policy::builder()
+            .min_calls(2)
+            .failure_rate_threshold(0.5)
+            .open_timeout(Duration::from_millis(50))
+            .half_open_permits(2)
+            .success_threshold(2)
+            .max_concurrent(RANDOM_OPS_BULKHEAD)
+    };
+    vec![
+        base().window(Window::count(4)).build().unwrap(),
+        base().window(Window::count(100)).build().unwrap(),
+        base()
+            .window(Window::time(Duration::from_millis(200), 4))
+            .build()
+            .unwrap(),
+        base()
+            .window(Window::count(8))
+            .consecutive_failures(3)
+            .recovery(Recovery::ramp(Duration::from_millis(100), 0.5))
+            .build()
+            .unwrap(),
+        base()
+            .window(Window::count(16))
+            .slow_calls(Duration::from_millis(1), 0.9)
+            .build()
+            .unwrap(),
+    ]
+}
+
+#[test]
+fn random_operations_keep_exact_accounting_and_every_limit() {
+    let clock = ManualClock::new();
+    let policies = random_ops_policies();
+    let b = Breaker::with_clock("random", policies[0].clone(), clock.clone());
+    let out = AtomicU32::new(0);
+    let stop = AtomicBool::new(false);
+    let start = Barrier::new(2);
+    let iters = ITERS;
+    let total = thread::scope(|s| {
+        let mover = s.spawn(|| {
+            let mut rng = XorShift::new(99);
+            while !stop.load(Ordering::Relaxed) {
+                clock.advance(Duration::from_millis(rng.next() % 7));
+                thread::yield_now();
+            }
+        });
+        let workers: Vec<_> = (0..2u64)
+            .map(|i| {
+                let (b, out, policies, start) = (&b, &out, &policies, &start);
+                s.spawn(move || {
+                    let mut rng = XorShift::new(i + 11);
+                    let mut t = Tally::default();
+                    let mut held = Vec::new();
+                    start.wait();
+                    for _ in 0..iters {
+                        match rng.percent() {
+                            0..40 => match b.try_acquire() {
+                                Ok(p) => {
+                                    let now_out = out.fetch_add(1, Ordering::SeqCst) + 1;
+                                    assert!(now_out <= RANDOM_OPS_BULKHEAD, "bulkhead exceeded");
+                                    held.push(p);
+                                    if held.len() > 2 {
+                                        out.fetch_sub(1, Ordering::SeqCst);
+                                        held.remove(0).success();
+                                        t.successes += 1;
+                                    }
+                                }
+                                Err(r) => t.reject(r.reason()),
+                            },
+                            40..75 => {
+                                if held.is_empty() {
+                                    continue;
+                                }
+                                let p = held.swap_remove(rng.next() as usize % held.len());
+                                // Counted as given back before it is: the bulkhead check above
+                                // then never sees a slot freed that the count still holds.
+                                out.fetch_sub(1, Ordering::SeqCst);
+                                match rng.percent() {
+                                    0..45 => {
+                                        p.success();
+                                        t.successes += 1;
+                                    }
+                                    45..85 => {
+                                        p.failure();
+                                        t.failures += 1;
+                                    }
+                                    85..92 => {
+                                        p.record(Outcome::Ignored);
+                                        t.ignored += 1;
+                                    }
+                                    _ => {
+                                        drop(p);
+                                        t.ignored += 1;
+                                    }
+                                }
+                            }
+                            75..82 => {
+                                if held.len() >= 2 {
+                                    continue;
+                                }
+                                let fail = rng.percent() < 50;
+                                match b.call(|| {
+                                    let now_out = out.fetch_add(1, Ordering::SeqCst) + 1;
+                                    out.fetch_sub(1, Ordering::SeqCst);
+                                    assert!(now_out <= RANDOM_OPS_BULKHEAD, "bulkhead exceeded");
+                                    if fail { Err(()) } else { Ok(()) }
+                                }) {
+                                    Ok(()) => t.successes += 1,
+                                    Err(CallError::Failed(())) => t.failures += 1,
+                                    Err(CallError::Rejected(r)) => t.reject(r.reason()),
+                                }
+                            }
+                            82..85 => b.reset(),
+                            85..86 => b.force_open(),
+                            86..87 => b.metrics_only(),
+                            87..90 => {
+                                b.set_policy(
+                                    policies[rng.next() as usize % policies.len()].clone(),
+                                );
+                            }
+                            90..95 => {
+                                let m = b.metrics();
+                                assert_eq!(m.admitted, m.successes + m.failures + m.ignored);
+                                assert!(m.admitted < 1 << 40 && m.rejected < 1 << 40, "{m:?}");
+                            }
+                            _ => {
+                                let s = b.saved_state();
+                                assert!(s.counters.admitted < 1 << 40, "{s:?}");
+                                assert!(s.counters.failures <= s.counters.admitted, "{s:?}");
+                            }
+                        }
+                    }
+                    out.fetch_sub(held.len() as u32, Ordering::SeqCst);
+                    t.ignored += held.len() as u64;
+                    drop(held);
+                    t
+                })
+            })
+            .collect();
+        let total = workers
+            .into_iter()
+            .map(|w| w.join().expect("worker panicked"))
+            .fold(Tally::default(), Tally::add);
+        stop.store(true, Ordering::Relaxed);
+        mover.join().expect("clock thread panicked");
+        total
+    });
+    assert_counters(&b, total);
+
+    // Every state that time ends, ends: no probe slot, bulkhead slot or ramp is left stuck.
+    if matches!(b.state(), State::ForcedOpen | State::MetricsOnly) {
+        b.reset();
+    }
+    for _ in 0..1_000 {
+        if b.state() == State::Closed {
+            break;
+        }
+        clock.advance(Duration::from_millis(200));
+        let _ = b.call(|| Ok::<_, ()>(()));
+    }
+    assert_eq!(
+        b.state(),
+        State::Closed,
+        "the breaker closes once time passes"
+    );
+}
