@@ -385,7 +385,11 @@ fn blank_at(current: &mut String, original: &str, line: usize, column: usize) ->
     let doc = DeTable::parse(original).ok()?;
     let mut best: Option<(std::ops::Range<usize>, Vec<String>)> = None;
     visit(doc.get_ref(), &mut Vec::new(), &mut |path, key, value| {
-        let range = key.span().start..value.span().end;
+        // The part of a dotted key (`window` of `window.count = 5`) has no text of its own.
+        if value.span() == key.span() {
+            return;
+        }
+        let range = dotted_start(original, key.span().start)..value.span().end;
         if range.start <= offset
             && offset < range.end.max(range.start + 1)
             && best
@@ -397,6 +401,47 @@ fn blank_at(current: &mut String, original: &str, line: usize, column: usize) ->
     });
     let (range, path) = best?;
     blank(current, with_comma(original, range)).then_some(Blanked::Entry(path))
+}
+
+/// Where the key that ends with the key part at `key_start` starts: before its dotted prefix
+/// (`window.` of `window.count = 5`), so that blanking the entry blanks the whole key.
+fn dotted_start(text: &str, key_start: usize) -> usize {
+    let mut start = key_start;
+    loop {
+        let before = text[..start].trim_end_matches([' ', '\t']);
+        let Some(before) = before.strip_suffix('.') else {
+            return start;
+        };
+        let before = before.trim_end_matches([' ', '\t']);
+        let part = if before.ends_with('"') {
+            basic_string_start(before)
+        } else if let Some(inner) = before.strip_suffix('\'') {
+            inner.rfind('\'')
+        } else {
+            let bare = before
+                .trim_end_matches(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            (bare.len() < before.len()).then_some(bare.len())
+        };
+        match part {
+            Some(part) => start = part,
+            None => return start,
+        }
+    }
+}
+
+/// Where the basic string (`"..."`) that `text` ends with starts: the last `"` before the
+/// closing one that no backslash escapes.
+fn basic_string_start(text: &str) -> Option<usize> {
+    let inner = text.strip_suffix('"')?;
+    let mut end = inner.len();
+    while let Some(quote) = inner[..end].rfind('"') {
+        let backslashes = inner[..quote].len() - inner[..quote].trim_end_matches('\\').len();
+        if backslashes % 2 == 0 {
+            return Some(quote);
+        }
+        end = quote;
+    }
+    None
 }
 
 /// A key of a parsed table, with its span.
@@ -589,6 +634,29 @@ mod tests {
                 "2:20: defaults.window.count: must be in 1..=1048576, got 0",
                 "7:13: breakers.\"b\".min_calls: must be in 1..=10 (the count window's size), got 50",
                 "10:10: breakers.\"b.c\".jitter: must be in [0, 1), got 3",
+            ]
+        );
+    }
+
+    #[test]
+    fn dotted_keys_are_blanked_whole() {
+        assert_eq!(dotted_start("window.count = 5", 7), 0);
+        assert_eq!(dotted_start("x = { a . b = 1 }", 10), 6);
+        assert_eq!(dotted_start("\"q.\\\"r\".'s'.t = 1", 12), 0);
+        assert_eq!(dotted_start("  min_calls = 5", 2), 2);
+        assert_eq!(dotted_start(". x = 1", 2), 2);
+        assert_eq!(
+            lines("window.count = 5\nmin_calls = 7\njitter = 2.0\n"),
+            [
+                "2:13: min_calls: must be in 1..=5 (the count window's size), got 7",
+                "3:10: jitter: must be in [0, 1), got 2",
+            ]
+        );
+        assert_eq!(
+            lines("window.span = \"10s\"\nwindow.buckets = 5000\njitter = 2.0\n"),
+            [
+                "2:18: window.buckets: must be in 1..=1024, got 5000",
+                "3:10: jitter: must be in [0, 1), got 2",
             ]
         );
     }
