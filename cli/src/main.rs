@@ -80,8 +80,9 @@ struct SimulateArgs {
     /// Overrides the scenario's seed.
     #[arg(long)]
     seed: Option<u64>,
-    /// Run this policy file (or preset name) too, side by side with the scenario's policy.
-    #[arg(long, value_name = "POLICY.toml")]
+    /// Run this policy file, or preset (http-api, database, payment-provider, aggressive,
+    /// lenient), too, side by side with the scenario's policy.
+    #[arg(long, value_name = "POLICY.toml|PRESET")]
     compare: Option<PathBuf>,
     /// Where to write the chart (SVG); by default fusebox-simulate.svg in the temp directory.
     #[arg(long, value_name = "OUT.svg")]
@@ -241,13 +242,8 @@ fn simulate(args: SimulateArgs) -> Result<String, String> {
     }
     let mut policies = vec![(label_of(&scenario), scenario.policy.clone())];
     if let Some(path) = &args.compare {
-        let name = path.to_string_lossy();
         // A preset's name works too, unless a file of that name exists.
-        let p = if !path.exists() && fusebox::Policy::preset_names().contains(&name.as_ref()) {
-            fusebox::Policy::preset(&name).map_err(|e| format!("--compare: {e}"))?
-        } else {
-            fusebox_cli::scenario::load_policy(path)?
-        };
+        let p = fusebox_cli::scenario::policy_or_preset(path)?;
         let mut label = path
             .file_stem()
             .map_or("compare".into(), |s| s.to_string_lossy().into_owned());
