@@ -8,6 +8,14 @@
 //! the entry at fault (or, for a problem on a section header, the whole section), keeping
 //! every other character where it was so that later positions stay true, and parses again,
 //! until the file passes or nothing more can be blanked.
+//!
+//! A blanked entry is set aside: the field it held takes the value it inherits (a default, a
+//! preset's, a parent section's), which the file does not hold. An error on such a stand-in
+//! value, or judged against one (`min_calls` over a `window.count` that was set aside, see
+//! [`PolicyError::limited_by`]), says nothing about the file, so it is not reported; its entry
+//! is blanked in turn, so that the checker can go on to the rest of the file. The price is
+//! that an error which depends on a value set aside is left for the next run, once the errors
+//! reported are fixed: the checker never reports a value the file does not hold.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -93,37 +101,47 @@ pub fn check_text_in(text: &str, dir: Option<&Path>) -> Report {
             breakers: 0,
         };
     }
-    let validate: &dyn Fn(&str) -> Result<usize, Diagnostic> = match kind {
-        FileKind::Policy => &|t: &str| Policy::from_toml(t).map(|_| 0).map_err(policy_diag),
-        FileKind::Registry | FileKind::Scenario => &|t: &str| {
-            RegistryConfig::from_toml(t)
-                .map(|c| c.breakers().len())
-                .map_err(config_diag)
+    let validate: &dyn Fn(&str) -> Outcome = match kind {
+        FileKind::Policy => &|t: &str| match Policy::from_toml(t) {
+            Ok(_) => Outcome::Valid { breakers: 0 },
+            Err(e) => Outcome::Invalid(policy_found(e)),
+        },
+        FileKind::Registry | FileKind::Scenario => &|t: &str| match RegistryConfig::from_toml(t) {
+            Ok(c) => Outcome::Valid {
+                breakers: c.breakers().len(),
+            },
+            Err(e) => Outcome::Invalid(config_found(e)),
         },
     };
+    let origin = Origin::new(text);
+    let mut set_aside: Vec<Vec<String>> = Vec::new();
     let mut problems: Vec<Diagnostic> = Vec::new();
     let mut positions = BTreeSet::new();
-    let mut messages = BTreeSet::new();
     let mut current = text.to_owned();
     let mut breakers = 0;
     while problems.len() < MAX_PROBLEMS {
         match validate(&current) {
-            Ok(n) => {
+            Outcome::Valid { breakers: n } => {
                 breakers = n;
                 break;
             }
-            Err(d) => {
+            Outcome::Invalid(found) => {
+                let d = &found.diag;
                 if !positions.insert((d.line, d.column, d.field.clone())) {
                     break;
                 }
                 let syntax = d.field == "toml";
-                // A rule between two fields can fire again once one of them is blanked (at
-                // the other one): report it once.
-                if messages.insert((d.field.clone(), d.reason.clone())) {
+                if !origin.judges_a_stand_in(&found, &set_aside) {
                     problems.push(d.clone());
                 }
-                if syntax || !blank_at(&mut current, text, d.line, d.column) {
+                if syntax {
                     break;
+                }
+                match blank_at(&mut current, text, d.line, d.column) {
+                    // A section header: the whole section is set aside.
+                    Some(Blanked::Section) => set_aside.push(found.path()),
+                    Some(Blanked::Entry(path)) => set_aside.push(path),
+                    None => break,
                 }
             }
         }
@@ -134,6 +152,127 @@ pub fn check_text_in(text: &str, dir: Option<&Path>) -> Report {
         problems,
         elsewhere: Vec::new(),
         breakers,
+    }
+}
+
+/// What one parse of the (partly blanked) file gave.
+enum Outcome {
+    /// No error; a registry config's number of breaker sections.
+    Valid { breakers: usize },
+    /// The first error.
+    Invalid(Found),
+}
+
+/// One validation error, with what the checker needs to judge whether the file holds it.
+struct Found {
+    diag: Diagnostic,
+    /// The key path of the table the error is in: empty for a policy file (or a registry
+    /// config's top level), `["defaults"]`, or `["breakers", name]`.
+    section: Vec<String>,
+    /// The field's path within that table.
+    field: Vec<String>,
+    /// The fields of the same table whose values set the range the field was checked against.
+    limited_by: &'static [&'static str],
+}
+
+impl Found {
+    /// The field's whole key path in the file.
+    fn path(&self) -> Vec<String> {
+        self.section.iter().chain(&self.field).cloned().collect()
+    }
+}
+
+/// Splits a field path as the policy errors write it (`half_open.permits`); the fields that
+/// can be limited by others are plain identifiers.
+fn split_field(field: &str) -> Vec<String> {
+    if field.is_empty() {
+        Vec::new()
+    } else {
+        field.split('.').map(str::to_owned).collect()
+    }
+}
+
+/// The file as written, to tell the values it holds from the ones blanking left in their place.
+struct Origin<'a> {
+    doc: Spanned<DeTable<'a>>,
+}
+
+impl<'a> Origin<'a> {
+    fn new(text: &'a str) -> Self {
+        Origin {
+            doc: DeTable::parse_recoverable(text).0,
+        }
+    }
+
+    /// Whether the error is on a value that blanking put in place of the file's, or was judged
+    /// against one.
+    fn judges_a_stand_in(&self, found: &Found, set_aside: &[Vec<String>]) -> bool {
+        std::iter::once(found.field.clone())
+            .chain(found.limited_by.iter().map(|f| split_field(f)))
+            .any(|field| self.is_stand_in(&found.section, &field, set_aside))
+    }
+
+    /// Whether `field` of the table at `section` holds a value the file does not: one set
+    /// aside, or one inherited from a preset or a parent section that was set aside.
+    fn is_stand_in(&self, section: &[String], field: &[String], set_aside: &[Vec<String>]) -> bool {
+        let path: Vec<String> = section.iter().chain(field).cloned().collect();
+        if set_aside.iter().any(|aside| path.starts_with(aside)) {
+            return true;
+        }
+        if self.writes(&path) {
+            return false;
+        }
+        let preset: Vec<String> = section
+            .iter()
+            .cloned()
+            .chain(["preset".to_owned()])
+            .collect();
+        if set_aside.contains(&preset) {
+            return true;
+        }
+        if self.writes(&preset) {
+            return false;
+        }
+        self.parent(section)
+            .is_some_and(|parent| self.is_stand_in(&parent, field, set_aside))
+    }
+
+    /// Whether the file sets the key at `path`.
+    fn writes(&self, path: &[String]) -> bool {
+        let mut table = self.doc.get_ref();
+        for (i, key) in path.iter().enumerate() {
+            let Some(value) = table.get(key.as_str()) else {
+                return false;
+            };
+            if i + 1 == path.len() {
+                return true;
+            }
+            match value.get_ref() {
+                DeValue::Table(t) => table = t,
+                _ => return false,
+            }
+        }
+        false
+    }
+
+    /// The section a registry config's section inherits from: a breaker's longest dotted
+    /// prefix that has a section, else `[defaults]`; nothing for `[defaults]` or a policy.
+    fn parent(&self, section: &[String]) -> Option<Vec<String>> {
+        let [first, name] = section else {
+            return None;
+        };
+        if first != "breakers" {
+            return None;
+        }
+        let parent = name
+            .rmatch_indices('.')
+            .map(|(i, _)| &name[..i])
+            .find(|prefix| self.writes(&["breakers".to_owned(), (*prefix).to_owned()]))
+            .map_or_else(
+                || vec!["defaults".to_owned()],
+                |prefix| vec!["breakers".to_owned(), prefix.to_owned()],
+            );
+        Some(parent)
     }
 }
 
@@ -162,26 +301,34 @@ fn kind_of(text: &str) -> FileKind {
     }
 }
 
-fn policy_diag(e: PolicyError) -> Diagnostic {
+fn policy_found(e: PolicyError) -> Found {
     let (line, column) = e.position().unwrap_or((1, 1));
-    Diagnostic {
-        line,
-        column,
-        field: if e.field().is_empty() {
-            "toml".to_owned()
-        } else {
-            e.field().to_owned()
+    Found {
+        diag: Diagnostic {
+            line,
+            column,
+            field: if e.field().is_empty() {
+                "toml".to_owned()
+            } else {
+                e.field().to_owned()
+            },
+            reason: e.reason().to_owned(),
         },
-        reason: e.reason().to_owned(),
+        section: Vec::new(),
+        field: split_field(e.field()),
+        limited_by: e.limited_by(),
     }
 }
 
-fn config_diag(e: ConfigError) -> Diagnostic {
+fn config_found(e: ConfigError) -> Found {
     let (line, column) = e.position().unwrap_or((1, 1));
-    let section = match e.breaker() {
-        Some(name) => format!("breakers.{name:?}"),
-        None if e.is_in_defaults() => "defaults".to_owned(),
-        None => String::new(),
+    let (section, path) = match e.breaker() {
+        Some(name) => (
+            format!("breakers.{name:?}"),
+            vec!["breakers".to_owned(), name.to_owned()],
+        ),
+        None if e.is_in_defaults() => ("defaults".to_owned(), vec!["defaults".to_owned()]),
+        None => (String::new(), Vec::new()),
     };
     let field = match (section.is_empty(), e.field().is_empty()) {
         (true, true) => "toml".to_owned(),
@@ -189,11 +336,16 @@ fn config_diag(e: ConfigError) -> Diagnostic {
         (false, true) => section,
         (false, false) => format!("{section}.{}", e.field()),
     };
-    Diagnostic {
-        line,
-        column,
-        field,
-        reason: e.reason().to_owned(),
+    Found {
+        diag: Diagnostic {
+            line,
+            column,
+            field,
+            reason: e.reason().to_owned(),
+        },
+        section: path,
+        field: split_field(e.field()),
+        limited_by: e.limited_by(),
     }
 }
 
@@ -211,61 +363,111 @@ fn offset_of(text: &str, line: usize, column: usize) -> Option<usize> {
     Some(start + within)
 }
 
+/// What [`blank_at`] blanked.
+enum Blanked {
+    /// A whole section, from its header to the next.
+    Section,
+    /// The entry with this key path.
+    Entry(Vec<String>),
+}
+
 /// Blanks, in `current`, the entry of `original` at (line, column): the smallest `key = value`
-/// holding that spot, or the whole section if the spot is on a `[section]` header. False if
+/// holding that spot, or the whole section if the spot is on a `[section]` header. `None` if
 /// there is nothing there to blank.
-fn blank_at(current: &mut String, original: &str, line: usize, column: usize) -> bool {
-    let Some(offset) = offset_of(original, line, column) else {
-        return false;
-    };
+fn blank_at(current: &mut String, original: &str, line: usize, column: usize) -> Option<Blanked> {
+    let offset = offset_of(original, line, column)?;
     let line_start = original[..offset].rfind('\n').map_or(0, |i| i + 1);
     let line_text = original[line_start..].lines().next().unwrap_or("");
     if line_text.trim_start().starts_with('[') {
         let end = section_end(original, line_start);
-        return blank(current, line_start..end);
+        return blank(current, line_start..end).then_some(Blanked::Section);
     }
-    let Ok(doc) = DeTable::parse(original) else {
-        return false;
-    };
-    let mut best: Option<std::ops::Range<usize>> = None;
-    visit(doc.get_ref(), &mut |key, value| {
-        let range = key.span().start..value.span().end;
+    let doc = DeTable::parse(original).ok()?;
+    let mut best: Option<(std::ops::Range<usize>, Vec<String>)> = None;
+    visit(doc.get_ref(), &mut Vec::new(), &mut |path, key, value| {
+        // The part of a dotted key (`window` of `window.count = 5`) has no text of its own.
+        if value.span() == key.span() {
+            return;
+        }
+        let range = dotted_start(original, key.span().start)..value.span().end;
         if range.start <= offset
             && offset < range.end.max(range.start + 1)
             && best
                 .as_ref()
-                .is_none_or(|b| range.end - range.start < b.end - b.start)
+                .is_none_or(|(b, _)| range.end - range.start < b.end - b.start)
         {
-            best = Some(range);
+            best = Some((range, path.to_vec()));
         }
     });
-    match best {
-        Some(range) => {
-            let range = with_comma(original, range);
-            blank(current, range)
+    let (range, path) = best?;
+    blank(current, with_comma(original, range)).then_some(Blanked::Entry(path))
+}
+
+/// Where the key that ends with the key part at `key_start` starts: before its dotted prefix
+/// (`window.` of `window.count = 5`), so that blanking the entry blanks the whole key.
+fn dotted_start(text: &str, key_start: usize) -> usize {
+    let mut start = key_start;
+    loop {
+        let before = text[..start].trim_end_matches([' ', '\t']);
+        let Some(before) = before.strip_suffix('.') else {
+            return start;
+        };
+        let before = before.trim_end_matches([' ', '\t']);
+        let part = if before.ends_with('"') {
+            basic_string_start(before)
+        } else if let Some(inner) = before.strip_suffix('\'') {
+            inner.rfind('\'')
+        } else {
+            let bare = before
+                .trim_end_matches(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            (bare.len() < before.len()).then_some(bare.len())
+        };
+        match part {
+            Some(part) => start = part,
+            None => return start,
         }
-        None => false,
     }
+}
+
+/// Where the basic string (`"..."`) that `text` ends with starts: the last `"` before the
+/// closing one that no backslash escapes.
+fn basic_string_start(text: &str) -> Option<usize> {
+    let inner = text.strip_suffix('"')?;
+    let mut end = inner.len();
+    while let Some(quote) = inner[..end].rfind('"') {
+        let backslashes = inner[..quote].len() - inner[..quote].trim_end_matches('\\').len();
+        if backslashes % 2 == 0 {
+            return Some(quote);
+        }
+        end = quote;
+    }
+    None
 }
 
 /// A key of a parsed table, with its span.
 type Key<'a> = Spanned<std::borrow::Cow<'a, str>>;
 
-/// Calls `f` on every key/value entry of `table`, depth first.
-fn visit<'a>(table: &DeTable<'a>, f: &mut dyn FnMut(&Key<'a>, &Spanned<DeValue<'a>>)) {
+/// What [`visit`] calls on each entry: its key path, key and value.
+type Visitor<'f, 'a> = dyn FnMut(&[String], &Key<'a>, &Spanned<DeValue<'a>>) + 'f;
+
+/// Calls `f` on every key/value entry of `table`, depth first, with the entry's key path
+/// (`path` followed by its key).
+fn visit<'a>(table: &DeTable<'a>, path: &mut Vec<String>, f: &mut Visitor<'_, 'a>) {
     for (k, v) in table.iter() {
-        f(k, v);
+        path.push(k.get_ref().to_string());
+        f(path, k, v);
         match v.get_ref() {
-            DeValue::Table(t) => visit(t, f),
+            DeValue::Table(t) => visit(t, path, f),
             DeValue::Array(a) => {
                 for item in a.iter() {
                     if let DeValue::Table(t) = item.get_ref() {
-                        visit(t, f);
+                        visit(t, path, f);
                     }
                 }
             }
             _ => {}
         }
+        path.pop();
     }
 }
 
@@ -352,6 +554,110 @@ mod tests {
         assert!(
             got[2].starts_with("8:10: breakers.\"db\".jitter: "),
             "{got:#?}"
+        );
+    }
+
+    /// Blanking an entry gives its field the value it inherits; errors on that value, or
+    /// judged against it, are not in the file.
+    #[test]
+    fn no_error_on_a_value_the_file_does_not_hold() {
+        let cases: &[(&str, &[&str])] = &[
+            (
+                "window = { count = 10 }\nmin_calls = 50\n",
+                &["2:13: min_calls: must be in 1..=10 (the count window's size), got 50"],
+            ),
+            (
+                "min_calls = 50\nwindow = { count = 10 }\njitter = 2.0\n",
+                &[
+                    "1:13: min_calls: must be in 1..=10 (the count window's size), got 50",
+                    "3:10: jitter: must be in [0, 1), got 2",
+                ],
+            ),
+            (
+                "window = { span = \"5ms\", buckets = 10 }\nbogus = 1\n",
+                &[
+                    "1:19: window.span: must be in [10ms, 7days], got 5ms",
+                    "2:1: bogus: unknown key",
+                ],
+            ),
+            (
+                "window = { span = \"10s\", buckets = 5000 }\njitter = 3.0\n",
+                &[
+                    "1:36: window.buckets: must be in 1..=1024, got 5000",
+                    "2:10: jitter: must be in [0, 1), got 3",
+                ],
+            ),
+            (
+                "half_open = { permits = 2, successes = 8 }\n",
+                &["1:40: half_open.successes: must be in 1..=2 (half_open.permits), got 8"],
+            ),
+            (
+                "half_open = { permits = 0, successes = 8 }\n",
+                &["1:25: half_open.permits: must be in 1..=10000, got 0"],
+            ),
+            (
+                "open_timeout = \"10m\"\nbackoff = { exponential = 2.0, max = \"1s\" }\n",
+                &["2:38: backoff.max: must be in [10m, 7days], got 1s"],
+            ),
+            (
+                "window = 5\nmin_calls = 500\n",
+                &["1:10: window: must be { count = N }"],
+            ),
+            (
+                "preset = \"nope\"\nhalf_open = { permits = 2 }\njitter = 5.0\n",
+                &["1:10: preset: must be one of", "3:10: jitter: "],
+            ),
+            // The file alone is wrong here: the default min_calls is above the window.
+            (
+                "window = { count = 10 }\n",
+                &["1:20: min_calls: must be in 1..=10 (the count window's size), got 20"],
+            ),
+        ];
+        for (text, expected) in cases {
+            let got = lines(text);
+            assert_eq!(got.len(), expected.len(), "{text}: {got:#?}");
+            for (line, start) in got.iter().zip(*expected) {
+                assert!(line.starts_with(start), "{text}: {got:#?}");
+            }
+        }
+    }
+
+    #[test]
+    fn no_error_on_a_value_inherited_from_a_section_set_aside() {
+        let text = "[defaults]\nwindow = { count = 0 }\n\
+                    [breakers.a]\nmin_calls = 500\n\
+                    [breakers.b]\nwindow = { count = 10 }\nmin_calls = 50\n\
+                    [breakers.\"b.c\"]\nmin_calls = 200\njitter = 3.0\n";
+        assert_eq!(
+            lines(text),
+            [
+                "2:20: defaults.window.count: must be in 1..=1048576, got 0",
+                "7:13: breakers.\"b\".min_calls: must be in 1..=10 (the count window's size), got 50",
+                "10:10: breakers.\"b.c\".jitter: must be in [0, 1), got 3",
+            ]
+        );
+    }
+
+    #[test]
+    fn dotted_keys_are_blanked_whole() {
+        assert_eq!(dotted_start("window.count = 5", 7), 0);
+        assert_eq!(dotted_start("x = { a . b = 1 }", 10), 6);
+        assert_eq!(dotted_start("\"q.\\\"r\".'s'.t = 1", 12), 0);
+        assert_eq!(dotted_start("  min_calls = 5", 2), 2);
+        assert_eq!(dotted_start(". x = 1", 2), 2);
+        assert_eq!(
+            lines("window.count = 5\nmin_calls = 7\njitter = 2.0\n"),
+            [
+                "2:13: min_calls: must be in 1..=5 (the count window's size), got 7",
+                "3:10: jitter: must be in [0, 1), got 2",
+            ]
+        );
+        assert_eq!(
+            lines("window.span = \"10s\"\nwindow.buckets = 5000\njitter = 2.0\n"),
+            [
+                "2:18: window.buckets: must be in 1..=1024, got 5000",
+                "3:10: jitter: must be in [0, 1), got 2",
+            ]
         );
     }
 

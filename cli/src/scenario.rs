@@ -840,6 +840,49 @@ fn share(doc: &Document<'_>, v: Option<f64>, at: Vec<Seg>) -> Result<Option<f64>
     }
 }
 
+/// The policy `--compare` names: a policy file, or, if there is no file of that name, a preset.
+///
+/// # Errors
+///
+/// One line: what [`load_policy`] says of a file; for a missing file whose name could be a
+/// preset's (no directory, no extension), that it is neither, with the presets' names.
+///
+/// # Examples
+///
+/// ```
+/// use std::path::Path;
+/// use fusebox_cli::scenario::policy_or_preset;
+/// assert!(policy_or_preset(Path::new("aggressive")).is_ok());
+/// let err = policy_or_preset(Path::new("agressive")).unwrap_err();
+/// assert!(err.starts_with("--compare: \"agressive\" is neither a policy file nor a preset"));
+/// assert!(err.ends_with("\"aggressive\", \"lenient\""));
+/// assert_eq!(
+///     policy_or_preset(Path::new("/no/such.toml")).unwrap_err(),
+///     "/no/such.toml: cannot read: no such file"
+/// );
+/// ```
+pub fn policy_or_preset(arg: &Path) -> Result<Policy, String> {
+    if arg.exists() {
+        return load_policy(arg);
+    }
+    let name = arg.to_string_lossy();
+    if Policy::preset_names().contains(&name.as_ref()) {
+        return Policy::preset(&name).map_err(|e| format!("--compare: {e}"));
+    }
+    let bare = arg.components().count() == 1 && arg.extension().is_none();
+    if bare {
+        let presets: Vec<String> = Policy::preset_names()
+            .iter()
+            .map(|n| format!("{n:?}"))
+            .collect();
+        return Err(format!(
+            "--compare: {name:?} is neither a policy file nor a preset; the presets are {}",
+            presets.join(", ")
+        ));
+    }
+    load_policy(arg)
+}
+
 /// Reads a policy file (the policy schema of the API, presets included).
 ///
 /// # Errors

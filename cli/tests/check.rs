@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{fixture, fusebox, output};
+use common::{fixture, fusebox, output, scratch};
 
 #[test]
 fn valid_files_pass() {
@@ -97,4 +97,46 @@ fn scenarios_are_checked_too() {
             f.display()
         )
     );
+}
+
+/// `min_calls` above the count window is one error, on `min_calls`: not a second one on the
+/// default `min_calls` that stands in once the first is set aside.
+#[test]
+fn a_limit_set_by_another_field_is_reported_once() {
+    let dir = scratch("limit-once");
+    let f = dir.join("policy.toml");
+    std::fs::write(&f, "window = { count = 10 }\nmin_calls = 50\n").unwrap();
+    let (out, err, code) = output(fusebox().arg("check").arg(&f));
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(
+        out,
+        format!(
+            "{}:2:13: min_calls: must be in 1..=10 (the count window's size), got 50\n",
+            f.display()
+        )
+    );
+
+    std::fs::write(
+        &f,
+        "window = { span = \"10s\", buckets = 5000 }\nhalf_open = { permits = 0, successes = 8 }\nbogus = 1\n",
+    )
+    .unwrap();
+    let (out, _, code) = output(fusebox().arg("check").arg(&f));
+    assert_eq!(code, Some(1));
+    let f = f.display();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(
+        lines[0],
+        format!("{f}:1:36: window.buckets: must be in 1..=1024, got 5000")
+    );
+    assert_eq!(
+        lines[1],
+        format!("{f}:2:25: half_open.permits: must be in 1..=10000, got 0")
+    );
+    assert!(
+        lines[2].starts_with(&format!("{f}:3:1: bogus: unknown key")),
+        "{out}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
 }

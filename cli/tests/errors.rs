@@ -89,8 +89,31 @@ fn invalid_compare_policy() {
             "error: {f}:3:13: min_calls: must be an integer in 1..=4294967295, got the string \"ten\""
         )
     );
-    let err = one_line_error(&["simulate", "--no-chart", "--compare", "no-such-preset"]);
-    assert_eq!(err, "error: no-such-preset: cannot read: no such file");
+    let err = one_line_error(&["simulate", "--no-chart", "--compare", "no/such/policy.toml"]);
+    assert_eq!(err, "error: no/such/policy.toml: cannot read: no such file");
+}
+
+/// A name that is neither a file nor a preset: the error lists the presets.
+#[test]
+fn unknown_compare_preset() {
+    let presets: Vec<String> = fusebox::Policy::preset_names()
+        .iter()
+        .map(|n| format!("{n:?}"))
+        .collect();
+    assert_eq!(
+        presets.join(", "),
+        "\"http-api\", \"database\", \"payment-provider\", \"aggressive\", \"lenient\""
+    );
+    for name in ["no-such-preset", "agressive"] {
+        let err = one_line_error(&["simulate", "--no-chart", "--compare", name]);
+        assert_eq!(
+            err,
+            format!(
+                "error: --compare: \"{name}\" is neither a policy file nor a preset; the presets are {}",
+                presets.join(", ")
+            )
+        );
+    }
 }
 
 #[test]

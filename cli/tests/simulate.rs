@@ -122,6 +122,15 @@ fn compare_runs_two_policies_side_by_side() {
 }
 
 #[test]
+fn compare_help_names_every_preset() {
+    let (out, err, code) = output(fusebox().args(["simulate", "--help"]));
+    assert_eq!(code, Some(0), "{err}");
+    let help: String = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    let names = fusebox::Policy::preset_names().join(", ");
+    assert!(help.contains(&format!("preset ({names})")), "{out}");
+}
+
+#[test]
 fn presets_in_a_scenario_policy() {
     fusebox()
         .args([

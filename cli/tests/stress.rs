@@ -25,7 +25,8 @@ fn short_run_balances_its_books() {
         "{out}"
     );
     assert!(out.contains("calls/s"));
-    assert!(out.contains("time per call    p50 "));
+    assert!(out.contains("time per call    mean "), "{out}");
+    assert!(out.contains(" batches of 256 calls"), "{out}");
     for b in ["stress.0", "stress.1", "stress.2"] {
         assert!(out.contains(b), "{out}");
     }

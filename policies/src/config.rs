@@ -580,6 +580,21 @@ impl ConfigError {
     pub fn position(&self) -> Option<(usize, usize)> {
         self.position
     }
+
+    /// The other fields of the same section whose values set the range this error's field was
+    /// checked against, as [`PolicyError::limited_by`] says; empty for a fixed range.
+    ///
+    /// ```
+    /// let err = fusebox_policies::RegistryConfig::from_toml(
+    ///     "[breakers.\"db\"]\nhalf_open = { permits = 2, successes = 3 }\n",
+    /// )
+    /// .unwrap_err();
+    /// assert_eq!(err.limited_by(), ["half_open.permits"]);
+    /// ```
+    #[must_use]
+    pub fn limited_by(&self) -> &'static [&'static str] {
+        crate::limited_by(&self.field)
+    }
 }
 
 impl From<PolicyError> for ConfigError {

@@ -576,6 +576,9 @@ impl Policy {
     }
 
     /// Checks every field, returning the first error in declaration order.
+    ///
+    /// The ranges that depend on another field are listed by [`limited_by`]; keep the two in
+    /// step.
     fn validate(&self) -> Result<(), PolicyError> {
         match self.window {
             Window::Count { size } => {
@@ -668,6 +671,20 @@ impl Policy {
             check_share("recovery.start_share", start_share)?;
         }
         Ok(())
+    }
+}
+
+/// The other fields whose values set `field`'s accepted range, as [`Policy::validate`] checks
+/// it: `min_calls` is at most `window.count`, `window.span` at least a bucket's minimum width
+/// times `window.buckets`, `backoff.max` at least `open_timeout`, and `half_open.successes` at
+/// most `half_open.permits`.
+pub(crate) fn limited_by(field: &str) -> &'static [&'static str] {
+    match field {
+        "min_calls" => &["window.count"],
+        "window.span" => &["window.buckets"],
+        "backoff.max" => &["open_timeout"],
+        "half_open.successes" => &["half_open.permits"],
+        _ => &[],
     }
 }
 
@@ -975,6 +992,26 @@ impl PolicyError {
     pub fn position(&self) -> Option<(usize, usize)> {
         self.position
     }
+
+    /// The other fields whose values set the range this error's field was checked against,
+    /// e.g. `window.count` for `min_calls` (at most the count window's size); empty for a
+    /// field whose range is fixed.
+    ///
+    /// A tool that reports several errors of one file by setting aside each value it has
+    /// reported can use this to tell a genuine error from one judged against a value it set
+    /// aside.
+    ///
+    /// ```
+    /// use fusebox_policies::Policy;
+    /// let err = Policy::from_toml("window = { count = 10 }\nmin_calls = 50").unwrap_err();
+    /// assert_eq!(err.field(), "min_calls");
+    /// assert_eq!(err.limited_by(), ["window.count"]);
+    /// assert!(Policy::from_toml("jitter = 2.0").unwrap_err().limited_by().is_empty());
+    /// ```
+    #[must_use]
+    pub fn limited_by(&self) -> &'static [&'static str] {
+        limited_by(&self.field)
+    }
 }
 
 impl fmt::Display for PolicyError {
@@ -1076,6 +1113,49 @@ mod tests {
         for (builder, expected) in cases {
             assert_eq!(err(builder), expected);
         }
+    }
+
+    #[test]
+    fn limited_by_lists_every_range_set_by_another_field() {
+        let b = Policy::builder;
+        let ms = Duration::from_millis;
+        // A valid policy, then the same with only the limiting field changed, which makes the
+        // limited field's value invalid.
+        let cases = [
+            (
+                b().window(Window::count(20)).min_calls(20),
+                b().window(Window::count(19)).min_calls(20),
+                "min_calls",
+                "window.count",
+            ),
+            (
+                b().window(Window::time(ms(10), 10)),
+                b().window(Window::time(ms(10), 11)),
+                "window.span",
+                "window.buckets",
+            ),
+            (
+                b().open_timeout(ms(60_000))
+                    .backoff(Backoff::exponential(2.0, ms(60_000))),
+                b().open_timeout(ms(60_001))
+                    .backoff(Backoff::exponential(2.0, ms(60_000))),
+                "backoff.max",
+                "open_timeout",
+            ),
+            (
+                b().half_open_permits(3).success_threshold(3),
+                b().half_open_permits(2).success_threshold(3),
+                "half_open.successes",
+                "half_open.permits",
+            ),
+        ];
+        for (ok, bad, field, limit) in cases {
+            assert!(ok.build().is_ok(), "{field}");
+            let err = bad.build().unwrap_err();
+            assert_eq!(err.field(), field);
+            assert_eq!(err.limited_by(), [limit], "{field}");
+        }
+        assert!(b().jitter(2.0).build().unwrap_err().limited_by().is_empty());
     }
 
     #[test]

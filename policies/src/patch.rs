@@ -502,17 +502,12 @@ impl PolicyPatch {
     /// Where a validation error on `field` points: the field's own value, else the value whose
     /// change made it invalid, else the enclosing table, else the preset, else this table.
     fn locate(&self, field: &str) -> Pos {
-        let causes: &[&str] = match field {
-            "min_calls" => &["window.count", "window"],
-            "window.span" => &["window.buckets"],
-            "backoff.max" => &["open_timeout"],
-            "half_open.successes" => &["half_open.permits"],
-            _ => &[],
-        };
-        let enclosing = field.split('.').next().unwrap_or(field);
+        let enclosing = |f: &'static str| f.split('.').next().unwrap_or(f);
+        let causes = crate::limited_by(field);
         std::iter::once(field)
             .chain(causes.iter().copied())
-            .chain([enclosing, "preset"])
+            .chain(causes.iter().copied().map(enclosing))
+            .chain([field.split('.').next().unwrap_or(field), "preset"])
             .find_map(|f| self.pos_of(f))
             .or(self.pos)
     }

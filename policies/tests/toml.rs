@@ -103,6 +103,52 @@ fn invalid_files_name_the_field_the_reason_and_the_position() {
     }
 }
 
+/// A range that another field sets: the error is on the field written out of range, at its
+/// value, and names the field that sets the range, so that a checker listing every error of a
+/// file can tell it from an error judged against a value it set aside.
+#[test]
+fn a_range_set_by_another_field_is_one_error_on_the_field_written() {
+    let err = Policy::from_toml("window = { count = 10 }\nmin_calls = 50\n").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "2:13: min_calls: must be in 1..=10 (the count window's size), got 50"
+    );
+    assert_eq!(err.limited_by(), ["window.count"]);
+
+    let cases = [
+        (
+            "window = { span = \"5ms\", buckets = 10 }",
+            "window.span",
+            &["window.buckets"][..],
+        ),
+        (
+            "half_open = { permits = 2, successes = 8 }",
+            "half_open.successes",
+            &["half_open.permits"],
+        ),
+        (
+            "open_timeout = \"10m\"\nbackoff = { exponential = 2.0, max = \"1s\" }",
+            "backoff.max",
+            &["open_timeout"],
+        ),
+        (
+            "window = { span = \"10s\", buckets = 5000 }",
+            "window.buckets",
+            &[],
+        ),
+        (
+            "window = { count = 0 }\nmin_calls = 50",
+            "window.count",
+            &[],
+        ),
+        ("jitter = 2.0", "jitter", &[]),
+    ];
+    for (input, field, limits) in cases {
+        let err = Policy::from_toml(input).unwrap_err();
+        assert_eq!((err.field(), err.limited_by()), (field, limits), "{input}");
+    }
+}
+
 #[test]
 fn an_empty_file_is_the_default_policy() {
     assert_eq!(Policy::from_toml(""), Ok(Policy::default()));
