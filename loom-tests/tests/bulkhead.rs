@@ -1,4 +1,5 @@
-//! The bulkhead caps live permits and every permit frees its slot (API semantics 11).
+//! The bulkhead caps live permits and every permit frees its slot (rule 11 in
+//! `fusebox_engine::docs::rules`).
 //!
 //! Each admitted thread counts itself into `live` (a loom atomic) right after it is admitted and
 //! out right before it gives the permit back, so `live` never exceeds the permits the breaker

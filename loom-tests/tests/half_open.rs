@@ -1,4 +1,5 @@
-//! The `Open` → `HalfOpen` edge and the probe slots (API semantics 6 and 8).
+//! The `Open` → `HalfOpen` edge and the probe slots (rules 6 and 8 in
+//! `fusebox_engine::docs::rules`).
 //!
 //! Every model starts from an `Open` breaker whose period has passed on its `ManualClock`, so the
 //! next acquire moves it to `HalfOpen` through `open_check`, the expiry exchange and the probe

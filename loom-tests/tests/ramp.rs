@@ -1,4 +1,5 @@
-//! The recovery ramp admits its share of concurrent acquires (API semantics 10).
+//! The recovery ramp admits its share of concurrent acquires (rule 10 in
+//! `fusebox_engine::docs::rules`).
 //!
 //! Every model takes a breaker through one failure (`Open`), its open period and one probe
 //! success into `Recovering` with `Recovery::ramp(RAMP, share)`, and sets the clock before the

@@ -1,4 +1,4 @@
-//! Manual control racing with a recorded call (API semantics 12).
+//! Manual control racing with a recorded call (rule 12 in `fusebox_engine::docs::rules`).
 //!
 //! `force_open` and `reset` take the config lock and exchange the state word; `reset` also
 //! clears the window and rebases the counters. A call racing with them may land on either

@@ -1,4 +1,5 @@
-//! Records racing with the rotation of a time-window bucket (API semantics 3).
+//! Records racing with the rotation of a time-window bucket (rule 3 in
+//! `fusebox_engine::docs::rules`).
 //!
 //! The breakers here are `MetricsOnly` (they record into the window but never trip) on a
 //! `ManualClock`, with a window of three one-second buckets: period `p` lives in bucket

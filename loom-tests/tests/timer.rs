@@ -1,4 +1,4 @@
-//! The timed `Open` word (API semantics 6 with the timer thread running).
+//! The timed `Open` word (rule 6 in `fusebox_engine::docs::rules`, with the timer thread running).
 //!
 //! The thread whose exchange opens the breaker publishes the deadline (`open_until`, then
 //! `open_epoch`), then marks the word timed with a second exchange and hands the deadline to

@@ -1,4 +1,5 @@
-//! Failures racing to trip a `Closed` breaker open it exactly once (API semantics 2 and 4).
+//! Failures racing to trip a `Closed` breaker open it exactly once (rules 2 and 4 in
+//! `fusebox_engine::docs::rules`).
 //!
 //! A subscriber taken before the threads start sees every transition; after the join it must
 //! hold exactly one, `Closed` → `Open`.

@@ -1,4 +1,5 @@
-//! Concurrent records into a count window lose no update (API semantics 1 and 2).
+//! Concurrent records into a count window lose no update (rules 1 and 2 in
+//! `fusebox_engine::docs::rules`).
 //!
 //! The policies here cannot trip during the model (the window never reaches `min_calls`, or the
 //! breaker is `MetricsOnly`), so after the threads join every counter and window figure is exact.

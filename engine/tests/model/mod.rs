@@ -1,11 +1,11 @@
 //! A sequential reference model of one breaker, and a driver that runs the same operations
 //! against the engine and the model and compares everything observable after every step.
 //!
-//! The model is API.md's semantic rules 1–14 plus the limits documented in the engine's `docs`
-//! module, written as plainly as possible: a `VecDeque` for a count window, a list of
-//! timestamped outcomes for a time window, plain integers for everything else, no atomics.
-//! Where the engine is known to contradict the spec, the model follows the spec unless a
-//! [`Quirks`] flag tells it to mirror the engine (see each flag).
+//! The model is the semantic rules 1–14 of `fusebox_engine::docs::rules` ("rule N" below) plus the
+//! limits documented in the engine's `docs` module, written as plainly as possible: a `VecDeque`
+//! for a count window, a list of timestamped outcomes for a time window, plain integers for
+//! everything else, no atomics. Where the engine is known to contradict the spec, the model follows
+//! the spec unless a [`Quirks`] flag tells it to mirror the engine (see each flag).
 //!
 //! Included by `engine/tests/model.rs` (arbtest, under `cargo test`) and by the `ops_vs_model`
 //! fuzz target (`fuzz/`), so both check against this one copy.
@@ -1178,7 +1178,7 @@ pub fn seeds() -> Vec<(&'static str, Scenario)> {
     }
     ramp.extend([fail, fail, Advance { ms: 20_000 }, ok]);
     vec![
-        // The API contract's example (policy 0: count 4, min 2, rate 0.5, 2 probes).
+        // Open, probed and closed again (policy 0: count 4, min 2, rate 0.5, 2 probes).
         (
             "contract",
             scenario(
