@@ -12,14 +12,7 @@ use fusebox_engine::{Breaker, ManualClock, Permit, Policy, RejectReason, State, 
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
-
-/// Runs `f` under loom with at most two preemptions unless `LOOM_MAX_PREEMPTIONS` says
-/// otherwise: three-thread models are out of reach unbounded.
-fn check(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound.get_or_insert(2);
-    builder.check(f);
-}
+use loom_tests::check;
 
 /// How a thread ends its permit.
 #[derive(Clone, Copy)]

@@ -11,16 +11,9 @@ use std::time::Duration;
 use fusebox_engine::{Breaker, ManualClock, Policy, RejectReason, State, Window};
 use loom::sync::Arc;
 use loom::thread;
+use loom_tests::check;
 
 const OPEN_FOR: Duration = Duration::from_secs(10);
-
-/// Runs `f` under loom with at most two preemptions unless `LOOM_MAX_PREEMPTIONS` says
-/// otherwise: three-thread models are out of reach unbounded.
-fn check(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound.get_or_insert(2);
-    builder.check(f);
-}
 
 /// A breaker tripped by one failure, with its open period already passed.
 fn expired_open(permits: u32) -> (Arc<Breaker>, ManualClock) {

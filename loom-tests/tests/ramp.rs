@@ -16,17 +16,10 @@ use fusebox_engine::{
 };
 use loom::sync::Arc;
 use loom::thread;
+use loom_tests::check;
 
 const OPEN_FOR: Duration = Duration::from_secs(1);
 const RAMP: Duration = Duration::from_secs(10);
-
-/// Runs `f` under loom with at most two preemptions unless `LOOM_MAX_PREEMPTIONS` says
-/// otherwise: three-thread models are out of reach unbounded.
-fn check(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound.get_or_insert(2);
-    builder.check(f);
-}
 
 /// A breaker tripped by one failure, with its open period passed: the next acquire is the
 /// one probe, and its success starts a ramp from `start_share` over `RAMP`.
