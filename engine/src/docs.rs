@@ -1,4 +1,6 @@
-//! Long-form documentation: the state machine, orderings, limits and costs.
+//! Long-form documentation: the semantic rules, the state machine, orderings, limits and costs.
+//!
+//! The numbered rules every breaker (and the registry, for rule 15) follows are in [`rules`].
 //!
 //! # State machine
 //!
@@ -66,3 +68,35 @@
 //! | rejection while open, `QuantaClock` | 0 (a timer thread marks the deadline) |
 //! | rejection while open, other clocks | 1 |
 //! | recovering | 1 per acquire |
+
+pub mod rules {
+    //! The semantic rules, numbered: what a breaker and a registry must do, whatever the
+    //! implementation. The engine and the registry follow them; the rest of these docs describe
+    //! how, and where the implementation sets limits.
+    //!
+    //! Each rule has an anchor, `rule-NN`, to link it by number: rule 12 is
+    //! [`docs::rules#rule-12`](crate::docs::rules#rule-12).
+    //!
+    //! | # | name | rule |
+    //! |---:|---|---|
+    //! | <a id="rule-01"></a>1 | Count window | A count window of size n holds the last n recorded outcomes. Only `Success` and `Failure` are recorded: `Ignored` outcomes and rejected calls leave the window as it was. |
+    //! | <a id="rule-02"></a>2 | Failure rate | The failure rate is failures divided by the outcomes in the window. Once the window holds at least `min_calls` outcomes it is evaluated after every recorded outcome, and the breaker opens when the rate is at or above the threshold. For instance, with a window of 100, threshold 0.5 and `min_calls` 100, after 10 000 successes the 50th failure in a row opens it and the next acquire is rejected. |
+    //! | <a id="rule-03"></a>3 | Time window | A time window of `span` split into `buckets` holds the outcomes younger than `span`; old outcomes leave it a whole bucket at a time. |
+    //! | <a id="rule-04"></a>4 | Consecutive failures | With `consecutive_failures(k)`, k > 0, the k-th failure in a row opens the breaker, whatever `min_calls` is. |
+    //! | <a id="rule-05"></a>5 | Slow calls | A call is slow when the clock time from its acquire to its record is at or above the slow-call duration, whether it succeeded or failed. The breaker opens when the share of slow calls in the window is at or above the slow-call threshold, under the same `min_calls`. |
+    //! | <a id="rule-06"></a>6 | Open | An open breaker rejects every acquire with `RejectReason::Open` and a `retry_after` of the time left. Once the open period is over, the next acquire moves it to `HalfOpen` and is admitted as a probe. No transition needs a background thread. |
+    //! | <a id="rule-07"></a>7 | Open period and backoff | The first open period is `open_timeout`. Each re-open from `HalfOpen` multiplies the period by the backoff factor, up to the backoff's maximum; reaching `Closed` puts the backoff back to step 0. With `jitter(j)` each period p is drawn uniformly from [p·(1−j), p·(1+j)]; with a jitter of 0 it is exact. |
+    //! | <a id="rule-08"></a>8 | HalfOpen | A half-open breaker admits at most `half_open_permits` probes in flight; other acquires get `HalfOpenFull`. One failed probe re-opens it; `success_threshold` successful probes close it. A probe that ends `Ignored`, or is dropped, gives its slot back, so a breaker never stays stuck in `HalfOpen`. |
+    //! | <a id="rule-09"></a>9 | Fresh window | Leaving `HalfOpen` (for `Closed` or `Recovering`) starts with an empty window, and so does `reset()`. Going from `Recovering` to `Closed` keeps the window as it is. |
+    //! | <a id="rule-10"></a>10 | Recovering | With `Recovery::ramp(d, s)`, once `HalfOpen` closes, the share of acquires admitted rises linearly from s to 1 over d; the others get `RejectReason::Ramp`. Admission is deterministic: at one clock time with share p, any n acquires in a row admit ⌊p·n⌋ or ⌈p·n⌉ of them. Outcomes are judged as in `Closed`, and a trip goes to `Open`. After d the state is `Closed`. |
+    //! | <a id="rule-11"></a>11 | Bulkhead | With `max_concurrent(m)`, at most m permits are alive at once, in every state that admits calls; other acquires get `BulkheadFull`. A permit frees its slot when it records, when it is dropped and when the call it guards panics. |
+    //! | <a id="rule-12"></a>12 | Manual states and reset | `ForcedOpen` rejects every acquire with `RejectReason::ForcedOpen` and no `retry_after`. `Disabled` admits everything, records nothing and never transitions. `MetricsOnly` admits everything, records into the window and the metrics, and never transitions. `reset()` returns to `Closed` with an empty window and backoff step 0; the lifetime counters of `metrics()` keep counting across it: they are monotonic, so counters exported from them never go backwards. |
+    //! | <a id="rule-13"></a>13 | Panics | A panic inside `call` counts as a failure, frees the permit and is resumed in the caller. |
+    //! | <a id="rule-14"></a>14 | Policy swap | `set_policy` keeps the state. The window keeps its contents if its shape (kind and size) is unchanged, and starts empty otherwise. Permits already out complete normally. An open period under way ends no later than the new policy's open period would: shortening `open_timeout` during an incident takes effect at once. |
+    //! | <a id="rule-15"></a>15 | Registry inheritance | A name without a policy of its own uses the policy of its longest dotted prefix that has one (`stripe.charges.eu` ← `stripe.charges` ← `stripe`), else the registry default. Changing a parent's policy re-points every child that inherits it, each breaker atomically. A config-file section that sets only some keys stays a patch on its parent: when the parent changes later (by `set_policy` or by a reload), the keys the section does not set change with it. A reload whose file has no `[defaults]` keeps the default given to the registry's constructor. |
+    //!
+    //! Tests are named after the rule they check, `rule_NN_*`: `rule_07_zero_jitter_is_exact`
+    //! checks rule 7. Most are in `engine/tests/rules.rs`; rule 15 is checked by the registry's
+    //! tests (`registry/tests/inheritance.rs` and `registry/tests/config.rs`), and the loom
+    //! models and the engine's reference model name the rules they check in their docs.
+}

@@ -4,62 +4,19 @@
 //! Only the measuring thread's allocations are counted (the test harness allocates on its
 //! own threads), into thread-local counters, so the tests of this file can run in parallel.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use fusebox_engine::{
     Backoff, Breaker, ManualClock, Outcome, Policy, Recovery, State, Transition, Window,
 };
-
-struct Counting;
-
-thread_local! {
-    /// Whether this thread's allocations are counted.
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    /// Live bytes allocated by this thread while counting.
-    static LIVE: Cell<isize> = const { Cell::new(0) };
-    /// Allocations made by this thread while counting.
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-fn count(bytes: isize, allocs: u64) {
-    // `try_with`: the allocator may run while the thread's locals are being torn down.
-    if COUNTING.try_with(Cell::get).unwrap_or(false) {
-        let _ = LIVE.try_with(|l| l.set(l.get() + bytes));
-        let _ = ALLOCS.try_with(|a| a.set(a.get() + allocs));
-    }
-}
-
-// SAFETY: forwards every call to `System` unchanged; only counts the bytes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as isize, 1);
-        // SAFETY: the caller upholds `alloc`'s contract, which we pass on.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count(-(layout.size() as isize), 0);
-        // SAFETY: `ptr` was allocated by `System` with `layout` (see `alloc`).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size as isize - layout.size() as isize, 1);
-        // SAFETY: the caller upholds `realloc`'s contract, which we pass on.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use fusebox_test_support::{Counting, allocs, counting, live};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
 /// (live bytes, allocations) counted on this thread so far.
 fn heap() -> (isize, u64) {
-    (LIVE.with(Cell::get), ALLOCS.with(Cell::get))
-}
-
-fn counting(on: bool) {
-    COUNTING.with(|c| c.set(on));
+    (live(), allocs())
 }
 
 fn secs(n: u64) -> Duration {

@@ -13,11 +13,11 @@ mod model;
 use std::time::{Duration, Instant};
 
 use fusebox_engine::{Breaker, ManualClock, Outcome, Policy, State, Window};
-use model::{Quirks, Scenario};
+use model::Scenario;
 
 const BUDGET_MS: u64 = 3_000;
 
-fn search(quirks: Quirks) {
+fn search() {
     let budget = std::env::var("ARBTEST_BUDGET_MS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -28,9 +28,9 @@ fn search(quirks: Quirks) {
     let test = arbtest::arbtest(|u| {
         let scenario = Scenario::arbitrary(u)?;
         steps += if shrink {
-            model::run_or_shrink(&scenario, quirks)
+            model::run_or_shrink(&scenario)
         } else {
-            model::run(&scenario, quirks)
+            model::run(&scenario)
         } as u64;
         cases += 1;
         Ok(())
@@ -48,21 +48,15 @@ fn search(quirks: Quirks) {
 
 #[test]
 fn engine_matches_the_model() {
-    search(Quirks::ENGINE);
+    search();
 }
 
-#[test]
-fn engine_matches_the_spec_alone() {
-    search(Quirks::SPEC);
-}
-
-/// The hand-written scenarios (the fuzz target's seeds) agree, bugs or not, and their bytes
-/// read back as themselves.
+/// The hand-written scenarios (the fuzz target's seeds) agree, and their bytes read back as
+/// themselves.
 #[test]
 fn seed_scenarios_agree_and_round_trip() {
     for (name, scenario) in model::seeds() {
-        model::run(&scenario, Quirks::ENGINE);
-        model::run(&scenario, Quirks::SPEC);
+        model::run(&scenario);
         let bytes = scenario.to_bytes();
         let back = Scenario::arbitrary(&mut arbitrary::Unstructured::new(&bytes)).unwrap();
         assert_eq!(back.ops, scenario.ops, "{name}");

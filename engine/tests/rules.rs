@@ -1,6 +1,6 @@
-//! The normative semantic rules 1–14 of the API contract (`API.md`), one or more tests per rule,
-//! all on a `ManualClock` so every number is exact. Also: transition subscribers and
-//! `call_async`.
+//! The semantic rules 1–14 of the rules table in `fusebox_engine::docs::rules`, one or more
+//! tests per rule, each named `rule_NN_*` after its rule, all on a `ManualClock` so every number
+//! is exact. Also: transition subscribers and `call_async`.
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -1,7 +1,7 @@
-//! Rule 6 on the real clock: an open breaker made by `Breaker::new` is moved on by the
-//! process-wide timer thread. Its rejections read no clock (the word is marked timed), so if
-//! the timer never expired the episode the breaker would stay open: these tests would hang
-//! until their bound and fail.
+//! Rule 6 (`fusebox_engine::docs::rules`) on the real clock: an open breaker made by `Breaker::new`
+//! is moved on by the process-wide timer thread. Its rejections read no clock (the word is marked
+//! timed), so if the timer never expired the episode the breaker would stay open: these tests would
+//! hang until their bound and fail.
 
 use std::thread;
 use std::time::{Duration, Instant};

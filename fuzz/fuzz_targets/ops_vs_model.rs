@@ -11,6 +11,6 @@ mod model;
 fuzz_target!(|data: &[u8]| {
     let mut u = arbitrary::Unstructured::new(data);
     if let Ok(scenario) = model::Scenario::arbitrary(&mut u) {
-        model::run(&scenario, model::Quirks::ENGINE);
+        model::run(&scenario);
     }
 });

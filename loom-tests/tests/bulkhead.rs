@@ -1,4 +1,5 @@
-//! The bulkhead caps live permits and every permit frees its slot (API semantics 11).
+//! The bulkhead caps live permits and every permit frees its slot (rule 11 in
+//! `fusebox_engine::docs::rules`).
 //!
 //! Each admitted thread counts itself into `live` (a loom atomic) right after it is admitted and
 //! out right before it gives the permit back, so `live` never exceeds the permits the breaker
@@ -11,14 +12,7 @@ use fusebox_engine::{Breaker, ManualClock, Permit, Policy, RejectReason, State, 
 use loom::sync::Arc;
 use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::thread;
-
-/// Runs `f` under loom with at most two preemptions unless `LOOM_MAX_PREEMPTIONS` says
-/// otherwise: three-thread models are out of reach unbounded.
-fn check(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound.get_or_insert(2);
-    builder.check(f);
-}
+use loom_tests::check;
 
 /// How a thread ends its permit.
 #[derive(Clone, Copy)]

@@ -1,4 +1,5 @@
-//! The `Open` → `HalfOpen` edge and the probe slots (API semantics 6 and 8).
+//! The `Open` → `HalfOpen` edge and the probe slots (rules 6 and 8 in
+//! `fusebox_engine::docs::rules`).
 //!
 //! Every model starts from an `Open` breaker whose period has passed on its `ManualClock`, so the
 //! next acquire moves it to `HalfOpen` through `open_check`, the expiry exchange and the probe
@@ -10,16 +11,9 @@ use std::time::Duration;
 use fusebox_engine::{Breaker, ManualClock, Policy, RejectReason, State, Window};
 use loom::sync::Arc;
 use loom::thread;
+use loom_tests::check;
 
 const OPEN_FOR: Duration = Duration::from_secs(10);
-
-/// Runs `f` under loom with at most two preemptions unless `LOOM_MAX_PREEMPTIONS` says
-/// otherwise: three-thread models are out of reach unbounded.
-fn check(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound.get_or_insert(2);
-    builder.check(f);
-}
 
 /// A breaker tripped by one failure, with its open period already passed.
 fn expired_open(permits: u32) -> (Arc<Breaker>, ManualClock) {

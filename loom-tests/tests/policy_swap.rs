@@ -1,4 +1,5 @@
-//! A policy swap is published whole: every decision uses one policy (API semantics 14).
+//! A policy swap is published whole: every decision uses one policy (rule 14 in
+//! `fusebox_engine::docs::rules`).
 //!
 //! `set_policy` copies the policy's hot values into atomics inside a seqlock, and every
 //! decision that reads more than one of them takes them through one consistent read. Each
@@ -6,7 +7,7 @@
 //! neither policy changes the state on the racing thread's outcomes but a mix of the two
 //! would: a decision that mixed old and new values shows up in the state after the join.
 //!
-//! The `ArcSwap` behind `Breaker::policy()` is not loom-aware (see `VERIFY.md`); the models
+//! The `ArcSwap` behind `Breaker::policy()` is not loom-aware (see the crate docs); the models
 //! check it only after the join, where the last policy set must be the one returned.
 #![cfg(loom)]
 

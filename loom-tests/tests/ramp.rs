@@ -1,4 +1,5 @@
-//! The recovery ramp admits its share of concurrent acquires (API semantics 10).
+//! The recovery ramp admits its share of concurrent acquires (rule 10 in
+//! `fusebox_engine::docs::rules`).
 //!
 //! Every model takes a breaker through one failure (`Open`), its open period and one probe
 //! success into `Recovering` with `Recovery::ramp(RAMP, share)`, and sets the clock before the
@@ -15,17 +16,10 @@ use fusebox_engine::{
 };
 use loom::sync::Arc;
 use loom::thread;
+use loom_tests::check;
 
 const OPEN_FOR: Duration = Duration::from_secs(1);
 const RAMP: Duration = Duration::from_secs(10);
-
-/// Runs `f` under loom with at most two preemptions unless `LOOM_MAX_PREEMPTIONS` says
-/// otherwise: three-thread models are out of reach unbounded.
-fn check(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound.get_or_insert(2);
-    builder.check(f);
-}
 
 /// A breaker tripped by one failure, with its open period passed: the next acquire is the
 /// one probe, and its success starts a ramp from `start_share` over `RAMP`.

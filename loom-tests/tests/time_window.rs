@@ -1,4 +1,5 @@
-//! Records racing with the rotation of a time-window bucket (API semantics 3).
+//! Records racing with the rotation of a time-window bucket (rule 3 in
+//! `fusebox_engine::docs::rules`).
 //!
 //! The breakers here are `MetricsOnly` (they record into the window but never trip) on a
 //! `ManualClock`, with a window of three one-second buckets: period `p` lives in bucket
@@ -17,6 +18,11 @@
 //! (erased with it) or in the new one, never split. It found the engine adding the call and
 //! the failure to separate counters; a bucket's counts are now one word, added to and zeroed
 //! in one read-modify-write each.
+//!
+//! A thread that finds a bucket being rotated spins (with a yield) until the rotation is
+//! published. With two such spinners loom schedules them against each other for longer than
+//! its branch limit while the rotating thread waits, so no model here has more than two threads
+//! recording into the same new period.
 #![cfg(loom)]
 
 use std::time::Duration;
@@ -24,23 +30,11 @@ use std::time::Duration;
 use fusebox_engine::{Breaker, Clock, ManualClock, Metrics, Policy, State, Window};
 use loom::sync::Arc;
 use loom::thread;
+use loom_tests::{check, record};
 
 const SEC: Duration = Duration::from_secs(1);
 /// Where the models rotate: period 3, the first to reuse bucket 0.
 const ROTATION: Duration = Duration::from_secs(3);
-
-/// Runs `f` under loom with at most two preemptions unless `LOOM_MAX_PREEMPTIONS` says
-/// otherwise: three-thread models are out of reach unbounded.
-///
-/// A thread that finds a bucket being rotated spins (with a yield) until the rotation is
-/// published. With two such spinners loom schedules them against each other for longer than
-/// its branch limit while the rotating thread waits, so no model here has more than two threads
-/// recording into the same new period.
-fn check(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound.get_or_insert(2);
-    builder.check(f);
-}
 
 /// A `MetricsOnly` breaker over a 3 s window of three 1 s buckets, at t = 0.
 fn metrics_only() -> (Arc<Breaker>, ManualClock) {
@@ -53,11 +47,6 @@ fn metrics_only() -> (Arc<Breaker>, ManualClock) {
     let breaker = Breaker::with_clock("time-window", policy, clock.clone());
     breaker.metrics_only();
     (Arc::new(breaker), clock)
-}
-
-fn record(breaker: &Breaker, failure: bool) {
-    let r = breaker.call(|| if failure { Err("failed") } else { Ok(()) });
-    assert_eq!(r.is_err(), failure, "admitted and run");
 }
 
 fn window(m: &Metrics) -> (u64, u64) {

@@ -1,4 +1,4 @@
-//! The timed `Open` word (API semantics 6 with the timer thread running).
+//! The timed `Open` word (rule 6 in `fusebox_engine::docs::rules`, with the timer thread running).
 //!
 //! The thread whose exchange opens the breaker publishes the deadline (`open_until`, then
 //! `open_epoch`), then marks the word timed with a second exchange and hands the deadline to
@@ -13,14 +13,7 @@ use std::time::Duration;
 use fusebox_engine::{Breaker, ManualClock, Policy, RejectReason, State, Window};
 use loom::sync::Arc;
 use loom::thread;
-
-/// Runs `f` under loom with at most two preemptions unless `LOOM_MAX_PREEMPTIONS` says
-/// otherwise: three-thread models are out of reach unbounded.
-fn check(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound.get_or_insert(2);
-    builder.check(f);
-}
+use loom_tests::check;
 
 /// One failure opens it for 10 s; one probe success closes it.
 fn one_call_policy() -> Policy {

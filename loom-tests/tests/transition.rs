@@ -1,4 +1,5 @@
-//! Failures racing to trip a `Closed` breaker open it exactly once (API semantics 2 and 4).
+//! Failures racing to trip a `Closed` breaker open it exactly once (rules 2 and 4 in
+//! `fusebox_engine::docs::rules`).
 //!
 //! A subscriber taken before the threads start sees every transition; after the join it must
 //! hold exactly one, `Closed` → `Open`.
@@ -7,14 +8,7 @@
 use fusebox_engine::{Breaker, ManualClock, Policy, State, TransitionReason, Window};
 use loom::sync::Arc;
 use loom::thread;
-
-/// Runs `f` under loom with at most two preemptions unless `LOOM_MAX_PREEMPTIONS` says
-/// otherwise: three-thread models are out of reach unbounded.
-fn check(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound.get_or_insert(2);
-    builder.check(f);
-}
+use loom_tests::check;
 
 /// `threads` threads each record one failure into a fresh breaker under `policy`; returns the
 /// breaker and the transitions it announced.

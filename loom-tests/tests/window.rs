@@ -1,4 +1,5 @@
-//! Concurrent records into a count window lose no update (API semantics 1 and 2).
+//! Concurrent records into a count window lose no update (rules 1 and 2 in
+//! `fusebox_engine::docs::rules`).
 //!
 //! The policies here cannot trip during the model (the window never reaches `min_calls`, or the
 //! breaker is `MetricsOnly`), so after the threads join every counter and window figure is exact.
@@ -9,14 +10,7 @@
 use fusebox_engine::{Breaker, ManualClock, Metrics, Policy, State, Window};
 use loom::sync::Arc;
 use loom::thread;
-
-/// Runs `f` under loom with at most two preemptions unless `LOOM_MAX_PREEMPTIONS` says
-/// otherwise: three-thread models are out of reach unbounded.
-fn check(f: impl Fn() + Sync + Send + 'static) {
-    let mut builder = loom::model::Builder::new();
-    builder.preemption_bound.get_or_insert(2);
-    builder.check(f);
-}
+use loom_tests::{check, record};
 
 fn breaker(size: u32, min_calls: u32) -> Arc<Breaker> {
     let policy = Policy::builder()
@@ -32,11 +26,6 @@ fn metrics_only(size: u32) -> Arc<Breaker> {
     let b = breaker(size, 1);
     b.metrics_only();
     b
-}
-
-fn record(breaker: &Breaker, failure: bool) {
-    let r = breaker.call(|| if failure { Err("failed") } else { Ok(()) });
-    assert_eq!(r.is_err(), failure, "admitted and run");
 }
 
 /// Each thread records its outcomes, concurrently with the others.

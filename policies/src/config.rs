@@ -380,7 +380,7 @@ impl RegistryConfig {
     }
 
     /// The policy of every listed breaker: its patch applied over its longest dotted prefix
-    /// listed in the file, else over the defaults (API rule 15).
+    /// listed in the file, else over the defaults (rule 15 in `fusebox_engine::docs::rules`).
     ///
     /// # Errors
     ///

@@ -1,7 +1,7 @@
-//! The serde shape of a policy: the TOML schema of API.md for any serde format, every field
-//! optional (absent = default), unknown keys refused. Deserializing builds a [`PolicyPatch`]
-//! and applies it over the defaults, so serde and [`Policy::from_toml`] accept the same
-//! documents and run the same validation.
+//! The serde shape of a policy: the TOML schema of [`docs::toml`](crate::docs::toml) for any serde
+//! format, every field optional (absent = default), unknown keys refused. Deserializing builds a
+//! [`PolicyPatch`] and applies it over the defaults, so serde and [`Policy::from_toml`] accept the
+//! same documents and run the same validation.
 //!
 //! `backoff`, `slow_calls`, `recovery` and `max_concurrent` take a keyword or a value; their
 //! `Deserialize` is written by hand so a mistake reads `expected "constant" or { exponential =

@@ -4,39 +4,18 @@
 //! Prints the bytes per breaker of the registry, of the same breakers created by the engine
 //! alone, and the difference: what a registry entry costs.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Instant;
 
 use fusebox_engine::{Breaker, ManualClock, Policy, Window};
 use fusebox_registry::Registry;
-
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: forwards every call to `System` unchanged; only counts the bytes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: the caller upholds `alloc`'s contract, which we pass on.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        // SAFETY: `ptr` was allocated by `System` with `layout` (see `alloc`).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use fusebox_test_support::{Counting, counting, live};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-fn live() -> isize {
-    LIVE.load(Ordering::Relaxed)
-}
-
 fn main() {
+    // Everything runs on this thread (the breakers' clock is a `ManualClock`: no timer thread).
+    counting(true);
     let n: usize = std::env::args()
         .nth(1)
         .map(|a| a.replace('_', "").parse().expect("a number of breakers"))

@@ -9,13 +9,15 @@
 //! ([`RegistryError::InvalidName`](crate::RegistryError::InvalidName)) that quotes at most the
 //! first 128 bytes of it, never a panic.
 //!
-//! # Inheritance (semantic rule 15)
+//! # Inheritance
 //!
+//! The registry follows [rule 15](fusebox_engine::docs::rules#rule-15) of the engine's rules table.
 //! A breaker runs with the policy set for its own name, else the policy of its longest dotted
-//! prefix that has one, else the registry default. [`Registry::set_policy`](crate::Registry::set_policy)
-//! re-points every breaker that inherits from the name (a descendant with a nearer policy of
-//! its own is untouched), each with one atomic [`Breaker::set_policy`](fusebox_engine::Breaker::set_policy).
-//! A breaker created later starts with the policy it inherits at that moment.
+//! prefix that has one, else the registry default.
+//! [`Registry::set_policy`](crate::Registry::set_policy) re-points every breaker that inherits from
+//! the name (a descendant with a nearer policy of its own is untouched), each with one atomic
+//! [`Breaker::set_policy`](fusebox_engine::Breaker::set_policy). A breaker created later starts
+//! with the policy it inherits at that moment.
 //!
 //! # Dependencies
 //!

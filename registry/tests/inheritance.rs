@@ -1,5 +1,5 @@
-//! Semantic rule 15: a name without its own policy uses its longest dotted prefix's, else the
-//! default; changing a parent re-points every child that inherits it.
+//! Rule 15 in `fusebox_engine::docs::rules`: a name without its own policy uses its longest dotted
+//! prefix's, else the default; changing a parent re-points every child that inherits it.
 
 use fusebox_engine::{ManualClock, Policy};
 use fusebox_registry::{PolicySource, Registry, RegistryError};

@@ -2,50 +2,11 @@
 //! measured, and everything is returned on removal. Counted with a global allocator that
 //! counts per thread: the harness allocates on its own threads, and tests run in parallel.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::time::Duration;
 
 use fusebox_engine::{Breaker, ManualClock, Policy, Window};
 use fusebox_registry::{Registry, RegistryError};
-
-struct Counting;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    /// Bytes this thread allocated and has not freed, while counting.
-    static LIVE: Cell<isize> = const { Cell::new(0) };
-    /// The highest `LIVE` since the last reset.
-    static PEAK: Cell<isize> = const { Cell::new(0) };
-}
-
-fn count(delta: isize) {
-    if COUNTING.with(Cell::get) {
-        let now = LIVE.with(|l| {
-            l.set(l.get() + delta);
-            l.get()
-        });
-        PEAK.with(|p| p.set(p.get().max(now)));
-    }
-}
-
-fn live() -> isize {
-    LIVE.with(Cell::get)
-}
-
-// SAFETY: forwards every call to `System` unchanged; only counts the bytes.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as isize);
-        // SAFETY: the caller upholds `alloc`'s contract, which we pass on.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count(-(layout.size() as isize));
-        // SAFETY: `ptr` was allocated by `System` with `layout` (see `alloc`).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+use fusebox_test_support::{Counting, counting, live, peak, reset_peak};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -61,11 +22,11 @@ fn policy() -> Policy {
 /// after it and the peak above the start.
 fn counted<T>(f: impl FnOnce() -> T) -> (T, isize, isize) {
     let start = live();
-    PEAK.with(|p| p.set(start));
-    COUNTING.with(|c| c.set(true));
+    reset_peak();
+    counting(true);
     let out = f();
-    COUNTING.with(|c| c.set(false));
-    (out, live() - start, PEAK.with(Cell::get) - start)
+    counting(false);
+    (out, live() - start, peak() - start)
 }
 
 #[test]

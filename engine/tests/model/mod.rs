@@ -1,11 +1,12 @@
 //! A sequential reference model of one breaker, and a driver that runs the same operations
 //! against the engine and the model and compares everything observable after every step.
 //!
-//! The model is API.md's semantic rules 1–14 plus the limits documented in the engine's `docs`
-//! module, written as plainly as possible: a `VecDeque` for a count window, a list of
-//! timestamped outcomes for a time window, plain integers for everything else, no atomics.
-//! Where the engine is known to contradict the spec, the model follows the spec unless a
-//! [`Quirks`] flag tells it to mirror the engine (see each flag).
+//! The model is the semantic rules 1–14 of `fusebox_engine::docs::rules` ("rule N" below) plus the
+//! limits documented in the engine's `docs` module, written as plainly as possible: a `VecDeque`
+//! for a count window, a list of timestamped outcomes for a time window, plain integers for
+//! everything else, no atomics. Where the rules leave a choice (the documented limit that outcomes
+//! racing a state change may land in either episode's window), the model makes the engine's (see
+//! `Model::record`).
 //!
 //! Included by `engine/tests/model.rs` (arbtest, under `cargo test`) and by the `ops_vs_model`
 //! fuzz target (`fuzz/`), so both check against this one copy.
@@ -36,43 +37,6 @@ pub const MAX_OPS: usize = 400;
 
 fn nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
-}
-
-/// Engine behaviours the model mirrors only when asked. [`Quirks::SPEC`] is the spec alone;
-/// [`Quirks::ENGINE`] is the engine as it is, so that random runs check everything else.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Quirks {
-    /// Engine bug: the re-evaluation owed after a threshold change (rule 14 + rule 2) is
-    /// dropped by a second `set_policy` that changes no threshold, and the engine only
-    /// judges outcomes that can have raised a rate. The model then skips the same judgements.
-    pub lost_reevaluation: bool,
-    /// Engine bug: while no slow-call rule is set, an outcome recorded into a count window
-    /// takes over the slow flag of the outcome it evicts, so calls that were never slow count
-    /// as slow once the rule is back on (with the same window shape).
-    pub stale_slow_flags: bool,
-    /// Allowed by the documented limit "outcomes that race with a state change may land in
-    /// either episode's window": the success of a permit admitted earlier lands in the current
-    /// window whatever the state when the engine takes its fast path (count window, no slow or
-    /// consecutive rule, no re-evaluation owed). Otherwise an outcome reported in a state that
-    /// keeps no window (Open, HalfOpen, ForcedOpen, Disabled) counts but lands in no window.
-    pub stale_success_lands: bool,
-    /// Engine bug: a probe of an earlier half-open episode should only give its slot back,
-    /// but the engine redoes the work of entering the state the word is in: while Closed it
-    /// empties the window and the failure run (rule 1, rule 4); while Recovering it also
-    /// restarts the ramp (rule 10); while Open it restarts the open period (rule 6, 7).
-    pub stale_probe_end_reenters: bool,
-}
-
-impl Quirks {
-    /// The spec alone (with the documented latitude resolved as the engine resolves it).
-    pub const SPEC: Quirks = Quirks {
-        lost_reevaluation: false,
-        stale_slow_flags: false,
-        stale_success_lands: true,
-        stale_probe_end_reenters: false,
-    };
-    /// The engine as it is today.
-    pub const ENGINE: Quirks = Quirks::SPEC;
 }
 
 /// One recorded outcome.
@@ -143,28 +107,16 @@ impl ModelWindow {
         matches!(self, ModelWindow::Count { .. })
     }
 
-    /// Records one outcome at `now`; `slow` is `None` when no slow-call rule is set. Returns
-    /// whether a rate can have risen (the window grew, or a failure or slow call came in where
-    /// there was none), which is when the engine judges a count window.
-    fn push(&mut self, now: u64, failure: bool, slow: Option<bool>, quirks: Quirks) -> bool {
+    /// Records one outcome at `now`; `slow` is `None` when no slow-call rule is set (the
+    /// outcome is then not slow).
+    fn push(&mut self, now: u64, failure: bool, slow: Option<bool>) {
+        let slow = slow.unwrap_or(false);
         match self {
             ModelWindow::Count { size, outcomes } => {
-                let evicted = if outcomes.len() == *size {
-                    outcomes.pop_front()
-                } else {
-                    None
-                };
-                let old = evicted.unwrap_or(Rec {
-                    failure: false,
-                    slow: false,
-                });
-                let slow = match slow {
-                    Some(s) => s,
-                    None if quirks.stale_slow_flags => old.slow,
-                    None => false,
-                };
+                if outcomes.len() == *size {
+                    outcomes.pop_front();
+                }
                 outcomes.push_back(Rec { failure, slow });
-                evicted.is_none() || (failure && !old.failure) || (slow && !old.slow)
             }
             ModelWindow::Time {
                 width,
@@ -176,14 +128,7 @@ impl ModelWindow {
                 while outcomes.front().is_some_and(|(p, _)| *p < oldest) {
                     outcomes.pop_front();
                 }
-                outcomes.push_back((
-                    period,
-                    Rec {
-                        failure,
-                        slow: slow.unwrap_or(false),
-                    },
-                ));
-                true
+                outcomes.push_back((period, Rec { failure, slow }));
             }
         }
     }
@@ -312,7 +257,6 @@ struct Counters {
 #[derive(Debug, Clone)]
 pub struct Model {
     policy: Policy,
-    quirks: Quirks,
     now: u64,
     state: State,
     /// Bumped on every change of state, manual ones included: a probe belongs to one episode.
@@ -337,7 +281,8 @@ pub struct Model {
     window: ModelWindow,
     /// Failures in a row (rule 4).
     run: u32,
-    /// A threshold changed since the window was last judged (rule 14).
+    /// A threshold changed (rule 14) and no outcome has been recorded into the window since: the
+    /// engine owes a re-evaluation and takes no fast path meanwhile.
     reeval_pending: bool,
     counters: Counters,
     events: Vec<Event>,
@@ -347,11 +292,10 @@ pub struct Model {
 const RAMP_SCALE: u128 = 1_000_000_000;
 
 impl Model {
-    pub fn new(policy: Policy, now: Duration, quirks: Quirks) -> Self {
+    pub fn new(policy: Policy, now: Duration) -> Self {
         Model {
             window: ModelWindow::new(policy.window()),
             policy,
-            quirks,
             now: nanos(now),
             state: State::Closed,
             episode: 0,
@@ -583,24 +527,6 @@ impl Model {
         self.probes_out -= 1;
         if self.state != State::HalfOpen || self.episode != episode {
             // A probe of an earlier episode only gives its slot back.
-            if self.quirks.stale_probe_end_reenters {
-                match self.state {
-                    State::Closed => self.clear_window(),
-                    State::Recovering => {
-                        self.clear_window();
-                        self.ramp_start = self.now;
-                    }
-                    State::Open => {
-                        // An acquire that saw the old deadline pass still lets the next probe in.
-                        self.open_until = self
-                            .now
-                            .saturating_add(nanos(self.policy.open_period(self.step)));
-                        self.open_since = self.now;
-                        self.run = 0;
-                    }
-                    _ => {}
-                }
-            }
             return;
         }
         match outcome {
@@ -661,12 +587,14 @@ impl Model {
                 self.run = 0;
             }
         }
-        let stale_lands = self.quirks.stale_success_lands
-            && !failure
-            && slow.is_none()
-            && k == 0
-            && !self.reeval_pending
-            && self.window.is_count();
+        // The documented limit "outcomes that race with a state change may land in either
+        // episode's window", resolved as the engine resolves it: the success of a permit
+        // admitted earlier lands in the current window whatever the state when the engine takes
+        // its fast path (count window, no slow-call or consecutive-failure rule, no
+        // re-evaluation owed). Otherwise an outcome reported in a state that keeps no window
+        // (Open, HalfOpen, ForcedOpen, Disabled) counts but lands in no window.
+        let stale_lands =
+            !failure && slow.is_none() && k == 0 && !self.reeval_pending && self.window.is_count();
         let records = matches!(
             before,
             State::Closed | State::Recovering | State::MetricsOnly
@@ -674,12 +602,11 @@ impl Model {
         if !records && !stale_lands {
             return;
         }
-        let reevaluate = records && std::mem::take(&mut self.reeval_pending);
-        let rose = self.window.push(self.now, failure, slow, self.quirks);
-        if tripped || before == State::MetricsOnly {
-            return;
+        if records {
+            self.reeval_pending = false;
         }
-        if self.quirks.lost_reevaluation && !rose && !reevaluate {
+        self.window.push(self.now, failure, slow);
+        if tripped || before == State::MetricsOnly {
             return;
         }
         // Rule 2 and rule 5, after each recorded outcome.
@@ -740,8 +667,6 @@ impl Model {
         }
         if thresholds_changed {
             self.reeval_pending = true;
-        } else if self.quirks.lost_reevaluation {
-            self.reeval_pending = false;
         }
         self.policy = policy;
     }
@@ -963,13 +888,13 @@ fn differ(scenario: &Scenario, step: usize, what: &str) -> ! {
 
 /// Runs `scenario` against a fresh engine breaker and a fresh model, comparing after every
 /// step; panics with the steps so far on the first difference. Returns the steps run.
-pub fn run(scenario: &Scenario, quirks: Quirks) -> usize {
+pub fn run(scenario: &Scenario) -> usize {
     let policy = policies()[scenario.policy as usize % policies().len()].clone();
     let clock = ManualClock::new();
     clock.set(START);
     let breaker = Breaker::with_clock("model", policy.clone(), clock.clone());
     let events = breaker.subscribe();
-    let mut model = Model::new(policy, START, quirks);
+    let mut model = Model::new(policy, START);
     let mut permits: Vec<(Permit<'_>, ModelPermit)> = Vec::new();
 
     let fail = |i: usize, what: &str| differ(scenario, i, what);
@@ -1087,10 +1012,9 @@ pub fn run(scenario: &Scenario, quirks: Quirks) -> usize {
 
 /// Runs `scenario`; if it fails, removes operations while it still fails and panics with the
 /// smallest failing sequence found.
-pub fn run_or_shrink(scenario: &Scenario, quirks: Quirks) -> usize {
-    let fails = |s: &Scenario| {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(s, quirks))).is_err()
-    };
+pub fn run_or_shrink(scenario: &Scenario) -> usize {
+    let fails =
+        |s: &Scenario| std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(s))).is_err();
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     if !fails(scenario) {
@@ -1120,7 +1044,7 @@ pub fn run_or_shrink(scenario: &Scenario, quirks: Quirks) -> usize {
         }
     }
     std::panic::set_hook(hook);
-    run(&best, quirks)
+    run(&best)
 }
 
 impl Op {
@@ -1190,7 +1114,7 @@ pub fn seeds() -> Vec<(&'static str, Scenario)> {
     }
     ramp.extend([fail, fail, Advance { ms: 20_000 }, ok]);
     vec![
-        // The API contract's example (policy 0: count 4, min 2, rate 0.5, 2 probes).
+        // Open, probed and closed again (policy 0: count 4, min 2, rate 0.5, 2 probes).
         (
             "contract",
             scenario(

@@ -1,7 +1,8 @@
-//! The example of the public API contract, verbatim: it must compile and pass.
+//! The public API through the facade: a breaker opens, probes and closes, and its types are
+//! plain and thread-safe. Everything here must compile against the public names alone.
 
 #[test]
-fn api_contract_example() {
+fn a_breaker_opens_probes_and_closes() {
     use fusebox::{
         Backoff, Breaker, CallError, ManualClock, Outcome, Policy, RejectReason, State, Window,
     };
