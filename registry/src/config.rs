@@ -133,7 +133,7 @@ impl Registry {
     /// ```
     pub fn apply_config(&self, config: &RegistryConfig) -> Result<(), ConfigError> {
         let resolved = config.resolve()?;
-        let mut table = write(&self.policies);
+        let mut table = write(&self.inner.policies);
         table.default = config.defaults().clone();
         table.own = resolved
             .into_iter()

@@ -47,16 +47,17 @@
 //! - it has not been *used* for at least `older_than`, as far as prune passes can tell;
 //! - it is `Closed` (an `Open`, forced, disabled or metrics-only breaker carries state someone
 //!   wants kept);
-//! - nobody but the registry holds it (`Arc::strong_count == 1`, checked under the shard's
-//!   write lock, so no lookup can hand it out meanwhile). A breaker someone holds is never
-//!   silently replaced by a fresh one.
+//! - nobody but the registry holds it: [`Breaker::handle_count`](fusebox_engine::Breaker::handle_count)
+//!   is 1, the registry's own handle (checked under the shard's write lock, so no lookup can
+//!   hand it out meanwhile; an owned permit counts as a handle). A breaker someone holds a
+//!   handle to is never removed, so it is never silently replaced by a fresh one.
 //!
 //! The engine keeps no last-use time, and lookups must not read a clock, so use is tracked in
 //! the registry entry in two ways:
 //! - a lookup through the registry sets a *looked-up* flag in the entry, which each pass reads
 //!   and clears; the flag is stored only when it is clear, so hot lookups only read it;
 //! - a pass compares the breaker's `admitted + rejected` (plus dependency refusals) with what
-//!   the previous pass saw, which catches calls through an `Arc` held outside the registry.
+//!   the previous pass saw, which catches calls through a handle held outside the registry.
 //!
 //! A pass visits a shard under its write lock, so a lookup is seen either by this pass or by
 //! the next one. A pass that sees either kind of use dates it to its own clock time, at most
@@ -74,7 +75,8 @@
 //! # Locking
 //!
 //! - The map is a `DashMap` (sharded `RwLock`s) keyed by the breaker's own `Arc<str>` name.
-//!   A lookup takes one shard read lock and clones the breaker's `Arc`.
+//!   A lookup takes one shard read lock and clones the breaker's handle (one reference-count
+//!   increment).
 //! - The policy table (`RwLock`): creators hold it for reading while they resolve the policy
 //!   and insert, and policy changes hold it for writing while they update the table and
 //!   re-point breakers. So a breaker is never created from a table that is being changed, and
@@ -93,7 +95,7 @@
 //! |---|---:|---:|
 //! | `get` of a 16-byte name in a registry of 10 000 | 33 ns | 4.0 ns |
 //! | `get` of one name over and over | 21 ns | |
-//! | a read-locked `HashMap` (same hasher) + `Arc` clone, for comparison | 30 ns | |
+//! | a read-locked `HashMap` (same hasher) + handle clone, for comparison | 30 ns | |
 //! | `call` by name (lookup, dependency flag, guarded call) | 63 ns | |
 //! | get-or-create of a new name | ~2.4 µs, mostly the engine's breaker and fresh memory | |
 //! | heap per breaker, 10⁶ breakers, 100-call windows | 1 095 B: 952 B engine, 143 B registry | |
@@ -102,8 +104,8 @@
 //! `cargo run --release -p fusebox-registry --example memory`.
 //!
 //! A lookup hashes the name with `foldhash` (seeded per registry), takes a shard read lock,
-//! compares the key, reads the entry's looked-up flag and clones the breaker's `Arc`; the
-//! caller later drops the `Arc`. The three read-modify-writes (lock, unlock, reference count)
+//! compares the key, reads the entry's looked-up flag and clones the breaker's handle; the
+//! caller later drops the handle. The three read-modify-writes (lock, unlock, reference count)
 //! are most of it. A registry entry is the map slot (the `Arc<str>` key shared with the
-//! breaker's name, the `Arc<Breaker>` and four words of bookkeeping), the name's allocation
-//! and the `Arc<Breaker>` allocation.
+//! breaker's name, the breaker's one-pointer handle and four words of bookkeeping) and the
+//! name's allocation.

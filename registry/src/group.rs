@@ -1,7 +1,5 @@
 //! Groups: a dotted prefix and every breaker below it, acted on at once.
 
-use std::sync::Arc;
-
 use fusebox_engine::{Breaker, Policy, State};
 use serde::{Deserialize, Serialize};
 
@@ -163,7 +161,7 @@ impl<'r> Group<'r> {
     /// assert_eq!(registry.group("db").breakers()[0].name(), "db.primary");
     /// # Ok::<(), fusebox_registry::RegistryError>(())
     /// ```
-    pub fn breakers(&self) -> Vec<Arc<Breaker>> {
+    pub fn breakers(&self) -> Vec<Breaker> {
         self.registry.matching(|n| in_group(n, &self.prefix))
     }
 
@@ -271,7 +269,7 @@ impl<'r> Group<'r> {
     /// ```
     pub fn metrics(&self) -> GroupMetrics {
         let mut sum = GroupMetrics::default();
-        for slot in self.registry.map.iter() {
+        for slot in self.registry.inner.map.iter() {
             if !in_group(slot.key(), &self.prefix) {
                 continue;
             }

@@ -69,24 +69,36 @@ type Hasher = foldhash::fast::RandomState;
 
 /// A sharded, named set of breakers with rule-15 policy inheritance.
 ///
-/// `Registry` is `Send + Sync`; share it by reference or in an `Arc`. Every method takes
-/// `&self`.
+/// `Registry` is a handle: one pointer, `Clone + Send + Sync + 'static`. Clones share one
+/// registry (cloning costs a reference-count increment), so a handle can move into spawned
+/// threads and tasks; the registry lives until its last handle is dropped. Every method takes
+/// `&self`. Breakers are handed out as [`Breaker`] handles too.
+///
+/// A registry is also `UnwindSafe` and `RefUnwindSafe`: a panic inside
+/// [`std::panic::catch_unwind`] (around a reload, say) leaves it consistent. Its locks recover
+/// from poisoning, policy tables and dependency graphs are replaced whole, and a breaker
+/// creation that panics (in a caller's [`Clock`]) gives its capacity back.
 ///
 /// # Examples
 ///
 /// ```
-/// use std::sync::Arc;
-/// use fusebox_engine::{ManualClock, Policy};
+/// use fusebox_engine::{Breaker, ManualClock, Policy};
 /// use fusebox_registry::Registry;
 ///
 /// let registry = Registry::with_clock(Policy::default(), ManualClock::new());
 /// let a = registry.breaker("inventory")?;
-/// let b = registry.breaker("inventory")?;
-/// assert!(Arc::ptr_eq(&a, &b));
+/// let b = registry.clone().breaker("inventory")?;
+/// assert!(Breaker::ptr_eq(&a, &b));
 /// assert_eq!(registry.len(), 1);
 /// # Ok::<(), fusebox_registry::RegistryError>(())
 /// ```
+#[derive(Clone)]
 pub struct Registry {
+    inner: Arc<RegistryInner>,
+}
+
+/// What a [`Registry`] handle points to.
+struct RegistryInner {
     map: DashMap<Arc<str>, Slot, Hasher>,
     /// The default and the policies set by name. Lock order: this lock, then map shards.
     /// Creators hold it for reading, so a breaker is never created from a stale table.
@@ -105,9 +117,17 @@ pub struct Registry {
     pruning: Mutex<()>,
 }
 
+// A registry keeps its invariants across a panic, so a handle may cross `catch_unwind`
+// (reloads are often wrapped in one): its `std` locks are taken poison-tolerantly; the policy
+// table and the dependency graph are replaced whole, never left half-written; a capacity
+// place reserved for a breaker whose creation panics is given back (`Reservation`); and no
+// caller code runs under a map shard lock but the clock, on creation. The map's shard locks
+// and the type-erased clock are what the compiler cannot see through.
+impl std::panic::RefUnwindSafe for RegistryInner {}
+
 /// A map entry: the breaker and what the registry tracks about its use.
 struct Slot {
-    breaker: Arc<Breaker>,
+    breaker: Breaker,
     /// Looked up since the last prune pass (see "Pruning" in [`docs`]).
     looked_up: AtomicBool,
     /// `admitted + rejected + dependency_rejected` as the last prune pass saw it. Plain:
@@ -120,7 +140,7 @@ struct Slot {
 }
 
 impl Slot {
-    fn new(breaker: Arc<Breaker>, now: u64) -> Self {
+    fn new(breaker: Breaker, now: u64) -> Self {
         Slot {
             breaker,
             looked_up: AtomicBool::new(false),
@@ -244,15 +264,17 @@ impl RegistryBuilder {
             None => DashMap::with_hasher(hasher),
         };
         Registry {
-            map,
-            policies: RwLock::new(PolicyTable::new(self.default)),
-            deps: ArcSwap::from_pointee(DepGraph::default()),
-            has_deps: AtomicBool::new(false),
-            deps_writer: Mutex::new(()),
-            clock: self.clock,
-            capacity: self.capacity,
-            len: CachePadded::new(AtomicUsize::new(0)),
-            pruning: Mutex::new(()),
+            inner: Arc::new(RegistryInner {
+                map,
+                policies: RwLock::new(PolicyTable::new(self.default)),
+                deps: ArcSwap::from_pointee(DepGraph::default()),
+                has_deps: AtomicBool::new(false),
+                deps_writer: Mutex::new(()),
+                clock: self.clock,
+                capacity: self.capacity,
+                len: CachePadded::new(AtomicUsize::new(0)),
+                pruning: Mutex::new(()),
+            }),
         }
     }
 }
@@ -330,7 +352,7 @@ impl Registry {
     /// # Ok::<(), fusebox_registry::RegistryError>(())
     /// ```
     #[inline]
-    pub fn breaker(&self, name: &str) -> Result<Arc<Breaker>, RegistryError> {
+    pub fn breaker(&self, name: &str) -> Result<Breaker, RegistryError> {
         match self.get(name) {
             Some(b) => Ok(b),
             None => self.create(name),
@@ -350,12 +372,12 @@ impl Registry {
     /// # Ok::<(), fusebox_registry::RegistryError>(())
     /// ```
     #[inline]
-    pub fn get(&self, name: &str) -> Option<Arc<Breaker>> {
+    pub fn get(&self, name: &str) -> Option<Breaker> {
         if name.len() > MAX_NAME_BYTES {
             // Never stored; and hashing an oversized name from untrusted input is wasted work.
             return None;
         }
-        let slot = self.map.get(name)?;
+        let slot = self.inner.map.get(name)?;
         self.touch(&slot);
         Some(slot.breaker.clone())
     }
@@ -369,7 +391,7 @@ impl Registry {
     /// assert!(!registry.contains("db"));
     /// ```
     pub fn contains(&self, name: &str) -> bool {
-        self.map.contains_key(name)
+        self.inner.map.contains_key(name)
     }
 
     /// Removes the breaker named `name` and returns it. Whoever still holds it keeps a working
@@ -383,13 +405,13 @@ impl Registry {
     /// let registry = fusebox_registry::Registry::new(Policy::default());
     /// let old = registry.breaker("db")?;
     /// assert!(registry.remove("db").is_some());
-    /// assert!(!std::sync::Arc::ptr_eq(&old, &registry.breaker("db")?));
+    /// assert!(!Breaker::ptr_eq(&old, &registry.breaker("db")?));
     /// # Ok::<(), fusebox_registry::RegistryError>(())
     /// ```
-    pub fn remove(&self, name: &str) -> Option<Arc<Breaker>> {
-        let (_, slot) = self.map.remove(name)?;
+    pub fn remove(&self, name: &str) -> Option<Breaker> {
+        let (_, slot) = self.inner.map.remove(name)?;
         // Relaxed: `len` only bounds the map; the map's own locks publish its contents.
-        self.len.fetch_sub(1, Ordering::Relaxed);
+        self.inner.len.fetch_sub(1, Ordering::Relaxed);
         Some(slot.breaker)
     }
 
@@ -404,7 +426,7 @@ impl Registry {
     /// ```
     pub fn len(&self) -> usize {
         // Relaxed: a count; exact once creators are quiet.
-        self.len.load(Ordering::Relaxed)
+        self.inner.len.load(Ordering::Relaxed)
     }
 
     /// Whether the registry holds no breaker.
@@ -424,7 +446,7 @@ impl Registry {
     /// assert_eq!(fusebox_registry::Registry::new(Policy::default()).capacity(), None);
     /// ```
     pub fn capacity(&self) -> Option<usize> {
-        (self.capacity != usize::MAX).then_some(self.capacity)
+        (self.inner.capacity != usize::MAX).then_some(self.inner.capacity)
     }
 
     /// Every breaker's name, sorted.
@@ -438,7 +460,7 @@ impl Registry {
     /// # Ok::<(), fusebox_registry::RegistryError>(())
     /// ```
     pub fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.map.iter().map(|e| e.key().to_string()).collect();
+        let mut names: Vec<String> = self.inner.map.iter().map(|e| e.key().to_string()).collect();
         names.sort_unstable();
         names
     }
@@ -456,7 +478,7 @@ impl Registry {
     /// assert_eq!(registry.breakers()[0].state(), State::ForcedOpen);
     /// # Ok::<(), fusebox_registry::RegistryError>(())
     /// ```
-    pub fn breakers(&self) -> Vec<Arc<Breaker>> {
+    pub fn breakers(&self) -> Vec<Breaker> {
         self.matching(|_| true)
     }
 
@@ -481,7 +503,7 @@ impl Registry {
     /// ```
     pub fn set_policy(&self, name: &str, policy: Policy) -> Result<(), RegistryError> {
         check_name(name)?;
-        let mut table = write(&self.policies);
+        let mut table = write(&self.inner.policies);
         table.own.insert(Arc::from(name), policy);
         self.repoint(&table, |n| in_group(n, name));
         Ok(())
@@ -506,7 +528,7 @@ impl Registry {
     /// ```
     pub fn clear_policy(&self, name: &str) -> Result<bool, RegistryError> {
         check_name(name)?;
-        let mut table = write(&self.policies);
+        let mut table = write(&self.inner.policies);
         if table.own.remove(name).is_none() {
             return Ok(false);
         }
@@ -528,7 +550,7 @@ impl Registry {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn set_default_policy(&self, policy: Policy) {
-        let mut table = write(&self.policies);
+        let mut table = write(&self.inner.policies);
         table.default = policy;
         self.repoint(&table, |_| true);
     }
@@ -540,7 +562,7 @@ impl Registry {
     /// assert_eq!(fusebox_registry::Registry::new(Policy::default()).default_policy(), Policy::default());
     /// ```
     pub fn default_policy(&self) -> Policy {
-        read(&self.policies).default.clone()
+        read(&self.inner.policies).default.clone()
     }
 
     /// The policies set by name (not the inherited ones), sorted by name.
@@ -553,7 +575,7 @@ impl Registry {
     /// # Ok::<(), fusebox_registry::RegistryError>(())
     /// ```
     pub fn policies(&self) -> std::collections::BTreeMap<String, Policy> {
-        read(&self.policies).own_sorted()
+        read(&self.inner.policies).own_sorted()
     }
 
     /// The policy a breaker named `name` runs with (or would be created with).
@@ -573,7 +595,7 @@ impl Registry {
     /// ```
     pub fn resolved_policy(&self, name: &str) -> Result<Policy, RegistryError> {
         check_name(name)?;
-        Ok(read(&self.policies).policy_for(name).clone())
+        Ok(read(&self.inner.policies).policy_for(name).clone())
     }
 
     /// Where the policy of `name` comes from: its own, a prefix's, or the default.
@@ -593,7 +615,7 @@ impl Registry {
     /// ```
     pub fn policy_source(&self, name: &str) -> Result<PolicySource, RegistryError> {
         check_name(name)?;
-        Ok(read(&self.policies).resolve(name).1)
+        Ok(read(&self.inner.policies).resolve(name).1)
     }
 
     /// A handle on `prefix` and every `prefix.*` breaker (a dotted boundary: group `stripe`
@@ -620,7 +642,7 @@ impl Registry {
     /// Neither breaker needs to exist yet; a dependency that does not exist is not open.
     ///
     /// Only the registry's own calling methods check dependencies: [`Breaker::call`] on the
-    /// `Arc` returned by [`breaker`](Self::breaker) bypasses them.
+    /// handle returned by [`breaker`](Self::breaker) bypasses them.
     ///
     /// # Errors
     ///
@@ -643,8 +665,8 @@ impl Registry {
     pub fn depend(&self, dependent: &str, dependency: &str) -> Result<(), RegistryError> {
         check_name(dependent)?;
         check_name(dependency)?;
-        let _writer = lock(&self.deps_writer);
-        let next = self.deps.load().with_edge(dependent, dependency)?;
+        let _writer = lock(&self.inner.deps_writer);
+        let next = self.inner.deps.load().with_edge(dependent, dependency)?;
         self.set_deps(next);
         Ok(())
     }
@@ -660,8 +682,8 @@ impl Registry {
     /// # Ok::<(), fusebox_registry::RegistryError>(())
     /// ```
     pub fn undepend(&self, dependent: &str, dependency: &str) -> bool {
-        let _writer = lock(&self.deps_writer);
-        match self.deps.load().without_edge(dependent, dependency) {
+        let _writer = lock(&self.inner.deps_writer);
+        match self.inner.deps.load().without_edge(dependent, dependency) {
             Some(next) => {
                 self.set_deps(next);
                 true
@@ -681,7 +703,12 @@ impl Registry {
     /// # Ok::<(), fusebox_registry::RegistryError>(())
     /// ```
     pub fn dependencies(&self, name: &str) -> Vec<String> {
-        self.deps.load().direct(name).map(str::to_owned).collect()
+        self.inner
+            .deps
+            .load()
+            .direct(name)
+            .map(str::to_owned)
+            .collect()
     }
 
     /// Checks the dependencies of `name`, directly or through other dependencies, nearest
@@ -708,7 +735,7 @@ impl Registry {
     pub fn check_dependencies(&self, name: &str) -> Result<(), RegistryError> {
         // Acquire: pairs with the Release in `set_deps`, so a caller that saw `depend` return
         // sees its graph below.
-        if !self.has_deps.load(Ordering::Acquire) {
+        if !self.inner.has_deps.load(Ordering::Acquire) {
             return Ok(());
         }
         self.check_dependencies_in(name)
@@ -718,9 +745,9 @@ impl Registry {
     /// flag check.
     #[inline(never)]
     fn check_dependencies_in(&self, name: &str) -> Result<(), RegistryError> {
-        let graph = self.deps.load();
+        let graph = self.inner.deps.load();
         for dep in graph.all_dependencies(name) {
-            let blocked = self.map.get(&**dep).and_then(|slot| {
+            let blocked = self.inner.map.get(&**dep).and_then(|slot| {
                 let b = &slot.breaker;
                 match b.state() {
                     State::ForcedOpen => Some((State::ForcedOpen, None)),
@@ -734,7 +761,7 @@ impl Registry {
                 }
             });
             if let Some((state, retry_after)) = blocked {
-                if let Some(slot) = self.map.get(name) {
+                if let Some(slot) = self.inner.map.get(name) {
                     // Relaxed: a statistic.
                     slot.dependency_rejected.fetch_add(1, Ordering::Relaxed);
                 }
@@ -768,7 +795,7 @@ impl Registry {
     /// # Ok::<(), fusebox_registry::RegistryError>(())
     /// ```
     #[inline]
-    pub fn checked_breaker(&self, name: &str) -> Result<Arc<Breaker>, RegistryError> {
+    pub fn checked_breaker(&self, name: &str) -> Result<Breaker, RegistryError> {
         let breaker = self.breaker(name)?;
         self.check_dependencies(name)?;
         Ok(breaker)
@@ -857,9 +884,9 @@ impl Registry {
     /// "Used" means looked up ([`breaker`](Self::breaker), [`get`](Self::get),
     /// [`call`](Self::call)...) or having admitted or rejected a call. A use is dated to the
     /// pass that sees it, so a breaker goes between `older_than` and `older_than` plus two
-    /// pass intervals after its last use, never earlier. A breaker someone holds an `Arc`
-    /// to is never removed, so it is never silently replaced by a fresh one. See
-    /// [`docs`] (Pruning).
+    /// pass intervals after its last use, never earlier. A breaker someone holds a handle to
+    /// is never removed, so it is never silently replaced by a fresh one. See [`docs`]
+    /// (Pruning).
     ///
     /// # Examples
     ///
@@ -877,13 +904,13 @@ impl Registry {
     /// # Ok::<(), fusebox_registry::RegistryError>(())
     /// ```
     pub fn prune_idle(&self, older_than: Duration) -> usize {
-        let _pass = lock(&self.pruning);
+        let _pass = lock(&self.inner.pruning);
         let older_than = u64::try_from(older_than.as_nanos()).unwrap_or(u64::MAX);
-        let now = self.clock.now_nanos();
+        let now = self.inner.clock.now_nanos();
         let mut removed = 0;
         // `retain` holds each shard's write lock while it visits it: a lookup marks a slot
         // either before the visit (seen now) or after it (seen by the next pass).
-        self.map.retain(|_, slot| {
+        self.inner.map.retain(|_, slot| {
             let activity = slot.activity();
             let looked_up = std::mem::take(slot.looked_up.get_mut());
             if looked_up || activity != slot.activity {
@@ -892,25 +919,25 @@ impl Registry {
                 return true;
             }
             let idle = now.saturating_sub(slot.active_at) >= older_than;
-            // The map holds one reference; a caller holding the breaker holds another, and
-            // cannot get one from the map while `retain` holds this shard's write lock.
-            let prune = idle
-                && slot.breaker.state() == State::Closed
-                && Arc::strong_count(&slot.breaker) == 1;
+            // The map holds one handle; a caller holding the breaker (or an owned permit)
+            // holds another, and cannot get one from the map while `retain` holds this
+            // shard's write lock.
+            let prune =
+                idle && slot.breaker.state() == State::Closed && slot.breaker.handle_count() == 1;
             removed += usize::from(prune);
             !prune
         });
         // Relaxed: see `remove`.
-        self.len.fetch_sub(removed, Ordering::Relaxed);
+        self.inner.len.fetch_sub(removed, Ordering::Relaxed);
         removed
     }
 
     /// Swaps in a new dependency graph. Callers hold `deps_writer`.
     fn set_deps(&self, graph: DepGraph) {
         let any = !graph.is_empty();
-        self.deps.store(Arc::new(graph));
+        self.inner.deps.store(Arc::new(graph));
         // Release: publishes the graph stored above to `check_dependencies`.
-        self.has_deps.store(any, Ordering::Release);
+        self.inner.has_deps.store(any, Ordering::Release);
     }
 
     /// Marks a slot as looked up since the last prune pass.
@@ -924,43 +951,39 @@ impl Registry {
     }
 
     #[cold]
-    fn create(&self, name: &str) -> Result<Arc<Breaker>, RegistryError> {
+    fn create(&self, name: &str) -> Result<Breaker, RegistryError> {
         check_name(name)?;
-        if self.len() >= self.capacity {
+        if self.len() >= self.inner.capacity {
             // Full: fail before allocating anything, unless another thread just created it.
             return self.get(name).ok_or(RegistryError::Full {
-                capacity: self.capacity,
+                capacity: self.inner.capacity,
             });
         }
-        let table = read(&self.policies);
+        let table = read(&self.inner.policies);
         self.get_or_create_in(&table, name)
     }
 
     /// Get-or-create under the policy table lock (read or write), so the new breaker starts
     /// with the policy the table resolves to while no one can change it.
-    fn get_or_create_in(
-        &self,
-        table: &PolicyTable,
-        name: &str,
-    ) -> Result<Arc<Breaker>, RegistryError> {
-        match self.map.entry(Arc::from(name)) {
+    fn get_or_create_in(&self, table: &PolicyTable, name: &str) -> Result<Breaker, RegistryError> {
+        match self.inner.map.entry(Arc::from(name)) {
             dashmap::Entry::Occupied(e) => {
                 self.touch(e.get());
                 Ok(e.get().breaker.clone())
             }
             dashmap::Entry::Vacant(v) => {
-                // Relaxed: `len` only bounds the map (see `remove`).
-                self.len
-                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                        (n < self.capacity).then_some(n + 1)
-                    })
-                    .map_err(|_| RegistryError::Full {
-                        capacity: self.capacity,
-                    })?;
+                let reserved = Reservation::take(&self.inner.len, self.inner.capacity).ok_or(
+                    RegistryError::Full {
+                        capacity: self.inner.capacity,
+                    },
+                )?;
                 let key = v.key().clone();
                 let policy = table.policy_for(name).clone();
-                let breaker = Arc::new(self.clock.new_breaker(key, policy));
-                v.insert(Slot::new(breaker.clone(), self.clock.now_nanos()));
+                // The clock is the caller's code: if it panics, `reserved` gives the slot back.
+                let breaker = self.inner.clock.new_breaker(key, policy);
+                let now = self.inner.clock.now_nanos();
+                v.insert(Slot::new(breaker.clone(), now));
+                reserved.keep();
                 Ok(breaker)
             }
         }
@@ -969,7 +992,7 @@ impl Registry {
     /// Gives every breaker whose name passes `filter` the policy `table` resolves for it,
     /// if that differs from the one it has.
     fn repoint(&self, table: &PolicyTable, filter: impl Fn(&str) -> bool) {
-        for slot in self.map.iter() {
+        for slot in self.inner.map.iter() {
             if !filter(slot.key()) {
                 continue;
             }
@@ -981,8 +1004,9 @@ impl Registry {
     }
 
     /// The breakers whose names pass `filter`, sorted by name.
-    fn matching(&self, filter: impl Fn(&str) -> bool) -> Vec<Arc<Breaker>> {
-        let mut v: Vec<Arc<Breaker>> = self
+    fn matching(&self, filter: impl Fn(&str) -> bool) -> Vec<Breaker> {
+        let mut v: Vec<Breaker> = self
+            .inner
             .map
             .iter()
             .filter(|e| filter(e.key()))
@@ -990,6 +1014,34 @@ impl Registry {
             .collect();
         v.sort_unstable_by(|a, b| a.name().cmp(b.name()));
         v
+    }
+}
+
+/// A place reserved in `len` for a breaker about to be inserted; given back when dropped
+/// unless [`keep`](Self::keep) is called, so a panic between the two leaks no capacity.
+struct Reservation<'a>(&'a AtomicUsize);
+
+impl<'a> Reservation<'a> {
+    /// Reserves a place if fewer than `capacity` are taken.
+    fn take(len: &'a AtomicUsize, capacity: usize) -> Option<Self> {
+        // Relaxed: `len` only bounds the map; the map's own locks publish its contents.
+        len.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+            (n < capacity).then_some(n + 1)
+        })
+        .ok()
+        .map(|_| Reservation(len))
+    }
+
+    /// The breaker was inserted: the place stays taken.
+    fn keep(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        // Relaxed: as in `take`.
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -1005,7 +1057,7 @@ impl fmt::Debug for Registry {
         f.debug_struct("Registry")
             .field("len", &self.len())
             .field("capacity", &self.capacity())
-            .field("clock", &self.clock.describe())
+            .field("clock", &self.inner.clock.describe())
             .finish_non_exhaustive()
     }
 }
@@ -1027,14 +1079,28 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 #[cfg(test)]
 mod tests {
+    use std::panic::{RefUnwindSafe, UnwindSafe};
+
     use super::*;
 
     fn assert_send_sync<T: Send + Sync>() {}
+    fn assert_handle<T: Clone + Send + Sync + 'static>() {}
+    fn assert_unwind_safe<T: UnwindSafe + RefUnwindSafe>() {}
 
     #[test]
-    fn registry_is_send_and_sync() {
-        assert_send_sync::<Registry>();
+    fn registry_and_breakers_are_shareable_handles() {
+        assert_handle::<Registry>();
+        assert_unwind_safe::<Registry>();
+        assert_handle::<Breaker>();
         assert_send_sync::<Group<'_>>();
         assert_send_sync::<Snapshot>();
+    }
+
+    #[test]
+    fn a_registry_is_one_pointer() {
+        assert_eq!(
+            std::mem::size_of::<Registry>(),
+            std::mem::size_of::<usize>()
+        );
     }
 }

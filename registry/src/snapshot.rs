@@ -135,9 +135,10 @@ impl Registry {
     /// # Ok::<(), fusebox_registry::RegistryError>(())
     /// ```
     pub fn snapshot(&self) -> Snapshot {
-        let table = read(&self.policies);
-        let deps = self.deps.load_full();
+        let table = read(&self.inner.policies);
+        let deps = self.inner.deps.load_full();
         let mut slots: Vec<_> = self
+            .inner
             .map
             .iter()
             // Relaxed: a statistic.
@@ -241,16 +242,16 @@ impl Registry {
 
         // Creators hold the table for reading: while it is held for writing, no breaker can
         // be created behind our back, so the capacity checked here is still there below.
-        let mut table = write(&self.policies);
+        let mut table = write(&self.inner.policies);
         let mut fresh = HashSet::new();
         for b in &snapshot.breakers {
-            if !self.map.contains_key(b.name.as_str()) {
+            if !self.inner.map.contains_key(b.name.as_str()) {
                 fresh.insert(b.name.as_str());
             }
         }
-        if self.len().saturating_add(fresh.len()) > self.capacity {
+        if self.len().saturating_add(fresh.len()) > self.inner.capacity {
             return Err(RegistryError::Full {
-                capacity: self.capacity,
+                capacity: self.inner.capacity,
             });
         }
 
@@ -262,7 +263,7 @@ impl Registry {
             .collect();
         self.repoint(&table, |_| true);
         {
-            let _writer = lock(&self.deps_writer);
+            let _writer = lock(&self.inner.deps_writer);
             self.set_deps(graph);
         }
         for b in &snapshot.breakers {
@@ -278,7 +279,7 @@ impl Registry {
                 slow: c.slow,
                 rejected: c.rejected,
             });
-            if let Some(slot) = self.map.get(b.name.as_str()) {
+            if let Some(slot) = self.inner.map.get(b.name.as_str()) {
                 // Relaxed: a statistic.
                 slot.dependency_rejected
                     .store(c.dependency_rejected, Ordering::Relaxed);
