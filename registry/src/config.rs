@@ -1,5 +1,11 @@
 //! Config files: a registry built from, or reloaded with, a `[defaults]` + `[breakers."name"]`
 //! TOML file parsed and validated by [`fusebox_policies::RegistryConfig`].
+//!
+//! # Synchronization
+//!
+//! A file is parsed and resolved with no lock held. Applying it holds the policy table's
+//! write lock while it replaces the table whole and re-points breakers (as in `policy.rs`):
+//! lock order policy table, then map shards, then a breaker's own locks.
 
 use std::sync::Arc;
 

@@ -47,8 +47,8 @@
 //! - it has not been *used* for at least `older_than`, as far as prune passes can tell;
 //! - it is `Closed` (an `Open`, forced, disabled or metrics-only breaker carries state someone
 //!   wants kept);
-//! - nobody but the registry holds it: [`Breaker::handle_count`](fusebox_engine::Breaker::handle_count)
-//!   is 1, the registry's own handle (checked under the shard's write lock, so no lookup can
+//! - nobody but the registry holds it: [`Breaker::handle_count`] is 1, the registry's own
+//!   handle (checked under the shard's write lock, so no lookup can
 //!   hand it out meanwhile; an owned permit counts as a handle). A breaker someone holds a
 //!   handle to is never removed, so it is never silently replaced by a fresh one.
 //!
@@ -109,3 +109,5 @@
 //! are most of it. A registry entry is the map slot (the `Arc<str>` key shared with the
 //! breaker's name, the breaker's one-pointer handle and four words of bookkeeping) and the
 //! name's allocation.
+//!
+//! [`Breaker::handle_count`]: fusebox_engine::Breaker::handle_count

@@ -1,4 +1,8 @@
 //! What the registry reports when it cannot do what it was asked.
+//!
+//! # Synchronization
+//!
+//! None: plain values.
 
 use std::fmt;
 use std::time::Duration;

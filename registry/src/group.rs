@@ -1,4 +1,10 @@
 //! Groups: a dotted prefix and every breaker below it, acted on at once.
+//!
+//! # Synchronization
+//!
+//! A group action copies the matching handles out of the map (shard read locks, one at a
+//! time) and acts on them with no registry lock held. `metrics` reads each entry under its
+//! shard's read lock; `dependency_rejected` is loaded `Relaxed` (a statistic).
 
 use fusebox_engine::{Breaker, Policy, State};
 use serde::{Deserialize, Serialize};
@@ -118,6 +124,26 @@ impl GroupMetrics {
             State::Disabled => &mut self.disabled,
             State::MetricsOnly => &mut self.metrics_only,
         }
+    }
+}
+
+impl Registry {
+    /// A handle on `prefix` and every `prefix.*` breaker (a dotted boundary: group `stripe`
+    /// holds `stripe.eu`, not `stripes`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let registry = fusebox_registry::Registry::new(Policy::default());
+    /// for n in ["stripe", "stripe.eu", "stripes"] {
+    ///     registry.breaker(n)?;
+    /// }
+    /// assert_eq!(registry.group("stripe").names(), ["stripe", "stripe.eu"]);
+    /// # Ok::<(), fusebox_registry::RegistryError>(())
+    /// ```
+    pub fn group(&self, prefix: &str) -> Group<'_> {
+        Group::new(self, prefix)
     }
 }
 

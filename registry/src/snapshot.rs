@@ -1,5 +1,15 @@
 //! Snapshots: the registry's policies, dependencies and every breaker's state and counters,
 //! as plain serde data; and putting them back.
+//!
+//! # Synchronization
+//!
+//! A snapshot holds the policy table's read lock while it copies the breakers' handles out of
+//! the map (shard read locks, one at a time) and reads each breaker, so policy changes wait
+//! and calls do not. A restore checks everything with no lock held, then holds the table's
+//! write lock for the rest (no breaker can be created meanwhile, so the capacity it checked
+//! holds), taking `deps_writer` inside it to swap the dependency graph. Lock order: policy
+//! table, then `deps_writer` or map shards. `dependency_rejected` is read and written
+//! `Relaxed`: a statistic.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;

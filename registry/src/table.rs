@@ -1,5 +1,9 @@
 //! The policy table: the registry default and the policies set by name, and rule 15's
 //! resolution of a name to the policy it runs with.
+//!
+//! # Synchronization
+//!
+//! None of its own: the registry keeps the table in an `RwLock` (see `policy.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
