@@ -22,7 +22,8 @@ use crate::{Hasher, Registry, RegistryInner};
 /// The registry's clock, type-erased: it reads the time and gives each new breaker a clone.
 pub(crate) trait ClockHandle: Send + Sync {
     fn now_nanos(&self) -> u64;
-    fn new_breaker(&self, name: Arc<str>, policy: Policy) -> Breaker;
+    /// A breaker on a clone of the clock, striped if `striped`.
+    fn new_breaker(&self, name: Arc<str>, policy: Policy, striped: bool) -> Breaker;
     fn describe(&self) -> String;
 }
 
@@ -33,8 +34,13 @@ impl<C: Clock + Clone> ClockHandle for HeldClock<C> {
         self.0.now_nanos()
     }
 
-    fn new_breaker(&self, name: Arc<str>, policy: Policy) -> Breaker {
-        Breaker::with_clock(name, policy, self.0.clone())
+    fn new_breaker(&self, name: Arc<str>, policy: Policy, striped: bool) -> Breaker {
+        let builder = Breaker::builder(name, policy).clock(self.0.clone());
+        if striped {
+            builder.striped().build()
+        } else {
+            builder.build()
+        }
     }
 
     fn describe(&self) -> String {
@@ -42,7 +48,8 @@ impl<C: Clock + Clone> ClockHandle for HeldClock<C> {
     }
 }
 
-/// Options for a [`Registry`]: its clock and its capacity.
+/// Options for a [`Registry`]: its clock, its capacity, its shards and whether its breakers
+/// are striped.
 ///
 /// # Examples
 ///
@@ -64,6 +71,7 @@ pub struct RegistryBuilder {
     clock: Box<dyn ClockHandle>,
     capacity: usize,
     shards: Option<usize>,
+    striped: bool,
 }
 
 impl RegistryBuilder {
@@ -110,6 +118,27 @@ impl RegistryBuilder {
         self
     }
 
+    /// Makes every breaker the registry creates striped
+    /// ([`Breaker::striped`](fusebox_engine::Breaker::striped)): each calling thread records
+    /// into a window of its own, with no locked instruction on a call, and a breaker opens on
+    /// the failure rate of one thread's last calls instead of all threads'. For registries
+    /// whose breakers many threads call at once. Off by default.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let registry = fusebox_registry::Registry::builder(Policy::default())
+    ///     .clock(ManualClock::new())
+    ///     .striped()
+    ///     .build();
+    /// assert!(registry.is_striped());
+    /// assert!(registry.breaker("hot")?.is_striped());
+    /// # Ok::<(), fusebox_registry::RegistryError>(())
+    /// ```
+    pub fn striped(mut self) -> Self {
+        self.striped = true;
+        self
+    }
+
     /// The registry.
     ///
     /// ```
@@ -132,6 +161,7 @@ impl RegistryBuilder {
                 deps_writer: Mutex::new(()),
                 clock: self.clock,
                 capacity: self.capacity,
+                striped: self.striped,
                 len: CachePadded::new(AtomicUsize::new(0)),
                 pruning: Mutex::new(()),
             }),
@@ -145,6 +175,7 @@ impl fmt::Debug for RegistryBuilder {
             .field("clock", &self.clock.describe())
             .field("capacity", &self.capacity)
             .field("shards", &self.shards)
+            .field("striped", &self.striped)
             .finish_non_exhaustive()
     }
 }
@@ -175,7 +206,7 @@ impl Registry {
         Self::builder(policy).clock(clock).build()
     }
 
-    /// Options beyond the default policy: clock, capacity, shards.
+    /// Options beyond the default policy: clock, capacity, shards, striping.
     ///
     /// # Examples
     ///
@@ -190,6 +221,7 @@ impl Registry {
             clock: Box::new(HeldClock(QuantaClock::new())),
             capacity: usize::MAX,
             shards: None,
+            striped: false,
         }
     }
 }

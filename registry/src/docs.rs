@@ -65,6 +65,19 @@
 //! after that: between `older_than` and `older_than` plus two pass intervals after its last
 //! use, never before. A breaker created and never used again is dated to its creation.
 //!
+//! # Striped registries
+//!
+//! [`RegistryBuilder::striped`](crate::RegistryBuilder::striped) makes every breaker the
+//! registry creates striped, by lookup, call, snapshot restore or after a prune alike: each
+//! calling thread records outcomes into a window of its own, with no locked instruction on a
+//! call, and a breaker opens on the failure rate of one thread's last calls rather than all
+//! threads' (its counters stay exact). See
+//! [`Breaker::striped`](fusebox_engine::Breaker::striped) for when that trade is worth making.
+//! Striping is fixed when a breaker is made. The engine stripes count windows of up to 128
+//! calls with no slow-call or consecutive-failure rule; a breaker whose (inherited, set or
+//! reloaded) policy is otherwise still reports `is_striped()` but records as an unstriped
+//! breaker would, and goes back to its stripes if a later policy allows them.
+//!
 //! # Capacity
 //!
 //! [`RegistryBuilder::capacity`](crate::RegistryBuilder::capacity) bounds the number of

@@ -119,6 +119,8 @@ struct RegistryInner {
     deps_writer: Mutex<()>,
     clock: Box<dyn ClockHandle>,
     capacity: usize,
+    /// Whether new breakers are made striped ([`RegistryBuilder::striped`]).
+    striped: bool,
     /// Breakers in the map, plus slots reserved by creators about to insert. Written on
     /// creation and removal only, so kept off the line lookups read.
     len: CachePadded<AtomicUsize>,
@@ -147,6 +149,7 @@ impl fmt::Debug for Registry {
             .field("len", &self.len())
             .field("capacity", &self.capacity())
             .field("clock", &self.inner.clock.describe())
+            .field("striped", &self.inner.striped)
             .finish_non_exhaustive()
     }
 }

@@ -131,6 +131,18 @@ impl Registry {
         self.len() == 0
     }
 
+    /// Whether the registry makes its breakers striped ([`RegistryBuilder::striped`]).
+    ///
+    /// [`RegistryBuilder::striped`]: crate::RegistryBuilder::striped
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// assert!(!fusebox_registry::Registry::new(Policy::default()).is_striped());
+    /// ```
+    pub fn is_striped(&self) -> bool {
+        self.inner.striped
+    }
+
     /// The capacity limit, if one was set.
     ///
     /// ```
@@ -208,7 +220,10 @@ impl Registry {
                 let key = v.key().clone();
                 let policy = table.policy_for(name).clone();
                 // The clock is the caller's code: if it panics, `reserved` gives the slot back.
-                let breaker = self.inner.clock.new_breaker(key, policy);
+                let breaker = self
+                    .inner
+                    .clock
+                    .new_breaker(key, policy, self.inner.striped);
                 let now = self.inner.clock.now_nanos();
                 v.insert(Slot::new(breaker.clone(), now));
                 reserved.keep();
