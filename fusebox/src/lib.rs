@@ -64,8 +64,8 @@ pub use fusebox_engine::{
 };
 
 pub use fusebox_registry::{
-    BreakerSnapshot, ConfigError, Counters, Group, GroupMetrics, PolicySource, Registry,
-    RegistryBuilder, RegistryCallError, RegistryConfig, RegistryError, Snapshot,
+    BreakerSnapshot, CheckError, ConfigError, Counters, Group, GroupMetrics, PolicySource,
+    Registry, RegistryBuilder, RegistryCallError, RegistryConfig, RegistryError, Snapshot,
 };
 
 /// The registry's long-form documentation: names, inheritance, dependencies, pruning, locking.

@@ -11,7 +11,7 @@ use std::future::Future;
 
 use fusebox_engine::{Breaker, Outcome};
 
-use crate::{Registry, RegistryCallError, RegistryError};
+use crate::{CheckError, Registry, RegistryCallError};
 
 impl Registry {
     /// The breaker for `name` (created if needed) once its dependencies admit a call: what
@@ -19,7 +19,8 @@ impl Registry {
     ///
     /// # Errors
     ///
-    /// As for [`breaker`](Self::breaker) and [`check_dependencies`](Self::check_dependencies).
+    /// [`CheckError::Registry`] as for [`breaker`](Self::breaker);
+    /// [`CheckError::Rejected`] as for [`check_dependencies`](Self::check_dependencies).
     ///
     /// # Examples
     ///
@@ -30,10 +31,10 @@ impl Registry {
     /// if let Ok(permit) = breaker.try_acquire() {
     ///     permit.success();
     /// }
-    /// # Ok::<(), fusebox_registry::RegistryError>(())
+    /// # Ok::<(), fusebox_registry::CheckError>(())
     /// ```
     #[inline]
-    pub fn checked_breaker(&self, name: &str) -> Result<Breaker, RegistryError> {
+    pub fn checked_breaker(&self, name: &str) -> Result<Breaker, CheckError> {
         let breaker = self.breaker(name)?;
         self.check_dependencies(name)?;
         Ok(breaker)
@@ -44,8 +45,10 @@ impl Registry {
     ///
     /// # Errors
     ///
-    /// [`RegistryCallError::Registry`] if the name is invalid, the registry is full or a
-    /// dependency is open; [`RegistryCallError::Rejected`] if the breaker rejects the call;
+    /// [`RegistryCallError::Registry`] if the name is invalid or the registry is full;
+    /// [`RegistryCallError::Rejected`] if the breaker rejects the call, or a dependency is
+    /// open (then with the dependency's rejection: see
+    /// [`check_dependencies`](Self::check_dependencies));
     /// [`RegistryCallError::Failed`] with `f`'s own error. `f` runs only in the last case and
     /// on success.
     ///

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use std::sync::atomic::Ordering;
 
-use fusebox_engine::State;
+use fusebox_engine::Rejected;
 
 use crate::name::check_name;
 use crate::{Registry, RegistryError, lock};
@@ -164,7 +164,9 @@ impl DepGraph {
 impl Registry {
     /// Declares that `dependent` depends on `dependency`: while `dependency` (or anything it
     /// depends on in turn) is `Open` within its open period, or `ForcedOpen`,
-    /// [`Registry::call`] on `dependent` is refused with [`RegistryError::DependencyOpen`].
+    /// [`Registry::call`] on `dependent` is rejected as a call to `dependency` would be:
+    /// [`RegistryCallError::Rejected`](crate::RegistryCallError::Rejected) with the rejection
+    /// that names `dependency`.
     /// Neither breaker needs to exist yet; a dependency that does not exist is not open.
     ///
     /// Only the registry's own calling methods check dependencies: [`Breaker::call`] on the
@@ -245,8 +247,15 @@ impl Registry {
     ///
     /// # Errors
     ///
-    /// [`RegistryError::DependencyOpen`] naming the first dependency found `Open` (with time
-    /// left in its open period) or `ForcedOpen`.
+    /// The [`Rejected`] that the first dependency found `Open` (with time left in its open
+    /// period) or `ForcedOpen` would give a call of its own
+    /// ([`Breaker::open_rejection`]): [`Rejected::breaker`] names the dependency,
+    /// [`Rejected::reason`] is [`RejectReason::Open`] or [`RejectReason::ForcedOpen`], and
+    /// [`Rejected::retry_after`] is the time left in its open period.
+    ///
+    /// [`Breaker::open_rejection`]: fusebox_engine::Breaker::open_rejection
+    /// [`RejectReason::Open`]: fusebox_engine::RejectReason::Open
+    /// [`RejectReason::ForcedOpen`]: fusebox_engine::RejectReason::ForcedOpen
     ///
     /// # Examples
     ///
@@ -256,11 +265,12 @@ impl Registry {
     /// registry.depend("api", "db")?;
     /// assert!(registry.check_dependencies("api").is_ok());
     /// registry.breaker("db")?.force_open();
-    /// assert!(registry.check_dependencies("api").is_err());
+    /// let rejected = registry.check_dependencies("api").unwrap_err();
+    /// assert_eq!((rejected.breaker(), rejected.reason()), ("db", RejectReason::ForcedOpen));
     /// # Ok::<(), fusebox_registry::RegistryError>(())
     /// ```
     #[inline]
-    pub fn check_dependencies(&self, name: &str) -> Result<(), RegistryError> {
+    pub fn check_dependencies(&self, name: &str) -> Result<(), Rejected> {
         // Acquire: pairs with the Release in `set_deps`, so a caller that saw `depend` return
         // sees its graph below.
         if !self.inner.has_deps.load(Ordering::Acquire) {
@@ -272,33 +282,22 @@ impl Registry {
     /// The walk, kept out of line so that registries without dependencies inline only the
     /// flag check.
     #[inline(never)]
-    fn check_dependencies_in(&self, name: &str) -> Result<(), RegistryError> {
+    fn check_dependencies_in(&self, name: &str) -> Result<(), Rejected> {
         let graph = self.inner.deps.load();
         for dep in graph.all_dependencies(name) {
-            let blocked = self.inner.map.get(&**dep).and_then(|slot| {
-                let b = &slot.breaker;
-                match b.state() {
-                    State::ForcedOpen => Some((State::ForcedOpen, None)),
-                    // An `Open` breaker whose period is over reads `Open` until its next
-                    // acquire; it no longer holds its dependents back.
-                    State::Open => match b.open_remaining() {
-                        Some(left) if left.is_zero() => None,
-                        left => Some((State::Open, left)),
-                    },
-                    _ => None,
-                }
-            });
-            if let Some((state, retry_after)) = blocked {
+            // An `Open` dependency whose period is over gives none: it no longer holds its
+            // dependents back, and its own next acquire probes it.
+            let rejected = self
+                .inner
+                .map
+                .get(&**dep)
+                .and_then(|slot| slot.breaker.open_rejection());
+            if let Some(rejected) = rejected {
                 if let Some(slot) = self.inner.map.get(name) {
                     // Relaxed: a statistic.
                     slot.dependency_rejected.fetch_add(1, Ordering::Relaxed);
                 }
-                return Err(RegistryError::DependencyOpen {
-                    dependent: name.to_owned(),
-                    dependency: dep.to_string(),
-                    state,
-                    retry_after,
-                });
+                return Err(rejected);
             }
         }
         Ok(())

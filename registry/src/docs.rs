@@ -31,10 +31,19 @@
 //! [`checked_breaker`](crate::Registry::checked_breaker) and
 //! [`check_dependencies`](crate::Registry::check_dependencies). The engine's
 //! [`Breaker`](fusebox_engine::Breaker) knows nothing of them: calling a breaker obtained with
-//! [`Registry::breaker`](crate::Registry::breaker) directly bypasses them. A refusal is not a
-//! breaker rejection: it is counted in the registry
-//! ([`Counters::dependency_rejected`](crate::Counters::dependency_rejected)), not in
-//! `Metrics::rejected`.
+//! [`Registry::breaker`](crate::Registry::breaker) directly bypasses them.
+//!
+//! A call refused for an open dependency is rejected as a call to the dependency would be:
+//! [`RegistryCallError::Rejected`](crate::RegistryCallError::Rejected) (or
+//! [`CheckError::Rejected`](crate::CheckError::Rejected), or the `Err` of
+//! `check_dependencies`) with the dependency's
+//! [`Breaker::open_rejection`](fusebox_engine::Breaker::open_rejection): it names the
+//! dependency, its reason is `Open` or `ForcedOpen`, and its `retry_after` is the time left in
+//! the dependency's open period. So callers look in one place for every rejection, and
+//! `rejected.breaker()` tells the call's own breaker from a dependency. Neither breaker
+//! counts the refusal in `Metrics::rejected` (neither was asked for a permit); the registry
+//! counts it for the dependent, in
+//! [`Counters::dependency_rejected`](crate::Counters::dependency_rejected).
 //!
 //! The dependency graph is immutable and swapped whole (`arc-swap`) on each change; each
 //! name's transitive dependencies are precomputed, nearest first. With no dependency declared

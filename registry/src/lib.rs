@@ -59,7 +59,7 @@ mod snapshot;
 mod table;
 
 pub use builder::RegistryBuilder;
-pub use error::{RegistryCallError, RegistryError};
+pub use error::{CheckError, RegistryCallError, RegistryError};
 pub use fusebox_policies::{ConfigError, RegistryConfig};
 pub use group::{Group, GroupMetrics};
 pub use snapshot::{BreakerSnapshot, Counters, SNAPSHOT_VERSION, Snapshot};
