@@ -17,6 +17,57 @@
 //! its own is untouched), each with one atomic [`Breaker::set_policy`](fusebox_engine::Breaker::set_policy).
 //! A breaker created later starts with the policy it inherits at that moment.
 //!
+//! # Config files
+//!
+//! A config file ([`Registry::apply_toml`](crate::Registry::apply_toml),
+//! [`Registry::from_toml`](crate::Registry::from_toml)) has an optional `[defaults]` section
+//! and `[breakers."<name>"]` sections. Applying one is all or nothing: every section is
+//! resolved first, and on any error nothing changes.
+//!
+//! **Sections are patches.** A section sets the policy of its name to its keys applied over
+//! the policy the name inherits: that of its longest dotted prefix with a policy of its own,
+//! else the registry default (rule 15). It stays a patch after the file is applied: whenever
+//! what it inherits changes (a [`set_policy`](crate::Registry::set_policy) or
+//! [`clear_policy`](crate::Registry::clear_policy) on a prefix, a
+//! [`set_default_policy`](crate::Registry::set_default_policy), or the next reload), the
+//! section is applied again over the new policy, so every key the section does not set
+//! follows its parent, and the keys it sets still win. With
+//!
+//! ```toml
+//! [breakers."stripe"]
+//! min_calls = 20
+//!
+//! [breakers."stripe.charges"]
+//! half_open = { permits = 2, successes = 2 }
+//! ```
+//!
+//! a later `set_policy("stripe", p)` gives `stripe.charges` (and every `stripe.charges.*`
+//! without a policy of its own) `p` with two half-open permits and two successes. A section
+//! that starts from a preset (`preset = "..."`) is applied over the preset, not its parent.
+//! `set_policy` on the section's own name replaces the section with a whole policy, which no
+//! longer follows its parent.
+//!
+//! **All or nothing, for changes too.** A section's keys may be invalid over some parents: a
+//! section setting `min_calls = 40` needs a window of at least 40 calls. A `set_policy`,
+//! `clear_policy`, `set_default_policy` or reload after which some section would not resolve
+//! to a valid policy fails and changes nothing: with
+//! [`RegistryError::InvalidSection`](crate::RegistryError::InvalidSection), naming the
+//! section's breaker and the field, or for a reload with a
+//! [`ConfigError`](crate::ConfigError) naming them and the line of the file.
+//!
+//! **The default.** A file with a `[defaults]` section sets the registry default to it,
+//! applied over [`Policy::default`](fusebox_engine::Policy::default) (an empty `[defaults]` is
+//! `Policy::default()` itself). A file without one keeps the registry's own default: the one
+//! it was built with, or last given to `set_default_policy`. So removing `[defaults]` from a
+//! file and reloading it goes back to the default set in code. A registry built by
+//! `from_toml` was built with `Policy::default()`.
+//!
+//! **Policies by name.** The policies set by name become exactly the file's sections: a
+//! policy set earlier in code and absent from the file is dropped, so removing a section from
+//! the file takes effect. [`Registry::policies`](crate::Registry::policies) and snapshots
+//! report each section as the policy it resolves to now; a snapshot restored later sets them
+//! as whole policies.
+//!
 //! # Dependencies
 //!
 //! [`Registry::depend`](crate::Registry::depend)`(a, b)` makes the registry refuse calls to `a`

@@ -39,6 +39,16 @@ pub enum RegistryError {
         /// `["a", "b", "a"]` for `depend("a", "b")` when `b` already depends on `a`.
         cycle: Vec<String>,
     },
+    /// A policy change would make a config-file section's policy invalid: the section's keys
+    /// applied over the policy it would inherit break a rule. Nothing changed.
+    InvalidSection {
+        /// The section's breaker name.
+        breaker: String,
+        /// The field at fault, as a dotted path (`min_calls`, `half_open.successes`).
+        field: String,
+        /// Why, with the accepted range.
+        reason: String,
+    },
     /// A snapshot of a format this version cannot read.
     UnsupportedSnapshot {
         /// The snapshot's format version.
@@ -61,6 +71,15 @@ impl fmt::Display for RegistryError {
             RegistryError::DependencyCycle { cycle } => {
                 write!(f, "dependency cycle: {}", cycle.join(" -> "))
             }
+            RegistryError::InvalidSection {
+                breaker,
+                field,
+                reason,
+            } => write!(
+                f,
+                "config section breakers.{breaker:?} would be invalid over the policy it \
+                 inherits: {field}: {reason}"
+            ),
             RegistryError::UnsupportedSnapshot { version } => {
                 write!(f, "unsupported snapshot format version {version}")
             }

@@ -268,7 +268,9 @@ impl<'r> Group<'r> {
     ///
     /// # Errors
     ///
-    /// [`RegistryError::InvalidName`] if the prefix is not a valid name.
+    /// As for [`Registry::set_policy`]: [`RegistryError::InvalidName`] if the prefix is not a
+    /// valid name, [`RegistryError::InvalidSection`] if a config-file section below it would
+    /// be invalid over `policy`.
     ///
     /// # Examples
     ///

@@ -1,10 +1,13 @@
 //! Policies by name: setting and clearing them, the default, resolving a name's policy
-//! (rule 15), and re-pointing the breakers a change reaches.
+//! (rule 15), keeping config-file sections resolved over their parents, and re-pointing the
+//! breakers a change reaches.
 //!
 //! # Synchronization
 //!
-//! The policy table is one `RwLock`. A change holds it for writing while it updates the table
-//! and re-points the breakers that inherit from the changed name, so concurrent changes leave
+//! The policy table is one `RwLock`. A change holds it for writing while it makes the change
+//! on a copy of the table, re-applies the config-file sections over what they now inherit,
+//! keeps the copy if they all resolve (all or nothing), and re-points the breakers that
+//! inherit from the changed name, so concurrent changes leave
 //! every breaker with the last one and no breaker is created from a table being changed
 //! (creators hold it for reading). Re-pointing iterates map shards under their read locks
 //! with the table lock held: lock order policy table, then map shards, then a breaker's own
@@ -18,20 +21,23 @@ use std::sync::Arc;
 use fusebox_engine::Policy;
 
 use crate::name::{check_name, in_group};
-use crate::table::{PolicySource, PolicyTable};
+use crate::table::{Own, PolicySource, PolicyTable, SectionError};
 use crate::{Registry, RegistryError, read, write};
 
 impl Registry {
     /// Sets the policy of `name` and re-points every breaker that now inherits it: `name`
     /// itself and each `name.*` without a policy of its own (or a nearer ancestor's). Each
     /// breaker swaps atomically ([`Breaker::set_policy`]); breakers created later inherit it.
-    /// `name` need not exist yet.
+    /// `name` need not exist yet. A config-file section for `name` is replaced by `policy`
+    /// whole; config-file sections below `name` that inherit from it are re-applied over
+    /// `policy` (see [`docs`](crate::docs), Config files).
     ///
     /// [`Breaker::set_policy`]: fusebox_engine::Breaker::set_policy
     ///
     /// # Errors
     ///
-    /// [`RegistryError::InvalidName`].
+    /// [`RegistryError::InvalidName`]; [`RegistryError::InvalidSection`] if a config-file
+    /// section below `name` would be invalid over `policy`. Nothing changes then.
     ///
     /// # Examples
     ///
@@ -46,7 +52,9 @@ impl Registry {
     pub fn set_policy(&self, name: &str, policy: Policy) -> Result<(), RegistryError> {
         check_name(name)?;
         let mut table = write(&self.inner.policies);
-        table.own.insert(Arc::from(name), policy);
+        commit(&mut table, |t| {
+            t.own.insert(Arc::from(name), Own::policy(policy));
+        })?;
         self.repoint(&table, |n| in_group(n, name));
         Ok(())
     }
@@ -56,7 +64,9 @@ impl Registry {
     ///
     /// # Errors
     ///
-    /// [`RegistryError::InvalidName`].
+    /// [`RegistryError::InvalidName`]; [`RegistryError::InvalidSection`] if a config-file
+    /// section below `name` would be invalid over the policy it falls back to. Nothing
+    /// changes then.
     ///
     /// # Examples
     ///
@@ -71,15 +81,25 @@ impl Registry {
     pub fn clear_policy(&self, name: &str) -> Result<bool, RegistryError> {
         check_name(name)?;
         let mut table = write(&self.inner.policies);
-        if table.own.remove(name).is_none() {
+        if !table.own.contains_key(name) {
             return Ok(false);
         }
+        commit(&mut table, |t| {
+            t.own.remove(name);
+        })?;
         self.repoint(&table, |n| in_group(n, name));
         Ok(true)
     }
 
     /// Replaces the default policy: every breaker with no policy of its own or inherited
-    /// switches to it.
+    /// switches to it, and config-file sections that inherit the default are re-applied over
+    /// it. It stays the default across config reloads of files without a `[defaults]`
+    /// section (see [`docs`](crate::docs), Config files).
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::InvalidSection`] if a config-file section would be invalid over
+    /// `policy`. Nothing changes then.
     ///
     /// # Examples
     ///
@@ -87,14 +107,18 @@ impl Registry {
     /// # use fusebox_engine::*;
     /// let registry = fusebox_registry::Registry::new(Policy::default());
     /// let b = registry.breaker("db")?;
-    /// registry.set_default_policy(Policy::builder().min_calls(7).build()?);
+    /// registry.set_default_policy(Policy::builder().min_calls(7).build()?)?;
     /// assert_eq!(b.policy().min_calls(), 7);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn set_default_policy(&self, policy: Policy) {
+    pub fn set_default_policy(&self, policy: Policy) -> Result<(), RegistryError> {
         let mut table = write(&self.inner.policies);
-        table.default = policy;
+        commit(&mut table, |t| {
+            t.code_default = policy.clone();
+            t.default = policy;
+        })?;
         self.repoint(&table, |_| true);
+        Ok(())
     }
 
     /// The default policy.
@@ -171,6 +195,30 @@ impl Registry {
             if *slot.breaker.policy() != *policy {
                 slot.breaker.set_policy(policy.clone());
             }
+        }
+    }
+}
+
+/// Applies `change` to a copy of `table` and re-applies every config-file section over what
+/// it then inherits; keeps the copy only if every section still resolves, so a change is made
+/// whole or not at all.
+pub(crate) fn commit(
+    table: &mut PolicyTable,
+    change: impl FnOnce(&mut PolicyTable),
+) -> Result<(), SectionError> {
+    let mut next = table.clone();
+    change(&mut next);
+    next.resolve_sections()?;
+    *table = next;
+    Ok(())
+}
+
+impl From<SectionError> for RegistryError {
+    fn from(e: SectionError) -> Self {
+        RegistryError::InvalidSection {
+            breaker: e.name.to_string(),
+            field: e.error.field().to_owned(),
+            reason: e.error.reason().to_owned(),
         }
     }
 }

@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::deps::DepGraph;
 use crate::name::check_name;
-use crate::table::PolicySource;
+use crate::table::{Own, PolicySource};
 use crate::{Registry, RegistryError, lock, read, write};
 
 /// The snapshot format this version writes and reads.
@@ -63,7 +63,8 @@ pub struct Snapshot {
     pub version: u32,
     /// The registry's default policy.
     pub default_policy: Policy,
-    /// The policies set by name.
+    /// The policies set by name, as in force when the snapshot was taken (a config-file
+    /// section as the policy it resolved to).
     pub policies: BTreeMap<String, Policy>,
     /// Each dependent's direct dependencies.
     pub dependencies: BTreeMap<String, Vec<String>>,
@@ -205,6 +206,12 @@ impl Registry {
     /// its period over (its next call probes); a `Recovering` one restarts its ramp. Breakers
     /// not in the snapshot keep their state (and take the restored policies).
     ///
+    /// The restored default becomes the registry's own (as if set by
+    /// [`set_default_policy`](Self::set_default_policy)), and each policy by name a whole
+    /// policy (as if set by [`set_policy`](Self::set_policy)): a config-file section restored
+    /// this way no longer follows its parent. Re-apply the config file to make it a patch on
+    /// its parent again.
+    ///
     /// [`Breaker::restore`]: fusebox_engine::Breaker::restore
     ///
     /// # Errors
@@ -266,10 +273,11 @@ impl Registry {
         }
 
         table.default = snapshot.default_policy.clone();
+        table.code_default = snapshot.default_policy.clone();
         table.own = snapshot
             .policies
             .iter()
-            .map(|(k, v)| (Arc::from(k.as_str()), v.clone()))
+            .map(|(k, v)| (Arc::from(k.as_str()), Own::policy(v.clone())))
             .collect();
         self.repoint(&table, |_| true);
         {
