@@ -37,6 +37,7 @@ fn swapper(breaker: Breaker, stop: Arc<AtomicBool>) -> thread::JoinHandle<u64> {
         let period = Duration::from_nanos(1_000_000_000 / SWAPS_PER_SEC);
         let start = Instant::now();
         let mut n = 0u64;
+        // Relaxed: a stop flag; the join publishes what the thread did.
         while !stop.load(Ordering::Relaxed) {
             breaker.set_policy(if n % 2 == 0 { a.clone() } else { b.clone() });
             n += 1;
@@ -93,6 +94,7 @@ fn under_load(c: &mut Criterion) {
             )
         })
     });
+    // Relaxed: see the load in `swapper`.
     stop.store(true, Ordering::Relaxed);
     let n = swaps.join().expect("swapper");
     assert!(n > 0);

@@ -18,11 +18,13 @@ static LIVE: AtomicIsize = AtomicIsize::new(0);
 // SAFETY: forwards every call to `System` unchanged; only counts the bytes.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // Relaxed: a byte count, read once allocations are done.
         LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
         // SAFETY: the caller upholds `alloc`'s contract, which we pass on.
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // Relaxed: as in `alloc`.
         LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
         // SAFETY: `ptr` was allocated by `System` with `layout` (see `alloc`).
         unsafe { System.dealloc(ptr, layout) }
@@ -33,6 +35,7 @@ unsafe impl GlobalAlloc for Counting {
 static GLOBAL: Counting = Counting;
 
 fn live() -> isize {
+    // Relaxed: as in `alloc`.
     LIVE.load(Ordering::Relaxed)
 }
 

@@ -171,7 +171,7 @@
 //! | a read-locked `HashMap` (same hasher) + handle clone, for comparison | 30 ns | |
 //! | `call` by name (lookup, dependency flag, guarded call) | 63 ns | |
 //! | get-or-create of a new name | ~2.4 µs, mostly the engine's breaker and fresh memory | |
-//! | heap per breaker, 10⁶ breakers, 100-call windows | 1 095 B: 952 B engine, 143 B registry | |
+//! | heap per breaker, 10⁶ breakers, 100-call windows | 751 B: 632 B engine, 119 B registry | |
 //!
 //! Commands: `cargo bench -p fusebox-benches --bench registry` and
 //! `cargo run --release -p fusebox-registry --example memory`.

@@ -99,10 +99,12 @@ fn a_creation_that_panics_gives_its_capacity_back() {
         .clock(clock)
         .capacity(1)
         .build();
+    // Relaxed: as in `Flaky::now_nanos`.
     fail.store(true, Ordering::Relaxed);
     // A registry handle crosses `catch_unwind` without `AssertUnwindSafe`.
     let r = registry.clone();
     assert!(catch_unwind(move || r.breaker("a").map(|_| ())).is_err());
+    // Relaxed: as in `Flaky::now_nanos`.
     fail.store(false, Ordering::Relaxed);
     assert!(registry.is_empty());
     assert!(registry.breaker("a").is_ok());
