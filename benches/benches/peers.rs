@@ -203,13 +203,13 @@ fn two_threads_one_breaker(c: &mut Criterion) {
         })
     });
 
-    let fusebox = Arc::new(Breaker::new("peers-2t", policy()));
+    let fusebox = Breaker::new("peers-2t", policy());
     g.bench_function("fusebox", |b| {
         b.iter_custom(|iters| {
             let br = fusebox.clone();
             two_threads(
                 Arc::new(move |_| {
-                    black_box(black_box(&*br).call(|| Ok::<u32, ()>(1)).is_ok());
+                    black_box(black_box(&br).call(|| Ok::<u32, ()>(1)).is_ok());
                 }),
                 iters.div_ceil(2),
             )

@@ -74,7 +74,7 @@ fn lookup(c: &mut Criterion) {
     });
     // The same calls on breakers already in hand: the part of `call_by_name` that is the
     // engine's (touching 1024 breakers in turn, so their cache lines are cold).
-    let held: Vec<Arc<Breaker>> = names
+    let held: Vec<Breaker> = names
         .iter()
         .map(|n| registry.get(n).expect("created"))
         .collect();
@@ -88,8 +88,8 @@ fn lookup(c: &mut Criterion) {
             )
         })
     });
-    // What a hand-rolled registry costs: a read-locked HashMap (same hasher) and an Arc clone.
-    let plain: RwLock<HashMap<Arc<str>, Arc<Breaker>, foldhash::fast::RandomState>> = RwLock::new(
+    // What a hand-rolled registry costs: a read-locked HashMap (same hasher) and a handle clone.
+    let plain: RwLock<HashMap<Arc<str>, Breaker, foldhash::fast::RandomState>> = RwLock::new(
         registry
             .breakers()
             .into_iter()
@@ -144,7 +144,7 @@ fn create(c: &mut Criterion) {
                 let chunk = left.min(fresh.len());
                 let start = Instant::now();
                 for n in &fresh[..chunk] {
-                    kept.push(Arc::new(Breaker::new(n.as_str(), policy())));
+                    kept.push(Breaker::new(n.as_str(), policy()));
                 }
                 total += start.elapsed();
                 kept.clear();
@@ -171,7 +171,7 @@ fn contended(c: &mut Criterion) {
             )
         })
     });
-    let registry = Arc::new(filled());
+    let registry = filled();
     g.bench_function("fusebox_call_same_name", |b| {
         b.iter_custom(|iters| {
             let r = registry.clone();

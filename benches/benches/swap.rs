@@ -31,12 +31,13 @@ fn policy(threshold: f64) -> Policy {
 }
 
 /// A thread that swaps `breaker`'s policy between two values at `SWAPS_PER_SEC` until stopped.
-fn swapper(breaker: Arc<Breaker>, stop: Arc<AtomicBool>) -> thread::JoinHandle<u64> {
+fn swapper(breaker: Breaker, stop: Arc<AtomicBool>) -> thread::JoinHandle<u64> {
     thread::spawn(move || {
         let (a, b) = (policy(0.5), policy(0.6));
         let period = Duration::from_nanos(1_000_000_000 / SWAPS_PER_SEC);
         let start = Instant::now();
         let mut n = 0u64;
+        // Relaxed: a stop flag; the join publishes what the thread did.
         while !stop.load(Ordering::Relaxed) {
             breaker.set_policy(if n % 2 == 0 { a.clone() } else { b.clone() });
             n += 1;
@@ -67,7 +68,7 @@ fn under_load(c: &mut Criterion) {
         })
     });
 
-    let breaker = Arc::new(Breaker::new("swap-bench", policy(0.5)));
+    let breaker = Breaker::new("swap-bench", policy(0.5));
     g.bench_function("fusebox_no_swaps", |b| {
         b.iter_custom(|iters| {
             let br = breaker.clone();
@@ -93,6 +94,7 @@ fn under_load(c: &mut Criterion) {
             )
         })
     });
+    // Relaxed: see the load in `swapper`.
     stop.store(true, Ordering::Relaxed);
     let n = swaps.join().expect("swapper");
     assert!(n > 0);

@@ -44,13 +44,13 @@ fn closed_success(c: &mut Criterion) {
         })
     });
 
-    let one = Arc::new(Breaker::new("bench-2t-one", policy()));
+    let one = Breaker::new("bench-2t-one", policy());
     g.bench_function("fusebox_one_breaker", |b| {
         b.iter_custom(|iters| {
             let br = one.clone();
             two_threads(
                 Arc::new(move |_| {
-                    black_box(black_box(&*br).call(|| Ok::<u32, ()>(1)).is_ok());
+                    black_box(black_box(&br).call(|| Ok::<u32, ()>(1)).is_ok());
                 }),
                 iters.div_ceil(2),
             )
@@ -72,13 +72,13 @@ fn closed_success(c: &mut Criterion) {
         })
     });
     // Striped (opt-in): each thread records into its own stripe, no locked instruction.
-    let striped = Arc::new(Breaker::striped("bench-2t-striped", policy()));
+    let striped = Breaker::striped("bench-2t-striped", policy());
     g.bench_function("fusebox_one_breaker_striped", |b| {
         b.iter_custom(|iters| {
             let br = striped.clone();
             two_threads(
                 Arc::new(move |_| {
-                    black_box(black_box(&*br).call(|| Ok::<u32, ()>(1)).is_ok());
+                    black_box(black_box(&br).call(|| Ok::<u32, ()>(1)).is_ok());
                 }),
                 iters.div_ceil(2),
             )

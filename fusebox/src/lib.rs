@@ -28,8 +28,7 @@
 //! snapshots.
 //!
 //! ```
-//! use std::sync::Arc;
-//! use fusebox::{ManualClock, Policy, Registry, RegistryError, State};
+//! use fusebox::{Breaker, ManualClock, Policy, Registry, RegistryError, State};
 //!
 //! let registry = Registry::with_clock(Policy::default(), ManualClock::new());
 //! registry.apply_toml(r#"
@@ -39,7 +38,7 @@
 //! min_calls = 5
 //! "#)?;
 //! let eu = registry.breaker("stripe.eu")?; // created, inheriting `stripe`'s policy
-//! assert!(Arc::ptr_eq(&eu, &registry.get("stripe.eu").unwrap()));
+//! assert!(Breaker::ptr_eq(&eu, &registry.get("stripe.eu").unwrap()));
 //! assert_eq!((eu.policy().min_calls(), registry.len()), (5, 1));
 //! registry.set_policy("stripe", Policy::builder().min_calls(8).build()?)?;
 //! assert_eq!(eu.policy().min_calls(), 8);
@@ -65,8 +64,8 @@ pub use fusebox_engine::{
 };
 
 pub use fusebox_registry::{
-    BreakerSnapshot, ConfigError, Counters, Group, GroupMetrics, PolicySource, Registry,
-    RegistryBuilder, RegistryCallError, RegistryConfig, RegistryError, Snapshot,
+    BreakerSnapshot, CheckError, ConfigError, Counters, Group, GroupMetrics, PolicySource,
+    Registry, RegistryBuilder, RegistryCallError, RegistryConfig, RegistryError, Snapshot,
 };
 
 /// The registry's long-form documentation: names, inheritance, dependencies, pruning, locking.

@@ -181,6 +181,8 @@ pub struct BreakerConfig {
 /// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct RegistryConfig {
+    /// Whether the file has a `[defaults]` section.
+    has_defaults: bool,
     defaults_patch: PolicyPatch,
     defaults: Policy,
     breakers: Vec<BreakerConfig>,
@@ -212,6 +214,34 @@ impl RegistryConfig {
     /// assert_eq!(err.breaker(), Some("db"));
     /// ```
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        let config = Self::from_toml_unresolved(text)?;
+        config.resolve()?;
+        Ok(config)
+    }
+
+    /// Parses a registry config file and validates everything but the breaker sections'
+    /// resolution: the TOML, the keys and their types, the names, presets and `[defaults]`.
+    /// For a registry that resolves the sections over parents and a default of its own (a
+    /// section valid over one default may be invalid over another: `min_calls = 150` needs a
+    /// window of at least 150 calls).
+    ///
+    /// # Errors
+    ///
+    /// As for [`from_toml`](Self::from_toml), except a section that is invalid only once it
+    /// is applied over what it inherits.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fusebox_policies::{Policy, RegistryConfig, Window};
+    /// let text = "[breakers.\"db\"]\nmin_calls = 150\n";
+    /// assert!(RegistryConfig::from_toml(text).is_err()); // over the default 100-call window
+    /// let config = RegistryConfig::from_toml_unresolved(text)?;
+    /// let wide = Policy::builder().window(Window::count(200)).build()?;
+    /// assert_eq!(config.breakers()[0].patch.apply(&wide)?.min_calls(), 150);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn from_toml_unresolved(text: &str) -> Result<Self, ConfigError> {
         let src = Source::new(text);
         let doc = file::parse_document(&src).map_err(|e| {
             let (line, column) = e.position;
@@ -236,6 +266,7 @@ impl RegistryConfig {
             }
         })?;
         let walker = Walker { src: &src };
+        let mut has_defaults = false;
         let mut defaults_patch = PolicyPatch::default();
         let mut breakers = Vec::new();
         for (key, value) in file::entries(doc.get_ref()) {
@@ -243,6 +274,7 @@ impl RegistryConfig {
             let value_pos = src.position(value.span().start);
             match (key.get_ref().as_ref(), value.get_ref()) {
                 ("defaults", DeValue::Table(t)) => {
+                    has_defaults = true;
                     defaults_patch = walker
                         .patch(t, Some(value_pos), Context::Policy)
                         .map_err(ConfigError::in_defaults_from)?;
@@ -309,13 +341,12 @@ impl RegistryConfig {
         let defaults = defaults_patch
             .apply(&Policy::default())
             .map_err(ConfigError::in_defaults_from)?;
-        let config = RegistryConfig {
+        Ok(RegistryConfig {
+            has_defaults,
             defaults_patch,
             defaults,
             breakers,
-        };
-        config.resolve()?;
-        Ok(config)
+        })
     }
 
     /// The registry's default policy: `[defaults]` applied over [`Policy::default`].
@@ -330,6 +361,22 @@ impl RegistryConfig {
     #[must_use]
     pub fn defaults(&self) -> &Policy {
         &self.defaults
+    }
+
+    /// Whether the file has a `[defaults]` section (even an empty one). A registry keeps its
+    /// own default policy when applying a file without one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fusebox_policies::RegistryConfig;
+    /// assert!(RegistryConfig::from_toml("[defaults]\n")?.has_defaults());
+    /// assert!(!RegistryConfig::from_toml("[breakers.\"db\"]\nmin_calls = 3\n")?.has_defaults());
+    /// # Ok::<(), fusebox_policies::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn has_defaults(&self) -> bool {
+        self.has_defaults
     }
 
     /// The `[defaults]` section as written, for a registry that applies it over a default of

@@ -55,7 +55,7 @@ fn main() {
     );
     println!("engine alone, per breaker: {} B", engine / n);
     println!(
-        "registry entry:           {} B per breaker (map slot, name, Arc)",
+        "registry entry:           {} B per breaker (map slot, name)",
         (total - engine) / n
     );
 }

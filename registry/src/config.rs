@@ -1,17 +1,29 @@
 //! Config files: a registry built from, or reloaded with, a `[defaults]` + `[breakers."name"]`
 //! TOML file parsed and validated by [`fusebox_policies::RegistryConfig`].
+//!
+//! # Synchronization
+//!
+//! A file is parsed with no lock held. Applying it holds the policy table's write lock while
+//! it resolves the sections on a copy of the table, replaces the table with the copy if every
+//! section resolved, and re-points breakers (as in `policy.rs`): lock order policy table,
+//! then map shards, then a breaker's own locks.
 
 use std::sync::Arc;
 
-use fusebox_engine::Clock;
+use fusebox_engine::{Clock, Policy};
 use fusebox_policies::{ConfigError, RegistryConfig};
 
+use crate::policy::commit;
+use crate::table::Own;
 use crate::{Registry, write};
 
 impl Registry {
     /// A registry on the [`QuantaClock`](fusebox_engine::QuantaClock) configured by a config
-    /// file: its default policy from `[defaults]`, a policy set by name for each
-    /// `[breakers."<name>"]` section (see [`apply_toml`](Self::apply_toml)).
+    /// file: [`Registry::new`]`(Policy::default())` with the file applied
+    /// ([`apply_toml`](Self::apply_toml)). Its default policy is the file's `[defaults]`, and
+    /// [`Policy::default`](fusebox_engine::Policy::default) again after a reload of a file
+    /// without that section; each `[breakers."<name>"]` section is a patch on what it
+    /// inherits.
     ///
     /// # Errors
     ///
@@ -40,9 +52,8 @@ impl Registry {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn from_toml(text: &str) -> Result<Registry, ConfigError> {
-        let config = RegistryConfig::from_toml(text)?;
-        let registry = Registry::new(config.defaults().clone());
-        registry.apply_config(&config)?;
+        let registry = Registry::new(Policy::default());
+        registry.apply_toml(text)?;
         Ok(registry)
     }
 
@@ -67,26 +78,33 @@ impl Registry {
         text: &str,
         clock: impl Clock + Clone,
     ) -> Result<Registry, ConfigError> {
-        let config = RegistryConfig::from_toml(text)?;
-        let registry = Registry::with_clock(config.defaults().clone(), clock);
-        registry.apply_config(&config)?;
+        let registry = Registry::with_clock(Policy::default(), clock);
+        registry.apply_toml(text)?;
         Ok(registry)
     }
 
     /// Hot-reloads a whole config file, all of it or none of it.
     ///
-    /// The file is parsed and every policy in it resolved and validated first; on any error
-    /// nothing changes. Then, under the policy lock, the registry's default policy becomes the
-    /// file's `[defaults]` (over [`Policy::default`](fusebox_engine::Policy::default)) and the
-    /// policies set by name become exactly the file's sections, each resolved over its longest
-    /// listed prefix. Policies set earlier by name and absent from the file are dropped (set in
-    /// code with [`set_policy`](Self::set_policy) included), so removing a section from the
-    /// file takes effect. Every existing breaker whose resolved policy changed is swapped
-    /// atomically, keeping its state; breakers named in the file but not yet used are not
-    /// created: they start with their policy when first used.
+    /// The file is parsed and every section resolved and validated first; on any error
+    /// nothing changes. Then, under the policy lock:
+    /// - the default policy becomes the file's `[defaults]` (over
+    ///   [`Policy::default`](fusebox_engine::Policy::default)) if the file has that section,
+    ///   else the registry's own default: the one it was built with, or last given to
+    ///   [`set_default_policy`](Self::set_default_policy);
+    /// - the policies set by name become exactly the file's sections. Policies set earlier by
+    ///   name and absent from the file are dropped (set in code with
+    ///   [`set_policy`](Self::set_policy) included), so removing a section from the file takes
+    ///   effect.
     ///
-    /// Each breaker swaps on its own: a call running during the reload may see one breaker
-    /// already on the new file and another still on the old one.
+    /// A section stays a patch on the policy it inherits (its longest dotted prefix with a
+    /// section, else the default): a later [`set_policy`](Self::set_policy) on that prefix, a
+    /// new default or the next reload changes every key the section does not set. See
+    /// [`docs`](crate::docs), Config files.
+    ///
+    /// Every existing breaker whose resolved policy changed is swapped atomically, keeping its
+    /// state; breakers named in the file but not yet used are not created: they start with
+    /// their policy when first used. Each breaker swaps on its own: a call running during the
+    /// reload may see one breaker already on the new file and another still on the old one.
     ///
     /// # Errors
     ///
@@ -110,15 +128,17 @@ impl Registry {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn apply_toml(&self, text: &str) -> Result<(), ConfigError> {
-        self.apply_config(&RegistryConfig::from_toml(text)?)
+        self.apply_config(&RegistryConfig::from_toml_unresolved(text)?)
     }
 
     /// [`apply_toml`](Self::apply_toml) for a config already parsed.
     ///
     /// # Errors
     ///
-    /// A [`ConfigError`] if a section's policy does not resolve (never, for a config from
-    /// [`RegistryConfig::from_toml`], which resolves every section before returning it).
+    /// A [`ConfigError`] naming the first section, in name order, whose policy is invalid
+    /// over what it inherits in this registry. (A config from [`RegistryConfig::from_toml`]
+    /// resolves over the file's own defaults; a registry with a default of its own may still
+    /// refuse it, or accept one that [`RegistryConfig::from_toml`] refuses.)
     ///
     /// # Examples
     ///
@@ -132,13 +152,28 @@ impl Registry {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn apply_config(&self, config: &RegistryConfig) -> Result<(), ConfigError> {
-        let resolved = config.resolve()?;
-        let mut table = write(&self.policies);
-        table.default = config.defaults().clone();
-        table.own = resolved
-            .into_iter()
-            .map(|(name, policy)| (Arc::from(name), policy))
-            .collect();
+        let mut table = write(&self.inner.policies);
+        commit(&mut table, |t| {
+            t.default = if config.has_defaults() {
+                config.defaults().clone()
+            } else {
+                t.code_default.clone()
+            };
+            t.own = config
+                .breakers()
+                .iter()
+                .map(|section| {
+                    let own = Own {
+                        // Replaced by the patch applied over what it inherits, before the
+                        // table is kept.
+                        policy: t.default.clone(),
+                        patch: Some(section.patch.clone()),
+                    };
+                    (Arc::from(section.name.as_str()), own)
+                })
+                .collect();
+        })
+        .map_err(|e| ConfigError::from(e.error).in_breaker(&e.name))?;
         self.repoint(&table, |_| true);
         Ok(())
     }

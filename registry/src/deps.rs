@@ -1,10 +1,28 @@
-//! The dependency graph between breaker names: acyclic by construction, with each name's
-//! transitive dependencies precomputed so that a call walks a flat list.
+//! Dependencies between breakers: the registry's `depend`/`undepend`/`check_dependencies`,
+//! and the graph they act on, acyclic by construction, with each name's transitive
+//! dependencies precomputed so that a call walks a flat list.
+//!
+//! # Synchronization
+//!
+//! - The graph is immutable and swapped whole through an `ArcSwap`: a check loads it
+//!   lock-free and walks a consistent graph, whatever changes meanwhile.
+//! - `deps_writer` (a `Mutex`) serializes changes, each of which builds a new graph from the
+//!   current one; it is taken alone, or after the policy table by `restore` (lock order:
+//!   policy table, then `deps_writer`).
+//! - `has_deps` lets a check skip the graph when no dependency was declared: stored
+//!   `Release` after the graph it describes, loaded `Acquire`.
+//! - A refusal bumps the dependent's `dependency_rejected` (`Relaxed`: a statistic), reading
+//!   the dependent's and each dependency's entry under their map shard's read lock.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use crate::RegistryError;
+use std::sync::atomic::Ordering;
+
+use fusebox_engine::Rejected;
+
+use crate::name::check_name;
+use crate::{Registry, RegistryError, lock};
 
 /// An immutable dependency graph; changes build a new one (it is swapped in whole).
 #[derive(Debug, Default, Clone)]
@@ -140,6 +158,157 @@ impl DepGraph {
             closure.insert(start.clone(), order.into_boxed_slice());
         }
         self.closure = closure;
+    }
+}
+
+impl Registry {
+    /// Declares that `dependent` depends on `dependency`: while `dependency` (or anything it
+    /// depends on in turn) is `Open` within its open period, or `ForcedOpen`,
+    /// [`Registry::call`] on `dependent` is rejected as a call to `dependency` would be:
+    /// [`RegistryCallError::Rejected`](crate::RegistryCallError::Rejected) with the rejection
+    /// that names `dependency`.
+    /// Neither breaker needs to exist yet; a dependency that does not exist is not open.
+    ///
+    /// Only the registry's own calling methods check dependencies: [`Breaker::call`] on the
+    /// handle returned by [`breaker`](Self::breaker) bypasses them.
+    ///
+    /// [`Breaker::call`]: fusebox_engine::Breaker::call
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::InvalidName`], or [`RegistryError::DependencyCycle`] if the
+    /// declaration would close a cycle (a self-dependency included); nothing changes then.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// use fusebox_registry::RegistryError;
+    /// let registry = fusebox_registry::Registry::new(Policy::default());
+    /// registry.depend("checkout", "payments")?;
+    /// registry.depend("payments", "db")?;
+    /// let err = registry.depend("db", "checkout").unwrap_err();
+    /// assert!(matches!(err, RegistryError::DependencyCycle { .. }));
+    /// assert_eq!(err.to_string(), "dependency cycle: db -> checkout -> payments -> db");
+    /// # Ok::<(), RegistryError>(())
+    /// ```
+    pub fn depend(&self, dependent: &str, dependency: &str) -> Result<(), RegistryError> {
+        check_name(dependent)?;
+        check_name(dependency)?;
+        let _writer = lock(&self.inner.deps_writer);
+        let next = self.inner.deps.load().with_edge(dependent, dependency)?;
+        self.set_deps(next);
+        Ok(())
+    }
+
+    /// Withdraws a dependency; returns whether it was declared.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let registry = fusebox_registry::Registry::new(Policy::default());
+    /// registry.depend("api", "db")?;
+    /// assert!(registry.undepend("api", "db"));
+    /// assert!(!registry.undepend("api", "db"));
+    /// # Ok::<(), fusebox_registry::RegistryError>(())
+    /// ```
+    pub fn undepend(&self, dependent: &str, dependency: &str) -> bool {
+        let _writer = lock(&self.inner.deps_writer);
+        match self.inner.deps.load().without_edge(dependent, dependency) {
+            Some(next) => {
+                self.set_deps(next);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The direct dependencies of `name`, sorted.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let registry = fusebox_registry::Registry::new(Policy::default());
+    /// registry.depend("api", "db")?;
+    /// registry.depend("api", "cache")?;
+    /// assert_eq!(registry.dependencies("api"), ["cache", "db"]);
+    /// # Ok::<(), fusebox_registry::RegistryError>(())
+    /// ```
+    pub fn dependencies(&self, name: &str) -> Vec<String> {
+        self.inner
+            .deps
+            .load()
+            .direct(name)
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Checks the dependencies of `name`, directly or through other dependencies, nearest
+    /// first. A refusal is counted in the breaker's
+    /// [`Counters::dependency_rejected`](crate::Counters::dependency_rejected) if it exists.
+    ///
+    /// # Errors
+    ///
+    /// The [`Rejected`] that the first dependency found `Open` (with time left in its open
+    /// period) or `ForcedOpen` would give a call of its own
+    /// ([`Breaker::open_rejection`]): [`Rejected::breaker`] names the dependency,
+    /// [`Rejected::reason`] is [`RejectReason::Open`] or [`RejectReason::ForcedOpen`], and
+    /// [`Rejected::retry_after`] is the time left in its open period.
+    ///
+    /// [`Breaker::open_rejection`]: fusebox_engine::Breaker::open_rejection
+    /// [`RejectReason::Open`]: fusebox_engine::RejectReason::Open
+    /// [`RejectReason::ForcedOpen`]: fusebox_engine::RejectReason::ForcedOpen
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let registry = fusebox_registry::Registry::new(Policy::default());
+    /// registry.depend("api", "db")?;
+    /// assert!(registry.check_dependencies("api").is_ok());
+    /// registry.breaker("db")?.force_open();
+    /// let rejected = registry.check_dependencies("api").unwrap_err();
+    /// assert_eq!((rejected.breaker(), rejected.reason()), ("db", RejectReason::ForcedOpen));
+    /// # Ok::<(), fusebox_registry::RegistryError>(())
+    /// ```
+    #[inline]
+    pub fn check_dependencies(&self, name: &str) -> Result<(), Rejected> {
+        // Acquire: pairs with the Release in `set_deps`, so a caller that saw `depend` return
+        // sees its graph below.
+        if !self.inner.has_deps.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        self.check_dependencies_in(name)
+    }
+
+    /// The walk, kept out of line so that registries without dependencies inline only the
+    /// flag check.
+    #[inline(never)]
+    fn check_dependencies_in(&self, name: &str) -> Result<(), Rejected> {
+        let graph = self.inner.deps.load();
+        for dep in graph.all_dependencies(name) {
+            // An `Open` dependency whose period is over gives none: it no longer holds its
+            // dependents back, and its own next acquire probes it.
+            let rejected = self
+                .inner
+                .map
+                .get(&**dep)
+                .and_then(|slot| slot.breaker.open_rejection());
+            if let Some(rejected) = rejected {
+                if let Some(slot) = self.inner.map.get(name) {
+                    // Relaxed: a statistic.
+                    slot.dependency_rejected.fetch_add(1, Ordering::Relaxed);
+                }
+                return Err(rejected);
+            }
+        }
+        Ok(())
+    }
+
+    /// Swaps in a new dependency graph. Callers hold `deps_writer`.
+    pub(crate) fn set_deps(&self, graph: DepGraph) {
+        let any = !graph.is_empty();
+        self.inner.deps.store(Arc::new(graph));
+        // Release: publishes the graph stored above to `check_dependencies`.
+        self.inner.has_deps.store(any, Ordering::Release);
     }
 }
 

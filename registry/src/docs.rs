@@ -19,6 +19,57 @@
 //! [`Breaker::set_policy`](fusebox_engine::Breaker::set_policy). A breaker created later starts
 //! with the policy it inherits at that moment.
 //!
+//! # Config files
+//!
+//! A config file ([`Registry::apply_toml`](crate::Registry::apply_toml),
+//! [`Registry::from_toml`](crate::Registry::from_toml)) has an optional `[defaults]` section
+//! and `[breakers."<name>"]` sections. Applying one is all or nothing: every section is
+//! resolved first, and on any error nothing changes.
+//!
+//! **Sections are patches.** A section sets the policy of its name to its keys applied over
+//! the policy the name inherits: that of its longest dotted prefix with a policy of its own,
+//! else the registry default (rule 15). It stays a patch after the file is applied: whenever
+//! what it inherits changes (a [`set_policy`](crate::Registry::set_policy) or
+//! [`clear_policy`](crate::Registry::clear_policy) on a prefix, a
+//! [`set_default_policy`](crate::Registry::set_default_policy), or the next reload), the
+//! section is applied again over the new policy, so every key the section does not set
+//! follows its parent, and the keys it sets still win. With
+//!
+//! ```toml
+//! [breakers."stripe"]
+//! min_calls = 20
+//!
+//! [breakers."stripe.charges"]
+//! half_open = { permits = 2, successes = 2 }
+//! ```
+//!
+//! a later `set_policy("stripe", p)` gives `stripe.charges` (and every `stripe.charges.*`
+//! without a policy of its own) `p` with two half-open permits and two successes. A section
+//! that starts from a preset (`preset = "..."`) is applied over the preset, not its parent.
+//! `set_policy` on the section's own name replaces the section with a whole policy, which no
+//! longer follows its parent.
+//!
+//! **All or nothing, for changes too.** A section's keys may be invalid over some parents: a
+//! section setting `min_calls = 40` needs a window of at least 40 calls. A `set_policy`,
+//! `clear_policy`, `set_default_policy` or reload after which some section would not resolve
+//! to a valid policy fails and changes nothing: with
+//! [`RegistryError::InvalidSection`](crate::RegistryError::InvalidSection), naming the
+//! section's breaker and the field, or for a reload with a
+//! [`ConfigError`](crate::ConfigError) naming them and the line of the file.
+//!
+//! **The default.** A file with a `[defaults]` section sets the registry default to it,
+//! applied over [`Policy::default`](fusebox_engine::Policy::default) (an empty `[defaults]` is
+//! `Policy::default()` itself). A file without one keeps the registry's own default: the one
+//! it was built with, or last given to `set_default_policy`. So removing `[defaults]` from a
+//! file and reloading it goes back to the default set in code. A registry built by
+//! `from_toml` was built with `Policy::default()`.
+//!
+//! **Policies by name.** The policies set by name become exactly the file's sections: a
+//! policy set earlier in code and absent from the file is dropped, so removing a section from
+//! the file takes effect. [`Registry::policies`](crate::Registry::policies) and snapshots
+//! report each section as the policy it resolves to now; a snapshot restored later sets them
+//! as whole policies.
+//!
 //! # Dependencies
 //!
 //! [`Registry::depend`](crate::Registry::depend)`(a, b)` makes the registry refuse calls to `a`
@@ -33,10 +84,19 @@
 //! [`checked_breaker`](crate::Registry::checked_breaker) and
 //! [`check_dependencies`](crate::Registry::check_dependencies). The engine's
 //! [`Breaker`](fusebox_engine::Breaker) knows nothing of them: calling a breaker obtained with
-//! [`Registry::breaker`](crate::Registry::breaker) directly bypasses them. A refusal is not a
-//! breaker rejection: it is counted in the registry
-//! ([`BreakerSnapshot::dependency_rejected`](crate::BreakerSnapshot::dependency_rejected)), not in
-//! `Metrics::rejected`.
+//! [`Registry::breaker`](crate::Registry::breaker) directly bypasses them.
+//!
+//! A call refused for an open dependency is rejected as a call to the dependency would be:
+//! [`RegistryCallError::Rejected`](crate::RegistryCallError::Rejected) (or
+//! [`CheckError::Rejected`](crate::CheckError::Rejected), or the `Err` of
+//! `check_dependencies`) with the dependency's
+//! [`Breaker::open_rejection`](fusebox_engine::Breaker::open_rejection): it names the
+//! dependency, its reason is `Open` or `ForcedOpen`, and its `retry_after` is the time left in
+//! the dependency's open period. So callers look in one place for every rejection, and
+//! `rejected.breaker()` tells the call's own breaker from a dependency. Neither breaker
+//! counts the refusal in `Metrics::rejected` (neither was asked for a permit); the registry
+//! counts it for the dependent, in
+//! [`BreakerSnapshot::dependency_rejected`](crate::BreakerSnapshot::dependency_rejected).
 //!
 //! The dependency graph is immutable and swapped whole (`arc-swap`) on each change; each
 //! name's transitive dependencies are precomputed, nearest first. With no dependency declared
@@ -49,22 +109,36 @@
 //! - it has not been *used* for at least `older_than`, as far as prune passes can tell;
 //! - it is `Closed` (an `Open`, forced, disabled or metrics-only breaker carries state someone
 //!   wants kept);
-//! - nobody but the registry holds it (`Arc::strong_count == 1`, checked under the shard's
-//!   write lock, so no lookup can hand it out meanwhile). A breaker someone holds is never
-//!   silently replaced by a fresh one.
+//! - nobody but the registry holds it: [`Breaker::handle_count`] is 1, the registry's own
+//!   handle (checked under the shard's write lock, so no lookup can
+//!   hand it out meanwhile; an owned permit counts as a handle). A breaker someone holds a
+//!   handle to is never removed, so it is never silently replaced by a fresh one.
 //!
 //! The engine keeps no last-use time, and lookups must not read a clock, so use is tracked in
 //! the registry entry in two ways:
 //! - a lookup through the registry sets a *looked-up* flag in the entry, which each pass reads
 //!   and clears; the flag is stored only when it is clear, so hot lookups only read it;
 //! - a pass compares the breaker's `admitted + rejected` (plus dependency refusals) with what
-//!   the previous pass saw, which catches calls through an `Arc` held outside the registry.
+//!   the previous pass saw, which catches calls through a handle held outside the registry.
 //!
 //! A pass visits a shard under its write lock, so a lookup is seen either by this pass or by
 //! the next one. A pass that sees either kind of use dates it to its own clock time, at most
 //! one pass interval late; a breaker is then removed by the first pass at least `older_than`
 //! after that: between `older_than` and `older_than` plus two pass intervals after its last
 //! use, never before. A breaker created and never used again is dated to its creation.
+//!
+//! # Striped registries
+//!
+//! [`RegistryBuilder::striped`](crate::RegistryBuilder::striped) makes every breaker the
+//! registry creates striped, by lookup, call, snapshot restore or after a prune alike: each
+//! calling thread records outcomes into a window of its own, with no locked instruction on a
+//! call, and a breaker opens on the failure rate of one thread's last calls rather than all
+//! threads' (its counters stay exact). See
+//! [`Breaker::striped`](fusebox_engine::Breaker::striped) for when that trade is worth making.
+//! Striping is fixed when a breaker is made. The engine stripes count windows of up to 128
+//! calls with no slow-call or consecutive-failure rule; a breaker whose (inherited, set or
+//! reloaded) policy is otherwise still reports `is_striped()` but records as an unstriped
+//! breaker would, and goes back to its stripes if a later policy allows them.
 //!
 //! # Capacity
 //!
@@ -76,7 +150,8 @@
 //! # Locking
 //!
 //! - The map is a `DashMap` (sharded `RwLock`s) keyed by the breaker's own `Arc<str>` name.
-//!   A lookup takes one shard read lock and clones the breaker's `Arc`.
+//!   A lookup takes one shard read lock and clones the breaker's handle (one reference-count
+//!   increment).
 //! - The policy table (`RwLock`): creators hold it for reading while they resolve the policy
 //!   and insert, and policy changes hold it for writing while they update the table and
 //!   re-point breakers. So a breaker is never created from a table that is being changed, and
@@ -95,17 +170,19 @@
 //! |---|---:|---:|
 //! | `get` of a 16-byte name in a registry of 10 000 | 33 ns | 4.0 ns |
 //! | `get` of one name over and over | 21 ns | |
-//! | a read-locked `HashMap` (same hasher) + `Arc` clone, for comparison | 30 ns | |
+//! | a read-locked `HashMap` (same hasher) + handle clone, for comparison | 30 ns | |
 //! | `call` by name (lookup, dependency flag, guarded call) | 63 ns | |
 //! | get-or-create of a new name | ~2.4 µs, mostly the engine's breaker and fresh memory | |
-//! | heap per breaker, 10⁶ breakers, 100-call windows | 1 095 B: 952 B engine, 143 B registry | |
+//! | heap per breaker, 10⁶ breakers, 100-call windows | 751 B: 632 B engine, 119 B registry | |
 //!
 //! Commands: `cargo bench -p fusebox-benches --bench registry` and
 //! `cargo run --release -p fusebox-registry --example memory`.
 //!
 //! A lookup hashes the name with `foldhash` (seeded per registry), takes a shard read lock,
-//! compares the key, reads the entry's looked-up flag and clones the breaker's `Arc`; the
-//! caller later drops the `Arc`. The three read-modify-writes (lock, unlock, reference count)
+//! compares the key, reads the entry's looked-up flag and clones the breaker's handle; the
+//! caller later drops the handle. The three read-modify-writes (lock, unlock, reference count)
 //! are most of it. A registry entry is the map slot (the `Arc<str>` key shared with the
-//! breaker's name, the `Arc<Breaker>` and four words of bookkeeping), the name's allocation
-//! and the `Arc<Breaker>` allocation.
+//! breaker's name, the breaker's one-pointer handle and four words of bookkeeping) and the
+//! name's allocation.
+//!
+//! [`Breaker::handle_count`]: fusebox_engine::Breaker::handle_count

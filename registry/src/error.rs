@@ -1,9 +1,11 @@
 //! What the registry reports when it cannot do what it was asked.
+//!
+//! # Synchronization
+//!
+//! None: plain values.
 
+use fusebox_engine::{CallError, Rejected};
 use std::fmt;
-use std::time::Duration;
-
-use fusebox_engine::{CallError, Rejected, State};
 
 /// Why the registry refused a request.
 ///
@@ -37,16 +39,15 @@ pub enum RegistryError {
         /// `["a", "b", "a"]` for `depend("a", "b")` when `b` already depends on `a`.
         cycle: Vec<String>,
     },
-    /// A breaker the call depends on (directly or through other dependencies) is open.
-    DependencyOpen {
-        /// The breaker that was asked.
-        dependent: String,
-        /// The open breaker it depends on.
-        dependency: String,
-        /// The dependency's state: `Open` or `ForcedOpen`.
-        state: State,
-        /// For `Open`: the time left in the dependency's open period.
-        retry_after: Option<Duration>,
+    /// A policy change would make a config-file section's policy invalid: the section's keys
+    /// applied over the policy it would inherit break a rule. Nothing changed.
+    InvalidSection {
+        /// The section's breaker name.
+        breaker: String,
+        /// The field at fault, as a dotted path (`min_calls`, `half_open.successes`).
+        field: String,
+        /// Why, with the accepted range.
+        reason: String,
     },
     /// A snapshot of a format this version cannot read.
     UnsupportedSnapshot {
@@ -70,21 +71,15 @@ impl fmt::Display for RegistryError {
             RegistryError::DependencyCycle { cycle } => {
                 write!(f, "dependency cycle: {}", cycle.join(" -> "))
             }
-            RegistryError::DependencyOpen {
-                dependent,
-                dependency,
-                state,
-                retry_after,
-            } => {
-                write!(
-                    f,
-                    "breaker {dependent} rejected the call: its dependency {dependency} is {state}"
-                )?;
-                if let Some(d) = retry_after {
-                    write!(f, " for {d:?} more")?;
-                }
-                Ok(())
-            }
+            RegistryError::InvalidSection {
+                breaker,
+                field,
+                reason,
+            } => write!(
+                f,
+                "config section breakers.{breaker:?} would be invalid over the policy it \
+                 inherits: {field}: {reason}"
+            ),
             RegistryError::UnsupportedSnapshot { version } => {
                 write!(f, "unsupported snapshot format version {version}")
             }
@@ -94,29 +89,120 @@ impl fmt::Display for RegistryError {
 
 impl std::error::Error for RegistryError {}
 
-/// Why [`Registry::call`](crate::Registry::call) did not return the call's value.
+/// Why [`Registry::checked_breaker`](crate::Registry::checked_breaker) gave no breaker: the
+/// registry refused the name, or a dependency is open.
+///
+/// A dependency's rejection is the [`Rejected`] a call to the dependency would get: it names
+/// the dependency and carries its reason and time left, as
+/// [`RegistryCallError::Rejected`] does for [`Registry::call`](crate::Registry::call).
 ///
 /// # Examples
 ///
 /// ```
-/// use fusebox_registry::{Registry, RegistryCallError, RegistryError};
-/// let registry = Registry::new(fusebox_engine::Policy::default());
+/// use fusebox_engine::{Policy, RejectReason};
+/// use fusebox_registry::{CheckError, Registry, RegistryError};
+///
+/// let registry = Registry::new(Policy::default());
 /// registry.depend("api", "db")?;
 /// registry.breaker("db")?.force_open();
-/// let err = registry.call("api", || Ok::<_, ()>(1)).unwrap_err();
+/// match registry.checked_breaker("api") {
+///     Err(CheckError::Rejected(r)) => {
+///         assert_eq!((r.breaker(), r.reason()), ("db", RejectReason::ForcedOpen));
+///     }
+///     other => panic!("{other:?}"),
+/// }
 /// assert!(matches!(
-///     err,
-///     RegistryCallError::Registry(RegistryError::DependencyOpen { .. })
+///     registry.checked_breaker("no spaces"),
+///     Err(CheckError::Registry(RegistryError::InvalidName { .. }))
 /// ));
 /// # Ok::<(), RegistryError>(())
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
-pub enum RegistryCallError<E> {
-    /// The registry did not run the call: an invalid name, a full registry or an open
-    /// dependency.
+pub enum CheckError {
+    /// The registry refused the name: invalid, or the registry is full.
     Registry(RegistryError),
-    /// The breaker did not admit the call.
+    /// A dependency is open: the rejection a call to it would get.
+    Rejected(Rejected),
+}
+
+impl CheckError {
+    /// The rejection, if a dependency is open.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let registry = fusebox_registry::Registry::new(Policy::default());
+    /// assert!(registry.checked_breaker("bad name").unwrap_err().rejected().is_none());
+    /// ```
+    pub fn rejected(&self) -> Option<&Rejected> {
+        match self {
+            CheckError::Rejected(r) => Some(r),
+            CheckError::Registry(_) => None,
+        }
+    }
+}
+
+impl From<RegistryError> for CheckError {
+    fn from(e: RegistryError) -> Self {
+        CheckError::Registry(e)
+    }
+}
+
+impl From<Rejected> for CheckError {
+    fn from(r: Rejected) -> Self {
+        CheckError::Rejected(r)
+    }
+}
+
+impl fmt::Display for CheckError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CheckError::Registry(e) => e.fmt(f),
+            CheckError::Rejected(r) => r.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for CheckError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CheckError::Registry(e) => Some(e),
+            CheckError::Rejected(r) => Some(r),
+        }
+    }
+}
+
+/// Why [`Registry::call`](crate::Registry::call) did not return the call's value.
+///
+/// A call is rejected the same way whether its own breaker or one it depends on is open:
+/// [`Rejected`](Self::Rejected), whose [`Rejected::breaker`] names the breaker that is open.
+/// `Display` reads as the engine's [`CallError`]: a rejection as [`Rejected`]'s, a failure as
+/// the call's own error.
+///
+/// # Examples
+///
+/// ```
+/// use fusebox_engine::{Policy, RejectReason};
+/// use fusebox_registry::{Registry, RegistryError};
+/// let registry = Registry::new(Policy::default());
+/// registry.depend("api", "db")?;
+/// registry.breaker("db")?.force_open();
+/// let err = registry.call("api", || Ok::<_, &str>(1)).unwrap_err();
+/// let rejected = err.rejected().unwrap();
+/// assert_eq!((rejected.breaker(), rejected.reason()), ("db", RejectReason::ForcedOpen));
+/// assert_eq!(err.to_string(), "breaker db rejected the call: forced open");
+///
+/// let failed = registry.call("db.replica", || Err::<(), _>("timeout")).unwrap_err();
+/// assert_eq!(failed.to_string(), "timeout");
+/// # Ok::<(), RegistryError>(())
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum RegistryCallError<E> {
+    /// The registry did not run the call: an invalid name or a full registry.
+    Registry(RegistryError),
+    /// The call was not admitted: its breaker, or a breaker it depends on, rejected it.
+    /// [`Rejected::breaker`] says which.
     Rejected(Rejected),
     /// The call ran and failed with this error.
     Failed(E),
@@ -145,6 +231,19 @@ impl<E> RegistryCallError<E> {
             _ => None,
         }
     }
+
+    /// The rejection, if the call's breaker or one it depends on rejected it.
+    ///
+    /// ```
+    /// use fusebox_registry::RegistryCallError;
+    /// assert!(RegistryCallError::Failed("boom").rejected().is_none());
+    /// ```
+    pub fn rejected(&self) -> Option<&Rejected> {
+        match self {
+            RegistryCallError::Rejected(r) => Some(r),
+            _ => None,
+        }
+    }
 }
 
 impl<E> From<CallError<E>> for RegistryCallError<E> {
@@ -162,12 +261,27 @@ impl<E> From<RegistryError> for RegistryCallError<E> {
     }
 }
 
+impl<E> From<Rejected> for RegistryCallError<E> {
+    fn from(r: Rejected) -> Self {
+        RegistryCallError::Rejected(r)
+    }
+}
+
+impl<E> From<CheckError> for RegistryCallError<E> {
+    fn from(e: CheckError) -> Self {
+        match e {
+            CheckError::Registry(e) => RegistryCallError::Registry(e),
+            CheckError::Rejected(r) => RegistryCallError::Rejected(r),
+        }
+    }
+}
+
 impl<E: fmt::Display> fmt::Display for RegistryCallError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RegistryCallError::Registry(e) => e.fmt(f),
             RegistryCallError::Rejected(r) => r.fmt(f),
-            RegistryCallError::Failed(e) => write!(f, "call failed: {e}"),
+            RegistryCallError::Failed(e) => e.fmt(f),
         }
     }
 }

@@ -1,6 +1,10 @@
 //! Groups: a dotted prefix and every breaker below it, acted on at once.
-
-use std::sync::Arc;
+//!
+//! # Synchronization
+//!
+//! A group action copies the matching handles out of the map (shard read locks, one at a
+//! time) and acts on them with no registry lock held. `metrics` reads each entry under its
+//! shard's read lock; `dependency_rejected` is loaded `Relaxed` (a statistic).
 
 use fusebox_engine::{Breaker, Counters, Policy, State};
 use serde::{Deserialize, Serialize};
@@ -128,6 +132,26 @@ impl GroupMetrics {
     }
 }
 
+impl Registry {
+    /// A handle on `prefix` and every `prefix.*` breaker (a dotted boundary: group `stripe`
+    /// holds `stripe.eu`, not `stripes`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let registry = fusebox_registry::Registry::new(Policy::default());
+    /// for n in ["stripe", "stripe.eu", "stripes"] {
+    ///     registry.breaker(n)?;
+    /// }
+    /// assert_eq!(registry.group("stripe").names(), ["stripe", "stripe.eu"]);
+    /// # Ok::<(), fusebox_registry::RegistryError>(())
+    /// ```
+    pub fn group(&self, prefix: &str) -> Group<'_> {
+        Group::new(self, prefix)
+    }
+}
+
 impl<'r> Group<'r> {
     pub(crate) fn new(registry: &'r Registry, prefix: &str) -> Self {
         Group {
@@ -168,7 +192,7 @@ impl<'r> Group<'r> {
     /// assert_eq!(registry.group("db").breakers()[0].name(), "db.primary");
     /// # Ok::<(), fusebox_registry::RegistryError>(())
     /// ```
-    pub fn breakers(&self) -> Vec<Arc<Breaker>> {
+    pub fn breakers(&self) -> Vec<Breaker> {
         self.registry.matching(|n| in_group(n, &self.prefix))
     }
 
@@ -249,7 +273,9 @@ impl<'r> Group<'r> {
     ///
     /// # Errors
     ///
-    /// [`RegistryError::InvalidName`] if the prefix is not a valid name.
+    /// As for [`Registry::set_policy`]: [`RegistryError::InvalidName`] if the prefix is not a
+    /// valid name, [`RegistryError::InvalidSection`] if a config-file section below it would
+    /// be invalid over `policy`.
     ///
     /// # Examples
     ///
@@ -276,7 +302,7 @@ impl<'r> Group<'r> {
     /// ```
     pub fn metrics(&self) -> GroupMetrics {
         let mut sum = GroupMetrics::default();
-        for slot in self.registry.map.iter() {
+        for slot in self.registry.inner.map.iter() {
             if !in_group(slot.key(), &self.prefix) {
                 continue;
             }

@@ -1,5 +1,9 @@
 //! Breaker names: the accepted alphabet and the dotted-prefix relations inheritance and groups
 //! are built on.
+//!
+//! # Synchronization
+//!
+//! None: pure functions of a name.
 
 use fusebox_policies::NameError;
 

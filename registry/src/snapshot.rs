@@ -1,5 +1,15 @@
 //! Snapshots: the registry's policies, dependencies and every breaker's state and counters,
 //! as plain serde data; and putting them back.
+//!
+//! # Synchronization
+//!
+//! A snapshot holds the policy table's read lock while it copies the breakers' handles out of
+//! the map (shard read locks, one at a time) and reads each breaker, so policy changes wait
+//! and calls do not. A restore checks everything with no lock held, then holds the table's
+//! write lock for the rest (no breaker can be created meanwhile, so the capacity it checked
+//! holds), taking `deps_writer` inside it to swap the dependency graph. Lock order: policy
+//! table, then `deps_writer` or map shards. `dependency_rejected` is read and written
+//! `Relaxed`: a statistic.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -11,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::deps::DepGraph;
 use crate::name::check_name;
-use crate::table::PolicySource;
+use crate::table::{Own, PolicySource};
 use crate::{Registry, RegistryError, lock, read, write};
 
 /// The snapshot format this version writes and reads.
@@ -53,7 +63,8 @@ pub struct Snapshot {
     pub version: u32,
     /// The registry's default policy.
     pub default_policy: Policy,
-    /// The policies set by name.
+    /// The policies set by name, as in force when the snapshot was taken (a config-file
+    /// section as the policy it resolved to).
     pub policies: BTreeMap<String, Policy>,
     /// Each dependent's direct dependencies.
     pub dependencies: BTreeMap<String, Vec<String>>,
@@ -109,9 +120,10 @@ impl Registry {
     /// # Ok::<(), fusebox_registry::RegistryError>(())
     /// ```
     pub fn snapshot(&self) -> Snapshot {
-        let table = read(&self.policies);
-        let deps = self.deps.load_full();
+        let table = read(&self.inner.policies);
+        let deps = self.inner.deps.load_full();
         let mut slots: Vec<_> = self
+            .inner
             .map
             .iter()
             // Relaxed: a statistic.
@@ -161,6 +173,12 @@ impl Registry {
     /// its period over (its next call probes); a `Recovering` one restarts its ramp. Breakers
     /// not in the snapshot keep their state (and take the restored policies).
     ///
+    /// The restored default becomes the registry's own (as if set by
+    /// [`set_default_policy`](Self::set_default_policy)), and each policy by name a whole
+    /// policy (as if set by [`set_policy`](Self::set_policy)): a config-file section restored
+    /// this way no longer follows its parent. Re-apply the config file to make it a patch on
+    /// its parent again.
+    ///
     /// [`Breaker::restore`]: fusebox_engine::Breaker::restore
     ///
     /// # Errors
@@ -208,28 +226,29 @@ impl Registry {
 
         // Creators hold the table for reading: while it is held for writing, no breaker can
         // be created behind our back, so the capacity checked here is still there below.
-        let mut table = write(&self.policies);
+        let mut table = write(&self.inner.policies);
         let mut fresh = HashSet::new();
         for b in &snapshot.breakers {
-            if !self.map.contains_key(b.name.as_str()) {
+            if !self.inner.map.contains_key(b.name.as_str()) {
                 fresh.insert(b.name.as_str());
             }
         }
-        if self.len().saturating_add(fresh.len()) > self.capacity {
+        if self.len().saturating_add(fresh.len()) > self.inner.capacity {
             return Err(RegistryError::Full {
-                capacity: self.capacity,
+                capacity: self.inner.capacity,
             });
         }
 
         table.default = snapshot.default_policy.clone();
+        table.code_default = snapshot.default_policy.clone();
         table.own = snapshot
             .policies
             .iter()
-            .map(|(k, v)| (Arc::from(k.as_str()), v.clone()))
+            .map(|(k, v)| (Arc::from(k.as_str()), Own::policy(v.clone())))
             .collect();
         self.repoint(&table, |_| true);
         {
-            let _writer = lock(&self.deps_writer);
+            let _writer = lock(&self.inner.deps_writer);
             self.set_deps(graph);
         }
         for b in &snapshot.breakers {
@@ -240,7 +259,7 @@ impl Registry {
                 backoff_step: b.backoff_step,
                 counters: b.counters,
             });
-            if let Some(slot) = self.map.get(b.name.as_str()) {
+            if let Some(slot) = self.inner.map.get(b.name.as_str()) {
                 // Relaxed: a statistic, raised like the breaker's counters.
                 slot.dependency_rejected
                     .fetch_max(b.dependency_rejected, Ordering::Relaxed);

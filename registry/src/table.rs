@@ -1,10 +1,15 @@
 //! The policy table: the registry default and the policies set by name, and rule 15's
 //! resolution of a name to the policy it runs with.
+//!
+//! # Synchronization
+//!
+//! None of its own: the registry keeps the table in an `RwLock` (see `policy.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use fusebox_engine::Policy;
+use fusebox_policies::{PolicyError, PolicyPatch};
 use serde::{Deserialize, Serialize};
 
 use crate::name::self_and_ancestors;
@@ -37,15 +42,47 @@ pub enum PolicySource {
     Default,
 }
 
+/// A policy set by name: a whole policy set in code, or a config-file section kept as the
+/// patch it is, with the policy it resolves to over what it inherits now.
+#[derive(Debug, Clone)]
+pub(crate) struct Own {
+    /// The policy in force for the name.
+    pub(crate) policy: Policy,
+    /// For a config-file section: its keys, applied over the inherited policy whenever that
+    /// changes. `None` for a policy set in code.
+    pub(crate) patch: Option<PolicyPatch>,
+}
+
+impl Own {
+    pub(crate) fn policy(policy: Policy) -> Self {
+        Own {
+            policy,
+            patch: None,
+        }
+    }
+}
+
+/// A config-file section that no longer resolves: its name and the policy error.
+#[derive(Debug)]
+pub(crate) struct SectionError {
+    pub(crate) name: Arc<str>,
+    pub(crate) error: PolicyError,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct PolicyTable {
+    /// The default in force: `code_default`, or the `[defaults]` of the config file applied
+    /// last, if it had that section.
     pub(crate) default: Policy,
-    pub(crate) own: HashMap<Arc<str>, Policy>,
+    /// The default set in code: at construction or by `set_default_policy`.
+    pub(crate) code_default: Policy,
+    pub(crate) own: HashMap<Arc<str>, Own>,
 }
 
 impl PolicyTable {
     pub(crate) fn new(default: Policy) -> Self {
         PolicyTable {
+            code_default: default.clone(),
             default,
             own: HashMap::new(),
         }
@@ -57,13 +94,13 @@ impl PolicyTable {
             return (&self.default, PolicySource::Default);
         }
         for (i, prefix) in self_and_ancestors(name).enumerate() {
-            if let Some(p) = self.own.get(prefix) {
+            if let Some(own) = self.own.get(prefix) {
                 let source = if i == 0 {
                     PolicySource::Own
                 } else {
                     PolicySource::Inherited(prefix.to_owned())
                 };
-                return (p, source);
+                return (&own.policy, source);
             }
         }
         (&self.default, PolicySource::Default)
@@ -75,11 +112,48 @@ impl PolicyTable {
         self.resolve(name).0
     }
 
+    /// The policy `name` inherits: that of its longest proper dotted prefix with a policy of
+    /// its own, else the default.
+    fn inherited(&self, name: &str) -> &Policy {
+        self_and_ancestors(name)
+            .skip(1)
+            .find_map(|prefix| self.own.get(prefix))
+            .map_or(&self.default, |own| &own.policy)
+    }
+
+    /// Re-applies every config-file section over what it inherits now, parents before
+    /// children, after the default or a policy by name changed. On an error the table is
+    /// left part-way: callers work on a copy and keep it only on success.
+    pub(crate) fn resolve_sections(&mut self) -> Result<(), SectionError> {
+        let mut sections: Vec<Arc<str>> = self
+            .own
+            .iter()
+            .filter(|(_, own)| own.patch.is_some())
+            .map(|(name, _)| name.clone())
+            .collect();
+        // A dotted prefix sorts before every name it prefixes, so parents resolve first.
+        sections.sort_unstable();
+        for name in sections {
+            let base = self.inherited(&name);
+            let Some(patch) = self.own.get(&name).and_then(|own| own.patch.as_ref()) else {
+                continue;
+            };
+            let policy = patch.apply(base).map_err(|error| SectionError {
+                name: name.clone(),
+                error,
+            })?;
+            if let Some(own) = self.own.get_mut(&name) {
+                own.policy = policy;
+            }
+        }
+        Ok(())
+    }
+
     /// The policies set by name, sorted.
     pub(crate) fn own_sorted(&self) -> BTreeMap<String, Policy> {
         self.own
             .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
+            .map(|(k, v)| (k.to_string(), v.policy.clone()))
             .collect()
     }
 }
@@ -95,9 +169,10 @@ mod tests {
     #[test]
     fn resolution_table() {
         let mut t = PolicyTable::new(p(1));
-        t.own.insert("stripe".into(), p(2));
-        t.own.insert("stripe.charges".into(), p(3));
-        t.own.insert("stripe.charges.eu.fr".into(), p(4));
+        t.own.insert("stripe".into(), Own::policy(p(2)));
+        t.own.insert("stripe.charges".into(), Own::policy(p(3)));
+        t.own
+            .insert("stripe.charges.eu.fr".into(), Own::policy(p(4)));
         let cases: &[(&str, u32, PolicySource)] = &[
             ("stripe", 2, PolicySource::Own),
             (

@@ -1,12 +1,12 @@
 //! Threads against one registry: get-or-create races, policy reloads under load, capacity.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Barrier};
+use std::sync::Barrier;
 use std::thread;
 
 mod common;
 
-use fusebox_engine::{ManualClock, Policy, State, Window};
+use fusebox_engine::{Breaker, ManualClock, Policy, State, Window};
 use fusebox_registry::{Registry, RegistryError};
 
 #[test]
@@ -28,11 +28,11 @@ fn concurrent_first_calls_create_one_breaker() {
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
         for b in &got[1..] {
-            assert!(Arc::ptr_eq(&got[0], b), "round {round}");
+            assert!(Breaker::ptr_eq(&got[0], b), "round {round}");
         }
         assert_eq!(registry.len(), 1);
-        // The registry's reference plus one per thread.
-        assert_eq!(Arc::strong_count(&got[0]), THREADS + 1);
+        // The registry's handle plus one per thread.
+        assert_eq!(got[0].handle_count(), THREADS + 1);
     }
 }
 

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 mod common;
 
-use fusebox_engine::{ManualClock, Policy, State};
-use fusebox_registry::{PolicySource, Registry};
+use fusebox_engine::{ManualClock, Policy, State, Window};
+use fusebox_registry::{PolicySource, Registry, RegistryError};
 
 const FILE: &str = r#"
 [defaults]
@@ -194,4 +194,244 @@ fn reload_under_load_keeps_exact_counters() {
             "{name}"
         );
     }
+}
+
+fn window(count: u32, min_calls: u32) -> Policy {
+    Policy::builder()
+        .window(Window::count(count))
+        .min_calls(min_calls)
+        .build()
+        .unwrap()
+}
+
+/// A section that sets some keys stays a patch on its parent: whatever changes the parent
+/// changes every key the section does not set, and the section's own keys still win.
+#[test]
+fn a_section_stays_a_patch_on_its_parent() {
+    let r = registry(
+        r#"
+        [breakers."stripe"]
+        min_calls = 20
+        [breakers."stripe.charges"]
+        half_open = { permits = 2, successes = 2 }
+        [breakers."db"]
+        min_calls = 3
+        "#,
+    );
+    let charges = r.breaker("stripe.charges").unwrap();
+    let charges_eu = r.breaker("stripe.charges.eu").unwrap();
+    let db = r.breaker("db").unwrap();
+    assert_eq!(charges.policy().min_calls(), 20);
+
+    // A parent set in code: the section's keys over it.
+    let parent = Policy::builder()
+        .min_calls(30)
+        .jitter(0.2)
+        .half_open_permits(5)
+        .success_threshold(5)
+        .build()
+        .unwrap();
+    r.set_policy("stripe", parent).unwrap();
+    for p in [charges.policy(), charges_eu.policy()] {
+        assert_eq!((p.min_calls(), p.jitter()), (30, 0.2), "from the parent");
+        assert_eq!(
+            (p.half_open_permits(), p.success_threshold()),
+            (2, 2),
+            "the section's own keys"
+        );
+    }
+    assert_eq!(
+        r.policy_source("stripe.charges").unwrap(),
+        PolicySource::Own
+    );
+    assert_eq!(r.policies()["stripe.charges"], *charges.policy());
+
+    // Clearing the parent: the section over the default.
+    assert!(r.clear_policy("stripe").unwrap());
+    let p = charges.policy();
+    assert_eq!(
+        (p.min_calls(), p.jitter()),
+        (Policy::default().min_calls(), 0.0)
+    );
+    assert_eq!(p.half_open_permits(), 2);
+
+    // A section with no parent in the file follows the default.
+    r.set_default_policy(
+        Policy::builder()
+            .open_timeout(Duration::from_secs(42))
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(db.policy().open_timeout(), Duration::from_secs(42));
+    assert_eq!(db.policy().min_calls(), 3);
+    assert_eq!(charges.policy().open_timeout(), Duration::from_secs(42));
+
+    // A reload that changes only the parent moves the child with it.
+    r.apply_toml(
+        r#"
+        [breakers."stripe"]
+        min_calls = 40
+        jitter = 0.1
+        [breakers."stripe.charges"]
+        half_open = { permits = 2, successes = 2 }
+        "#,
+    )
+    .unwrap();
+    let p = charges.policy();
+    assert_eq!(
+        (p.min_calls(), p.jitter(), p.half_open_permits()),
+        (40, 0.1, 2)
+    );
+    assert_eq!(
+        p.open_timeout(),
+        Duration::from_secs(42),
+        "the registry's default"
+    );
+
+    // A policy set in code for the section's own name replaces it whole: it no longer
+    // follows its parent.
+    r.set_policy("stripe.charges", window(100, 7)).unwrap();
+    r.set_policy("stripe", window(100, 8)).unwrap();
+    assert_eq!(charges.policy().min_calls(), 7);
+    assert_eq!(
+        charges.policy().half_open_permits(),
+        Policy::default().half_open_permits()
+    );
+}
+
+/// A change that would make a section invalid over its new parent fails, naming the section
+/// and the field, and changes nothing.
+#[test]
+fn a_change_that_makes_a_section_invalid_changes_nothing() {
+    let r = Registry::with_clock(window(30, 10), ManualClock::new());
+    r.apply_toml(
+        r#"
+        [breakers."p"]
+        window = { count = 50 }
+        [breakers."p.c"]
+        min_calls = 40
+        [breakers."db"]
+        min_calls = 25
+        "#,
+    )
+    .unwrap();
+    let child = r.breaker("p.c.x").unwrap();
+    let db = r.breaker("db").unwrap();
+    assert_eq!(child.policy().min_calls(), 40);
+    let policies = r.policies();
+    let default = r.default_policy();
+    let (child_before, db_before) = (child.policy(), db.policy());
+    let unchanged = |what: &str| {
+        assert_eq!(r.policies(), policies, "{what}");
+        assert_eq!(r.default_policy(), default, "{what}");
+        assert_eq!(child.policy(), child_before, "{what}");
+        assert_eq!(db.policy(), db_before, "{what}");
+        assert_eq!(r.resolved_policy("p.c").unwrap().min_calls(), 40, "{what}");
+    };
+
+    // The parent's window shrinks below the child's min_calls.
+    let err = r.set_policy("p", window(20, 5)).unwrap_err();
+    assert_eq!(
+        err,
+        RegistryError::InvalidSection {
+            breaker: "p.c".into(),
+            field: "min_calls".into(),
+            reason: "must be in 1..=20 (the count window's size), got 40".into(),
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "config section breakers.\"p.c\" would be invalid over the policy it inherits: \
+         min_calls: must be in 1..=20 (the count window's size), got 40"
+    );
+    unchanged("set_policy");
+    assert!(r.get("p").is_none(), "not created by the failed change");
+
+    // Clearing the parent would leave the child over the default's 30-call window.
+    match r.clear_policy("p").unwrap_err() {
+        RegistryError::InvalidSection { breaker, field, .. } => {
+            assert_eq!((breaker.as_str(), field.as_str()), ("p.c", "min_calls"));
+        }
+        other => panic!("{other:?}"),
+    }
+    unchanged("clear_policy");
+
+    // A default whose window is below a section over the default.
+    match r.set_default_policy(window(20, 5)).unwrap_err() {
+        RegistryError::InvalidSection { breaker, field, .. } => {
+            assert_eq!((breaker.as_str(), field.as_str()), ("db", "min_calls"));
+        }
+        other => panic!("{other:?}"),
+    }
+    unchanged("set_default_policy");
+
+    // A reload whose section is invalid over the registry's own default.
+    let err = r
+        .apply_toml("[breakers.\"db\"]\nmin_calls = 35\n")
+        .unwrap_err();
+    assert_eq!((err.breaker(), err.field()), (Some("db"), "min_calls"));
+    assert_eq!(err.position().map(|(line, _)| line), Some(2));
+    unchanged("apply_toml");
+
+    // Changes that keep every section valid go through.
+    r.set_policy("p", window(45, 5)).unwrap();
+    assert_eq!(child.policy().window(), Window::count(45));
+    assert_eq!(child.policy().min_calls(), 40);
+}
+
+/// A section is resolved over the registry's own default, not the built-in one: a file that
+/// is valid only over the registry's default is accepted.
+#[test]
+fn sections_resolve_over_the_registry_default() {
+    let r = Registry::with_clock(window(200, 10), ManualClock::new());
+    let text = "[breakers.\"db\"]\nmin_calls = 150\n";
+    assert!(fusebox_registry::RegistryConfig::from_toml(text).is_err());
+    r.apply_toml(text).unwrap();
+    let p = r.breaker("db").unwrap().policy();
+    assert_eq!((p.window(), p.min_calls()), (Window::count(200), 150));
+}
+
+/// A reload of a file without `[defaults]` keeps the registry's own default: the one it was
+/// built with or last given to `set_default_policy`.
+#[test]
+fn a_file_without_defaults_keeps_the_registry_default() {
+    let built = window(100, 7);
+    let r = Registry::with_clock(built.clone(), ManualClock::new());
+    let other = r.breaker("other").unwrap();
+    r.apply_toml("[breakers.\"db\"]\nmin_calls = 3\n").unwrap();
+    assert_eq!(r.default_policy(), built);
+    assert_eq!(other.policy().min_calls(), 7);
+    assert_eq!(r.breaker("db").unwrap().policy().min_calls(), 3);
+
+    // A file with `[defaults]` sets the default, over the built-in one ...
+    r.apply_toml("[defaults]\njitter = 0.1\n").unwrap();
+    assert_eq!(
+        r.default_policy().min_calls(),
+        Policy::default().min_calls()
+    );
+    assert_eq!(other.policy().jitter(), 0.1);
+    // ... even an empty one ...
+    r.apply_toml("[defaults]\n").unwrap();
+    assert_eq!(r.default_policy(), Policy::default());
+    // ... and the next file without one goes back to the registry's own.
+    r.apply_toml("").unwrap();
+    assert_eq!(r.default_policy(), built);
+    assert_eq!(other.policy().min_calls(), 7);
+
+    let set = window(100, 11);
+    r.set_default_policy(set.clone()).unwrap();
+    r.apply_toml("[defaults]\nmin_calls = 4\n").unwrap();
+    assert_eq!(other.policy().min_calls(), 4);
+    r.apply_toml("[breakers.\"db\"]\nmin_calls = 3\n").unwrap();
+    assert_eq!(r.default_policy(), set);
+    assert_eq!(other.policy().min_calls(), 11);
+
+    // A registry built from a file was built with the built-in default.
+    let from_file = registry(FILE);
+    assert_eq!(from_file.default_policy().min_calls(), 10);
+    from_file
+        .apply_toml("[breakers.\"db\"]\nmin_calls = 3\n")
+        .unwrap();
+    assert_eq!(from_file.default_policy(), Policy::default());
 }

@@ -1,10 +1,10 @@
 //! Dependencies: refused at declaration if they close a cycle; an open dependency makes the
-//! registry refuse its dependents' calls, naming it.
+//! registry reject its dependents' calls with its own rejection, naming it.
 
 use std::time::Duration;
 
-use fusebox_engine::{ManualClock, Policy, State};
-use fusebox_registry::{Registry, RegistryCallError, RegistryError};
+use fusebox_engine::{ManualClock, Policy, RejectReason, State};
+use fusebox_registry::{CheckError, Registry, RegistryCallError, RegistryError};
 
 fn registry(clock: &ManualClock) -> Registry {
     let policy = Policy::builder()
@@ -22,12 +22,11 @@ fn trip(r: &Registry, name: &str) {
     assert_eq!(r.get(name).unwrap().state(), State::Open);
 }
 
+/// The breaker that rejected the call, and its state.
 fn dependency_of<T: std::fmt::Debug>(e: RegistryCallError<T>) -> (String, State) {
     match e {
-        RegistryCallError::Registry(RegistryError::DependencyOpen {
-            dependency, state, ..
-        }) => (dependency, state),
-        other => panic!("expected DependencyOpen, got {other:?}"),
+        RegistryCallError::Rejected(r) => (r.breaker().to_owned(), r.state()),
+        other => panic!("expected a rejection, got {other:?}"),
     }
 }
 
@@ -77,27 +76,34 @@ fn an_open_dependency_rejects_naming_it_until_its_period_is_over() {
         })
         .unwrap_err();
     assert!(!ran);
-    let text = err.to_string();
-    assert_eq!(dependency_of(err), ("payments".to_owned(), State::Open));
-    assert!(
-        text.contains("payments") && text.contains("checkout"),
-        "{text}"
+    // The dependency's own rejection, as a call to it gets, and reads as one.
+    let RegistryCallError::Rejected(rejected) = &err else {
+        panic!("expected a rejection, got {err:?}");
+    };
+    assert_eq!(rejected.reason(), RejectReason::Open);
+    assert_eq!(rejected.retry_after(), Some(Duration::from_secs(10)));
+    let own = r.get("payments").unwrap().try_acquire().unwrap_err();
+    assert_eq!(err.to_string(), own.to_string());
+    assert_eq!(
+        err.to_string(),
+        "breaker payments rejected the call: open (retry after 10s)"
     );
-    match r.check_dependencies("checkout") {
-        Err(RegistryError::DependencyOpen { retry_after, .. }) => {
-            assert_eq!(retry_after, Some(Duration::from_secs(10)))
-        }
-        other => panic!("{other:?}"),
-    }
-    // The dependent's own breaker saw nothing; the registry counted the refusals.
+    assert_eq!(dependency_of(err), ("payments".to_owned(), State::Open));
+    clock.advance(Duration::from_secs(4));
+    let rejected = r.check_dependencies("checkout").unwrap_err();
+    assert_eq!(rejected.breaker(), "payments");
+    assert_eq!(rejected.retry_after(), Some(Duration::from_secs(6)));
+    // The dependent's own breaker saw nothing; the registry counted the refusals (the
+    // dependency's rejection counted above was its own acquire's).
     let checkout = r.get("checkout").unwrap();
     assert_eq!(checkout.metrics().rejected, 0);
     assert_eq!(checkout.state(), State::Closed);
     assert_eq!(r.group("checkout").metrics().dependency_rejected, 2);
+    assert_eq!(r.get("payments").unwrap().metrics().rejected, 1);
 
     // Once the open period is over the dependency no longer holds its dependent back, even
     // before anyone probes it.
-    clock.advance(Duration::from_secs(10));
+    clock.advance(Duration::from_secs(6));
     assert_eq!(r.get("payments").unwrap().state(), State::Open);
     assert!(r.call("checkout", || Ok::<_, ()>(())).is_ok());
     // A successful probe closes it.
@@ -145,7 +151,18 @@ fn calling_the_breaker_directly_bypasses_dependencies() {
     r.breaker("db").unwrap().force_open();
     let api = r.breaker("api").unwrap();
     assert!(api.call(|| Ok::<_, ()>(())).is_ok());
-    assert!(r.checked_breaker("api").is_err());
+    match r.checked_breaker("api") {
+        Err(CheckError::Rejected(rejected)) => {
+            assert_eq!(rejected.breaker(), "db");
+            assert_eq!(rejected.reason(), RejectReason::ForcedOpen);
+            assert_eq!(rejected.retry_after(), None);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        r.checked_breaker("bad name"),
+        Err(CheckError::Registry(RegistryError::InvalidName { .. }))
+    ));
     assert!(r.call("api", || Ok::<_, ()>(())).is_err());
 }
 
@@ -156,4 +173,35 @@ fn async_calls_check_dependencies_too() {
     r.breaker("db").unwrap().force_open();
     let res = futures_executor::block_on(r.call_async("api", async { Ok::<_, ()>(1) }));
     assert_eq!(dependency_of(res.unwrap_err()).0, "db");
+}
+
+#[test]
+fn the_call_s_own_rejection_and_a_dependency_s_read_alike() {
+    let clock = ManualClock::new();
+    let r = registry(&clock);
+    r.depend("api", "db").unwrap();
+    // The call's own breaker open: its rejection names it.
+    trip(&r, "api");
+    let own = r.call("api", || Ok::<_, &str>(())).unwrap_err();
+    assert_eq!(dependency_of(own.clone()), ("api".to_owned(), State::Open));
+    assert!(own.is_rejection());
+    assert_eq!(
+        own.to_string(),
+        "breaker api rejected the call: open (retry after 10s)"
+    );
+    // Both open: the dependency is checked first, as before any permit is taken.
+    trip(&r, "db");
+    let both = r.call("api", || Ok::<_, ()>(())).unwrap_err();
+    assert_eq!(dependency_of(both), ("db".to_owned(), State::Open));
+    // Failures read as the call's own error, as the engine's `CallError` does.
+    clock.advance(Duration::from_secs(10));
+    let failed = r.call("db", || Err::<(), _>("timeout")).unwrap_err();
+    assert!(!failed.is_rejection());
+    assert_eq!(failed.to_string(), "timeout");
+    // Registry refusals read as the registry's error.
+    let invalid = r.call("bad name", || Ok::<_, &str>(())).unwrap_err();
+    assert!(
+        invalid.to_string().starts_with("invalid breaker name"),
+        "{invalid}"
+    );
 }

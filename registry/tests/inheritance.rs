@@ -70,14 +70,14 @@ fn table_of_set_policy_steps() {
             match *op {
                 "set" => r.set_policy(name, p(*m)).unwrap(),
                 "clear" => assert!(r.clear_policy(name).unwrap()),
-                "default" => r.set_default_policy(p(*m)),
+                "default" => r.set_default_policy(p(*m)).unwrap(),
                 _ => unreachable!(),
             }
             let fresh = registry();
             for (n, policy) in r.policies() {
                 fresh.set_policy(&n, policy).unwrap();
             }
-            fresh.set_default_policy(r.default_policy());
+            fresh.set_default_policy(r.default_policy()).unwrap();
             assert_eq!(min_calls(&r), want, "step {i}, create_first {create_first}");
             assert_eq!(min_calls(&fresh), want, "step {i}: a fresh registry agrees");
         }

@@ -119,7 +119,7 @@ fn bytes_per_breaker_and_nothing_leaked() {
     let overhead = per_breaker.saturating_sub(engine_only);
     println!(
         "registry of {N}: {per_breaker} B per breaker; the engine's breaker alone {engine_only} B \
-         (its own estimate {engine} B); the registry adds {overhead} B (map entry, Arc)"
+         (its own estimate {engine} B); the registry adds {overhead} B (map entry, name)"
     );
     assert!(
         overhead <= 256,

@@ -73,7 +73,7 @@ fn lookups_keep_a_breaker() {
 }
 
 #[test]
-fn calls_through_a_held_arc_keep_a_breaker_after_it_is_released() {
+fn calls_through_a_held_handle_keep_a_breaker_after_it_is_released() {
     let (clock, r) = setup();
     let b = r.breaker("svc").unwrap();
     clock.advance(Duration::from_secs(30));

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use fusebox_engine::{Backoff, ManualClock, Policy, State};
+use fusebox_engine::{Backoff, Breaker, ManualClock, Policy, State};
 use fusebox_registry::{PolicySource, Registry, RegistryError, SNAPSHOT_VERSION, Snapshot};
 
 fn policy() -> Policy {
@@ -235,7 +235,7 @@ fn restore_keeps_breakers_not_in_the_snapshot_and_repoints_their_policies() {
     assert_eq!(target.names(), ["svc.a", "svc.b"]);
     assert_eq!(held.state(), State::ForcedOpen);
     assert_eq!(held.policy().min_calls(), 7);
-    assert!(std::sync::Arc::ptr_eq(&held, &target.get("svc.b").unwrap()));
+    assert!(Breaker::ptr_eq(&held, &target.get("svc.b").unwrap()));
 }
 
 #[test]

@@ -1,0 +1,275 @@
+//! Finding breakers by name: get, get-or-create, remove, and the listings; the capacity
+//! bound on creation.
+//!
+//! # Synchronization
+//!
+//! - A lookup takes one map shard's read lock and clones the breaker's handle. Creation takes
+//!   the policy table's read lock, then the shard's write lock (through the map's `entry`):
+//!   lock order policy table, then map shards, so the policy a new breaker starts with cannot
+//!   change while it is inserted.
+//! - `len` is a `Relaxed` counter: it only bounds the map (the shard locks publish the map's
+//!   contents). A creator reserves its place before inserting ([`Reservation`]) and gives it
+//!   back if the insertion does not happen, so `len` never drifts from the map.
+//! - The listings iterate the map shard by shard, holding each shard's read lock while they
+//!   copy out of it, never while the caller uses the copy.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use fusebox_engine::Breaker;
+use fusebox_policies::MAX_NAME_BYTES;
+
+use crate::name::check_name;
+use crate::slot::Slot;
+use crate::table::PolicyTable;
+use crate::{Registry, RegistryError, read};
+
+impl Registry {
+    /// The breaker named `name`, created with its inherited policy if it does not exist yet.
+    /// Concurrent first calls for one name create exactly one breaker.
+    ///
+    /// # Errors
+    ///
+    /// [`RegistryError::InvalidName`] for a name [`fusebox_policies::validate_name`] rejects;
+    /// [`RegistryError::Full`] if the breaker would be created beyond the capacity.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let registry = fusebox_registry::Registry::new(Policy::default());
+    /// let b = registry.breaker("payments.eu")?;
+    /// assert_eq!(b.name(), "payments.eu");
+    /// assert!(registry.breaker("payments..eu").is_err());
+    /// # Ok::<(), fusebox_registry::RegistryError>(())
+    /// ```
+    #[inline]
+    pub fn breaker(&self, name: &str) -> Result<Breaker, RegistryError> {
+        match self.get(name) {
+            Some(b) => Ok(b),
+            None => self.create(name),
+        }
+    }
+
+    /// The breaker named `name`, if it exists. Never creates one.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let registry = fusebox_registry::Registry::new(Policy::default());
+    /// assert!(registry.get("db").is_none());
+    /// registry.breaker("db")?;
+    /// assert!(registry.get("db").is_some());
+    /// # Ok::<(), fusebox_registry::RegistryError>(())
+    /// ```
+    #[inline]
+    pub fn get(&self, name: &str) -> Option<Breaker> {
+        if name.len() > MAX_NAME_BYTES {
+            // Never stored; and hashing an oversized name from untrusted input is wasted work.
+            return None;
+        }
+        let slot = self.inner.map.get(name)?;
+        slot.touch();
+        Some(slot.breaker.clone())
+    }
+
+    /// Whether a breaker named `name` exists. Unlike [`get`](Self::get) this does not count
+    /// as a use for [`prune_idle`](Self::prune_idle).
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let registry = fusebox_registry::Registry::new(Policy::default());
+    /// assert!(!registry.contains("db"));
+    /// ```
+    pub fn contains(&self, name: &str) -> bool {
+        self.inner.map.contains_key(name)
+    }
+
+    /// Removes the breaker named `name` and returns it. Whoever still holds it keeps a working
+    /// breaker that the registry no longer knows; the next [`breaker`](Self::breaker) call for
+    /// the name creates a fresh one. Policies and dependencies declared for the name stay.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let registry = fusebox_registry::Registry::new(Policy::default());
+    /// let old = registry.breaker("db")?;
+    /// assert!(registry.remove("db").is_some());
+    /// assert!(!Breaker::ptr_eq(&old, &registry.breaker("db")?));
+    /// # Ok::<(), fusebox_registry::RegistryError>(())
+    /// ```
+    pub fn remove(&self, name: &str) -> Option<Breaker> {
+        let (_, slot) = self.inner.map.remove(name)?;
+        // Relaxed: `len` only bounds the map; the map's own locks publish its contents.
+        self.inner.len.fetch_sub(1, Ordering::Relaxed);
+        Some(slot.breaker)
+    }
+
+    /// How many breakers the registry holds.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let registry = fusebox_registry::Registry::new(Policy::default());
+    /// registry.breaker("a")?;
+    /// assert_eq!(registry.len(), 1);
+    /// # Ok::<(), fusebox_registry::RegistryError>(())
+    /// ```
+    pub fn len(&self) -> usize {
+        // Relaxed: a count; exact once creators are quiet.
+        self.inner.len.load(Ordering::Relaxed)
+    }
+
+    /// Whether the registry holds no breaker.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// assert!(fusebox_registry::Registry::new(Policy::default()).is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Whether the registry makes its breakers striped ([`RegistryBuilder::striped`]).
+    ///
+    /// [`RegistryBuilder::striped`]: crate::RegistryBuilder::striped
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// assert!(!fusebox_registry::Registry::new(Policy::default()).is_striped());
+    /// ```
+    pub fn is_striped(&self) -> bool {
+        self.inner.striped
+    }
+
+    /// The capacity limit, if one was set.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// assert_eq!(fusebox_registry::Registry::new(Policy::default()).capacity(), None);
+    /// ```
+    pub fn capacity(&self) -> Option<usize> {
+        (self.inner.capacity != usize::MAX).then_some(self.inner.capacity)
+    }
+
+    /// Every breaker's name, sorted.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let registry = fusebox_registry::Registry::new(Policy::default());
+    /// registry.breaker("b")?;
+    /// registry.breaker("a")?;
+    /// assert_eq!(registry.names(), ["a", "b"]);
+    /// # Ok::<(), fusebox_registry::RegistryError>(())
+    /// ```
+    pub fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.inner.map.iter().map(|e| e.key().to_string()).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Every breaker, sorted by name: for status pages and health checks. The list is a
+    /// copy: no lock is held while you read it.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let registry = fusebox_registry::Registry::new(Policy::default());
+    /// registry.breaker("db")?.force_open();
+    /// for b in registry.breakers() {
+    ///     println!("{}: {}", b.name(), b.state());
+    /// }
+    /// assert_eq!(registry.breakers()[0].state(), State::ForcedOpen);
+    /// # Ok::<(), fusebox_registry::RegistryError>(())
+    /// ```
+    pub fn breakers(&self) -> Vec<Breaker> {
+        self.matching(|_| true)
+    }
+
+    #[cold]
+    fn create(&self, name: &str) -> Result<Breaker, RegistryError> {
+        check_name(name)?;
+        if self.len() >= self.inner.capacity {
+            // Full: fail before allocating anything, unless another thread just created it.
+            return self.get(name).ok_or(RegistryError::Full {
+                capacity: self.inner.capacity,
+            });
+        }
+        let table = read(&self.inner.policies);
+        self.get_or_create_in(&table, name)
+    }
+
+    /// Get-or-create under the policy table lock (read or write), so the new breaker starts
+    /// with the policy the table resolves to while no one can change it.
+    pub(crate) fn get_or_create_in(
+        &self,
+        table: &PolicyTable,
+        name: &str,
+    ) -> Result<Breaker, RegistryError> {
+        match self.inner.map.entry(Arc::from(name)) {
+            dashmap::Entry::Occupied(e) => {
+                e.get().touch();
+                Ok(e.get().breaker.clone())
+            }
+            dashmap::Entry::Vacant(v) => {
+                let reserved = Reservation::take(&self.inner.len, self.inner.capacity).ok_or(
+                    RegistryError::Full {
+                        capacity: self.inner.capacity,
+                    },
+                )?;
+                let key = v.key().clone();
+                let policy = table.policy_for(name).clone();
+                // The clock is the caller's code: if it panics, `reserved` gives the slot back.
+                let breaker = self
+                    .inner
+                    .clock
+                    .new_breaker(key, policy, self.inner.striped);
+                let now = self.inner.clock.now_nanos();
+                v.insert(Slot::new(breaker.clone(), now));
+                reserved.keep();
+                Ok(breaker)
+            }
+        }
+    }
+
+    /// The breakers whose names pass `filter`, sorted by name.
+    pub(crate) fn matching(&self, filter: impl Fn(&str) -> bool) -> Vec<Breaker> {
+        let mut v: Vec<Breaker> = self
+            .inner
+            .map
+            .iter()
+            .filter(|e| filter(e.key()))
+            .map(|e| e.breaker.clone())
+            .collect();
+        v.sort_unstable_by(|a, b| a.name().cmp(b.name()));
+        v
+    }
+}
+
+/// A place reserved in `len` for a breaker about to be inserted; given back when dropped
+/// unless [`keep`](Self::keep) is called, so a panic between the two leaks no capacity.
+struct Reservation<'a>(&'a AtomicUsize);
+
+impl<'a> Reservation<'a> {
+    /// Reserves a place if fewer than `capacity` are taken.
+    fn take(len: &'a AtomicUsize, capacity: usize) -> Option<Self> {
+        // Relaxed: `len` only bounds the map; the map's own locks publish its contents.
+        len.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
+            (n < capacity).then_some(n + 1)
+        })
+        .ok()
+        .map(|_| Reservation(len))
+    }
+
+    /// The breaker was inserted: the place stays taken.
+    fn keep(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        // Relaxed: as in `take`.
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
