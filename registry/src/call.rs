@@ -91,13 +91,17 @@ impl Registry {
     ) -> Result<T, RegistryCallError<E>>
     where
         F: FnOnce() -> Result<T, E>,
-        C: Fn(&Result<T, E>) -> Outcome,
+        C: FnOnce(&Result<T, E>) -> Outcome,
     {
         Ok(self.checked_breaker(name)?.call_with(f, classify)?)
     }
 
     /// Guards a future through the breaker `name` after checking its dependencies (see
-    /// [`Breaker::call_async`]). The checks happen when the returned future is first polled.
+    /// [`Breaker::call_async`]). The name is looked up and the dependencies checked when this
+    /// is called; the breaker itself is asked when the returned future is first polled.
+    ///
+    /// The future holds a breaker handle, not a borrow of the registry or of `name`: it is
+    /// `'static` (and `Send`) when `fut` is, so it can be spawned.
     ///
     /// # Errors
     ///
@@ -111,11 +115,47 @@ impl Registry {
     /// let r = futures_executor::block_on(registry.call_async("db", async { Ok::<_, ()>(9) }));
     /// assert_eq!(r.unwrap(), 9);
     /// ```
-    pub async fn call_async<T, E, F>(&self, name: &str, fut: F) -> Result<T, RegistryCallError<E>>
+    pub fn call_async<T, E, F>(
+        &self,
+        name: &str,
+        fut: F,
+    ) -> impl Future<Output = Result<T, RegistryCallError<E>>> + use<T, E, F>
     where
         F: Future<Output = Result<T, E>>,
     {
-        let breaker = self.checked_breaker(name)?;
-        Ok(breaker.call_async(fut).await?)
+        let checked = self.checked_breaker(name);
+        async move { Ok(checked?.call_async(fut).await?) }
+    }
+
+    /// Like [`call_async`](Self::call_async), with `classify` deciding what the result means
+    /// to the breaker (see [`Breaker::call_async_with`]).
+    ///
+    /// # Errors
+    ///
+    /// As for [`call`](Self::call).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let registry = fusebox_registry::Registry::new(Policy::default());
+    /// let r = futures_executor::block_on(
+    ///     registry.call_async_with("http", async { Err::<(), u16>(404) }, |_| Outcome::Ignored),
+    /// );
+    /// assert_eq!(r.unwrap_err().into_failed(), Some(404));
+    /// assert_eq!(registry.get("http").unwrap().metrics().ignored, 1);
+    /// ```
+    pub fn call_async_with<T, E, F, C>(
+        &self,
+        name: &str,
+        fut: F,
+        classify: C,
+    ) -> impl Future<Output = Result<T, RegistryCallError<E>>> + use<T, E, F, C>
+    where
+        F: Future<Output = Result<T, E>>,
+        C: FnOnce(&Result<T, E>) -> Outcome,
+    {
+        let checked = self.checked_breaker(name);
+        async move { Ok(checked?.call_async_with(fut, classify).await?) }
     }
 }
