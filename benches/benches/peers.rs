@@ -1,6 +1,11 @@
 //! fusebox against its peers in one run, each group with the floor beside them: a closed
 //! call, every 10th call failing, a rejection while open, and 2 threads on one breaker.
 //!
+//! Each library is driven as its users drive it: fusebox through the handle a `Registry`
+//! returns, every handle `black_box`ed per iteration, closures returning `Result`, and the
+//! result consumed by a `match` on the library's own error type (for fusebox's rejection also
+//! `try_acquire().is_err()`, the check a caller that only asks makes).
+//!
 //! `cargo bench -p fusebox-benches --bench peers`
 //!
 //! Configurations, as close to fusebox's (`Window::count(100)`, 50 %, `min_calls(100)`, a 1 h
@@ -29,7 +34,7 @@ use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use failsafe::failure_policy::{ConsecutiveFailures, SuccessRateOverTimeWindow};
 use failsafe::{CircuitBreaker, StateMachine, backoff};
-use fusebox::{Breaker, State};
+use fusebox::{Breaker, CallError, Registry, State};
 use fusebox_benches::Floor;
 use recloser::Recloser;
 
@@ -58,6 +63,43 @@ fn failsafe_consecutive() -> FailsafeConsecutive {
         .build()
 }
 
+/// A fusebox breaker as users get one: the handle a registry hands out.
+fn fusebox_breaker(name: &str) -> Breaker {
+    Registry::new(policy())
+        .breaker(name)
+        .expect("a valid name in an unbounded registry")
+}
+
+/// What a caller does with fusebox's result: a `match` on every case.
+#[inline(always)]
+fn consume(r: Result<u32, CallError<()>>) -> u32 {
+    match r {
+        Ok(v) => v,
+        Err(CallError::Rejected(_)) => 2,
+        Err(CallError::Failed(())) => 3,
+    }
+}
+
+/// What a caller does with recloser's result.
+#[inline(always)]
+fn consume_recloser(r: Result<u32, recloser::Error<()>>) -> u32 {
+    match r {
+        Ok(v) => v,
+        Err(recloser::Error::Rejected) => 2,
+        Err(recloser::Error::Inner(())) => 3,
+    }
+}
+
+/// What a caller does with failsafe's result.
+#[inline(always)]
+fn consume_failsafe(r: Result<u32, failsafe::Error<()>>) -> u32 {
+    match r {
+        Ok(v) => v,
+        Err(failsafe::Error::Rejected) => 2,
+        Err(failsafe::Error::Inner(())) => 3,
+    }
+}
+
 fn recloser() -> Recloser {
     Recloser::custom()
         .error_rate(0.5)
@@ -79,15 +121,13 @@ fn single_thread(g: &mut BenchmarkGroup<'_, WallTime>, fail: impl Fn(u32) -> boo
         fail(i)
     };
 
-    let fusebox = Breaker::new("peers", policy());
+    let fusebox = fusebox_breaker("peers");
     g.bench_function("fusebox", |b| {
         b.iter(|| {
             let f = next();
-            black_box(
-                black_box(&fusebox)
-                    .call(|| if f { Err(()) } else { Ok(black_box(1u32)) })
-                    .is_ok(),
-            )
+            black_box(consume(
+                black_box(&fusebox).call(|| if f { Err(()) } else { Ok(black_box(1u32)) }),
+            ))
         })
     });
     assert_eq!(fusebox.state(), State::Closed);
@@ -96,11 +136,9 @@ fn single_thread(g: &mut BenchmarkGroup<'_, WallTime>, fail: impl Fn(u32) -> boo
     g.bench_function("recloser", |b| {
         b.iter(|| {
             let f = next();
-            black_box(
-                black_box(&rc)
-                    .call(|| if f { Err(()) } else { Ok(black_box(1u32)) })
-                    .is_ok(),
-            )
+            black_box(consume_recloser(
+                black_box(&rc).call(|| if f { Err(()) } else { Ok(black_box(1u32)) }),
+            ))
         })
     });
 
@@ -108,11 +146,9 @@ fn single_thread(g: &mut BenchmarkGroup<'_, WallTime>, fail: impl Fn(u32) -> boo
     g.bench_function("failsafe_consecutive", |b| {
         b.iter(|| {
             let f = next();
-            black_box(
-                black_box(&consecutive)
-                    .call(|| if f { Err(()) } else { Ok(black_box(1u32)) })
-                    .is_ok(),
-            )
+            black_box(consume_failsafe(
+                black_box(&consecutive).call(|| if f { Err(()) } else { Ok(black_box(1u32)) }),
+            ))
         })
     });
     assert!(consecutive.is_call_permitted());
@@ -121,11 +157,9 @@ fn single_thread(g: &mut BenchmarkGroup<'_, WallTime>, fail: impl Fn(u32) -> boo
     g.bench_function("failsafe_success_rate", |b| {
         b.iter(|| {
             let f = next();
-            black_box(
-                black_box(&rate)
-                    .call(|| if f { Err(()) } else { Ok(black_box(1u32)) })
-                    .is_ok(),
-            )
+            black_box(consume_failsafe(
+                black_box(&rate).call(|| if f { Err(()) } else { Ok(black_box(1u32)) }),
+            ))
         })
     });
     assert!(rate.is_call_permitted());
@@ -150,13 +184,16 @@ fn open(c: &mut Criterion) {
     floor.open();
     g.bench_function("floor", |b| b.iter(|| black_box(black_box(&floor).call())));
 
-    let fusebox = Breaker::new("peers-open", policy());
+    let fusebox = fusebox_breaker("peers-open");
     for _ in 0..100 {
         let _ = fusebox.call(|| Err::<(), ()>(()));
     }
     assert_eq!(fusebox.state(), State::Open);
     g.bench_function("fusebox", |b| {
-        b.iter(|| black_box(black_box(&fusebox).call(|| Ok::<u32, ()>(1)).is_err()))
+        b.iter(|| black_box(consume(black_box(&fusebox).call(|| Ok::<u32, ()>(1)))))
+    });
+    g.bench_function("fusebox_try_acquire", |b| {
+        b.iter(|| black_box(black_box(&fusebox).try_acquire().is_err()))
     });
 
     let rc = recloser();
@@ -172,7 +209,7 @@ fn open(c: &mut Criterion) {
     }
     assert!(tripped, "recloser did not open");
     g.bench_function("recloser", |b| {
-        b.iter(|| black_box(black_box(&rc).call(|| Ok::<u32, ()>(1)).is_err()))
+        b.iter(|| black_box(consume_recloser(black_box(&rc).call(|| Ok::<u32, ()>(1)))))
     });
 
     let consecutive = failsafe_consecutive();
@@ -181,7 +218,11 @@ fn open(c: &mut Criterion) {
     }
     assert!(!consecutive.is_call_permitted(), "failsafe did not open");
     g.bench_function("failsafe_consecutive", |b| {
-        b.iter(|| black_box(black_box(&consecutive).call(|| Ok::<u32, ()>(1)).is_err()))
+        b.iter(|| {
+            black_box(consume_failsafe(
+                black_box(&consecutive).call(|| Ok::<u32, ()>(1)),
+            ))
+        })
     });
     g.finish();
 }
@@ -203,13 +244,13 @@ fn two_threads_one_breaker(c: &mut Criterion) {
         })
     });
 
-    let fusebox = Breaker::new("peers-2t", policy());
+    let fusebox = fusebox_breaker("peers-2t");
     g.bench_function("fusebox", |b| {
         b.iter_custom(|iters| {
             let br = fusebox.clone();
             two_threads(
                 Arc::new(move |_| {
-                    black_box(black_box(&br).call(|| Ok::<u32, ()>(1)).is_ok());
+                    black_box(consume(black_box(&br).call(|| Ok::<u32, ()>(1))));
                 }),
                 iters.div_ceil(2),
             )
@@ -222,7 +263,7 @@ fn two_threads_one_breaker(c: &mut Criterion) {
             let br = rc.clone();
             two_threads(
                 Arc::new(move |_| {
-                    black_box(black_box(&*br).call(|| Ok::<u32, ()>(1)).is_ok());
+                    black_box(consume_recloser(black_box(&*br).call(|| Ok::<u32, ()>(1))));
                 }),
                 iters.div_ceil(2),
             )
@@ -235,7 +276,7 @@ fn two_threads_one_breaker(c: &mut Criterion) {
             let br = consecutive.clone();
             two_threads(
                 Arc::new(move |_| {
-                    black_box(black_box(&br).call(|| Ok::<u32, ()>(1)).is_ok());
+                    black_box(consume_failsafe(black_box(&br).call(|| Ok::<u32, ()>(1))));
                 }),
                 iters.div_ceil(2),
             )
@@ -248,7 +289,7 @@ fn two_threads_one_breaker(c: &mut Criterion) {
             let br = rate.clone();
             two_threads(
                 Arc::new(move |_| {
-                    black_box(black_box(&br).call(|| Ok::<u32, ()>(1)).is_ok());
+                    black_box(consume_failsafe(black_box(&br).call(|| Ok::<u32, ()>(1))));
                 }),
                 iters.div_ceil(2),
             )
