@@ -58,7 +58,7 @@ use crate::error::{CallError, Outcome, Rejected, Transition};
 use crate::state::{State, TransitionReason};
 
 pub use events::SUBSCRIBER_CAPACITY;
-pub(crate) use inner::Inner;
+use inner::Inner;
 pub use metrics::{Counters, Metrics, SavedState};
 pub use permit::{OwnedPermit, Permit};
 

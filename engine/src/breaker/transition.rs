@@ -242,7 +242,7 @@ impl Inner {
     }
 
     /// Marks the `Open` episode `epoch` as past its deadline (the timer thread's call).
-    pub(crate) fn expire(&self, epoch: u32) {
+    fn expire(&self, epoch: u32) {
         let mut word = self.word();
         while let Some(next) = word.expire(epoch) {
             match self.exchange(word, next) {
@@ -461,5 +461,11 @@ impl Inner {
         // Held by `old` alone: no breaker uses it any more.
         crate::intern::forget_if_unshared(&old, 1);
         self.shorten_open_period();
+    }
+}
+
+impl crate::timer::Expire for Inner {
+    fn expire(&self, epoch: u32) {
+        Inner::expire(self, epoch);
     }
 }
