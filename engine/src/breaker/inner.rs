@@ -28,9 +28,9 @@ use crate::clock::ClockSource;
 use crate::counter::LaneCounter;
 use crate::error::{Name, Transition};
 use crate::state::StateWord;
-use crate::stripes::Stripes;
 use crate::sync::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Mutex, Ordering};
 use crate::window::WindowStore;
+use crate::window::stripes::Stripes;
 
 /// Read-mostly: everything an admission or a success reads, on one (padded) cache line.
 ///

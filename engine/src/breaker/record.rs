@@ -21,8 +21,8 @@ use super::inner::Inner;
 use super::permit::NOT_TIMED;
 use crate::error::Outcome;
 use crate::state::{State, StateWord, TransitionReason};
-use crate::stripes::Stripes;
 use crate::sync::Ordering;
+use crate::window::stripes::Stripes;
 use crate::window::{CountWindow, WindowStore};
 
 /// The flags that send every record down the general path: a rule that needs the clock or a
