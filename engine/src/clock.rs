@@ -258,7 +258,7 @@ impl ClockSource {
     /// first use): the quanta clock's, if the thread runs.
     #[cfg(not(loom))]
     pub(crate) fn timer_watches(&self) -> bool {
-        matches!(self, ClockSource::Quanta) && crate::timer::running()
+        matches!(self, ClockSource::Quanta) && crate::timer::running(quanta_now)
     }
 
     /// Under loom: a `ManualClock` made for a model that plays the timer.

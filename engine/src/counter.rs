@@ -95,7 +95,7 @@ impl LaneCounter {
 }
 
 /// The calling thread's lane, claiming one if it has none and one is free: the stripes of a
-/// striped breaker are indexed by it (see stripes.rs).
+/// striped breaker are indexed by it (see window/stripes.rs).
 #[inline]
 pub(crate) fn thread_lane() -> Option<usize> {
     lane::current().or_else(lane::claim)

@@ -29,7 +29,7 @@
 //! its episode's deadline (or a later one's, if the word has moved on since). The window's
 //! cursor, bits and counts change by `SeqCst` read-modify-writes, and a
 //! recorder whose outcome may trip the breaker judges with `SeqCst` loads after its own
-//! update, so of racing recorders the last to update sees every outcome (see `window.rs`).
+//! update, so of racing recorders the last to update sees every outcome (see `window/count.rs`).
 //! Counts are exact at quiescence because every bit flip and its count change are made by one
 //! thread.
 //!

@@ -38,7 +38,6 @@ pub mod docs;
 mod error;
 mod intern;
 mod state;
-mod stripes;
 mod sync;
 mod timer;
 mod window;

@@ -7,6 +7,18 @@
 //! costs nothing. If the thread cannot be started, breakers read the clock instead
 //! ([`running`] is false), so rule 6 holds either way. Breakers on other clocks (a
 //! `ManualClock`) always read their clock, which is cheap.
+//!
+//! The timer knows nothing of breakers or clocks: it holds [`Expire`] targets weakly, and its
+//! time source is the function it is started with ([`running`]), so it depends on no other
+//! module of the crate.
+
+/// What the timer calls at a deadline: a breaker marks its `Open` episode `epoch` expired.
+pub(crate) trait Expire: Send + Sync {
+    /// The deadline handed over with `epoch` has passed.
+    // Under loom there is no timer thread to call it: models play the timer themselves.
+    #[cfg_attr(loom, allow(dead_code))]
+    fn expire(&self, epoch: u32);
+}
 
 #[cfg(not(loom))]
 mod imp {
@@ -15,13 +27,12 @@ mod imp {
     use std::sync::{Condvar, Mutex, OnceLock, Weak};
     use std::time::Duration;
 
-    use crate::breaker::Inner;
-    use crate::clock::quanta_now;
+    use super::Expire;
 
     struct Entry {
         deadline: u64,
         epoch: u32,
-        target: Weak<Inner>,
+        target: Weak<dyn Expire>,
     }
 
     impl PartialEq for Entry {
@@ -45,14 +56,19 @@ mod imp {
     struct Timer {
         queue: Mutex<BinaryHeap<Entry>>,
         wake: Condvar,
+        /// The time deadlines are given in (ns), from the first call to [`running`].
+        now: fn() -> u64,
     }
 
-    fn timer() -> Option<&'static Timer> {
-        static TIMER: OnceLock<Option<&'static Timer>> = OnceLock::new();
+    static TIMER: OnceLock<Option<&'static Timer>> = OnceLock::new();
+
+    /// The timer, started on first use with `now` as its time source.
+    fn timer(now: fn() -> u64) -> Option<&'static Timer> {
         *TIMER.get_or_init(|| {
             let timer: &'static Timer = Box::leak(Box::new(Timer {
                 queue: Mutex::new(BinaryHeap::new()),
                 wake: Condvar::new(),
+                now,
             }));
             std::thread::Builder::new()
                 .name("fusebox-timer".into())
@@ -65,7 +81,7 @@ mod imp {
     fn run(timer: &'static Timer) {
         let mut queue = timer.queue.lock().unwrap_or_else(|p| p.into_inner());
         loop {
-            let now = quanta_now();
+            let now = (timer.now)();
             match queue.peek() {
                 None => {
                     queue = timer.wake.wait(queue).unwrap_or_else(|p| p.into_inner());
@@ -90,14 +106,18 @@ mod imp {
         }
     }
 
-    /// Whether the timer thread runs (starting it on first use).
-    pub(crate) fn running() -> bool {
-        timer().is_some()
+    /// Whether the timer thread runs (starting it on first use, with `now` as its time
+    /// source: every caller passes the same function).
+    pub(crate) fn running(now: fn() -> u64) -> bool {
+        timer(now).is_some()
     }
 
-    /// Asks the timer to expire `target`'s `Open` episode `epoch` at `deadline` (quanta ns).
-    pub(crate) fn schedule(target: Weak<Inner>, epoch: u32, deadline: u64) {
-        let Some(timer) = timer() else { return };
+    /// Asks the timer to expire `target`'s `Open` episode `epoch` at `deadline` (ns of the
+    /// timer's time source). Only called once [`running`] has said the timer runs.
+    pub(crate) fn schedule(target: Weak<dyn Expire>, epoch: u32, deadline: u64) {
+        let Some(timer) = TIMER.get().copied().flatten() else {
+            return;
+        };
         let mut queue = timer.queue.lock().unwrap_or_else(|p| p.into_inner());
         let earliest = queue.peek().is_none_or(|e| deadline < e.deadline);
         queue.push(Entry {
@@ -116,11 +136,11 @@ mod imp {
 mod imp {
     use std::sync::Weak;
 
-    use crate::breaker::Inner;
+    use super::Expire;
 
     /// Loom models run on a `ManualClock` and play the timer themselves (see
     /// `ManualClock::with_model_timer`): no thread, nothing to schedule.
-    pub(crate) fn schedule(_: Weak<Inner>, _: u32, _: u64) {}
+    pub(crate) fn schedule(_: Weak<dyn Expire>, _: u32, _: u64) {}
 }
 
 #[cfg(not(loom))]

@@ -26,9 +26,9 @@
 
 use crossbeam_utils::CachePadded;
 
+use super::{CountWindow, Tally, bit_of};
 use crate::counter::LANES;
 use crate::sync::{AtomicU64, Ordering};
-use crate::window::{CountWindow, Tally, bit_of};
 
 /// A striped breaker's stripes, one per lane.
 pub(crate) struct Stripes {

@@ -1,0 +1,287 @@
+//! Admission: what `try_acquire` decides and how a rejection is built.
+//!
+//! # Synchronization
+//!
+//! - The fast path `Acquire`-loads the state word (pairing with the `AcqRel` exchange that
+//!   produced it) and reads the flags on their own (`Relaxed`, see config.rs).
+//! - **Open deadline** (`open_until`, `open_epoch`), the reader's side (the writer's is in
+//!   transition.rs): a reader that sees `Open` of epoch `e` trusts `open_until` only once it
+//!   `Acquire`-loads `open_epoch == e`, pairing with the publisher's `Release` store; until
+//!   then it rejects without a deadline. A word marked `timed` was marked by an `AcqRel`
+//!   exchange after the deadline's stores, so the `Acquire` load of the word that sees the
+//!   mark also sees the deadline (or a later episode's), and `open_until` is then read
+//!   `Relaxed` without `open_epoch`.
+//! - **Ramp start** (`ramp_start`, `ramp_epoch`): the same protocol for `Recovering`.
+//! - The bulkhead (`permits_out`) and the ramp counter are `Relaxed` counts that publish
+//!   nothing.
+
+use fusebox_policies::Recovery;
+
+use super::flags::Flags;
+use super::inner::Inner;
+use super::permit::{NOT_TIMED, Permit, PermitKind};
+use crate::clock::{ClockSource, duration_nanos};
+use crate::error::{Name, RejectReason, Rejected, RetryAfter};
+use crate::state::{AcquireDecision, ProbeEnd, State, StateWord, TransitionReason};
+use crate::sync::Ordering;
+
+/// The recovery ramp's share is counted in billionths.
+const RAMP_SCALE: u128 = 1_000_000_000;
+
+/// The rules that take a closed admission off the fast path: a permit that must be timed or
+/// counted against the bulkhead.
+const TIMED_OR_BOUNDED: Flags = Flags::SLOW.union(Flags::BULKHEAD);
+
+impl Inner {
+    /// `Breaker::try_acquire`: the closed fast path and the timed rejection inline, the rest
+    /// out of line.
+    #[inline(always)]
+    pub(super) fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
+        // Acquire: pairs with the AcqRel exchange that produced this word (see module docs).
+        let word = StateWord::from_bits(self.hot.state.load(Ordering::Acquire));
+        // The flags are read on their own (Relaxed): a swap racing with us may go either way.
+        if word.is_closed() && !self.hot.config.flags().intersects(TIMED_OR_BOUNDED) {
+            return Ok(Permit {
+                inner: self,
+                kind: PermitKind::Normal,
+                epoch: word.epoch(),
+                bulkhead: false,
+                start: NOT_TIMED,
+            });
+        }
+        if word.rejects_timed() {
+            // Relaxed: the deadline was stored before the exchange that marked the word
+            // timed, which the Acquire load above pairs with (see module docs).
+            let deadline = self.hot.open_until.load(Ordering::Relaxed);
+            #[cfg(loom)]
+            self.assert_deadline_published(word);
+            // Built here, in the result, not moved out of a helper's (see `Rejected`'s word).
+            self.busy.rejected.increment();
+            return Err(Rejected::new(
+                RejectReason::Open,
+                State::Open,
+                RetryAfter::deadline(deadline),
+                &self.cold.short_name,
+            ));
+        }
+        self.acquire_slow(word)
+    }
+
+    #[cold]
+    fn acquire_slow(&self, mut word: StateWord) -> Result<Permit<'_>, Rejected> {
+        loop {
+            // One value on its own: no seqlock needed (see config.rs).
+            let permits = self.hot.config.half_open_permits();
+            match word.acquire(permits) {
+                AcquireDecision::Admit => return self.admit(PermitKind::Normal, word),
+                AcquireDecision::Passthrough => return self.admit(PermitKind::Passthrough, word),
+                AcquireDecision::Probe(next) => match self.exchange(word, next) {
+                    Ok(()) => {
+                        if word.state() == State::Open {
+                            self.emit(word, next, TransitionReason::OpenTimeoutElapsed, None);
+                        }
+                        return self.admit(PermitKind::Probe, next);
+                    }
+                    Err(actual) => word = actual,
+                },
+                AcquireDecision::Open => match self.open_check(word) {
+                    Ok(next) => word = next,
+                    Err(retry) => return Err(self.reject(RejectReason::Open, word, retry)),
+                },
+                AcquireDecision::Ramp => match self.ramp_check(word) {
+                    Ok(Some(next)) => word = next,
+                    Ok(None) => return self.admit(PermitKind::Normal, word),
+                    Err(()) => {
+                        return Err(self.reject(RejectReason::Ramp, word, RetryAfter::UNKNOWN));
+                    }
+                },
+                AcquireDecision::HalfOpenFull => {
+                    return Err(self.reject(RejectReason::HalfOpenFull, word, RetryAfter::UNKNOWN));
+                }
+                AcquireDecision::ForcedOpen => {
+                    return Err(self.reject(RejectReason::ForcedOpen, word, RetryAfter::UNKNOWN));
+                }
+            }
+        }
+    }
+
+    /// `Open`: returns the word to retry with if the open period has passed (`Open` marked
+    /// expired), or when to come back.
+    #[inline]
+    fn open_check(&self, word: StateWord) -> Result<StateWord, RetryAfter> {
+        // Acquire: pairs with the Release store of `open_epoch` after `open_until`.
+        if self.hot.open_epoch.load(Ordering::Acquire) != word.epoch() {
+            return Err(RetryAfter::UNKNOWN);
+        }
+        // Relaxed: published by the epoch's Release store, which the load above Acquired.
+        let deadline = self.hot.open_until.load(Ordering::Relaxed);
+        if word.timed() {
+            // The timer thread marks the word expired at the deadline: no clock read here.
+            return Err(RetryAfter::deadline(deadline));
+        }
+        let now = self.cold.clock.now();
+        if now < deadline {
+            return Err(RetryAfter::deadline(deadline));
+        }
+        match word.expire(word.epoch()) {
+            Some(expired) => match self.exchange(word, expired) {
+                Ok(()) => Ok(expired),
+                Err(actual) => Ok(actual),
+            },
+            None => Ok(self.word()),
+        }
+    }
+
+    /// `Recovering`: `Ok(Some(word))` to retry (the ramp ended), `Ok(None)` to admit,
+    /// `Err(())` to reject.
+    fn ramp_check(&self, word: StateWord) -> Result<Option<StateWord>, ()> {
+        let now = self.cold.clock.now();
+        let policy = self.cold.policy.load();
+        let (duration, start_share) = match policy.recovery() {
+            Recovery::Ramp {
+                duration,
+                start_share,
+            } => (duration_nanos(duration), start_share),
+            // The ramp was switched off by a policy swap: finish it now.
+            Recovery::Immediate => (0, 1.0),
+        };
+        // Acquire: pairs with the Release of `ramp_epoch` after `ramp_start`.
+        let elapsed = if self.hot.ramp_epoch.load(Ordering::Acquire) == word.epoch() {
+            now.saturating_sub(self.hot.ramp_start.load(Ordering::Relaxed))
+        } else {
+            0
+        };
+        if elapsed >= duration {
+            let Some(next) = word.ramp_done() else {
+                return Ok(Some(self.word()));
+            };
+            return Ok(Some(match self.exchange(word, next) {
+                Ok(()) => {
+                    self.emit(word, next, TransitionReason::RampComplete, Some(now));
+                    next
+                }
+                Err(actual) => actual,
+            }));
+        }
+        let share = start_share + (1.0 - start_share) * (elapsed as f64 / duration as f64);
+        // The share in billionths, rounded: decimal shares such as 0.2 or 0.3 are then exact,
+        // where a binary fraction would sit just below them and admit one call too few.
+        let p = (share.clamp(0.0, 1.0) * RAMP_SCALE as f64).round() as u128;
+        // Relaxed: the counter only spreads admissions; it orders nothing.
+        let c = self.busy.ramp_counter.fetch_add(1, Ordering::Relaxed) as u128;
+        // Admit the c-th acquire iff ⌊(c+1)·p⌋ > ⌊c·p⌋: over any n consecutive acquires at
+        // share p this admits ⌊p·n⌋ or ⌈p·n⌉.
+        if (c + 1) * p / RAMP_SCALE != c * p / RAMP_SCALE {
+            Ok(None)
+        } else {
+            Err(())
+        }
+    }
+
+    #[inline]
+    fn admit(&self, kind: PermitKind, word: StateWord) -> Result<Permit<'_>, Rejected> {
+        // Two values read on their own, not through the seqlock: a swap racing with this
+        // acquire can at worst apply the old bulkhead or none to it, once.
+        let flags = self.hot.config.flags();
+        let mut bulkhead = false;
+        if flags.contains(Flags::BULKHEAD) {
+            let max = self.hot.config.max_concurrent();
+            // Relaxed: the count itself is the only shared data; a permit's work is the
+            // caller's, not published through the bulkhead.
+            if self.busy.permits_out.fetch_add(1, Ordering::Relaxed) >= max {
+                self.busy.permits_out.fetch_sub(1, Ordering::Relaxed);
+                if kind == PermitKind::Probe {
+                    self.end_probe(word.epoch(), ProbeEnd::Release);
+                }
+                return Err(self.reject(RejectReason::BulkheadFull, word, RetryAfter::UNKNOWN));
+            }
+            bulkhead = true;
+        }
+        let start = if flags.contains(Flags::SLOW) {
+            self.cold.clock.now()
+        } else {
+            NOT_TIMED
+        };
+        Ok(Permit {
+            inner: self,
+            kind,
+            epoch: word.epoch(),
+            bulkhead,
+            start,
+        })
+    }
+
+    #[cold]
+    fn reject(&self, reason: RejectReason, word: StateWord, retry: RetryAfter) -> Rejected {
+        self.busy.rejected.increment();
+        if reason == RejectReason::Open {
+            return Rejected::new(reason, word.state(), retry, &self.rejection_name());
+        }
+        Rejected::new(reason, word.state(), retry, &self.cold.short_name)
+    }
+
+    /// The name an `Open` rejection carries: on a clock other than the quanta clock, a handle
+    /// of the breaker, so that its `retry_after` counts down on that clock (a reference-count
+    /// increment, paid only off the quanta clock: tests and simulations).
+    fn rejection_name(&self) -> Name {
+        match (&self.cold.clock, self.cold.me.upgrade()) {
+            (ClockSource::Quanta, _) | (_, None) => self.cold.short_name.clone(),
+            (_, Some(me)) => Name::Clocked(me),
+        }
+    }
+
+    /// `Breaker::open_rejection`: the rejection an acquire would get now for the breaker being
+    /// open or forced open, without acquiring, counting or moving the breaker.
+    pub(super) fn open_rejection(&self) -> Option<Rejected> {
+        let word = self.word();
+        match word.state() {
+            State::ForcedOpen => Some(Rejected::new(
+                RejectReason::ForcedOpen,
+                State::ForcedOpen,
+                RetryAfter::UNKNOWN,
+                &self.cold.short_name,
+            )),
+            State::Open => {
+                let deadline = self.open_deadline(word);
+                if deadline.is_some_and(|d| d <= self.cold.clock.now()) {
+                    return None;
+                }
+                Some(Rejected::new(
+                    RejectReason::Open,
+                    State::Open,
+                    deadline.map_or(RetryAfter::UNKNOWN, RetryAfter::deadline),
+                    &self.rejection_name(),
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    /// The deadline of `word`'s open period, once published; `None` unless `word` is `Open`.
+    pub(super) fn open_deadline(&self, word: StateWord) -> Option<u64> {
+        if word.state() != State::Open {
+            return None;
+        }
+        // Acquire: pairs with the Release store of `open_epoch` after `open_until`.
+        if self.hot.open_epoch.load(Ordering::Acquire) != word.epoch() {
+            return None;
+        }
+        // Relaxed: published by the epoch's Release store above.
+        Some(self.hot.open_until.load(Ordering::Relaxed))
+    }
+
+    /// Loom models only: a rejection decided from a timed word read the deadline of that
+    /// word's episode or of a later one, never an earlier episode's (which would mean the mark
+    /// was seen before the deadline's stores).
+    #[cfg(loom)]
+    fn assert_deadline_published(&self, word: StateWord) {
+        // Acquire: as in `open_check`.
+        let published = self.hot.open_epoch.load(Ordering::Acquire);
+        let behind = u64::from(word.epoch().wrapping_sub(published)) & crate::state::EPOCH_MASK;
+        assert!(
+            published != u32::MAX && (behind == 0 || behind > crate::state::EPOCH_MASK / 2),
+            "a timed word of epoch {} read the deadline of epoch {published}",
+            word.epoch()
+        );
+    }
+}

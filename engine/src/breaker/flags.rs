@@ -1,0 +1,115 @@
+//! Which optional rules a breaker's policy switches on, as one word of bits.
+//!
+//! # Synchronization
+//!
+//! None of its own: a [`Flags`] is a plain value. The breaker keeps the rules in force as
+//! [`Flags::bits`] in one `AtomicU32` of its hot configuration (see config.rs), written under
+//! the configuration seqlock and read on its own, `Relaxed`, on the fast paths.
+
+use std::fmt;
+
+/// A set of rule bits. Every operation is a `const fn` on the one `u32`, inlined, so a test
+/// such as `!flags.intersects(Flags::SLOW.union(Flags::BULKHEAD))` is the same single
+/// `test`/`and` of the loaded word as the raw mask it replaces.
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
+pub(super) struct Flags(u32);
+
+impl Flags {
+    /// No rule on.
+    pub(super) const NONE: Flags = Flags(0);
+    /// A slow-call rule is set: permits are timed and slow calls counted.
+    pub(super) const SLOW: Flags = Flags(1);
+    /// A consecutive-failure rule is set: failures in a row are counted.
+    pub(super) const CONSECUTIVE: Flags = Flags(1 << 1);
+    /// A bulkhead (`max_concurrent`) is set: permits out are counted.
+    pub(super) const BULKHEAD: Flags = Flags(1 << 2);
+    /// Recovery ramps after half-open instead of closing at once.
+    pub(super) const RAMP: Flags = Flags(1 << 3);
+    /// Set by a policy swap: the next outcome is judged even if it changes no count.
+    pub(super) const REEVALUATE: Flags = Flags(1 << 4);
+    /// A striped breaker whose policy can be striped: outcomes go to the thread's stripe.
+    pub(super) const STRIPED: Flags = Flags(1 << 5);
+
+    /// The flags of a word read from the atomic that holds them.
+    #[inline(always)]
+    pub(super) const fn from_bits(bits: u32) -> Flags {
+        Flags(bits)
+    }
+
+    /// The word stored in the atomic that holds them.
+    #[inline(always)]
+    pub(super) const fn bits(self) -> u32 {
+        self.0
+    }
+
+    /// Whether every bit of `other` is set.
+    #[inline(always)]
+    pub(super) const fn contains(self, other: Flags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether any bit of `other` is set.
+    #[inline(always)]
+    pub(super) const fn intersects(self, other: Flags) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// The bits of both.
+    #[inline(always)]
+    pub(super) const fn union(self, other: Flags) -> Flags {
+        Flags(self.0 | other.0)
+    }
+
+    /// The bits set in both.
+    #[inline(always)]
+    pub(super) const fn intersection(self, other: Flags) -> Flags {
+        Flags(self.0 & other.0)
+    }
+}
+
+impl fmt::Debug for Flags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const NAMES: [(Flags, &str); 6] = [
+            (Flags::SLOW, "SLOW"),
+            (Flags::CONSECUTIVE, "CONSECUTIVE"),
+            (Flags::BULKHEAD, "BULKHEAD"),
+            (Flags::RAMP, "RAMP"),
+            (Flags::REEVALUATE, "REEVALUATE"),
+            (Flags::STRIPED, "STRIPED"),
+        ];
+        let mut set = f.debug_set();
+        for (flag, name) in NAMES {
+            if self.contains(flag) {
+                set.entry(&format_args!("{name}"));
+            }
+        }
+        set.finish()
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bits_are_the_masks_they_replace() {
+        let all = [
+            Flags::SLOW,
+            Flags::CONSECUTIVE,
+            Flags::BULKHEAD,
+            Flags::RAMP,
+            Flags::REEVALUATE,
+            Flags::STRIPED,
+        ];
+        for (i, f) in all.iter().enumerate() {
+            assert_eq!(f.bits(), 1 << i);
+        }
+        let timed = Flags::SLOW.union(Flags::BULKHEAD);
+        assert!(timed.contains(Flags::SLOW) && !timed.contains(Flags::RAMP));
+        assert!(timed.intersects(Flags::BULKHEAD.union(Flags::RAMP)));
+        assert!(!Flags::NONE.intersects(timed));
+        assert_eq!(timed.intersection(Flags::SLOW), Flags::SLOW);
+        assert_eq!(Flags::from_bits(timed.bits()), timed);
+        assert_eq!(format!("{timed:?}"), "{SLOW, BULKHEAD}");
+    }
+}

@@ -1,0 +1,295 @@
+//! What a breaker has counted: its lifetime [`Counters`], the [`Metrics`] of its window, and
+//! the [`SavedState`] a snapshot keeps.
+//!
+//! # Synchronization
+//!
+//! - **Counters** (`Busy`): `Relaxed` read-modify-writes, except where a comment says why;
+//!   rejections and failures are per-thread lanes bumped with plain stores (counter.rs). Exact
+//!   once threads are quiet, read without a snapshot while they run.
+//! - `counters` reads the failures first (an `Acquire` lane sum) and then what was recorded
+//!   (`SeqCst`): recorders count an outcome as recorded before as failed (record.rs), so a
+//!   failure read here was recorded before it and `successes` cannot underflow.
+//! - The window figures are read like a judge's (`SeqCst` cursor and bits, window/count.rs),
+//!   stripes summed in; they are not a snapshot either.
+
+use std::time::Duration;
+
+use super::flags::Flags;
+use super::inner::{Extras, Inner};
+use crate::state::State;
+use crate::sync::{Ordering, lock};
+use crate::window::{Tally, WindowStore};
+
+/// A breaker's lifetime counters: calls since the breaker was created.
+///
+/// The counters are monotonic: [`Breaker::reset`](crate::Breaker::reset) empties the window but never the counters,
+/// so a counter exported to a monitoring system never goes backwards. `admitted` counts
+/// permits that have reported (recorded, ignored or dropped):
+/// `admitted = successes + failures + ignored`. While threads are calling, the fields are read
+/// one by one, not as a snapshot; each is exact once the threads are quiet.
+///
+/// # Examples
+///
+/// ```
+/// use fusebox_engine::{Breaker, Counters, ManualClock, Policy};
+/// let breaker = Breaker::with_clock("svc", Policy::default(), ManualClock::new());
+/// let _ = breaker.call(|| Ok::<_, ()>(()));
+/// breaker.reset();
+/// let c: Counters = breaker.metrics().counters;
+/// assert_eq!((c.admitted, c.successes), (1, 1)); // a reset keeps the counts
+/// ```
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(default, deny_unknown_fields)]
+pub struct Counters {
+    /// Admitted calls that have reported: `successes + failures + ignored`.
+    pub admitted: u64,
+    /// Calls recorded as successes.
+    pub successes: u64,
+    /// Calls recorded as failures (panics included).
+    pub failures: u64,
+    /// Calls that ended `Ignored` or whose permit was dropped.
+    pub ignored: u64,
+    /// Calls that took at least the slow-call duration (counted while a slow-call rule is set).
+    pub slow: u64,
+    /// Calls rejected.
+    pub rejected: u64,
+}
+
+impl Counters {
+    /// The sum of two sets of counters, field by field (saturating): for totals over several
+    /// breakers.
+    ///
+    /// ```
+    /// # use fusebox_engine::Counters;
+    /// let a = Counters { successes: 2, admitted: 2, ..Counters::default() };
+    /// assert_eq!(a.plus(&a).successes, 4);
+    /// ```
+    #[must_use]
+    pub fn plus(&self, other: &Counters) -> Counters {
+        Counters {
+            admitted: self.admitted.saturating_add(other.admitted),
+            successes: self.successes.saturating_add(other.successes),
+            failures: self.failures.saturating_add(other.failures),
+            ignored: self.ignored.saturating_add(other.ignored),
+            slow: self.slow.saturating_add(other.slow),
+            rejected: self.rejected.saturating_add(other.rejected),
+        }
+    }
+}
+
+/// A breaker's state, lifetime [`Counters`] and current window figures.
+///
+/// `Metrics` dereferences to its [`Counters`], so `metrics.failures` reads the lifetime count.
+///
+/// # Examples
+///
+/// ```
+/// use fusebox_engine::{Breaker, ManualClock, Policy};
+/// let breaker = Breaker::with_clock("svc", Policy::default(), ManualClock::new());
+/// let _ = breaker.call(|| Ok::<_, ()>(()));
+/// let _ = breaker.call(|| Err::<(), _>(()));
+/// let m = breaker.metrics();
+/// assert_eq!((m.admitted, m.successes, m.failures), (2, 1, 1));
+/// assert_eq!(m.failure_rate(), 0.5);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Metrics {
+    /// The state when read.
+    pub state: State,
+    /// Lifetime counters (also reachable through `Deref`: `metrics.successes`).
+    pub counters: Counters,
+    /// Outcomes in the current window.
+    pub window_calls: u64,
+    /// Failures in the current window.
+    pub window_failures: u64,
+    /// Slow calls in the current window (0 while no slow-call rule is set).
+    pub window_slow: u64,
+}
+
+impl std::ops::Deref for Metrics {
+    type Target = Counters;
+
+    /// The lifetime counters.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// assert_eq!(b.metrics().rejected, 0);
+    /// ```
+    fn deref(&self) -> &Counters {
+        &self.counters
+    }
+}
+
+impl Metrics {
+    /// Failures over outcomes in the current window; 0 when the window is empty.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// assert_eq!(b.metrics().failure_rate(), 0.0);
+    /// ```
+    pub fn failure_rate(&self) -> f64 {
+        if self.window_calls == 0 {
+            0.0
+        } else {
+            self.window_failures as f64 / self.window_calls as f64
+        }
+    }
+
+    /// Slow calls over outcomes in the current window; 0 when the window is empty.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// assert_eq!(b.metrics().slow_call_rate(), 0.0);
+    /// ```
+    pub fn slow_call_rate(&self) -> f64 {
+        if self.window_calls == 0 {
+            0.0
+        } else {
+            self.window_slow as f64 / self.window_calls as f64
+        }
+    }
+}
+
+/// A breaker's state as [`Breaker::saved_state`](crate::Breaker::saved_state) reads it and
+/// [`Breaker::restore`](crate::Breaker::restore) puts it
+/// back: what a snapshot of a registry keeps per breaker.
+///
+/// # Examples
+///
+/// ```
+/// # use fusebox_engine::*;
+/// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+/// b.force_open();
+/// assert_eq!(b.saved_state().state, State::ForcedOpen);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SavedState {
+    /// The state.
+    pub state: State,
+    /// For `Open`: the time left in the open period.
+    pub open_remaining: Option<Duration>,
+    /// Re-opens in a row (the backoff step).
+    pub backoff_step: u32,
+    /// The lifetime counters.
+    pub counters: Counters,
+}
+
+impl Inner {
+    /// The lifetime counters.
+    pub(super) fn counters(&self) -> Counters {
+        let b = &self.busy;
+        // Failures first (Acquire), then what was recorded (SeqCst): a failure counted here
+        // was counted as recorded before it (see `record_general`), so it is never read as a
+        // success and `successes` cannot underflow.
+        let failures = b.failures.sum();
+        let recorded = b.cursor_base.load(Ordering::SeqCst)
+            + b.cursor.load(Ordering::SeqCst)
+            + b.other_recorded.load(Ordering::SeqCst)
+            + self.hot.stripes.as_ref().map_or(0, |s| s.recorded());
+        let failures = failures.min(recorded);
+        // Relaxed: statistics with no pairing to keep.
+        let ignored = b.ignored.load(Ordering::Relaxed);
+        Counters {
+            admitted: recorded + ignored,
+            successes: recorded - failures,
+            failures,
+            ignored,
+            slow: b.slow.load(Ordering::Relaxed),
+            rejected: b.rejected.sum(),
+        }
+    }
+
+    /// Raises each lifetime counter below its value in `saved` to it (for `restore`).
+    pub(super) fn raise_counters(&self, saved: &Counters) {
+        let now = self.counters();
+        let b = &self.busy;
+        let failures = saved.failures.saturating_sub(now.failures);
+        let successes = saved.successes.saturating_sub(now.successes);
+        // SeqCst, counted as recorded before as failed: see `counters`.
+        b.other_recorded
+            .fetch_add(successes + failures, Ordering::SeqCst);
+        b.failures.add(failures);
+        // Relaxed: statistics.
+        b.ignored
+            .fetch_add(saved.ignored.saturating_sub(now.ignored), Ordering::Relaxed);
+        b.slow
+            .fetch_add(saved.slow.saturating_sub(now.slow), Ordering::Relaxed);
+        b.rejected.add(saved.rejected.saturating_sub(now.rejected));
+    }
+
+    pub(super) fn metrics(&self) -> Metrics {
+        let word = self.word();
+        let counters = self.counters();
+        let mut tally = self.window_tally();
+        if let (Some(stripes), WindowStore::Count(w)) = (&self.hot.stripes, self.window()) {
+            let s = stripes.tally(w.size());
+            tally.calls += s.calls;
+            tally.failures += s.failures;
+        }
+        Metrics {
+            state: word.state(),
+            counters,
+            window_calls: tally.calls as u64,
+            window_failures: tally.failures as u64,
+            // Slow flags are not kept while no slow-call rule is set (see window/count.rs).
+            window_slow: if self.hot.config.flags().contains(Flags::SLOW) {
+                tally.slow as u64
+            } else {
+                0
+            },
+        }
+    }
+
+    /// The shared window's counts as they are now (for `metrics` and for judging again).
+    pub(super) fn window_tally(&self) -> Tally {
+        match self.window() {
+            // SeqCst: the cursor is loaded like the window's bits (see window/count.rs).
+            WindowStore::Count(w) => w.tally(self.busy.cursor.load(Ordering::SeqCst)),
+            WindowStore::Time(w) => w.tally(self.cold.clock.now()),
+        }
+    }
+
+    /// Time left in the current open period; `None` unless the breaker is `Open`.
+    pub(super) fn open_remaining(&self) -> Option<Duration> {
+        let deadline = self.open_deadline(self.word())?;
+        Some(Duration::from_nanos(
+            deadline.saturating_sub(self.cold.clock.now()),
+        ))
+    }
+
+    /// What `restore` needs to put this breaker back as it is now.
+    pub(super) fn saved_state(&self) -> SavedState {
+        SavedState {
+            state: self.word().state(),
+            open_remaining: self.open_remaining(),
+            backoff_step: self.word().step(),
+            counters: self.counters(),
+        }
+    }
+
+    /// `Breaker::heap_bytes`: an estimate of the heap bytes this breaker holds.
+    pub(super) fn heap_bytes(&self) -> usize {
+        let store_bytes =
+            |s: &WindowStore| std::mem::size_of::<WindowStore>() + 16 + s.heap_bytes();
+        let extras = self.cold.extras.get().map_or(0, |e| {
+            let stores = lock(&e.stores);
+            std::mem::size_of::<Extras>()
+                + stores.iter().map(|s| store_bytes(s)).sum::<usize>()
+                + stores.capacity() * std::mem::size_of::<usize>()
+        });
+        std::mem::size_of::<Inner>()
+            + 2 * std::mem::size_of::<usize>()
+            + store_bytes(&self.cold.store)
+            + extras
+            + self.busy.rejected.heap_bytes()
+            + self.busy.failures.heap_bytes()
+            + self.hot.stripes.as_ref().map_or(0, |s| s.heap_bytes())
+            + self.cold.name.len()
+            + 16
+    }
+}

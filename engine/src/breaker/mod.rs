@@ -1,0 +1,756 @@
+//! The breaker: admission, recording, transitions, manual control and policy swap.
+//!
+//! [`Breaker`] is a handle on one [`Inner`]; each public method delegates to it. The parts:
+//!
+//! - inner.rs: `Inner` and its hot, busy and cold parts; the state word, the window pointer.
+//! - config.rs: the policy's hot values under a seqlock, and judging a window against them.
+//! - flags.rs: which optional rules are on.
+//! - acquire.rs: `try_acquire`, admission and rejection.
+//! - record.rs: what an outcome does to the window and the counters.
+//! - transition.rs: judging, tripping, probes, expiry, manual control, restore, policy swap.
+//! - permit.rs: `Permit` and `OwnedPermit`.
+//! - metrics.rs: the counters, the metrics and the saved state.
+//! - events.rs: subscribers.
+//!
+//! # Synchronization
+//!
+//! Each file's notes say which atomics it touches. The edges between them:
+//!
+//! - **State word** (`Hot::state`): changed only by `compare_exchange` from a loaded value to one
+//!   computed by [`StateWord`](crate::state::StateWord)'s pure functions (`Inner::exchange`).
+//!   Successful exchanges are `AcqRel`; loads that act on the word are `Acquire`. Each change
+//!   publishes what was written before it: the cleared window when leaving `HalfOpen`, the
+//!   store pointer, the window cleared by `reset`.
+//! - **Open deadline** (`open_until`, `open_epoch`): written by the thread whose exchange entered
+//!   `Open`, *after* the exchange, under `publish_lock` and only while the word is still in
+//!   that episode (transition.rs); read by admissions only once `open_epoch` is `Acquire`d
+//!   equal to the word's epoch, or from a word marked `timed` by an exchange made after the
+//!   deadline's stores (acquire.rs).
+//! - **Ramp start** (`ramp_start`, `ramp_epoch`): the same protocol for `Recovering`.
+//! - **Window pointer** (`Hot::window`): `Release`-stored after the new store is cleared
+//!   (transition.rs) and `Acquire`-loaded by recorders (inner.rs). Stores are never freed
+//!   before the breaker.
+//! - **Counters** (`Busy`): an outcome is counted as recorded (`SeqCst`) before as failed
+//!   (record.rs) and read in the other order (metrics.rs).
+//! - **Policy**: the `ArcSwap` holds the whole policy for readers of `policy()`; the hot values
+//!   are copied into atomics under `config_lock` inside a seqlock (config.rs): every decision
+//!   uses one policy. The closed-success fast path reads only the flags, a single value.
+
+mod acquire;
+mod config;
+mod events;
+mod flags;
+mod inner;
+mod metrics;
+mod permit;
+mod record;
+mod transition;
+
+use std::fmt;
+use std::future::Future;
+use std::time::Duration;
+
+use crossbeam_channel::Receiver;
+use fusebox_policies::Policy;
+
+use crate::clock::{Clock, ClockSource};
+use crate::error::{CallError, Outcome, Rejected, Transition};
+use crate::state::{State, TransitionReason};
+
+pub use events::SUBSCRIBER_CAPACITY;
+use inner::Inner;
+pub use metrics::{Counters, Metrics, SavedState};
+pub use permit::{OwnedPermit, Permit};
+
+/// A named circuit breaker: one atomic state word and a sliding window.
+///
+/// `Breaker` is a handle: one pointer, `Clone + Send + Sync + 'static`. Clones share one
+/// breaker (cloning costs a reference-count increment), so a handle can move into spawned
+/// tasks and futures; the breaker lives until its last handle (or permit) is dropped.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use fusebox_engine::{Breaker, CallError, ManualClock, Policy, State, Window};
+///
+/// let clock = ManualClock::new();
+/// let policy = Policy::builder()
+///     .window(Window::count(10))
+///     .min_calls(5)
+///     .open_timeout(Duration::from_secs(5))
+///     .build()?;
+/// let breaker = Breaker::with_clock("inventory", policy, clock.clone());
+/// for _ in 0..5 {
+///     let _ = breaker.call(|| Err::<(), _>("timeout"));
+/// }
+/// assert_eq!(breaker.state(), State::Open);
+/// assert!(matches!(breaker.call(|| Ok::<_, ()>(1)), Err(CallError::Rejected(_))));
+/// # Ok::<(), fusebox_engine::PolicyError>(())
+/// ```
+#[derive(Clone)]
+pub struct Breaker {
+    inner: std::sync::Arc<Inner>,
+}
+
+/// Options for a [`Breaker`]: its clock, striping and memory layout.
+///
+/// # Examples
+///
+/// ```
+/// use fusebox_engine::{Breaker, ManualClock, Policy};
+/// let clock = ManualClock::new();
+/// let b = Breaker::builder("tenant-42", Policy::default())
+///     .clock(clock.clone())
+///     .striped()
+///     .build();
+/// assert!(b.is_striped());
+/// assert_eq!(b.name(), "tenant-42");
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct BreakerBuilder {
+    name: std::sync::Arc<str>,
+    policy: Policy,
+    clock: ClockSource,
+    striped: bool,
+}
+
+impl BreakerBuilder {
+    /// Runs the breaker on `clock` (default: the process-wide [`QuantaClock`](crate::QuantaClock)).
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let clock = ManualClock::new();
+    /// let b = Breaker::builder("db", Policy::default()).clock(clock.clone()).build();
+    /// clock.advance(std::time::Duration::from_secs(3));
+    /// assert_eq!(b.now().as_secs(), 3);
+    /// ```
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = ClockSource::from_clock(clock);
+        self
+    }
+
+    /// Makes the breaker striped: see [`Breaker::striped`].
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// assert!(Breaker::builder("hot", Policy::default()).striped().build().is_striped());
+    /// ```
+    pub fn striped(mut self) -> Self {
+        self.striped = true;
+        self
+    }
+
+    /// The breaker.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::builder("db", Policy::default()).build();
+    /// assert_eq!(b.state(), State::Closed);
+    /// ```
+    pub fn build(self) -> Breaker {
+        Breaker::build(self.name, self.policy, self.clock, self.striped)
+    }
+}
+
+impl fmt::Debug for BreakerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BreakerBuilder")
+            .field("name", &self.name)
+            .field("clock", &self.clock)
+            .field("striped", &self.striped)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Breaker {
+    /// A breaker on the process-wide [`QuantaClock`](crate::QuantaClock).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = fusebox_engine::Breaker::new("payments", fusebox_engine::Policy::default());
+    /// assert_eq!(b.name(), "payments");
+    /// ```
+    pub fn new(name: impl Into<std::sync::Arc<str>>, policy: Policy) -> Self {
+        Self::builder(name, policy).build()
+    }
+
+    /// Options beyond [`new`](Self::new): the clock, striping.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::builder("db", Policy::default()).clock(ManualClock::new()).build();
+    /// assert_eq!(b.name(), "db");
+    /// ```
+    pub fn builder(name: impl Into<std::sync::Arc<str>>, policy: Policy) -> BreakerBuilder {
+        BreakerBuilder {
+            name: name.into(),
+            policy,
+            clock: ClockSource::Quanta,
+            striped: false,
+        }
+    }
+
+    /// Whether `a` and `b` are handles of one breaker.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let a = Breaker::new("db", Policy::default());
+    /// let b = a.clone();
+    /// assert!(Breaker::ptr_eq(&a, &b));
+    /// assert!(!Breaker::ptr_eq(&a, &Breaker::new("db", Policy::default())));
+    /// ```
+    pub fn ptr_eq(a: &Breaker, b: &Breaker) -> bool {
+        std::sync::Arc::ptr_eq(&a.inner, &b.inner)
+    }
+
+    /// A breaker on `clock`, such as a [`ManualClock`](crate::ManualClock) in tests.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fusebox_engine::{Breaker, ManualClock, Policy, State};
+    /// let b = Breaker::with_clock("payments", Policy::default(), ManualClock::new());
+    /// assert_eq!(b.state(), State::Closed);
+    /// ```
+    pub fn with_clock(
+        name: impl Into<std::sync::Arc<str>>,
+        policy: Policy,
+        clock: impl Clock,
+    ) -> Self {
+        Self::builder(name, policy).clock(clock).build()
+    }
+
+    /// A *striped* breaker on the process-wide [`QuantaClock`](crate::QuantaClock): each thread records into a
+    /// window of its own, with no locked instruction on the call, and the breaker opens when
+    /// the failure rate over the last `size` calls *of one thread* reaches the threshold,
+    /// instead of over the last `size` calls of all threads. It trades that exactness for
+    /// throughput when many threads call one breaker. The counters of
+    /// [`metrics`](Self::metrics) stay exact; its window figures sum the threads' windows.
+    ///
+    /// Striping applies to a count window of up to 128 calls with no slow-call or
+    /// consecutive-failure rule, and to up to 8 threads at once (more share the common
+    /// window); any other policy records as [`new`](Self::new)'s would. Each striped breaker
+    /// holds 8 stripes of 128 bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fusebox_engine::{Breaker, Policy, State, Window};
+    /// let policy = Policy::builder().window(Window::count(10)).min_calls(10).build()?;
+    /// let b = Breaker::striped("hot-path", policy);
+    /// for _ in 0..10 {
+    ///     let _ = b.call(|| Err::<(), _>("down"));
+    /// }
+    /// assert_eq!(b.state(), State::Open);
+    /// assert_eq!(b.metrics().failures, 10);
+    /// # Ok::<(), fusebox_engine::PolicyError>(())
+    /// ```
+    pub fn striped(name: impl Into<std::sync::Arc<str>>, policy: Policy) -> Self {
+        Self::builder(name, policy).striped().build()
+    }
+
+    /// A striped breaker (see [`striped`](Self::striped)) on `clock`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fusebox_engine::{Breaker, ManualClock, Policy};
+    /// let b = Breaker::striped_with_clock("hot-path", Policy::default(), ManualClock::new());
+    /// assert!(b.is_striped());
+    /// ```
+    pub fn striped_with_clock(
+        name: impl Into<std::sync::Arc<str>>,
+        policy: Policy,
+        clock: impl Clock,
+    ) -> Self {
+        Self::builder(name, policy).clock(clock).striped().build()
+    }
+
+    /// How many handles of this breaker are alive, owned permits included: 1 means the
+    /// caller's handle is the only one. A registry prunes only breakers nobody else holds.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let a = Breaker::new("db", Policy::default());
+    /// assert_eq!(a.handle_count(), 1);
+    /// let b = a.clone();
+    /// assert_eq!(a.handle_count(), 2);
+    /// # drop(b);
+    /// ```
+    pub fn handle_count(&self) -> usize {
+        std::sync::Arc::strong_count(&self.inner)
+    }
+
+    /// The rejection an acquire would get now for the breaker being open or forced open,
+    /// without acquiring, counting or moving the breaker; `None` otherwise (an `Open` breaker
+    /// whose period is over reads `None`: its next acquire probes). A registry uses it to
+    /// reject the calls of a breaker's dependents while the breaker is open.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("db", Policy::default(), ManualClock::new());
+    /// assert!(b.open_rejection().is_none());
+    /// b.force_open();
+    /// assert_eq!(b.open_rejection().unwrap().reason(), RejectReason::ForcedOpen);
+    /// ```
+    pub fn open_rejection(&self) -> Option<Rejected> {
+        self.inner.open_rejection()
+    }
+
+    /// Whether this breaker was made [`striped`](Self::striped).
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// assert!(!Breaker::with_clock("db", Policy::default(), ManualClock::new()).is_striped());
+    /// ```
+    pub fn is_striped(&self) -> bool {
+        self.inner.hot.stripes.is_some()
+    }
+
+    fn build(name: std::sync::Arc<str>, policy: Policy, clock: ClockSource, striped: bool) -> Self {
+        Breaker {
+            inner: Inner::new(name, policy, clock, striped),
+        }
+    }
+
+    /// Loom models only: what the timer thread does at an open deadline, for a breaker on a
+    /// [`ManualClock::with_model_timer`] clock: expires the `Open` episode last published.
+    /// Returns whether one had been published.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn loom_timer_fires(&self) -> bool {
+        self.inner.loom_timer_fires()
+    }
+
+    /// The breaker's name.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// assert_eq!(Breaker::with_clock("db", Policy::default(), ManualClock::new()).name(), "db");
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.inner.cold.name
+    }
+
+    /// The breaker's name as a shared string.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("db", Policy::default(), ManualClock::new());
+    /// assert_eq!(&*b.name_arc(), "db");
+    /// ```
+    pub fn name_arc(&self) -> std::sync::Arc<str> {
+        self.inner.cold.name.clone()
+    }
+
+    /// The current state. An `Open` breaker whose period has passed reads `Open` until the
+    /// next acquire moves it to `HalfOpen`.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("db", Policy::default(), ManualClock::new());
+    /// b.disable();
+    /// assert_eq!(b.state(), State::Disabled);
+    /// ```
+    pub fn state(&self) -> State {
+        self.inner.word().state()
+    }
+
+    /// The policy in force.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("db", Policy::default(), ManualClock::new());
+    /// assert_eq!(*b.policy(), Policy::default());
+    /// ```
+    pub fn policy(&self) -> std::sync::Arc<Policy> {
+        self.inner.cold.policy.load_full()
+    }
+
+    /// The clock this breaker reads, as its time since the clock's origin.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let clock = ManualClock::new();
+    /// let b = Breaker::with_clock("db", Policy::default(), clock.clone());
+    /// clock.advance(std::time::Duration::from_secs(1));
+    /// assert_eq!(b.now(), std::time::Duration::from_secs(1));
+    /// ```
+    pub fn now(&self) -> Duration {
+        Duration::from_nanos(self.inner.cold.clock.now())
+    }
+
+    /// Asks to make one call. On success, report the call's outcome through the permit.
+    ///
+    /// # Errors
+    ///
+    /// [`Rejected`] when the breaker does not admit the call: open, forced open, half-open with
+    /// every probe slot taken, outside the recovery ramp's share, or bulkhead full.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("db", Policy::default(), ManualClock::new());
+    /// let permit = b.try_acquire()?;
+    /// permit.success();
+    /// # Ok::<(), Rejected>(())
+    /// ```
+    #[inline(always)]
+    pub fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
+        self.inner.try_acquire()
+    }
+
+    /// Like [`try_acquire`](Self::try_acquire), but the permit owns a handle of the breaker:
+    /// `Send + 'static`, for spawned tasks and futures that outlive this borrow. Costs one
+    /// reference-count increment more than `try_acquire` when admitted.
+    ///
+    /// # Errors
+    ///
+    /// As for [`try_acquire`](Self::try_acquire).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("db", Policy::default(), ManualClock::new());
+    /// let permit: OwnedPermit = b.try_acquire_owned()?;
+    /// drop(b); // the permit keeps the breaker alive
+    /// permit.failure();
+    /// # Ok::<(), Rejected>(())
+    /// ```
+    #[inline]
+    pub fn try_acquire_owned(&self) -> Result<OwnedPermit, Rejected> {
+        Ok(self.try_acquire()?.into_owned(self.clone()))
+    }
+
+    /// Runs `f` if the breaker admits it; `Ok` is recorded as a success, `Err` as a failure.
+    /// A panic in `f` is recorded as a failure and resumed.
+    ///
+    /// # Errors
+    ///
+    /// [`CallError::Rejected`] if the call was not admitted (`f` did not run), or
+    /// [`CallError::Failed`] with `f`'s own error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("db", Policy::default(), ManualClock::new());
+    /// assert_eq!(b.call(|| Ok::<_, ()>(5)).unwrap(), 5);
+    /// ```
+    #[inline]
+    pub fn call<T, E, F>(&self, f: F) -> Result<T, CallError<E>>
+    where
+        F: FnOnce() -> Result<T, E>,
+    {
+        let permit = self.try_acquire()?;
+        match f() {
+            Ok(v) => {
+                permit.success();
+                Ok(v)
+            }
+            Err(e) => {
+                permit.failure();
+                Err(CallError::Failed(e))
+            }
+        }
+    }
+
+    /// Like [`call`](Self::call), with `classify` deciding what the result means to the
+    /// breaker. The result itself is returned unchanged.
+    ///
+    /// # Errors
+    ///
+    /// As for [`call`](Self::call).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("http", Policy::default(), ManualClock::new());
+    /// // A 404 is the caller's problem, not the dependency's.
+    /// let r = b.call_with(|| Err::<(), u16>(404), |r| match r {
+    ///     Err(404) => Outcome::Ignored,
+    ///     Err(_) => Outcome::Failure,
+    ///     Ok(_) => Outcome::Success,
+    /// });
+    /// assert!(matches!(r, Err(CallError::Failed(404))));
+    /// assert_eq!(b.metrics().failures, 0);
+    /// assert_eq!(b.metrics().ignored, 1);
+    /// ```
+    #[inline]
+    pub fn call_with<T, E, F, C>(&self, f: F, classify: C) -> Result<T, CallError<E>>
+    where
+        F: FnOnce() -> Result<T, E>,
+        C: FnOnce(&Result<T, E>) -> Outcome,
+    {
+        let permit = self.try_acquire()?;
+        let result = f();
+        permit.record(classify(&result));
+        result.map_err(CallError::Failed)
+    }
+
+    /// Guards a future: the breaker is asked when the returned future is first polled, and the
+    /// outcome recorded when `fut` completes. A future dropped before completing records its
+    /// call as [`Outcome::Ignored`]: neither a success nor a failure.
+    ///
+    /// The returned future holds a handle of the breaker, not a borrow: it is `'static` (and
+    /// `Send`) when `fut` is, so it can be spawned. No runtime is needed: it is a plain
+    /// `Future`.
+    ///
+    /// A timeout put around this future (dropping it when time is up) records `Ignored`, not a
+    /// failure: to count timeouts, time the call inside `fut` and return an error.
+    ///
+    /// # Errors
+    ///
+    /// As for [`call`](Self::call).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("async", Policy::default(), ManualClock::new());
+    /// let r = futures_executor::block_on(b.call_async(async { Ok::<_, ()>(9) }));
+    /// assert_eq!(r.unwrap(), 9);
+    /// ```
+    pub fn call_async<T, E, F>(
+        &self,
+        fut: F,
+    ) -> impl Future<Output = Result<T, CallError<E>>> + use<T, E, F>
+    where
+        F: Future<Output = Result<T, E>>,
+    {
+        self.call_async_with(fut, |r: &Result<T, E>| {
+            if r.is_ok() {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            }
+        })
+    }
+
+    /// Like [`call_async`](Self::call_async), with `classify` deciding what the result means
+    /// to the breaker (see [`call_with`](Self::call_with)). The result itself is returned
+    /// unchanged.
+    ///
+    /// # Errors
+    ///
+    /// As for [`call`](Self::call).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("http", Policy::default(), ManualClock::new());
+    /// let r = futures_executor::block_on(b.call_async_with(
+    ///     async { Err::<(), u16>(404) },
+    ///     |r| if matches!(r, Err(404)) { Outcome::Ignored } else { Outcome::Failure },
+    /// ));
+    /// assert!(matches!(r, Err(CallError::Failed(404))));
+    /// assert_eq!(b.metrics().ignored, 1);
+    /// ```
+    pub fn call_async_with<T, E, F, C>(
+        &self,
+        fut: F,
+        classify: C,
+    ) -> impl Future<Output = Result<T, CallError<E>>> + use<T, E, F, C>
+    where
+        F: Future<Output = Result<T, E>>,
+        C: FnOnce(&Result<T, E>) -> Outcome,
+    {
+        // The future owns a handle, so it borrows nothing from the caller; its permit borrows
+        // that handle, which costs no second reference-count increment.
+        let breaker = self.clone();
+        async move {
+            let permit = breaker.try_acquire()?;
+            let result = fut.await;
+            permit.record(classify(&result));
+            result.map_err(CallError::Failed)
+        }
+    }
+
+    /// Opens the breaker until [`reset`](Self::reset): every call is rejected.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// b.force_open();
+    /// assert_eq!(b.try_acquire().unwrap_err().reason(), RejectReason::ForcedOpen);
+    /// ```
+    pub fn force_open(&self) {
+        self.inner
+            .manual(State::ForcedOpen, TransitionReason::ForcedOpen);
+    }
+
+    /// Switches the breaker off: every call is admitted and nothing is recorded.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// b.disable();
+    /// let _ = b.call(|| Err::<(), _>(()));
+    /// assert_eq!(b.metrics().failures, 0);
+    /// ```
+    pub fn disable(&self) {
+        self.inner
+            .manual(State::Disabled, TransitionReason::Disabled);
+    }
+
+    /// Admits every call and records it, but never changes state by itself.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::builder().min_calls(1).build().unwrap(), ManualClock::new());
+    /// b.metrics_only();
+    /// let _ = b.call(|| Err::<(), _>(()));
+    /// assert_eq!(b.state(), State::MetricsOnly);
+    /// assert_eq!(b.metrics().window_failures, 1);
+    /// ```
+    pub fn metrics_only(&self) {
+        self.inner
+            .manual(State::MetricsOnly, TransitionReason::MetricsOnly);
+    }
+
+    /// Back to `Closed` with an empty window and backoff step 0. The lifetime counters of
+    /// [`metrics`](Self::metrics) keep counting: a reset never makes them go backwards.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// b.force_open();
+    /// let _ = b.try_acquire();
+    /// b.reset();
+    /// assert_eq!(b.state(), State::Closed);
+    /// assert_eq!(b.metrics().rejected, 1);
+    /// assert_eq!(b.metrics().window_calls, 0);
+    /// ```
+    pub fn reset(&self) {
+        self.inner.manual(State::Closed, TransitionReason::Reset);
+    }
+
+    /// Swaps in a new policy; it applies from the next acquire. The state is kept; the window
+    /// keeps its contents if its shape is unchanged and starts empty otherwise; permits already
+    /// out complete normally.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// b.set_policy(Policy::builder().min_calls(2).build().unwrap());
+    /// assert_eq!(b.policy().min_calls(), 2);
+    /// ```
+    pub fn set_policy(&self, policy: Policy) {
+        self.inner.set_policy(policy);
+    }
+
+    /// Time left in the current open period; `None` unless the breaker is `Open`.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let clock = ManualClock::new();
+    /// let b = Breaker::with_clock("x", Policy::builder().min_calls(1).build().unwrap(), clock.clone());
+    /// assert_eq!(b.open_remaining(), None);
+    /// let _ = b.call(|| Err::<(), _>(()));
+    /// clock.advance(std::time::Duration::from_secs(10));
+    /// assert_eq!(b.open_remaining(), Some(std::time::Duration::from_secs(20)));
+    /// ```
+    pub fn open_remaining(&self) -> Option<Duration> {
+        self.inner.open_remaining()
+    }
+
+    /// Re-opens in a row since the breaker last closed: the backoff step of the open period.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// assert_eq!(b.backoff_step(), 0);
+    /// ```
+    pub fn backoff_step(&self) -> u32 {
+        self.inner.word().step()
+    }
+
+    /// What [`restore`](Self::restore) needs to put this breaker back as it is now.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// let _ = b.call(|| Ok::<_, ()>(()));
+    /// let saved = b.saved_state();
+    /// assert_eq!((saved.state, saved.counters.successes), (State::Closed, 1));
+    /// ```
+    pub fn saved_state(&self) -> SavedState {
+        self.inner.saved_state()
+    }
+
+    /// Puts back a saved state: the state (an `Open` breaker stays open for the time it had
+    /// left; `HalfOpen` comes back `Open` with its period over; `Recovering` restarts its
+    /// ramp) and the backoff step; each counter below its saved value is raised to it (the
+    /// counters never go backwards). The window starts empty.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// use std::time::Duration;
+    /// let a = Breaker::with_clock("x", Policy::builder().min_calls(1).build().unwrap(), ManualClock::new());
+    /// let _ = a.call(|| Err::<(), _>(()));
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// b.restore(&a.saved_state());
+    /// assert_eq!(b.state(), State::Open);
+    /// assert_eq!(b.open_remaining(), Some(Duration::from_secs(30)));
+    /// assert_eq!(b.metrics().failures, 1);
+    /// ```
+    pub fn restore(&self, saved: &SavedState) {
+        self.inner.restore(saved);
+    }
+
+    /// The breaker's counters and window figures.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// assert_eq!(b.metrics().state, State::Closed);
+    /// ```
+    pub fn metrics(&self) -> Metrics {
+        self.inner.metrics()
+    }
+
+    /// A channel of this breaker's state changes. It is bounded
+    /// ([`SUBSCRIBER_CAPACITY`]): a subscriber that falls behind misses the newest changes
+    /// rather than slowing the breaker; a dropped receiver is forgotten.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// let rx = b.subscribe();
+    /// b.disable();
+    /// assert_eq!(rx.try_recv().unwrap().to, State::Disabled);
+    /// ```
+    pub fn subscribe(&self) -> Receiver<Transition> {
+        self.inner.subscribe()
+    }
+
+    /// An estimate of the heap bytes this breaker holds (its allocation, window storage and
+    /// lanes), for capacity planning; allocator overhead and padding are not counted, so a
+    /// counting allocator measures somewhat more. The policy is not counted: breakers with
+    /// equal policies share one allocation of it.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// assert!(b.heap_bytes() > 0);
+    /// ```
+    pub fn heap_bytes(&self) -> usize {
+        self.inner.heap_bytes()
+    }
+}
+
+impl fmt::Debug for Breaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Breaker")
+            .field("name", &self.name())
+            .field("state", &self.state())
+            .field("clock", &self.inner.cold.clock)
+            .finish()
+    }
+}

@@ -1,0 +1,263 @@
+//! Permits: the right to make one call, and how its outcome gets back to the breaker.
+//!
+//! # Synchronization
+//!
+//! A permit carries what its acquire decided (its kind, the epoch of the word it was admitted
+//! in, whether it holds a bulkhead slot, its start time) and touches no atomic itself:
+//! [`Inner::finish`] gives back the bulkhead slot (`Relaxed`, as `admit` took it) and hands the
+//! outcome to record.rs or, for a probe, to transition.rs. An [`OwnedPermit`] also holds a
+//! handle of the breaker (one reference-count increment), so the breaker outlives it.
+
+use std::fmt;
+
+use super::Breaker;
+use super::inner::Inner;
+use crate::error::Outcome;
+use crate::sync::Ordering;
+
+/// The start time of a permit acquired while no slow-call rule was set: never slow.
+pub(super) const NOT_TIMED: u64 = u64::MAX;
+
+/// The right to make one call through a breaker; report how it went by consuming it.
+///
+/// Dropping a permit without recording counts as [`Outcome::Ignored`] (or as a failure while
+/// the thread is panicking), so a permit always gives back its half-open and bulkhead slots.
+///
+/// # Examples
+///
+/// ```
+/// use fusebox_engine::{Breaker, ManualClock, Outcome, Policy};
+/// let breaker = Breaker::with_clock("api", Policy::default(), ManualClock::new());
+/// let permit = breaker.try_acquire().expect("closed");
+/// permit.record(Outcome::Success);
+/// assert_eq!(breaker.metrics().successes, 1);
+/// ```
+#[must_use = "a permit records `Ignored` if dropped; call success(), failure() or record()"]
+pub struct Permit<'a> {
+    pub(super) inner: &'a Inner,
+    pub(super) kind: PermitKind,
+    pub(super) epoch: u32,
+    pub(super) bulkhead: bool,
+    pub(super) start: u64,
+}
+
+/// A [`Permit`] that owns a handle of its breaker: `Send + 'static`, so it can move into a
+/// spawned task or a response future and outlive the borrow it was acquired through.
+///
+/// Same methods and drop rule as [`Permit`]: dropping it unrecorded counts as
+/// [`Outcome::Ignored`] (a failure while the thread is panicking) and gives back its
+/// half-open and bulkhead slots. It keeps the breaker alive until it is recorded or dropped.
+///
+/// # Examples
+///
+/// ```
+/// use fusebox_engine::{Breaker, ManualClock, Policy};
+/// let breaker = Breaker::with_clock("api", Policy::default(), ManualClock::new());
+/// let permit = breaker.try_acquire_owned().expect("closed");
+/// std::thread::spawn(move || permit.success()).join().unwrap();
+/// assert_eq!(breaker.metrics().successes, 1);
+/// ```
+#[must_use = "a permit records `Ignored` if dropped; call success(), failure() or record()"]
+pub struct OwnedPermit {
+    breaker: Breaker,
+    kind: PermitKind,
+    epoch: u32,
+    bulkhead: bool,
+    start: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PermitKind {
+    /// Admitted in `Closed`, `Recovering` or `MetricsOnly`: recorded into the window.
+    Normal,
+    /// A half-open probe of the epoch it carries.
+    Probe,
+    /// Admitted while `Disabled`: records nothing.
+    Passthrough,
+}
+
+impl<'a> Permit<'a> {
+    /// This permit as an [`OwnedPermit`] holding `breaker`, the handle it was acquired
+    /// through; this permit's `Drop` does not run.
+    #[inline]
+    pub(super) fn into_owned(self, breaker: Breaker) -> OwnedPermit {
+        let permit = std::mem::ManuallyDrop::new(self);
+        OwnedPermit {
+            breaker,
+            kind: permit.kind,
+            epoch: permit.epoch,
+            bulkhead: permit.bulkhead,
+            start: permit.start,
+        }
+    }
+}
+
+impl Permit<'_> {
+    /// Records a success.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// b.try_acquire().unwrap().success();
+    /// assert_eq!(b.metrics().successes, 1);
+    /// ```
+    #[inline(always)]
+    pub fn success(self) {
+        self.record(Outcome::Success);
+    }
+
+    /// Records a failure.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// b.try_acquire().unwrap().failure();
+    /// assert_eq!(b.metrics().failures, 1);
+    /// ```
+    #[inline(always)]
+    pub fn failure(self) {
+        self.record(Outcome::Failure);
+    }
+
+    /// Records `outcome`.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// b.try_acquire().unwrap().record(Outcome::Ignored);
+    /// assert_eq!(b.metrics().ignored, 1);
+    /// ```
+    #[inline(always)]
+    pub fn record(self, outcome: Outcome) {
+        // The permit is consumed here; its Drop must not record a second time.
+        let this = std::mem::ManuallyDrop::new(self);
+        this.inner
+            .finish(this.kind, this.epoch, this.bulkhead, this.start, outcome);
+    }
+}
+
+impl Drop for Permit<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        let outcome = if std::thread::panicking() {
+            Outcome::Failure
+        } else {
+            Outcome::Ignored
+        };
+        self.inner
+            .finish(self.kind, self.epoch, self.bulkhead, self.start, outcome);
+    }
+}
+
+impl OwnedPermit {
+    /// Records a success.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// b.try_acquire_owned().unwrap().success();
+    /// assert_eq!(b.metrics().successes, 1);
+    /// ```
+    #[inline]
+    pub fn success(self) {
+        self.record(Outcome::Success);
+    }
+
+    /// Records a failure.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// b.try_acquire_owned().unwrap().failure();
+    /// assert_eq!(b.metrics().failures, 1);
+    /// ```
+    #[inline]
+    pub fn failure(self) {
+        self.record(Outcome::Failure);
+    }
+
+    /// Records `outcome`.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// b.try_acquire_owned().unwrap().record(Outcome::Ignored);
+    /// assert_eq!(b.metrics().ignored, 1);
+    /// ```
+    #[inline]
+    pub fn record(self, outcome: Outcome) {
+        let this = std::mem::ManuallyDrop::new(self);
+        this.breaker
+            .inner
+            .finish(this.kind, this.epoch, this.bulkhead, this.start, outcome);
+        // SAFETY: the handle is read out of `this` once, and `this` is never used again nor
+        // dropped (its `Drop`, which would record a second time, never runs), so the handle is
+        // dropped exactly once, here.
+        drop(unsafe { std::ptr::read(&this.breaker) });
+    }
+
+    /// The breaker this permit was acquired from.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// let p = b.try_acquire_owned().unwrap();
+    /// assert!(Breaker::ptr_eq(p.breaker(), &b));
+    /// # p.success();
+    /// ```
+    pub fn breaker(&self) -> &Breaker {
+        &self.breaker
+    }
+}
+
+impl Drop for OwnedPermit {
+    #[inline]
+    fn drop(&mut self) {
+        let outcome = if std::thread::panicking() {
+            Outcome::Failure
+        } else {
+            Outcome::Ignored
+        };
+        self.breaker
+            .inner
+            .finish(self.kind, self.epoch, self.bulkhead, self.start, outcome);
+    }
+}
+
+impl fmt::Debug for OwnedPermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OwnedPermit")
+            .field("breaker", &self.breaker.name())
+            .field("kind", &self.kind)
+            .field("epoch", &self.epoch)
+            .field("bulkhead", &self.bulkhead)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Permit<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Permit")
+            .field("breaker", &&*self.inner.cold.name)
+            .field("kind", &self.kind)
+            .field("epoch", &self.epoch)
+            .field("bulkhead", &self.bulkhead)
+            .finish()
+    }
+}
+
+impl Inner {
+    /// Reports the outcome of a permit's call.
+    #[inline(always)]
+    fn finish(&self, kind: PermitKind, epoch: u32, bulkhead: bool, start: u64, outcome: Outcome) {
+        if bulkhead {
+            // Relaxed: see `admit`.
+            self.busy.permits_out.fetch_sub(1, Ordering::Relaxed);
+        }
+        match kind {
+            PermitKind::Normal => self.record(outcome, start),
+            PermitKind::Probe => self.finish_probe(epoch, start, outcome),
+            PermitKind::Passthrough => {}
+        }
+    }
+}

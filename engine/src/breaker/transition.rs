@@ -1,0 +1,471 @@
+//! Transitions: judging a window, tripping, the end of a probe, expiry, manual control,
+//! restore and policy swap, and the publication of each episode's values.
+//!
+//! # Synchronization
+//!
+//! - **State word**: every change is an `exchange` (`AcqRel`) from a loaded word to one
+//!   computed by [`StateWord`]'s pure functions. Each change publishes what was written before
+//!   it: the cleared window when leaving `HalfOpen`, the store pointer, the window cleared by
+//!   `reset`.
+//! - **Open deadline** (`open_until`, `open_epoch`), the writer's side: written by the thread
+//!   whose exchange entered `Open`, *after* the exchange: `open_until` (`Relaxed`), then
+//!   `open_epoch` (`Release`), which readers `Acquire` (acquire.rs). Writing first and
+//!   exchanging second would let a thread stalled across several transitions overwrite a
+//!   newer deadline; writing second could too, so the writes are made under `publish_lock`,
+//!   and only if the word is still in the episode ([`Inner::publish_episode`]): publications
+//!   land in episode order and a superseded one is dropped. `open_since` is written and read
+//!   only under `publish_lock` (`Relaxed`).
+//!   When the timer thread will watch the deadline, the same thread then marks the word
+//!   `timed` with an exchange (`AcqRel`): a reader that `Acquire`-loads a timed `Open` word has
+//!   its deadline (or a later episode's, if the word has moved on since) without loading
+//!   `open_epoch`, so the common rejection decides from the state word alone.
+//! - **Ramp start** (`ramp_start`, `ramp_epoch`): the same protocol for `Recovering`.
+//! - **Window clear**: the bits are swapped out (`Relaxed`), then the cursor moves to its base
+//!   (`SeqCst`), which publishes the cleared bits to recorders (see window/count.rs). A swap
+//!   to another shape clears the new store and then `Release`-stores the window pointer.
+//! - **Policy**: swaps, `manual` and `restore` hold `config_lock`; the hot values are written
+//!   through the seqlock (config.rs), then the `ArcSwap` that `policy()` reads.
+
+use std::time::Duration;
+
+use fusebox_policies::Policy;
+
+use super::config::{Config, judge};
+use super::flags::Flags;
+use super::inner::Inner;
+use super::metrics::SavedState;
+use crate::clock::duration_nanos;
+use crate::error::Outcome;
+use crate::state::{ProbeEnd, State, StateWord, TransitionReason};
+use crate::sync::{Ordering, lock};
+use crate::window::{Tally, WindowStore};
+
+impl Inner {
+    /// Judges the window's rates and trips the breaker if one reached its threshold.
+    #[inline]
+    pub(super) fn evaluate(&self, t: Tally, config: &Config, word: StateWord) {
+        if let Some(why) = judge(t, config) {
+            self.trip_judged(word, why);
+        }
+    }
+
+    /// Opens the breaker from `seen`, whose window was just judged to trip it. If the word has
+    /// meanwhile left that episode (a `reset`, a restore, a policy swap's clear raced the
+    /// outcome), the outcome may sit in the window of the episode the word is in now, and no
+    /// later outcome need judge that window again (a failure over a failure changes no count):
+    /// so the window is judged again as it is now, in the current episode.
+    #[cold]
+    pub(super) fn trip_judged(&self, mut seen: StateWord, mut why: TransitionReason) {
+        loop {
+            if self.trip(seen, why) {
+                return;
+            }
+            let word = self.word();
+            if word.epoch() == seen.epoch() || word.trip().is_none() {
+                // Not tripped in its own episode for another reason (it was not one that
+                // trips), or the word is in no state that trips now.
+                return;
+            }
+            match judge(self.window_tally(), &self.hot.config.read()) {
+                Some(again) => (seen, why) = (word, again),
+                None => return,
+            }
+        }
+    }
+
+    /// Judges the window of `entered`, an episode that trips on its window (`Closed`,
+    /// `Recovering`) which this thread's exchange just entered. The window was cleared before
+    /// that exchange, and an outcome of an earlier episode may have landed in it in between,
+    /// judged then in a state that could not trip (`HalfOpen`); a failure over it would change
+    /// no count, so no later outcome need judge it. Normally the window is empty here and this
+    /// finds nothing.
+    #[cold]
+    fn judge_entered(&self, entered: StateWord) {
+        // The window's loads come after the exchange (a `SeqCst` fence under loom, where the
+        // loads alone are weaker: see window/count.rs); without it the model
+        // `a_failure_from_before_the_trip_is_judged_in_the_window_it_lands_in` fails.
+        crate::sync::loads_follow_updates();
+        let tally = self.window_tally();
+        // The usual case: the window is as the clear left it, and nothing is to be judged.
+        if tally.calls == 0 {
+            return;
+        }
+        if let Some(why) = judge(tally, &self.hot.config.read()) {
+            self.trip_judged(entered, why);
+        }
+    }
+
+    /// Opens the breaker from `seen` (or a later word of the same episode); true if it did.
+    #[cold]
+    pub(super) fn trip(&self, seen: StateWord, reason: TransitionReason) -> bool {
+        let mut word = seen;
+        loop {
+            if word.epoch() != seen.epoch() {
+                // The episode the outcome belonged to is over: it no longer decides anything.
+                return false;
+            }
+            let Some(next) = word.trip() else {
+                return false;
+            };
+            match self.exchange(word, next) {
+                Ok(()) => {
+                    self.entered_open(word, next, reason);
+                    return true;
+                }
+                Err(actual) => word = actual,
+            }
+        }
+    }
+
+    /// Publishes the deadline of the `Open` episode `next` that this thread entered.
+    fn entered_open(&self, from: StateWord, next: StateWord, reason: TransitionReason) {
+        let now = self.cold.clock.now();
+        let policy = self.cold.policy.load();
+        let mut period = duration_nanos(policy.open_period(next.step())) as f64;
+        let jitter = policy.jitter();
+        if jitter > 0.0 {
+            period *= 1.0 - jitter + 2.0 * jitter * self.random_unit();
+        }
+        self.publish_open(next, now, now.saturating_add(period as u64));
+        self.emit(from, next, reason, Some(now));
+    }
+
+    /// Runs `publish` if the word is still in the episode `next`, which this thread's exchange
+    /// entered. An episode's values (the open deadline, the ramp start) are written after that
+    /// exchange, so a thread stalled across later transitions could otherwise overwrite a newer
+    /// episode's values with its own. Publishers take `publish_lock` and check their episode is
+    /// current before writing: publications land in episode order, and a superseded one is
+    /// dropped (nobody reads an episode's values once the word has left it).
+    fn publish_episode(&self, next: StateWord, publish: impl FnOnce()) {
+        let _publishing = lock(&self.cold.publish_lock);
+        if self.word().epoch() == next.epoch() {
+            publish();
+        }
+    }
+
+    /// Publishes the deadline of the `Open` episode `next`, entered by this thread at `since`.
+    /// The deadline is clamped to the period of the policy in force when it is published, so
+    /// a swap that shortened the period while this thread computed it is not undone.
+    fn publish_open(&self, next: StateWord, since: u64, deadline: u64) {
+        self.publish_episode(next, || {
+            let limit = since.saturating_add(self.longest_open_period(next.step()));
+            let deadline = deadline.min(limit);
+            // Relaxed: read only under `publish_lock`.
+            self.cold.open_since.store(since, Ordering::Relaxed);
+            // Relaxed: a new episode starts a new run.
+            self.busy.consecutive_failures.store(0, Ordering::Relaxed);
+            // Relaxed: published by the Release store of `open_epoch` below.
+            self.hot.open_until.store(deadline, Ordering::Relaxed);
+            // Release: publishes `open_until` to readers that Acquire `open_epoch`.
+            self.hot.open_epoch.store(next.epoch(), Ordering::Release);
+            if self.cold.clock.timer_watches() {
+                // Marks the word timed (an AcqRel exchange, after the deadline's stores), then
+                // hands the deadline to the timer: a marked word always has its deadline
+                // published and is always expired by the timer, so its rejections read
+                // nothing else.
+                let mut word = next;
+                while let Some(timed) = word.time(next.epoch()) {
+                    match self.exchange(word, timed) {
+                        Ok(()) => break,
+                        Err(actual) => word = actual,
+                    }
+                }
+                crate::timer::schedule(self.cold.me.clone(), next.epoch(), deadline);
+            }
+        });
+    }
+
+    /// The longest open period the policy in force draws at backoff `step` (ns): the period
+    /// stretched by the whole jitter.
+    fn longest_open_period(&self, step: u32) -> u64 {
+        let policy = self.cold.policy.load();
+        let period = duration_nanos(policy.open_period(step));
+        if policy.jitter() > 0.0 {
+            (period as f64 * (1.0 + policy.jitter())) as u64
+        } else {
+            period
+        }
+    }
+
+    /// After a policy swap: an `Open` period under way ends no later than the policy now in
+    /// force would have ended it, measured from the episode's start (a shorter `open_timeout`
+    /// takes effect at once; a longer one does not extend the period).
+    fn shorten_open_period(&self) {
+        let word = self.word();
+        if word.state() != State::Open {
+            return;
+        }
+        self.publish_episode(word, || {
+            // Acquire: pairs with the Release store of `open_epoch`; an episode not yet
+            // published is clamped by its own publisher (see `publish_open`).
+            if self.hot.open_epoch.load(Ordering::Acquire) != word.epoch() {
+                return;
+            }
+            // Relaxed: written under `publish_lock`, which this thread holds.
+            let since = self.cold.open_since.load(Ordering::Relaxed);
+            let limit = since.saturating_add(self.longest_open_period(word.step()));
+            // Relaxed: `open_until` is only written under `publish_lock`.
+            if limit >= self.hot.open_until.load(Ordering::Relaxed) {
+                return;
+            }
+            // Relaxed: a reader may still act on the old deadline once, as if it had read
+            // just before the swap; the timer, if it watches, is handed the new one.
+            self.hot.open_until.store(limit, Ordering::Relaxed);
+            if self.cold.clock.timer_watches() {
+                crate::timer::schedule(self.cold.me.clone(), word.epoch(), limit);
+            }
+        });
+    }
+
+    /// Publishes the start of the `Recovering` episode `next`, entered by this thread.
+    fn publish_ramp(&self, next: StateWord, start: u64) {
+        self.publish_episode(next, || {
+            // Relaxed: published by the Release store of `ramp_epoch` below.
+            self.hot.ramp_start.store(start, Ordering::Relaxed);
+            // Release: publishes `ramp_start` to readers that Acquire `ramp_epoch`.
+            self.hot.ramp_epoch.store(next.epoch(), Ordering::Release);
+        });
+    }
+
+    /// A uniform draw in [0, 1) from the breaker's splitmix64 stream (for jitter).
+    fn random_unit(&self) -> f64 {
+        // Relaxed: any interleaving yields distinct stream positions.
+        let mut z = self
+            .busy
+            .rng
+            .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
+            .wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        (z >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Marks the `Open` episode `epoch` as past its deadline (the timer thread's call).
+    fn expire(&self, epoch: u32) {
+        let mut word = self.word();
+        while let Some(next) = word.expire(epoch) {
+            match self.exchange(word, next) {
+                Ok(()) => return,
+                Err(actual) => word = actual,
+            }
+        }
+    }
+
+    /// Loom models only: what the timer thread does at an open deadline (see
+    /// `Breaker::loom_timer_fires`). Returns whether an episode had been published.
+    #[cfg(loom)]
+    pub(super) fn loom_timer_fires(&self) -> bool {
+        // Acquire: as in `open_check`.
+        let epoch = self.hot.open_epoch.load(Ordering::Acquire);
+        self.expire(epoch);
+        epoch != u32::MAX
+    }
+
+    /// A half-open probe of `epoch` ends.
+    pub(super) fn end_probe(&self, epoch: u32, end: ProbeEnd) {
+        let mut word = self.word();
+        loop {
+            let config = self.hot.config.read();
+            let (needed, ramp) = (config.success_threshold, config.flags.contains(Flags::RAMP));
+            let Some((next, why)) = word.probe_end(epoch, end, needed, ramp) else {
+                return;
+            };
+            let Some(why) = why else {
+                // Only a slot given back (by this episode's probe or an earlier one's): no
+                // state is entered, so nothing of a state's entry is redone.
+                match self.exchange(word, next) {
+                    Ok(()) => return,
+                    Err(actual) => {
+                        word = actual;
+                        continue;
+                    }
+                }
+            };
+            if matches!(next.state(), State::Closed | State::Recovering) {
+                // Leaving half-open starts an empty window. Cleared before the exchange:
+                // nothing records into the window while half-open, and clearing twice if the
+                // exchange fails does no harm.
+                self.clear_window();
+            }
+            match self.exchange(word, next) {
+                Ok(()) => {
+                    match next.state() {
+                        State::Open => self.entered_open(word, next, why),
+                        State::Recovering => {
+                            let now = self.cold.clock.now();
+                            self.publish_ramp(next, now);
+                            self.emit(word, next, why, Some(now));
+                            self.judge_entered(next);
+                        }
+                        State::Closed => {
+                            self.emit(word, next, why, None);
+                            self.judge_entered(next);
+                        }
+                        _ => {}
+                    }
+                    return;
+                }
+                Err(actual) => word = actual,
+            }
+        }
+    }
+
+    /// Reports the outcome of a half-open probe.
+    #[cold]
+    pub(super) fn finish_probe(&self, epoch: u32, start: u64, outcome: Outcome) {
+        let b = &self.busy;
+        // Relaxed: statistics.
+        match outcome {
+            Outcome::Ignored => {
+                b.ignored.fetch_add(1, Ordering::Relaxed);
+            }
+            Outcome::Success | Outcome::Failure => {
+                // SeqCst, before the failure count: see `counters`.
+                b.other_recorded.fetch_add(1, Ordering::SeqCst);
+                self.count_failure(outcome == Outcome::Failure);
+                let config = self.hot.config.read();
+                if config.flags.contains(Flags::SLOW) {
+                    self.is_slow(start, &config, &mut None);
+                }
+            }
+        }
+        let end = match outcome {
+            Outcome::Success => ProbeEnd::Success,
+            Outcome::Failure => ProbeEnd::Failure,
+            Outcome::Ignored => ProbeEnd::Release,
+        };
+        self.end_probe(epoch, end);
+    }
+
+    /// Empties the window and starts its cursor again.
+    fn clear_window(&self) {
+        self.window().clear();
+        if let Some(stripes) = &self.hot.stripes {
+            stripes.clear();
+        }
+        // SeqCst: publishes the cleared bits to recorders (see window/count.rs); the cursor's
+        // count moves to the base in one step, so totals stay exact.
+        let n = self.busy.cursor.swap(0, Ordering::SeqCst);
+        self.busy.cursor_base.fetch_add(n, Ordering::SeqCst);
+        // Relaxed: the run is a heuristic count (see record.rs).
+        self.busy.consecutive_failures.store(0, Ordering::Relaxed);
+    }
+
+    /// `force_open`, `disable`, `metrics_only` and `reset`.
+    pub(super) fn manual(&self, to: State, reason: TransitionReason) {
+        let _config = lock(&self.cold.config_lock);
+        let mut word = self.word();
+        loop {
+            if to == State::Closed {
+                // Cleared again on every attempt: an outcome recorded since the last clear was
+                // judged in the episode the failed exchange found, and must not be left in
+                // the window of the one this exchange starts.
+                self.clear_window();
+            }
+            let next = word.manual(to);
+            match self.exchange(word, next) {
+                Ok(()) => {
+                    self.emit(word, next, reason, None);
+                    return;
+                }
+                Err(actual) => word = actual,
+            }
+        }
+    }
+
+    pub(super) fn restore(&self, saved: &SavedState) {
+        let _config = lock(&self.cold.config_lock);
+        // Probes and ramps in progress cannot be saved: a half-open breaker comes back open
+        // with its period over (the next acquire probes), a recovering one restarts its ramp.
+        let (target, remaining) = match saved.state {
+            State::HalfOpen => (State::Open, Duration::ZERO),
+            State::Open => (State::Open, saved.open_remaining.unwrap_or(Duration::ZERO)),
+            other => (other, Duration::ZERO),
+        };
+        let mut word = self.word();
+        loop {
+            // Cleared on every attempt, as in `manual`.
+            self.clear_window();
+            let next = word.enter(target, saved.backoff_step);
+            match self.exchange(word, next) {
+                Ok(()) => {
+                    let now = self.cold.clock.now();
+                    match target {
+                        State::Open => {
+                            let deadline = now.saturating_add(duration_nanos(remaining));
+                            // As if the period had started a whole period before its
+                            // deadline: the restored time left is kept, not clamped.
+                            let since =
+                                deadline.saturating_sub(self.longest_open_period(next.step()));
+                            self.publish_open(next, since, deadline);
+                        }
+                        State::Recovering => self.publish_ramp(next, now),
+                        _ => {}
+                    }
+                    self.raise_counters(&saved.counters);
+                    self.emit(word, next, TransitionReason::Restored, Some(now));
+                    return;
+                }
+                Err(actual) => word = actual,
+            }
+        }
+    }
+
+    pub(super) fn set_policy(&self, policy: Policy) {
+        let _config = lock(&self.cold.config_lock);
+        let (reevaluate, slow_rule_on) = {
+            let old = self.cold.policy.load();
+            (
+                old.failure_rate_threshold() != policy.failure_rate_threshold()
+                    || old.min_calls() != policy.min_calls()
+                    || old.slow_calls() != policy.slow_calls(),
+                old.slow_calls().is_none() && policy.slow_calls().is_some(),
+            )
+        };
+        let shape = policy.window();
+        if !self.window().has_shape(shape) {
+            let mut stores = lock(&self.extras().stores);
+            let store = match std::iter::once(&self.cold.store)
+                .chain(stores.iter())
+                .find(|s| s.has_shape(shape))
+            {
+                Some(s) => s.clone(),
+                None => {
+                    let s = std::sync::Arc::new(WindowStore::new(shape));
+                    stores.push(s.clone());
+                    s
+                }
+            };
+            store.clear();
+            if let Some(stripes) = &self.hot.stripes {
+                stripes.clear();
+            }
+            // SeqCst: as in `clear_window`.
+            let n = self.busy.cursor.swap(0, Ordering::SeqCst);
+            self.busy.cursor_base.fetch_add(n, Ordering::SeqCst);
+            // Release: publishes the cleared store to recorders that Acquire the pointer.
+            self.hot
+                .window
+                .store(std::sync::Arc::as_ptr(&store).cast_mut(), Ordering::Release);
+        } else if slow_rule_on {
+            // Slow flags were not kept while no rule was set: the rule starts from a clean
+            // slate, before its flag goes up below.
+            self.window().clear_slow();
+        }
+        self.load_hot_config(&policy);
+        if reevaluate {
+            self.hot.config.owe_reevaluation();
+        }
+        let old = self.cold.policy.swap(crate::intern::shared(policy));
+        // Held by `old` alone: no breaker uses it any more.
+        crate::intern::forget_if_unshared(&old, 1);
+        self.shorten_open_period();
+    }
+}
+
+impl crate::timer::Expire for Inner {
+    fn expire(&self, epoch: u32) {
+        Inner::expire(self, epoch);
+    }
+}
