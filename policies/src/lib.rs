@@ -816,6 +816,8 @@ impl PolicyBuilder {
         /// ```
         half_open_permits: u32 => half_open_permits = half_open_permits;
         /// Probe successes that close a half-open breaker, ≤ `half_open_permits` (default 3).
+        /// The TOML key and the field errors name is `half_open.successes`; the builder also
+        /// takes it under that name, [`half_open_successes`](Self::half_open_successes).
         ///
         /// ```
         /// let p = fusebox_policies::Policy::builder().success_threshold(1).build().unwrap();
@@ -1024,6 +1026,35 @@ impl fmt::Display for PolicyError {
 }
 
 impl std::error::Error for PolicyError {}
+
+/// The half-open settings by the names the TOML schema gives them (`half_open = { permits,
+/// successes }`): `half_open_successes` is `success_threshold` under its file name.
+impl Policy {
+    /// Probe successes that close a half-open breaker: the TOML key `half_open.successes`, the
+    /// same value as [`success_threshold`](Self::success_threshold).
+    ///
+    /// ```
+    /// let p = fusebox_policies::Policy::default();
+    /// assert_eq!(p.half_open_successes(), p.success_threshold());
+    /// ```
+    pub fn half_open_successes(&self) -> u32 {
+        self.success_threshold
+    }
+}
+
+impl PolicyBuilder {
+    /// Probe successes that close a half-open breaker: the TOML key `half_open.successes`, and
+    /// the same setting as [`success_threshold`](Self::success_threshold). Errors about it name
+    /// the field `half_open.successes`.
+    ///
+    /// ```
+    /// let p = fusebox_policies::Policy::builder().half_open_successes(2).build().unwrap();
+    /// assert_eq!(p.success_threshold(), 2);
+    /// ```
+    pub fn half_open_successes(self, successes: u32) -> Self {
+        self.success_threshold(successes)
+    }
+}
 
 #[cfg(test)]
 mod tests {
