@@ -176,3 +176,41 @@ fn probe_success_across_a_swap_and_back() {
         )
     });
 }
+
+/// One failure trips it, open for `open_for`.
+fn trips_at_once(open_for: Duration) -> Policy {
+    Policy::builder()
+        .window(Window::count(1))
+        .min_calls(1)
+        .open_timeout(open_for)
+        .build()
+        .expect("valid policy")
+}
+
+/// A swap to a shorter `open_timeout` races the trip that opens the breaker: however the
+/// opener's publication of its deadline and the swap interleave, the open period ends no later
+/// than the new policy's would (the swap shortens a published deadline; an opener publishing
+/// after the swap clamps its own).
+#[test]
+fn a_shorter_open_timeout_bounds_an_open_period_published_concurrently() {
+    loom_tests::check(|| {
+        let breaker = Arc::new(Breaker::with_clock(
+            "shorten",
+            trips_at_once(Duration::from_secs(10)),
+            ManualClock::new(),
+        ));
+        let opener = {
+            let breaker = breaker.clone();
+            thread::spawn(move || record_failure(&breaker))
+        };
+        breaker.set_policy(trips_at_once(OPEN_FOR));
+        opener.join().unwrap();
+        assert_eq!(breaker.state(), State::Open);
+        assert_eq!(
+            breaker.open_remaining(),
+            Some(OPEN_FOR),
+            "policy {:?}",
+            breaker.policy().open_timeout()
+        );
+    });
+}

@@ -191,30 +191,34 @@ impl Inner {
     /// force would have ended it, measured from the episode's start (a shorter `open_timeout`
     /// takes effect at once; a longer one does not extend the period).
     fn shorten_open_period(&self) {
+        // The state is read under `publish_lock`, not before taking it: an opener that read
+        // the old policy published under the lock, so this thread, taking it after, sees its
+        // episode; an opener that takes it after this thread reads the new policy (the swap
+        // happened before this lock) and clamps its own deadline. Checking the state first
+        // let the `policy_swap` loom model find a thread that saw `Closed` after an opener had
+        // published a deadline from the old policy.
+        let _publishing = lock(&self.cold.publish_lock);
         let word = self.word();
-        if word.state() != State::Open {
+        // Acquire: pairs with the Release store of `open_epoch`; an episode not yet
+        // published is clamped by its own publisher (see `publish_open`).
+        if word.state() != State::Open
+            || self.hot.open_epoch.load(Ordering::Acquire) != word.epoch()
+        {
             return;
         }
-        self.publish_episode(word, || {
-            // Acquire: pairs with the Release store of `open_epoch`; an episode not yet
-            // published is clamped by its own publisher (see `publish_open`).
-            if self.hot.open_epoch.load(Ordering::Acquire) != word.epoch() {
-                return;
-            }
-            // Relaxed: written under `publish_lock`, which this thread holds.
-            let since = self.cold.open_since.load(Ordering::Relaxed);
-            let limit = since.saturating_add(self.longest_open_period(word.step()));
-            // Relaxed: `open_until` is only written under `publish_lock`.
-            if limit >= self.hot.open_until.load(Ordering::Relaxed) {
-                return;
-            }
-            // Relaxed: a reader may still act on the old deadline once, as if it had read
-            // just before the swap; the timer, if it watches, is handed the new one.
-            self.hot.open_until.store(limit, Ordering::Relaxed);
-            if self.cold.clock.timer_watches() {
-                crate::timer::schedule(self.cold.me.clone(), word.epoch(), limit);
-            }
-        });
+        // Relaxed: written under `publish_lock`, which this thread holds.
+        let since = self.cold.open_since.load(Ordering::Relaxed);
+        let limit = since.saturating_add(self.longest_open_period(word.step()));
+        // Relaxed: `open_until` is only written under `publish_lock`.
+        if limit >= self.hot.open_until.load(Ordering::Relaxed) {
+            return;
+        }
+        // Relaxed: a reader may still act on the old deadline once, as if it had read just
+        // before the swap; the timer, if it watches, is handed the new one.
+        self.hot.open_until.store(limit, Ordering::Relaxed);
+        if self.cold.clock.timer_watches() {
+            crate::timer::schedule(self.cold.me.clone(), word.epoch(), limit);
+        }
     }
 
     /// Publishes the start of the `Recovering` episode `next`, entered by this thread.
