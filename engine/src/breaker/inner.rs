@@ -51,12 +51,17 @@ pub(super) struct Hot {
     pub(super) open_epoch: AtomicU32,
     pub(super) ramp_epoch: AtomicU32,
     pub(super) ramp_start: AtomicU64,
+    /// When the current `Open` episode started (clock ns): a policy swap that shortens the
+    /// open period measures the new period from it. Written with `open_until`, under
+    /// `publish_lock`, and read under it. Here, not in `Cold`, because this line has room and
+    /// `Cold` would outgrow its own.
+    pub(super) open_since: AtomicU64,
 }
 
 // `Hot` must fit the block `CachePadded` gives it (128 bytes on x86-64 and aarch64: a pair of
 // lines the prefetcher fetches together), so that an acquire and a success touch no other
 // line of the breaker: the state word, the flags, the window pointer, the stripes and
-// `open_until` must stay on it. It is 112 bytes on 64-bit targets. Loom's atomics are larger.
+// `open_until` must stay on it. It is 120 bytes on 64-bit targets. Loom's atomics are larger.
 #[cfg(not(loom))]
 const _: () = assert!(std::mem::size_of::<Hot>() <= 128);
 
@@ -95,15 +100,16 @@ pub(super) struct Cold {
     /// Orders the publication of episodes' values (see [`Inner::publish_episode`]); taken
     /// after `config_lock` when both are held.
     pub(super) publish_lock: Mutex<()>,
-    /// When the current `Open` episode started (clock ns): a policy swap that shortens the
-    /// open period measures the new period from it. Written with `open_until`, under
-    /// `publish_lock`, and read under it.
-    pub(super) open_since: AtomicU64,
     /// What most breakers never use, allocated on first use (see [`Extras`]).
     pub(super) extras: std::sync::OnceLock<Box<Extras>>,
     /// This breaker, for the timer thread, which must not keep it alive.
     pub(super) me: Weak<Inner>,
 }
+
+// `Cold` fills the one 128-byte block after the two padded lines: one byte more and every
+// breaker grows by a whole block.
+#[cfg(not(loom))]
+const _: () = assert!(std::mem::size_of::<Cold>() <= 128);
 
 /// Parts of a breaker that only a policy swap to another window shape or a subscriber needs:
 /// kept out of the breaker's own allocation, which they would grow by a cache line.
@@ -143,6 +149,7 @@ impl Inner {
                 open_epoch: AtomicU32::new(u32::MAX),
                 ramp_epoch: AtomicU32::new(u32::MAX),
                 ramp_start: AtomicU64::new(0),
+                open_since: AtomicU64::new(0),
             }),
             busy: CachePadded::new(Busy {
                 rejected: LaneCounter::new(),
@@ -166,7 +173,6 @@ impl Inner {
                 store,
                 config_lock: Mutex::new(()),
                 publish_lock: Mutex::new(()),
-                open_since: AtomicU64::new(0),
                 extras: std::sync::OnceLock::new(),
                 me: me.clone(),
             },

@@ -151,7 +151,7 @@ impl Inner {
             let limit = since.saturating_add(self.longest_open_period(next.step()));
             let deadline = deadline.min(limit);
             // Relaxed: read only under `publish_lock`.
-            self.cold.open_since.store(since, Ordering::Relaxed);
+            self.hot.open_since.store(since, Ordering::Relaxed);
             // Relaxed: a new episode starts a new run.
             self.busy.consecutive_failures.store(0, Ordering::Relaxed);
             // Relaxed: published by the Release store of `open_epoch` below.
@@ -207,7 +207,7 @@ impl Inner {
             return;
         }
         // Relaxed: written under `publish_lock`, which this thread holds.
-        let since = self.cold.open_since.load(Ordering::Relaxed);
+        let since = self.hot.open_since.load(Ordering::Relaxed);
         let limit = since.saturating_add(self.longest_open_period(word.step()));
         // Relaxed: `open_until` is only written under `publish_lock`.
         if limit >= self.hot.open_until.load(Ordering::Relaxed) {
