@@ -192,7 +192,7 @@ const REASONS: [RejectReason; 5] = [
 
 impl Rejected {
     #[inline]
-    pub(crate) fn new(reason: RejectReason, state: State, retry: RetryAfter, name: &Name) -> Self {
+    pub(crate) fn new(reason: RejectReason, state: State, retry: RetryAfter, name: Name) -> Self {
         debug_assert!(
             !retry.is_known() || (reason == RejectReason::Open && state == State::Open),
             "only an open breaker knows when to come back"
@@ -203,10 +203,7 @@ impl Rejected {
             let reason_index = REASONS.iter().position(|r| *r == reason).unwrap_or(0) as u64;
             reason_index | (state.index() as u64) << 8
         };
-        Rejected {
-            name: name.clone(),
-            word,
-        }
+        Rejected { name, word }
     }
 
     /// The reason's and the state's indices.
@@ -413,7 +410,7 @@ mod tests {
     fn every_reason_and_state_survive_the_packing() {
         for reason in REASONS {
             for state in State::ALL {
-                let r = Rejected::new(reason, state, RetryAfter::UNKNOWN, &name());
+                let r = Rejected::new(reason, state, RetryAfter::UNKNOWN, name());
                 assert_eq!((r.reason(), r.state()), (reason, state));
                 assert_eq!(r.retry_after(), None);
                 assert_eq!(r.breaker(), "db");
@@ -441,7 +438,7 @@ mod tests {
                 RejectReason::Open,
                 State::Open,
                 RetryAfter::deadline(nanos),
-                &frozen,
+                frozen.clone(),
             );
             assert_eq!(r.retry_after(), Some(Duration::from_nanos(nanos)));
             assert_eq!((r.reason(), r.state()), (RejectReason::Open, State::Open));
@@ -452,7 +449,7 @@ mod tests {
             RejectReason::Open,
             State::Open,
             RetryAfter::deadline(u64::MAX),
-            &frozen,
+            frozen.clone(),
         );
         assert_eq!(
             r.retry_after(),
@@ -477,7 +474,7 @@ mod tests {
             RejectReason::Open,
             State::Open,
             RetryAfter::deadline(10),
-            &name,
+            name,
         );
         assert_eq!(r.retry_after(), Some(Duration::from_nanos(10)));
         clock.store(4, std::sync::atomic::Ordering::Relaxed);
@@ -495,7 +492,7 @@ mod tests {
             RejectReason::Open,
             State::Open,
             RetryAfter::deadline(deadline),
-            &name(),
+            name(),
         );
         let left = r.retry_after().expect("a deadline is known");
         assert!(left <= Duration::from_secs(60) && left > Duration::from_secs(50));

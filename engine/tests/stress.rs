@@ -638,6 +638,8 @@ fn random_operations_keep_exact_accounting_and_every_limit() {
                     let mut rng = XorShift::new(i + 11);
                     let mut t = Tally::default();
                     let mut held = Vec::new();
+                    // The counters this thread read last: the monotonic ones never go back.
+                    let mut last = b.metrics().counters;
                     start.wait();
                     for _ in 0..iters {
                         match rng.percent() {
@@ -709,6 +711,16 @@ fn random_operations_keep_exact_accounting_and_every_limit() {
                                 let m = b.metrics();
                                 assert_eq!(m.admitted, m.successes + m.failures + m.ignored);
                                 assert!(m.admitted < 1 << 40 && m.rejected < 1 << 40, "{m:?}");
+                                let c = m.counters;
+                                assert!(
+                                    c.admitted >= last.admitted
+                                        && c.failures >= last.failures
+                                        && c.ignored >= last.ignored
+                                        && c.slow >= last.slow
+                                        && c.rejected >= last.rejected,
+                                    "a counter went back: {last:?} then {c:?}"
+                                );
+                                last = c;
                             }
                             _ => {
                                 let s = b.saved_state();

@@ -19,7 +19,7 @@ use fusebox_policies::Recovery;
 
 use super::flags::Flags;
 use super::inner::Inner;
-use super::permit::{NOT_TIMED, Permit, PermitKind};
+use super::permit::{NOT_TIMED, Permit, PermitKind, Ticket};
 use crate::clock::{ClockSource, duration_nanos};
 use crate::error::{Name, RejectReason, Rejected, RetryAfter};
 use crate::state::{AcquireDecision, ProbeEnd, State, StateWord, TransitionReason};
@@ -43,10 +43,12 @@ impl Inner {
         if word.is_closed() && !self.hot.config.flags().intersects(TIMED_OR_BOUNDED) {
             return Ok(Permit {
                 inner: self,
-                kind: PermitKind::Normal,
-                epoch: word.epoch(),
-                bulkhead: false,
-                start: NOT_TIMED,
+                ticket: Ticket {
+                    kind: PermitKind::Normal,
+                    epoch: word.epoch(),
+                    bulkhead: false,
+                    start: NOT_TIMED,
+                },
             });
         }
         if word.rejects_timed() {
@@ -61,7 +63,7 @@ impl Inner {
                 RejectReason::Open,
                 State::Open,
                 RetryAfter::deadline(deadline),
-                &self.cold.short_name,
+                self.cold.short_name.clone(),
             ));
         }
         self.acquire_slow(word)
@@ -109,12 +111,9 @@ impl Inner {
     /// expired), or when to come back.
     #[inline]
     fn open_check(&self, word: StateWord) -> Result<StateWord, RetryAfter> {
-        // Acquire: pairs with the Release store of `open_epoch` after `open_until`.
-        if self.hot.open_epoch.load(Ordering::Acquire) != word.epoch() {
+        let Some(deadline) = self.open_deadline(word) else {
             return Err(RetryAfter::UNKNOWN);
-        }
-        // Relaxed: published by the epoch's Release store, which the load above Acquired.
-        let deadline = self.hot.open_until.load(Ordering::Relaxed);
+        };
         if word.timed() {
             // The timer thread marks the word expired at the deadline: no clock read here.
             return Err(RetryAfter::deadline(deadline));
@@ -204,29 +203,37 @@ impl Inner {
         };
         Ok(Permit {
             inner: self,
-            kind,
-            epoch: word.epoch(),
-            bulkhead,
-            start,
+            ticket: Ticket {
+                kind,
+                epoch: word.epoch(),
+                bulkhead,
+                start,
+            },
         })
     }
 
     #[cold]
     fn reject(&self, reason: RejectReason, word: StateWord, retry: RetryAfter) -> Rejected {
         self.busy.rejected.increment();
-        if reason == RejectReason::Open {
-            return Rejected::new(reason, word.state(), retry, &self.rejection_name());
-        }
-        Rejected::new(reason, word.state(), retry, &self.cold.short_name)
+        let name = if reason == RejectReason::Open {
+            self.rejection_name()
+        } else {
+            self.cold.short_name.clone()
+        };
+        Rejected::new(reason, word.state(), retry, name)
     }
 
     /// The name an `Open` rejection carries: on a clock other than the quanta clock, a handle
-    /// of the breaker, so that its `retry_after` counts down on that clock (a reference-count
-    /// increment, paid only off the quanta clock: tests and simulations).
+    /// of the breaker, so that its `retry_after` counts down on that clock. That costs a
+    /// reference-count increment per such rejection, and the rejection keeps the breaker
+    /// alive (it counts in `handle_count`) while it is held; the quanta clock pays neither.
     fn rejection_name(&self) -> Name {
-        match (&self.cold.clock, self.cold.me.upgrade()) {
-            (ClockSource::Quanta, _) | (_, None) => self.cold.short_name.clone(),
-            (_, Some(me)) => Name::Clocked(me),
+        if matches!(self.cold.clock, ClockSource::Quanta) {
+            return self.cold.short_name.clone();
+        }
+        match self.cold.me.upgrade() {
+            Some(me) => Name::Clocked(me),
+            None => self.cold.short_name.clone(),
         }
     }
 
@@ -239,18 +246,21 @@ impl Inner {
                 RejectReason::ForcedOpen,
                 State::ForcedOpen,
                 RetryAfter::UNKNOWN,
-                &self.cold.short_name,
+                self.cold.short_name.clone(),
             )),
+            // The period is over: the next acquire probes.
+            State::Open if word.expired() => None,
             State::Open => {
                 let deadline = self.open_deadline(word);
-                if deadline.is_some_and(|d| d <= self.cold.clock.now()) {
+                // A timed word is expired by the timer at its deadline: no clock read.
+                if !word.timed() && deadline.is_some_and(|d| d <= self.cold.clock.now()) {
                     return None;
                 }
                 Some(Rejected::new(
                     RejectReason::Open,
                     State::Open,
                     deadline.map_or(RetryAfter::UNKNOWN, RetryAfter::deadline),
-                    &self.rejection_name(),
+                    self.rejection_name(),
                 ))
             }
             _ => None,

@@ -73,6 +73,11 @@ pub(super) struct Busy {
     pub(super) cursor: AtomicU64,
     /// Outcomes recorded into count windows before their last clear.
     pub(super) cursor_base: AtomicU64,
+    /// Moves of the cursor's count into `cursor_base` begun and finished: a reader of the
+    /// counters that saw a move begin retries until it has finished (see
+    /// `Inner::rebase_cursor`), so the lifetime counters never read low.
+    pub(super) cursor_moves_started: AtomicU32,
+    pub(super) cursor_moves_done: AtomicU32,
     /// Successes and failures not counted by the cursor (probes, time windows, other states).
     pub(super) other_recorded: AtomicU64,
     /// Failures: bumped like rejections, with plain stores (see counter.rs).
@@ -105,6 +110,10 @@ pub(super) struct Cold {
     /// This breaker, for the timer thread, which must not keep it alive.
     pub(super) me: Weak<Inner>,
 }
+
+// `Busy` fills its padded block exactly.
+#[cfg(not(loom))]
+const _: () = assert!(std::mem::size_of::<Busy>() <= 128);
 
 // `Cold` fills the one 128-byte block after the two padded lines: one byte more and every
 // breaker grows by a whole block.
@@ -155,6 +164,8 @@ impl Inner {
                 rejected: LaneCounter::new(),
                 cursor: AtomicU64::new(0),
                 cursor_base: AtomicU64::new(0),
+                cursor_moves_started: AtomicU32::new(0),
+                cursor_moves_done: AtomicU32::new(0),
                 other_recorded: AtomicU64::new(0),
                 failures: LaneCounter::new(),
                 ignored: AtomicU64::new(0),

@@ -22,11 +22,14 @@ use crate::window::{Tally, WindowStore};
 
 /// A breaker's lifetime counters: calls since the breaker was created.
 ///
-/// The counters are monotonic: [`Breaker::reset`](crate::Breaker::reset) empties the window but never the counters,
-/// so a counter exported to a monitoring system never goes backwards. `admitted` counts
-/// permits that have reported (recorded, ignored or dropped):
-/// `admitted = successes + failures + ignored`. While threads are calling, the fields are read
-/// one by one, not as a snapshot; each is exact once the threads are quiet.
+/// The counters are monotonic: [`Breaker::reset`](crate::Breaker::reset) empties the window
+/// but never the counters, and successive reads of `admitted`, `failures`, `ignored`, `slow`
+/// and `rejected` never go backwards, so they export as counters. `admitted` counts permits
+/// that have reported (recorded, ignored or dropped): `admitted = successes + failures +
+/// ignored`. While threads are calling, the fields are read one by one, not as a snapshot;
+/// each is exact once the threads are quiet. `successes` is the recorded calls less the
+/// failures, so while a failure is being recorded it may be read as a success for an instant
+/// and then taken back (by at most one per thread recording a failure at that moment).
 ///
 /// # Examples
 ///
@@ -187,15 +190,28 @@ impl Inner {
         // was counted as recorded before it (see `record_general`), so it is never read as a
         // success and `successes` cannot underflow.
         let failures = b.failures.sum();
-        let recorded = b.cursor_base.load(Ordering::SeqCst)
-            + b.cursor.load(Ordering::SeqCst)
-            + b.other_recorded.load(Ordering::SeqCst)
-            + self.hot.stripes.as_ref().map_or(0, |s| s.recorded());
+        let recorded = loop {
+            // SeqCst: in one total order with `rebase_cursor`'s updates. If no move had begun
+            // by the last load that had not finished by the first, no count was in flight
+            // between the cursor and its base while they were read (wrapping counts of moves:
+            // equality is all that is compared).
+            let done = b.cursor_moves_done.load(Ordering::SeqCst);
+            let recorded = b
+                .cursor_base
+                .load(Ordering::SeqCst)
+                .wrapping_add(b.cursor.load(Ordering::SeqCst))
+                .wrapping_add(b.other_recorded.load(Ordering::SeqCst))
+                .wrapping_add(self.hot.stripes.as_ref().map_or(0, |s| s.recorded()));
+            if b.cursor_moves_started.load(Ordering::SeqCst) == done {
+                break recorded;
+            }
+            crate::sync::spin();
+        };
         let failures = failures.min(recorded);
         // Relaxed: statistics with no pairing to keep.
         let ignored = b.ignored.load(Ordering::Relaxed);
         Counters {
-            admitted: recorded + ignored,
+            admitted: recorded.saturating_add(ignored),
             successes: recorded - failures,
             failures,
             ignored,
@@ -204,15 +220,26 @@ impl Inner {
         }
     }
 
-    /// Raises each lifetime counter below its value in `saved` to it (for `restore`).
+    /// Raises each lifetime counter below its value in `saved` to it (for `restore`). Saved
+    /// values come from outside (a snapshot file): each is capped at 2⁶² so that the sums
+    /// `counters` makes cannot wrap.
     pub(super) fn raise_counters(&self, saved: &Counters) {
+        const CAP: u64 = 1 << 62;
+        let saved = Counters {
+            admitted: saved.admitted.min(CAP),
+            successes: saved.successes.min(CAP),
+            failures: saved.failures.min(CAP),
+            ignored: saved.ignored.min(CAP),
+            slow: saved.slow.min(CAP),
+            rejected: saved.rejected.min(CAP),
+        };
         let now = self.counters();
         let b = &self.busy;
         let failures = saved.failures.saturating_sub(now.failures);
         let successes = saved.successes.saturating_sub(now.successes);
         // SeqCst, counted as recorded before as failed: see `counters`.
         b.other_recorded
-            .fetch_add(successes + failures, Ordering::SeqCst);
+            .fetch_add(successes.saturating_add(failures), Ordering::SeqCst);
         b.failures.add(failures);
         // Relaxed: statistics.
         b.ignored

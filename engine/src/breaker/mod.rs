@@ -268,8 +268,10 @@ impl Breaker {
         Self::builder(name, policy).clock(clock).striped().build()
     }
 
-    /// How many handles of this breaker are alive, owned permits included: 1 means the
-    /// caller's handle is the only one. A registry prunes only breakers nobody else holds.
+    /// How many handles of this breaker are alive, owned permits included (and `Open`
+    /// rejections on a clock other than the default one, which hold a handle to count down
+    /// their `retry_after`): 1 means the caller's handle is the only one. A registry prunes
+    /// only breakers nobody else holds.
     ///
     /// ```
     /// # use fusebox_engine::*;

@@ -2,8 +2,9 @@
 //!
 //! # Synchronization
 //!
-//! A permit carries what its acquire decided (its kind, the epoch of the word it was admitted
-//! in, whether it holds a bulkhead slot, its start time) and touches no atomic itself:
+//! A permit carries what its acquire decided, its [`Ticket`] (its kind, the epoch of the word
+//! it was admitted in, whether it holds a bulkhead slot, its start time), and touches no atomic
+//! itself:
 //! [`Inner::finish`] gives back the bulkhead slot (`Relaxed`, as `admit` took it) and hands the
 //! outcome to record.rs or, for a probe, to transition.rs. An [`OwnedPermit`] also holds a
 //! handle of the breaker (one reference-count increment), so the breaker outlives it.
@@ -35,10 +36,7 @@ pub(super) const NOT_TIMED: u64 = u64::MAX;
 #[must_use = "a permit records `Ignored` if dropped; call success(), failure() or record()"]
 pub struct Permit<'a> {
     pub(super) inner: &'a Inner,
-    pub(super) kind: PermitKind,
-    pub(super) epoch: u32,
-    pub(super) bulkhead: bool,
-    pub(super) start: u64,
+    pub(super) ticket: Ticket,
 }
 
 /// A [`Permit`] that owns a handle of its breaker: `Send + 'static`, so it can move into a
@@ -60,10 +58,29 @@ pub struct Permit<'a> {
 #[must_use = "a permit records `Ignored` if dropped; call success(), failure() or record()"]
 pub struct OwnedPermit {
     breaker: Breaker,
-    kind: PermitKind,
-    epoch: u32,
-    bulkhead: bool,
-    start: u64,
+    ticket: Ticket,
+}
+
+/// What an acquire decided about one call, which its permit hands back with the outcome.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Ticket {
+    pub(super) kind: PermitKind,
+    /// The epoch of the word the call was admitted in.
+    pub(super) epoch: u32,
+    /// Whether the call holds a bulkhead slot.
+    pub(super) bulkhead: bool,
+    /// Clock time of the acquire, or [`NOT_TIMED`].
+    pub(super) start: u64,
+}
+
+impl Ticket {
+    /// A ticket whose outcome goes nowhere: what a recorded [`OwnedPermit`] is left holding.
+    const SPENT: Ticket = Ticket {
+        kind: PermitKind::Passthrough,
+        epoch: 0,
+        bulkhead: false,
+        start: NOT_TIMED,
+    };
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,18 +93,27 @@ pub(super) enum PermitKind {
     Passthrough,
 }
 
+/// What a permit dropped unrecorded counts as: a failure while its thread panics (the call
+/// did not finish), else ignored.
+#[inline]
+fn dropped_outcome() -> Outcome {
+    if std::thread::panicking() {
+        Outcome::Failure
+    } else {
+        Outcome::Ignored
+    }
+}
+
 impl<'a> Permit<'a> {
     /// This permit as an [`OwnedPermit`] holding `breaker`, the handle it was acquired
     /// through; this permit's `Drop` does not run.
     #[inline]
     pub(super) fn into_owned(self, breaker: Breaker) -> OwnedPermit {
+        debug_assert!(std::ptr::eq(self.inner, &*breaker.inner));
         let permit = std::mem::ManuallyDrop::new(self);
         OwnedPermit {
             breaker,
-            kind: permit.kind,
-            epoch: permit.epoch,
-            bulkhead: permit.bulkhead,
-            start: permit.start,
+            ticket: permit.ticket,
         }
     }
 }
@@ -129,23 +155,17 @@ impl Permit<'_> {
     /// ```
     #[inline(always)]
     pub fn record(self, outcome: Outcome) {
-        // The permit is consumed here; its Drop must not record a second time.
+        // The permit is consumed here; its Drop must not record a second time. It holds no
+        // handle, so nothing is left undropped even if `finish` panics.
         let this = std::mem::ManuallyDrop::new(self);
-        this.inner
-            .finish(this.kind, this.epoch, this.bulkhead, this.start, outcome);
+        this.inner.finish(this.ticket, outcome);
     }
 }
 
 impl Drop for Permit<'_> {
     #[inline]
     fn drop(&mut self) {
-        let outcome = if std::thread::panicking() {
-            Outcome::Failure
-        } else {
-            Outcome::Ignored
-        };
-        self.inner
-            .finish(self.kind, self.epoch, self.bulkhead, self.start, outcome);
+        self.inner.finish(self.ticket, dropped_outcome());
     }
 }
 
@@ -185,15 +205,11 @@ impl OwnedPermit {
     /// assert_eq!(b.metrics().ignored, 1);
     /// ```
     #[inline]
-    pub fn record(self, outcome: Outcome) {
-        let this = std::mem::ManuallyDrop::new(self);
-        this.breaker
-            .inner
-            .finish(this.kind, this.epoch, this.bulkhead, this.start, outcome);
-        // SAFETY: the handle is read out of `this` once, and `this` is never used again nor
-        // dropped (its `Drop`, which would record a second time, never runs), so the handle is
-        // dropped exactly once, here.
-        drop(unsafe { std::ptr::read(&this.breaker) });
+    pub fn record(mut self, outcome: Outcome) {
+        // The ticket is spent before it is used: the `Drop` that follows (or unwinds, if
+        // `finish` panics) records nothing and only gives the handle back.
+        let ticket = std::mem::replace(&mut self.ticket, Ticket::SPENT);
+        self.breaker.inner.finish(ticket, outcome);
     }
 
     /// The breaker this permit was acquired from.
@@ -213,32 +229,27 @@ impl OwnedPermit {
 impl Drop for OwnedPermit {
     #[inline]
     fn drop(&mut self) {
-        let outcome = if std::thread::panicking() {
-            Outcome::Failure
-        } else {
-            Outcome::Ignored
-        };
-        self.breaker
-            .inner
-            .finish(self.kind, self.epoch, self.bulkhead, self.start, outcome);
+        self.breaker.inner.finish(self.ticket, dropped_outcome());
     }
 }
 
 impl fmt::Debug for OwnedPermit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OwnedPermit")
-            .field("breaker", &self.breaker.name())
-            .field("kind", &self.kind)
-            .field("epoch", &self.epoch)
-            .field("bulkhead", &self.bulkhead)
-            .finish()
+        self.ticket.describe(f, "OwnedPermit", self.breaker.name())
     }
 }
 
 impl fmt::Debug for Permit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Permit")
-            .field("breaker", &&*self.inner.cold.name)
+        self.ticket.describe(f, "Permit", &self.inner.cold.name)
+    }
+}
+
+impl Ticket {
+    /// The `Debug` form of a permit named `what` of the breaker `breaker`.
+    fn describe(&self, f: &mut fmt::Formatter<'_>, what: &str, breaker: &str) -> fmt::Result {
+        f.debug_struct(what)
+            .field("breaker", &breaker)
             .field("kind", &self.kind)
             .field("epoch", &self.epoch)
             .field("bulkhead", &self.bulkhead)
@@ -249,14 +260,14 @@ impl fmt::Debug for Permit<'_> {
 impl Inner {
     /// Reports the outcome of a permit's call.
     #[inline(always)]
-    fn finish(&self, kind: PermitKind, epoch: u32, bulkhead: bool, start: u64, outcome: Outcome) {
-        if bulkhead {
+    fn finish(&self, ticket: Ticket, outcome: Outcome) {
+        if ticket.bulkhead {
             // Relaxed: see `admit`.
             self.busy.permits_out.fetch_sub(1, Ordering::Relaxed);
         }
-        match kind {
-            PermitKind::Normal => self.record(outcome, start),
-            PermitKind::Probe => self.finish_probe(epoch, start, outcome),
+        match ticket.kind {
+            PermitKind::Normal => self.record(outcome, ticket.start),
+            PermitKind::Probe => self.finish_probe(ticket.epoch, ticket.start, outcome),
             PermitKind::Passthrough => {}
         }
     }

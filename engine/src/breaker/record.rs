@@ -275,19 +275,19 @@ impl Inner {
         slow
     }
 
-    /// Counts a failure in a row, or resets the run on a success; true if it tripped.
+    /// Counts a failure in a row (tripping the breaker at the `k`-th), or resets the run on a
+    /// success.
     #[inline]
-    fn count_consecutive(&self, failure: bool, k: u32, word: StateWord) -> bool {
+    fn count_consecutive(&self, failure: bool, k: u32, word: StateWord) {
         let run = &self.busy.consecutive_failures;
         // Relaxed: the run is a heuristic count; the trip itself is an exchange of the word.
         if failure {
             let n = run.fetch_add(1, Ordering::Relaxed).saturating_add(1);
             if n >= k {
-                return self.trip(word, TransitionReason::ConsecutiveFailures);
+                self.trip(word, TransitionReason::ConsecutiveFailures);
             }
         } else if run.load(Ordering::Relaxed) != 0 {
             run.store(0, Ordering::Relaxed);
         }
-        false
     }
 }

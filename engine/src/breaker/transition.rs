@@ -121,12 +121,13 @@ impl Inner {
     fn entered_open(&self, from: StateWord, next: StateWord, reason: TransitionReason) {
         let now = self.cold.clock.now();
         let policy = self.cold.policy.load();
-        let mut period = duration_nanos(policy.open_period(next.step())) as f64;
-        let jitter = policy.jitter();
-        if jitter > 0.0 {
-            period *= 1.0 - jitter + 2.0 * jitter * self.random_unit();
-        }
-        self.publish_open(next, now, now.saturating_add(period as u64));
+        let draw = if policy.jitter() > 0.0 {
+            self.random_unit()
+        } else {
+            0.5
+        };
+        let period = open_period_drawn(&policy, next.step(), draw);
+        self.publish_open(next, now, now.saturating_add(period));
         self.emit(from, next, reason, Some(now));
     }
 
@@ -178,13 +179,7 @@ impl Inner {
     /// The longest open period the policy in force draws at backoff `step` (ns): the period
     /// stretched by the whole jitter.
     fn longest_open_period(&self, step: u32) -> u64 {
-        let policy = self.cold.policy.load();
-        let period = duration_nanos(policy.open_period(step));
-        if policy.jitter() > 0.0 {
-            (period as f64 * (1.0 + policy.jitter())) as u64
-        } else {
-            period
-        }
+        open_period_drawn(&self.cold.policy.load(), step, 1.0)
     }
 
     /// After a policy swap: an `Open` period under way ends no later than the policy now in
@@ -345,15 +340,26 @@ impl Inner {
     /// Empties the window and starts its cursor again.
     fn clear_window(&self) {
         self.window().clear();
+        self.rebase_cursor();
+        // Relaxed: the run is a heuristic count (see record.rs).
+        self.busy.consecutive_failures.store(0, Ordering::Relaxed);
+    }
+
+    /// Empties the stripes and starts the cursor again from 0 for the window cleared (or the
+    /// store swapped in) just before, moving its count into the base so totals stay exact.
+    fn rebase_cursor(&self) {
         if let Some(stripes) = &self.hot.stripes {
             stripes.clear();
         }
-        // SeqCst: publishes the cleared bits to recorders (see window/count.rs); the cursor's
-        // count moves to the base in one step, so totals stay exact.
-        let n = self.busy.cursor.swap(0, Ordering::SeqCst);
-        self.busy.cursor_base.fetch_add(n, Ordering::SeqCst);
-        // Relaxed: the run is a heuristic count (see record.rs).
-        self.busy.consecutive_failures.store(0, Ordering::Relaxed);
+        let b = &self.busy;
+        // SeqCst, all four: one total order with the reader's loads in `counters`, which
+        // retries while a move it may have seen half done is under way (between the swap and
+        // the add the count is in neither word).
+        b.cursor_moves_started.fetch_add(1, Ordering::SeqCst);
+        // The swap also publishes the cleared bits to recorders (see window/count.rs).
+        let n = b.cursor.swap(0, Ordering::SeqCst);
+        b.cursor_base.fetch_add(n, Ordering::SeqCst);
+        b.cursor_moves_done.fetch_add(1, Ordering::SeqCst);
     }
 
     /// `force_open`, `disable`, `metrics_only` and `reset`.
@@ -442,12 +448,7 @@ impl Inner {
                 }
             };
             store.clear();
-            if let Some(stripes) = &self.hot.stripes {
-                stripes.clear();
-            }
-            // SeqCst: as in `clear_window`.
-            let n = self.busy.cursor.swap(0, Ordering::SeqCst);
-            self.busy.cursor_base.fetch_add(n, Ordering::SeqCst);
+            self.rebase_cursor();
             // Release: publishes the cleared store to recorders that Acquire the pointer.
             self.hot
                 .window
@@ -471,5 +472,18 @@ impl Inner {
 impl crate::timer::Expire for Inner {
     fn expire(&self, epoch: u32) {
         Inner::expire(self, epoch);
+    }
+}
+
+/// The open period (ns) `policy` gives at backoff `step` for the draw `draw` in [0, 1]: with
+/// jitter j, the period p stretched to p·(1 − j + 2j·draw), so 0 gives the shortest, 1 the
+/// longest and 0.5 the period itself; with no jitter, p whatever the draw.
+fn open_period_drawn(policy: &Policy, step: u32, draw: f64) -> u64 {
+    let period = duration_nanos(policy.open_period(step));
+    let jitter = policy.jitter();
+    if jitter > 0.0 {
+        (period as f64 * (1.0 - jitter + 2.0 * jitter * draw)) as u64
+    } else {
+        period
     }
 }
