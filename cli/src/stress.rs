@@ -34,6 +34,10 @@ use crate::sim::Rejections;
 
 /// Calls timed together as one sample, and made between two looks at the stop flag and the
 /// outage clock.
+///
+/// ```
+/// assert!(fusebox_cli::stress::BATCH >= 64, "enough calls to dwarf two clock reads");
+/// ```
 pub const BATCH: usize = 256;
 
 /// The time per call of a run's timed batches: one sample per batch, its time divided by its
@@ -64,6 +68,16 @@ pub struct CallTime {
 /// same batches: `mean_nanos` is the total time over the total calls, which (the batches all
 /// being the same size) is also the mean of the per-batch samples the percentiles are taken
 /// over, so it lies between the smallest sample and `max_nanos`.
+///
+/// ```
+/// use std::time::Duration;
+/// let mut t = fusebox_cli::stress::CallTime::new();
+/// t.record_batch(10, Duration::from_nanos(50));
+/// let s = t.summary();
+/// assert_eq!(s.mean_nanos, 5.0);
+/// // Percentiles come from a histogram with three significant digits.
+/// assert!((s.p50_nanos - 5.0).abs() < 0.01 && s.p50_nanos <= s.max_nanos);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CallTimeSummary {
     /// Timed batches (samples).
@@ -113,6 +127,16 @@ impl CallTime {
     }
 
     /// Adds another thread's batches.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox_cli::stress::CallTime;
+    /// let (mut a, mut b) = (CallTime::new(), CallTime::new());
+    /// a.record_batch(10, Duration::from_nanos(100));
+    /// b.record_batch(10, Duration::from_nanos(300));
+    /// a.merge(&b);
+    /// assert_eq!((a.summary().batches, a.summary().mean_nanos), (2, 20.0));
+    /// ```
     pub fn merge(&mut self, other: &CallTime) {
         // Both histograms have the same bounds, so adding cannot fail.
         let _ = self.per_call_picos.add(&other.per_call_picos);

@@ -19,7 +19,7 @@
 //! # Orderings
 //!
 //! Every change of state is one `compare_exchange` (`AcqRel`) of the state word from the value
-//! a thread loaded (`Acquire`) to the value a pure function of [`StateWord`](crate::StateWord)
+//! a thread loaded (`Acquire`) to the value a pure function of `StateWord` (state.rs)
 //! computed. Data that a change publishes (the open deadline, the ramp start) is written after
 //! the exchange and tagged with the new epoch, so a reader never trusts a value from another
 //! episode. Publications are made under one lock and only while the word is still in the
@@ -93,7 +93,7 @@ pub mod rules {
     //! | <a id="rule-12"></a>12 | Manual states and reset | `ForcedOpen` rejects every acquire with `RejectReason::ForcedOpen` and no `retry_after`. `Disabled` admits everything, records nothing and never transitions. `MetricsOnly` admits everything, records into the window and the metrics, and never transitions. `reset()` returns to `Closed` with an empty window and backoff step 0; the lifetime counters of `metrics()` keep counting across it: they are monotonic, so counters exported from them never go backwards. |
     //! | <a id="rule-13"></a>13 | Panics | A panic inside `call` counts as a failure, frees the permit and is resumed in the caller. |
     //! | <a id="rule-14"></a>14 | Policy swap | `set_policy` keeps the state. The window keeps its contents if its shape (kind and size) is unchanged, and starts empty otherwise. Permits already out complete normally. An open period under way ends no later than the new policy's open period would: shortening `open_timeout` during an incident takes effect at once. |
-    //! | <a id="rule-15"></a>15 | Registry inheritance | A name without a policy of its own uses the policy of its longest dotted prefix that has one (`stripe.charges.eu` ← `stripe.charges` ← `stripe`), else the registry default. Changing a parent's policy re-points every child that inherits it, each breaker atomically. A config-file section that sets only some keys stays a patch on its parent: when the parent changes later (by `set_policy` or by a reload), the keys the section does not set change with it. A reload whose file has no `[defaults]` keeps the default given to the registry's constructor. |
+    //! | <a id="rule-15"></a>15 | Registry inheritance | A name without a policy of its own uses the policy of its longest dotted prefix that has one (`stripe.charges.eu` ← `stripe.charges` ← `stripe`), else the registry default. Changing a parent's policy re-points every child that inherits it, each breaker atomically. A config-file section that sets only some keys stays a patch on its parent: when the parent changes later (by `set_policy` or by a reload), the keys the section does not set change with it. A reload whose file has no `[defaults]` keeps the registry's own default: the one it was built with, or the last one `set_default_policy` gave it. |
     //!
     //! Tests are named after the rule they check, `rule_NN_*`: `rule_07_zero_jitter_is_exact`
     //! checks rule 7. Most are in `engine/tests/rules.rs`; rule 15 is checked by the registry's

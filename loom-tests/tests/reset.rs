@@ -38,7 +38,6 @@ fn spawn_call(breaker: &Arc<Breaker>, failure: bool) -> thread::JoinHandle<bool>
     )
 }
 
-/// Counters that add up and did not wrap, after at most `calls` calls.
 /// The counters add up, at most `calls` were counted, and the window holds at most `window`.
 fn assert_consistent(m: &Metrics, calls: u64, window: u64) {
     assert!(m.admitted <= calls && m.rejected <= calls, "{m:?}");

@@ -243,7 +243,7 @@ impl Registry {
 
     /// Checks the dependencies of `name`, directly or through other dependencies, nearest
     /// first. A refusal is counted in the breaker's
-    /// [`Counters::dependency_rejected`](crate::Counters::dependency_rejected) if it exists.
+    /// [`BreakerSnapshot::dependency_rejected`](crate::BreakerSnapshot::dependency_rejected) if it exists.
     ///
     /// # Errors
     ///

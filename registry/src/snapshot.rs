@@ -269,7 +269,7 @@ impl Registry {
     }
 }
 
-/// `State` as its `Display` name: the engine has no serde.
+/// `State` as its `Display` name (`"half-open"`), the form snapshots and the CLI write.
 mod state_name {
     use fusebox_engine::State;
     use serde::{Deserialize, Deserializer, Serializer, de::Error};
@@ -322,7 +322,7 @@ mod tests {
         }
         let bad = r#"{"name":"x","state":"ajar","open_remaining":null,"backoff_step":0,
             "counters":{"admitted":0,"successes":0,"failures":0,"ignored":0,"slow":0,
-            "rejected":0,"dependency_rejected":0},"policy_source":"default"}"#;
+            "rejected":0},"dependency_rejected":0,"policy_source":"default"}"#;
         let err = serde_json::from_str::<BreakerSnapshot>(bad).unwrap_err();
         assert!(err.to_string().contains("unknown state \"ajar\""), "{err}");
     }
