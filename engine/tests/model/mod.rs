@@ -643,6 +643,34 @@ impl Model {
         self.enter(State::Closed, 0, TransitionReason::Reset);
     }
 
+    /// `restore` of the breaker's own `saved_state()`: the state comes back as saved (`HalfOpen`
+    /// as `Open` with its period over, `Recovering` with its ramp restarted, `Open` with the
+    /// time it had left), the backoff step is kept and the window starts empty; the counters
+    /// are already at their saved values, so none is raised.
+    pub fn restore_own(&mut self) {
+        let remaining = match self.state {
+            State::Open => self.open_until.saturating_sub(self.now),
+            _ => 0,
+        };
+        let target = match self.state {
+            State::HalfOpen => State::Open,
+            other => other,
+        };
+        self.clear_window();
+        self.enter(target, self.step, TransitionReason::Restored);
+        match target {
+            State::Open => {
+                self.open_until = self.now.saturating_add(remaining);
+                // As if the period had started a whole period before its deadline.
+                self.open_since = self
+                    .open_until
+                    .saturating_sub(nanos(self.policy.open_period(self.step)));
+            }
+            State::Recovering => self.ramp_start = self.now,
+            _ => {}
+        }
+    }
+
     /// Rule 14.
     pub fn set_policy(&mut self, policy: Policy) {
         let old = &self.policy;
@@ -702,6 +730,8 @@ pub enum Op {
     Disable,
     MetricsOnly,
     Reset,
+    /// `restore(&saved_state())`: the breaker put back as it is.
+    Restore,
     /// `set_policy` to one of [`policies`].
     SetPolicy(u8),
 }
@@ -849,7 +879,8 @@ impl Op {
             85 => Op::ForceOpen,
             86 => Op::Disable,
             87 => Op::MetricsOnly,
-            88..=89 => Op::Reset,
+            88 => Op::Reset,
+            89 => Op::Restore,
             _ => Op::SetPolicy(u.int_in_range(0..=policies().len() as u8 - 1)?),
         })
     }
@@ -975,6 +1006,10 @@ pub fn run(scenario: &Scenario) -> usize {
                 breaker.reset();
                 model.reset();
             }
+            Op::Restore => {
+                breaker.restore(&breaker.saved_state());
+                model.restore_own();
+            }
             Op::SetPolicy(n) => {
                 let p = policies()[n as usize % policies().len()].clone();
                 breaker.set_policy(p.clone());
@@ -1072,6 +1107,7 @@ impl Op {
             Op::Disable => out.push(86),
             Op::MetricsOnly => out.push(87),
             Op::Reset => out.push(88),
+            Op::Restore => out.push(89),
             Op::SetPolicy(n) => out.extend([90, n]),
         }
     }
