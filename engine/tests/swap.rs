@@ -277,7 +277,7 @@ fn swap_storm_under_load_keeps_exact_counts_and_subscribers() {
             .success_threshold(1),
     );
     let clock = ManualClock::new();
-    let breaker = Arc::new(Breaker::with_clock("storm", a.clone(), clock.clone()));
+    let breaker = Breaker::with_clock("storm", a.clone(), clock.clone());
     let events = breaker.subscribe();
     let stop = Arc::new(AtomicBool::new(false));
     let barrier = Arc::new(Barrier::new(3));
