@@ -93,7 +93,7 @@ pub struct Breaker {
     inner: std::sync::Arc<Inner>,
 }
 
-/// Options for a [`Breaker`]: its clock, striping and memory layout.
+/// Options for a [`Breaker`]: its clock and striping.
 ///
 /// # Examples
 ///
