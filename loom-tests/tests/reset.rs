@@ -163,3 +163,22 @@ fn reset_races_a_tripping_failure() {
         assert_consistent(&b.metrics(), 1, 1);
     });
 }
+
+/// A reset moves the window cursor's count into its base (a swap, then an add): a reader of
+/// the counters racing it must never see the count in neither word. Two outcomes are recorded
+/// first; the reader must read both, before or after the move.
+#[test]
+fn counters_never_read_low_while_a_reset_moves_the_cursor() {
+    loom_tests::check(|| {
+        let b = breaker();
+        loom_tests::record(&b, true);
+        loom_tests::record(&b, false);
+        let reader = {
+            let b = b.clone();
+            thread::spawn(move || b.metrics().counters)
+        };
+        b.reset();
+        let c = reader.join().unwrap();
+        assert_eq!((c.admitted, c.successes, c.failures), (2, 1, 1), "{c:?}");
+    });
+}
