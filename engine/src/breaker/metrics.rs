@@ -187,8 +187,9 @@ impl Inner {
     pub(super) fn counters(&self) -> Counters {
         let b = &self.busy;
         // Failures first (Acquire), then what was recorded (SeqCst): a failure counted here
-        // was counted as recorded before it (see `record_general`), so it is never read as a
-        // success and `successes` cannot underflow.
+        // was counted as recorded before it (see `record_general`), so the failures never
+        // exceed the recorded calls. A failure whose second count has not landed yet reads as
+        // a success for that instant (see `Counters`).
         let failures = b.failures.sum();
         let recorded = loop {
             // SeqCst: in one total order with `rebase_cursor`'s updates. If no move had begun

@@ -218,8 +218,8 @@ impl Inner {
         }
         // An outcome is counted as recorded (SeqCst) before it is counted as a failure (a
         // Release increment), and `counters` reads them in the other order (Acquire, then
-        // SeqCst): a `reset` racing with this record may leave the call out of the new counts,
-        // but never counts a failure as a success.
+        // SeqCst): every failure it counts is among the recorded calls it counts, so the
+        // failures never exceed them.
         if !word.state().records_window() {
             self.busy.other_recorded.fetch_add(1, Ordering::SeqCst);
             self.count_failure(failure);
