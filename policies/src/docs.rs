@@ -19,6 +19,7 @@ pub mod toml {
     //! half_open = { permits = 5, successes = 3 }        # successes ≤ permits
     //! max_concurrent = 64                      # or "unlimited" (the default)
     //! recovery = { ramp = "30s", start_share = 0.1 }    # or "immediate" (the default)
+    //! latency_histogram = true                 # or false (the default)
     //! ```
     //!
     //! - **Absent keys keep what they inherit**: the default (or the preset) in a policy file,
@@ -32,9 +33,12 @@ pub mod toml {
     //!   an error. Numbers may be written as TOML integers or floats; counts must be integers.
     //! - **Unknown keys are errors**, with a suggestion when one is close (`min_call` → did you
     //!   mean `min_calls`?). So are duplicate keys.
+    //! - **`latency_histogram`** records each admitted call's duration, from acquire to record,
+    //!   in a latency histogram. It is `true` or `false`; any other value is an error.
     //! - **Round trip**: `to_toml` writes every key, the optional rules as `"off"`,
-    //!   `"unlimited"` and `"immediate"`, floats in their shortest exact form and durations in
-    //!   humantime's exact form, so `from_toml(&p.to_toml()) == Ok(p)` for every policy.
+    //!   `"unlimited"` and `"immediate"`, `latency_histogram` as `true` or `false`, floats in
+    //!   their shortest exact form and durations in humantime's exact form, so
+    //!   `from_toml(&p.to_toml()) == Ok(p)` for every policy.
     //!
     //! [humantime]: https://docs.rs/humantime
     //!
@@ -49,8 +53,9 @@ pub mod toml {
     //! ```text
     //! 7:24: half_open.successes: must be in 1..=5 (half_open.permits), got 8
     //! 3:16: open_timeout: must be a duration such as "30s", "500ms" or "1m 30s", got "10" (no unit; write "10s" or "10ms")
-    //! 1:1: min_call: unknown key; expected preset, window, …, or recovery (did you mean min_calls?)
+    //! 1:1: min_call: unknown key; expected preset, window, …, or latency_histogram (did you mean min_calls?)
     //! 2:1: jitter: duplicate key; it is already set at 1:1
+    //! 1:21: latency_histogram: must be true or false, got the string "yes"
     //! ```
     //!
     //! ## Registry config files

@@ -270,6 +270,7 @@ pub(crate) const POLICY_KEYS: &[&str] = &[
     "half_open",
     "max_concurrent",
     "recovery",
+    "latency_histogram",
 ];
 
 const WINDOW_FORM: &str = "{ count = N } or { span = \"10s\", buckets = N }";
@@ -559,6 +560,9 @@ impl Walker<'_, '_> {
                     };
                     patch.recovery = Some(Item::new(v, vpos));
                 }
+                "latency_histogram" => {
+                    patch.latency_histogram = Some(self.boolean("latency_histogram", value)?);
+                }
                 _ => {
                     let mut err = self.unknown_key("", key, POLICY_KEYS);
                     if let (Context::Breaker(name), DeValue::Table(_)) = (context, value.get_ref())
@@ -686,6 +690,22 @@ impl Walker<'_, '_> {
                     "must be an integer in {min}..={max}, got {}",
                     describe(other)
                 ),
+                pos,
+            )),
+        }
+    }
+
+    fn boolean(
+        &self,
+        field: &str,
+        value: &Spanned<DeValue<'_>>,
+    ) -> Result<Item<bool>, PolicyError> {
+        let pos = self.src.pos(value);
+        match value.get_ref() {
+            DeValue::Boolean(b) => Ok(Item::new(*b, pos)),
+            other => Err(self.err(
+                field,
+                format!("must be true or false, got {}", describe(other)),
                 pos,
             )),
         }
@@ -851,6 +871,7 @@ pub(crate) fn policy_to_toml(p: &Policy) -> String {
         ),
         ("max_concurrent", max_concurrent),
         ("recovery", recovery),
+        ("latency_histogram", p.latency_histogram.to_string()),
     ];
     for (key, value) in lines {
         let _ = writeln!(s, "{key} = {value}");

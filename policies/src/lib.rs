@@ -324,6 +324,7 @@ pub struct Policy {
     success_threshold: u32,
     max_concurrent: Option<u32>,
     recovery: Recovery,
+    latency_histogram: bool,
 }
 
 impl Default for Policy {
@@ -341,6 +342,7 @@ impl Default for Policy {
             success_threshold: SUCCESS_THRESHOLD_DEFAULT,
             max_concurrent: None,
             recovery: Recovery::Immediate,
+            latency_histogram: false,
         }
     }
 }
@@ -460,6 +462,13 @@ impl Policy {
         /// assert_eq!(fusebox_policies::Policy::default().recovery(), fusebox_policies::Recovery::Immediate);
         /// ```
         recovery: Recovery;
+        /// Whether each admitted call's duration, from acquire to record, goes into a latency
+        /// histogram; off by default.
+        ///
+        /// ```
+        /// assert!(!fusebox_policies::Policy::default().latency_histogram());
+        /// ```
+        latency_histogram: bool;
     }
 
     /// The open period after `step` consecutive re-opens, before jitter.
@@ -834,6 +843,14 @@ impl PolicyBuilder {
         /// assert!(matches!(p.recovery(), Recovery::Ramp { .. }));
         /// ```
         recovery: Recovery => recovery = recovery;
+        /// Records each admitted call's duration, from acquire to record, in a latency
+        /// histogram (default off).
+        ///
+        /// ```
+        /// let p = fusebox_policies::Policy::builder().latency_histogram(true).build().unwrap();
+        /// assert!(p.latency_histogram());
+        /// ```
+        latency_histogram: bool => latency_histogram = latency_histogram;
     }
 
     /// Calls lasting at least `duration` are slow; a slow rate ≥ `rate` opens the breaker.
@@ -1070,6 +1087,16 @@ mod tests {
     }
 
     #[test]
+    fn latency_histogram_is_off_by_default_and_set_by_the_builder() {
+        assert!(!Policy::default().latency_histogram());
+        assert!(!Policy::builder().build().unwrap().latency_histogram());
+        let on = Policy::builder().latency_histogram(true).build().unwrap();
+        assert!(on.latency_histogram());
+        let off = on.to_builder().latency_histogram(false).build().unwrap();
+        assert_eq!(off, Policy::default());
+    }
+
+    #[test]
     fn every_field_is_range_checked() {
         let b = Policy::builder;
         let cases = [
@@ -1213,6 +1240,7 @@ mod tests {
             .backoff(Backoff::exponential(2.0, Duration::from_secs(300)))
             .max_concurrent(64)
             .recovery(Recovery::ramp(Duration::from_secs(30), 0.1))
+            .latency_histogram(true)
             .build()
             .unwrap();
         let repr = repr::PolicyRepr::from(p.clone());

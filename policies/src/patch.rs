@@ -113,6 +113,7 @@ pub struct PolicyPatch {
     pub(crate) half_open: Option<Item<HalfOpenPatch>>,
     pub(crate) max_concurrent: Option<Item<Option<u32>>>,
     pub(crate) recovery: Option<Item<RecoveryPatch>>,
+    pub(crate) latency_histogram: Option<Item<bool>>,
     /// Where the table itself starts (a section header, or the start of the file).
     pub(crate) pos: Pos,
 }
@@ -132,6 +133,7 @@ impl PartialEq for PolicyPatch {
             && self.half_open == other.half_open
             && self.max_concurrent == other.max_concurrent
             && self.recovery == other.recovery
+            && self.latency_histogram == other.latency_histogram
     }
 }
 
@@ -220,6 +222,7 @@ impl PolicyPatch {
                     start_share: set(start_share),
                 },
             }),
+            latency_histogram: set(policy.latency_histogram),
             pos: None,
         }
     }
@@ -283,6 +286,7 @@ impl PolicyPatch {
             half_open,
             max_concurrent,
             recovery,
+            latency_histogram,
             pos: _,
         } = self;
         preset.is_none()
@@ -297,6 +301,7 @@ impl PolicyPatch {
             && half_open.is_none()
             && max_concurrent.is_none()
             && recovery.is_none()
+            && latency_histogram.is_none()
     }
 
     /// Applies the patch over `base` (or over its preset, if it names one) and validates the
@@ -420,6 +425,9 @@ impl PolicyPatch {
                 }
             };
         }
+        if let Some(v) = &self.latency_histogram {
+            p.latency_histogram = v.value;
+        }
         p.validate().map_err(|e| {
             let pos = self.locate(e.field());
             e.at_pos(pos)
@@ -495,6 +503,7 @@ impl PolicyPatch {
                 }
                 _ => None,
             },
+            "latency_histogram" => pos(&self.latency_histogram),
             _ => None,
         }
     }

@@ -63,6 +63,7 @@ const fn secs(s: u64) -> Duration {
 /// half_open = { permits = 5, successes = 3 }
 /// max_concurrent = "unlimited"
 /// recovery = "immediate"
+/// latency_histogram = false
 /// ```
 ///
 /// # Examples
@@ -89,6 +90,7 @@ pub fn http_api() -> Policy {
         success_threshold: 3,
         max_concurrent: None,
         recovery: Recovery::Immediate,
+        latency_histogram: false,
     }
 }
 
@@ -109,6 +111,7 @@ pub fn http_api() -> Policy {
 /// half_open = { permits = 2, successes = 2 }
 /// max_concurrent = "unlimited"
 /// recovery = "immediate"
+/// latency_histogram = false
 /// ```
 ///
 /// # Examples
@@ -134,6 +137,7 @@ pub fn database() -> Policy {
         success_threshold: 2,
         max_concurrent: None,
         recovery: Recovery::Immediate,
+        latency_histogram: false,
     }
 }
 
@@ -154,6 +158,7 @@ pub fn database() -> Policy {
 /// half_open = { permits = 3, successes = 3 }
 /// max_concurrent = "unlimited"
 /// recovery = { ramp = "1m", start_share = 0.1 }
+/// latency_histogram = false
 /// ```
 ///
 /// # Examples
@@ -180,6 +185,7 @@ pub fn payment_provider() -> Policy {
         success_threshold: 3,
         max_concurrent: None,
         recovery: Recovery::ramp(secs(60), 0.1),
+        latency_histogram: false,
     }
 }
 
@@ -200,6 +206,7 @@ pub fn payment_provider() -> Policy {
 /// half_open = { permits = 1, successes = 1 }
 /// max_concurrent = "unlimited"
 /// recovery = "immediate"
+/// latency_histogram = false
 /// ```
 ///
 /// # Examples
@@ -225,6 +232,7 @@ pub fn aggressive() -> Policy {
         success_threshold: 1,
         max_concurrent: None,
         recovery: Recovery::Immediate,
+        latency_histogram: false,
     }
 }
 
@@ -244,6 +252,7 @@ pub fn aggressive() -> Policy {
 /// half_open = { permits = 10, successes = 5 }
 /// max_concurrent = "unlimited"
 /// recovery = "immediate"
+/// latency_histogram = false
 /// ```
 ///
 /// # Examples
@@ -266,6 +275,7 @@ pub fn lenient() -> Policy {
         success_threshold: 5,
         max_concurrent: None,
         recovery: Recovery::Immediate,
+        latency_histogram: false,
     }
 }
 

@@ -52,6 +52,8 @@ pub(crate) struct PolicyRepr {
     pub max_concurrent: Option<Limit>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery: Option<KeywordOr<RecoveryRepr, Immediate>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_histogram: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -275,6 +277,7 @@ impl From<Policy> for PolicyRepr {
                     start_share: Some(start_share),
                 }),
             }),
+            latency_histogram: Some(p.latency_histogram),
         }
     }
 }
@@ -333,6 +336,7 @@ impl TryFrom<PolicyRepr> for PolicyPatch {
                     start_share: item(t.start_share),
                 },
             })),
+            latency_histogram: item(r.latency_histogram),
             pos: None,
         })
     }

@@ -21,6 +21,7 @@ fn base() -> Policy {
         .success_threshold(4)
         .max_concurrent(100)
         .recovery(Recovery::ramp(Duration::from_secs(30), 0.2))
+        .latency_histogram(true)
         .build()
         .unwrap()
 }
@@ -74,6 +75,38 @@ fn keywords_turn_inherited_rules_off() {
     assert_eq!(p.backoff(), Backoff::Constant);
     assert_eq!(p.max_concurrent(), None);
     assert_eq!(p.recovery(), Recovery::Immediate);
+}
+
+#[test]
+fn latency_histogram_is_inherited_unless_the_patch_sets_it() {
+    let b = base();
+    assert!(b.latency_histogram());
+    assert!(apply("jitter = 0.3", &b).unwrap().latency_histogram());
+    let off = apply("latency_histogram = false", &b).unwrap();
+    assert!(!off.latency_histogram());
+    assert_eq!(off.to_builder().latency_histogram(true).build().unwrap(), b);
+
+    let d = Policy::default();
+    assert!(!apply("min_calls = 5", &d).unwrap().latency_histogram());
+    assert!(
+        apply("latency_histogram = true", &d)
+            .unwrap()
+            .latency_histogram()
+    );
+
+    let patch = PolicyPatch::from_toml("latency_histogram = false").unwrap();
+    assert!(!patch.is_empty());
+    assert_ne!(patch, PolicyPatch::new());
+    assert_ne!(
+        patch,
+        PolicyPatch::from_toml("latency_histogram = true").unwrap()
+    );
+    assert_eq!(
+        PolicyPatch::from_toml("jitter = 0.1\nlatency_histogram = \"no\"")
+            .unwrap_err()
+            .to_string(),
+        "2:21: latency_histogram: must be true or false, got the string \"no\""
+    );
 }
 
 #[test]

@@ -73,6 +73,43 @@ fn a_valid_file_resolves_every_breaker_along_its_listed_prefixes() {
 }
 
 #[test]
+fn latency_histogram_in_the_defaults_is_inherited_by_sections_that_do_not_set_it() {
+    let config = RegistryConfig::from_toml(
+        r#"
+[defaults]
+latency_histogram = true
+
+[breakers."stripe"]
+jitter = 0.1
+
+[breakers."stripe.charges"]
+latency_histogram = false
+
+[breakers."stripe.charges.eu"]
+min_calls = 5
+
+[breakers."search"]
+preset = "http-api"
+"#,
+    )
+    .unwrap();
+    assert!(config.defaults().latency_histogram());
+    let policies = config.resolve().unwrap();
+    assert!(policies["stripe"].latency_histogram());
+    assert!(!policies["stripe.charges"].latency_histogram());
+    // Inherited from `stripe.charges`, which turned it off.
+    assert!(!policies["stripe.charges.eu"].latency_histogram());
+    // A preset starts over, and presets leave it off.
+    assert!(!policies["search"].latency_histogram());
+
+    // A section can turn it on over defaults that leave it off.
+    let config =
+        RegistryConfig::from_toml("[breakers.\"db\"]\nlatency_histogram = true\n").unwrap();
+    assert!(!config.defaults().latency_histogram());
+    assert!(config.resolve().unwrap()["db"].latency_histogram());
+}
+
+#[test]
 fn an_empty_file_is_the_default_policy_and_no_breakers() {
     for text in ["", "# nothing\n", "[defaults]\n[breakers]\n"] {
         let config = RegistryConfig::from_toml(text).unwrap();
@@ -105,13 +142,21 @@ fn a_child_error_caused_by_its_parent_is_reported_in_the_child() {
 #[test]
 fn invalid_files_name_the_section_field_reason_and_position() {
     let keys = "preset, window, failure_rate_threshold, min_calls, consecutive_failures, slow_calls, \
-                open_timeout, backoff, jitter, half_open, max_concurrent, or recovery";
+                open_timeout, backoff, jitter, half_open, max_concurrent, recovery, or latency_histogram";
     let cases: Vec<(&str, String)> = vec![
         (
             "[breakers.\"stripe.charges\"]\nhalf_open = { permits = 5, successes = 8 }",
             "2:40: breakers.\"stripe.charges\": half_open.successes: must be in 1..=5 (half_open.permits), got 8".into(),
         ),
         ("[defaults]\nmin_calls = 0", "2:13: defaults: min_calls: must be at least 1, got 0".into()),
+        (
+            "[defaults]\nlatency_histogram = \"yes\"",
+            "2:21: defaults: latency_histogram: must be true or false, got the string \"yes\"".into(),
+        ),
+        (
+            "[defaults]\nlatency_histogram = true\n\n[breakers.\"a\"]\nlatency_histogram = 1",
+            "5:21: breakers.\"a\": latency_histogram: must be true or false, got the integer 1".into(),
+        ),
         (
             "[defaults]\nhalf_open = { permits = 1 }",
             "2:25: defaults: half_open.successes: must be in 1..=1 (half_open.permits), got 3".into(),

@@ -100,6 +100,7 @@ fn policy(u: &mut Unstructured<'_>) -> Result<Policy> {
             float(u, 0.0, 1.0, true, false)?,
         ));
     }
+    b = b.latency_histogram(u.arbitrary()?);
     Ok(b.build().expect("the generator makes valid policies"))
 }
 
@@ -155,6 +156,28 @@ fn presets_round_trip() {
 }
 
 #[test]
+fn latency_histogram_round_trips_and_overrides_any_parent() {
+    for on in [false, true] {
+        let p = Policy::builder().latency_histogram(on).build().unwrap();
+        let text = p.to_toml();
+        assert!(
+            text.ends_with(&format!("\nlatency_histogram = {on}\n")),
+            "{text}"
+        );
+        assert_eq!(Policy::from_toml(&text), Ok(p.clone()));
+        let serde_text = toml::to_string(&p).unwrap();
+        assert_eq!(toml::from_str::<Policy>(&serde_text).unwrap(), p);
+        // Written out, the value holds over a parent that has the other one.
+        let parent = Policy::builder().latency_histogram(!on).build().unwrap();
+        assert_eq!(
+            PolicyPatch::from_toml(&text).unwrap().apply(&parent),
+            Ok(p.clone())
+        );
+        assert_eq!(PolicyPatch::from_policy(&p).apply(&parent), Ok(p));
+    }
+}
+
+#[test]
 fn edge_values_round_trip() {
     let p = Policy::builder()
         .window(Window::time(MAX_DURATION, MAX_TIME_BUCKETS))
@@ -172,6 +195,7 @@ fn edge_values_round_trip() {
         .success_threshold(MAX_HALF_OPEN_PERMITS)
         .max_concurrent(MAX_CONCURRENT)
         .recovery(Recovery::ramp(Duration::from_millis(1), 1e-300))
+        .latency_histogram(true)
         .build()
         .unwrap();
     let text = p.to_toml();
@@ -188,6 +212,7 @@ jitter = 0.9999999999999998
 half_open = { permits = 10000, successes = 10000 }
 max_concurrent = 16777216
 recovery = { ramp = "1ms", start_share = 1e-300 }
+latency_histogram = true
 "#
     );
     assert_eq!(Policy::from_toml(&text), Ok(p));

@@ -5,7 +5,8 @@ use std::time::Duration;
 use fusebox_policies::{Backoff, Policy, Recovery, Window};
 
 const KEYS: &str = "preset, window, failure_rate_threshold, min_calls, consecutive_failures, \
-                    slow_calls, open_timeout, backoff, jitter, half_open, max_concurrent, or recovery";
+                    slow_calls, open_timeout, backoff, jitter, half_open, max_concurrent, recovery, \
+                    or latency_histogram";
 const DURATION: &str = "must be a duration such as \"30s\", \"500ms\" or \"1m 30s\", got";
 
 #[test]
@@ -24,6 +25,9 @@ fn invalid_files_name_the_field_the_reason_and_the_position() {
         ("open_timeout = 30", format!("1:16: open_timeout: {DURATION} the integer 30")),
         ("half_open = 5", "1:13: half_open: must be { permits = N, successes = N }, got the integer 5".into()),
         ("window = 100", format!("1:10: window: must be {window_form}, got the integer 100")),
+        ("latency_histogram = \"yes\"", "1:21: latency_histogram: must be true or false, got the string \"yes\"".into()),
+        ("latency_histogram = 1", "1:21: latency_histogram: must be true or false, got the integer 1".into()),
+        ("jitter = 0.1\nlatency_histogram = { on = true }", "2:21: latency_histogram: must be true or false, got a table".into()),
         // Out of range, positioned at the value.
         ("failure_rate_threshold = 1.5", "1:26: failure_rate_threshold: must be in (0, 1], got 1.5".into()),
         ("min_calls = 0", "1:13: min_calls: must be at least 1, got 0".into()),
@@ -61,6 +65,7 @@ fn invalid_files_name_the_field_the_reason_and_the_position() {
         // Unknown and duplicate keys.
         ("min_call = 5", format!("1:1: min_call: unknown key; expected {KEYS} (did you mean min_calls?)")),
         ("colour = \"red\"", format!("1:1: colour: unknown key; expected {KEYS}")),
+        ("latency_histograms = true", format!("1:1: latency_histograms: unknown key; expected {KEYS} (did you mean latency_histogram?)")),
         ("[defaults]\nmin_calls = 5", format!("1:2: defaults: unknown key; expected {KEYS}")),
         ("half_open = { permit = 5 }", "1:15: half_open.permit: unknown key; expected permits or successes (did you mean permits?)".into()),
         ("jitter = 0.1\njitter = 0.2", "2:1: jitter: duplicate key; it is already set at 1:1".into()),
@@ -173,6 +178,7 @@ jitter = 0.1
 half_open = { permits = 5, successes = 3 }
 max_concurrent = 64                      # optional bulkhead
 recovery = { ramp = "30s", start_share = 0.1 }    # optional; absent = immediate
+latency_histogram = true                 # optional; absent = false
 "#,
     )
     .unwrap();
@@ -189,9 +195,49 @@ recovery = { ramp = "30s", start_share = 0.1 }    # optional; absent = immediate
         .success_threshold(3)
         .max_concurrent(64)
         .recovery(Recovery::ramp(Duration::from_secs(30), 0.1))
+        .latency_histogram(true)
         .build()
         .unwrap();
     assert_eq!(p, expected);
+}
+
+#[test]
+fn latency_histogram_is_a_boolean_off_by_default() {
+    assert!(!Policy::from_toml("").unwrap().latency_histogram());
+    assert!(
+        Policy::from_toml("latency_histogram = true")
+            .unwrap()
+            .latency_histogram()
+    );
+    assert!(
+        !Policy::from_toml("latency_histogram = false")
+            .unwrap()
+            .latency_histogram()
+    );
+    assert_eq!(
+        Policy::from_toml("latency_histogram = false"),
+        Ok(Policy::default())
+    );
+    // A preset leaves it off; a file may turn it on over the preset.
+    let p = Policy::from_toml("preset = \"database\"\nlatency_histogram = true").unwrap();
+    assert!(p.latency_histogram());
+    assert_eq!(
+        p.to_builder().latency_histogram(false).build(),
+        Policy::preset("database")
+    );
+    for (input, got) in [
+        ("latency_histogram = \"yes\"", "the string \"yes\""),
+        ("latency_histogram = \"true\"", "the string \"true\""),
+        ("latency_histogram = 1", "the integer 1"),
+        ("latency_histogram = 0.0", "the float 0.0"),
+        ("latency_histogram = [true]", "an array"),
+    ] {
+        let err = Policy::from_toml(input).unwrap_err();
+        assert_eq!(err.field(), "latency_histogram", "{input}");
+        assert_eq!(err.position(), Some((1, 21)), "{input}");
+        assert_eq!(err.reason(), format!("must be true or false, got {got}"));
+        assert!(err.limited_by().is_empty());
+    }
 }
 
 #[test]
@@ -265,6 +311,10 @@ fn serde_errors_are_readable_too() {
     assert_eq!(
         err("half_open = { permits = 2, successes = 3 }"),
         "half_open.successes: must be in 1..=2 (half_open.permits), got 3"
+    );
+    assert_eq!(
+        err("latency_histogram = \"yes\""),
+        "invalid type: string \"yes\", expected a boolean"
     );
     assert_eq!(
         err("preset = \"db\""),
