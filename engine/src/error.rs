@@ -52,6 +52,50 @@ pub enum RejectReason {
     ForcedOpen,
 }
 
+impl RejectReason {
+    /// Every reason, in the order [`index`](Self::index) gives.
+    ///
+    /// ```
+    /// assert_eq!(fusebox_engine::RejectReason::ALL.len(), 5);
+    /// ```
+    pub const ALL: [RejectReason; 5] = [
+        RejectReason::Open,
+        RejectReason::HalfOpenFull,
+        RejectReason::BulkheadFull,
+        RejectReason::Ramp,
+        RejectReason::ForcedOpen,
+    ];
+
+    /// The reason's position in [`ALL`](Self::ALL).
+    pub(crate) fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The reason as a label value for exporters: the snake_case of its name.
+    ///
+    /// ```
+    /// assert_eq!(fusebox_engine::RejectReason::HalfOpenFull.as_label(), "half_open_full");
+    /// ```
+    pub fn as_label(self) -> &'static str {
+        match self {
+            RejectReason::Open => "open",
+            RejectReason::HalfOpenFull => "half_open_full",
+            RejectReason::BulkheadFull => "bulkhead_full",
+            RejectReason::Ramp => "ramp",
+            RejectReason::ForcedOpen => "forced_open",
+        }
+    }
+}
+
+// `index` relies on `ALL` being in declaration order.
+const _: () = {
+    let mut i = 0;
+    while i < RejectReason::ALL.len() {
+        assert!(RejectReason::ALL[i] as usize == i);
+        i += 1;
+    }
+};
+
 impl fmt::Display for RejectReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -371,7 +415,7 @@ impl<E: std::error::Error + 'static> std::error::Error for CallError<E> {
     }
 }
 
-/// A change of state, as sent to subscribers.
+/// A change of state, as sent to subscribers and kept in a breaker's history.
 ///
 /// # Examples
 ///
@@ -379,10 +423,13 @@ impl<E: std::error::Error + 'static> std::error::Error for CallError<E> {
 /// use fusebox_engine::{Breaker, ManualClock, Policy, State, TransitionReason};
 /// let breaker = Breaker::with_clock("cache", Policy::default(), ManualClock::new());
 /// let events = breaker.subscribe();
-/// breaker.force_open();
+/// let _ = breaker.call(|| Err::<(), _>("down"));
+/// breaker.noted("alice: failing over to the replica").force_open();
 /// let t = events.try_recv().unwrap();
 /// assert_eq!((t.from, t.to, t.reason), (State::Closed, State::ForcedOpen, TransitionReason::ForcedOpen));
 /// assert_eq!(&*t.breaker, "cache");
+/// assert_eq!((t.window.calls, t.window.failures), (1, 1));
+/// assert_eq!(t.note.as_deref(), Some("alice: failing over to the replica"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transition {
@@ -396,6 +443,35 @@ pub struct Transition {
     pub at: Duration,
     /// Why it changed.
     pub reason: TransitionReason,
+    /// The window's counts when it changed (read just after the change: a change into
+    /// `Closed` by hand empties the window first).
+    pub window: WindowCounts,
+    /// The operator's note (who, why) given with a manual change through
+    /// [`Breaker::noted`](crate::Breaker::noted); `None` for every other change.
+    pub note: Option<Arc<str>>,
+}
+
+/// A window's counts at one moment: outcomes, failures and slow calls among them.
+///
+/// # Examples
+///
+/// ```
+/// use fusebox_engine::{Breaker, Policy, WindowCounts};
+/// let b = Breaker::new("db", Policy::default());
+/// let _ = b.call(|| Err::<(), _>("down"));
+/// b.force_open();
+/// assert_eq!(b.history()[0].window, WindowCounts { calls: 1, failures: 1, slow: 0 });
+/// ```
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+)]
+pub struct WindowCounts {
+    /// Outcomes in the window.
+    pub calls: u64,
+    /// Failures among them.
+    pub failures: u64,
+    /// Slow calls among them (0 while no slow-call rule is set).
+    pub slow: u64,
 }
 
 #[cfg(test)]

@@ -36,18 +36,24 @@ mod clock;
 mod counter;
 pub mod docs;
 mod error;
+mod feed;
 mod intern;
+mod latency;
 mod state;
 mod sync;
 mod timer;
 mod window;
 
 pub use breaker::{
-    Breaker, BreakerBuilder, Counters, Metrics, OwnedPermit, Permit, SUBSCRIBER_CAPACITY,
-    SavedState,
+    Breaker, BreakerBuilder, Counters, HISTORY_CAPACITY, Metrics, Noted, OwnedPermit, Permit,
+    SavedState, TransitionCounts,
 };
 pub use clock::{Clock, ManualClock, QuantaClock};
-pub use error::{CallError, Outcome, RejectReason, Rejected, Transition};
+pub use error::{CallError, Outcome, RejectReason, Rejected, Transition, WindowCounts};
+#[cfg(feature = "tokio")]
+pub use feed::TransitionStream;
+pub use feed::{SUBSCRIBER_CAPACITY, TransitionFeed};
+pub use latency::Latency;
 pub use state::{State, TransitionReason};
 
 pub use fusebox_policies::{

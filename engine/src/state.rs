@@ -101,6 +101,23 @@ impl State {
         }
     }
 
+    /// The state as a label value for exporters: the snake_case of its name.
+    ///
+    /// ```
+    /// assert_eq!(fusebox_engine::State::HalfOpen.as_label(), "half_open");
+    /// ```
+    pub fn as_label(self) -> &'static str {
+        match self {
+            State::Closed => "closed",
+            State::Open => "open",
+            State::HalfOpen => "half_open",
+            State::Recovering => "recovering",
+            State::ForcedOpen => "forced_open",
+            State::Disabled => "disabled",
+            State::MetricsOnly => "metrics_only",
+        }
+    }
+
     /// Whether outcomes recorded in this state go into the sliding window.
     #[inline]
     pub(crate) fn records_window(self) -> bool {
@@ -198,6 +215,31 @@ pub enum TransitionReason {
     Reset,
     /// State was put back from a snapshot.
     Restored,
+}
+
+impl TransitionReason {
+    /// The reason as a label value for exporters: the snake_case of its name.
+    ///
+    /// ```
+    /// use fusebox_engine::TransitionReason;
+    /// assert_eq!(TransitionReason::OpenTimeoutElapsed.as_label(), "open_timeout_elapsed");
+    /// ```
+    pub fn as_label(self) -> &'static str {
+        match self {
+            TransitionReason::FailureRate => "failure_rate",
+            TransitionReason::SlowCallRate => "slow_call_rate",
+            TransitionReason::ConsecutiveFailures => "consecutive_failures",
+            TransitionReason::OpenTimeoutElapsed => "open_timeout_elapsed",
+            TransitionReason::ProbeFailed => "probe_failed",
+            TransitionReason::ProbesSucceeded => "probes_succeeded",
+            TransitionReason::RampComplete => "ramp_complete",
+            TransitionReason::ForcedOpen => "forced_open",
+            TransitionReason::Disabled => "disabled",
+            TransitionReason::MetricsOnly => "metrics_only",
+            TransitionReason::Reset => "reset",
+            TransitionReason::Restored => "restored",
+        }
+    }
 }
 
 impl fmt::Display for TransitionReason {

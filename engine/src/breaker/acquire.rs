@@ -28,9 +28,9 @@ use crate::sync::Ordering;
 /// The recovery ramp's share is counted in billionths.
 const RAMP_SCALE: u128 = 1_000_000_000;
 
-/// The rules that take a closed admission off the fast path: a permit that must be timed or
-/// counted against the bulkhead.
-const TIMED_OR_BOUNDED: Flags = Flags::SLOW.union(Flags::BULKHEAD);
+/// The rules that take a closed admission off the fast path: a permit that must be timed (for
+/// a slow-call rule or the latency histogram) or counted against the bulkhead.
+const TIMED_OR_BOUNDED: Flags = Flags::SLOW.union(Flags::LATENCY).union(Flags::BULKHEAD);
 
 impl Inner {
     /// `Breaker::try_acquire`: the closed fast path and the timed rejection inline, the rest
@@ -196,7 +196,7 @@ impl Inner {
             }
             bulkhead = true;
         }
-        let start = if flags.contains(Flags::SLOW) {
+        let start = if flags.intersects(Flags::SLOW.union(Flags::LATENCY)) {
             self.cold.clock.now()
         } else {
             NOT_TIMED
@@ -214,7 +214,7 @@ impl Inner {
 
     #[cold]
     fn reject(&self, reason: RejectReason, word: StateWord, retry: RetryAfter) -> Rejected {
-        self.busy.rejected.increment();
+        self.count_rejection(reason);
         let name = if reason == RejectReason::Open {
             self.rejection_name()
         } else {

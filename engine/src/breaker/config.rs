@@ -98,6 +98,9 @@ impl HotConfig {
         if matches!(policy.recovery(), Recovery::Ramp { .. }) {
             flags = flags.union(Flags::RAMP);
         }
+        if policy.latency_histogram() {
+            flags = flags.union(Flags::LATENCY);
+        }
         if striped
             && !flags.intersects(Flags::SLOW.union(Flags::CONSECUTIVE))
             && matches!(policy.window(), fusebox_policies::Window::Count { size } if size <= 128)

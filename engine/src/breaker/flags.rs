@@ -29,6 +29,8 @@ impl Flags {
     pub(super) const REEVALUATE: Flags = Flags(1 << 4);
     /// A striped breaker whose policy can be striped: outcomes go to the thread's stripe.
     pub(super) const STRIPED: Flags = Flags(1 << 5);
+    /// The latency histogram is on: permits are timed and each call's duration recorded.
+    pub(super) const LATENCY: Flags = Flags(1 << 6);
 
     /// The flags of a word read from the atomic that holds them.
     #[inline(always)]
@@ -69,13 +71,14 @@ impl Flags {
 
 impl fmt::Debug for Flags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const NAMES: [(Flags, &str); 6] = [
+        const NAMES: [(Flags, &str); 7] = [
             (Flags::SLOW, "SLOW"),
             (Flags::CONSECUTIVE, "CONSECUTIVE"),
             (Flags::BULKHEAD, "BULKHEAD"),
             (Flags::RAMP, "RAMP"),
             (Flags::REEVALUATE, "REEVALUATE"),
             (Flags::STRIPED, "STRIPED"),
+            (Flags::LATENCY, "LATENCY"),
         ];
         let mut set = f.debug_set();
         for (flag, name) in NAMES {
@@ -100,6 +103,7 @@ mod tests {
             Flags::RAMP,
             Flags::REEVALUATE,
             Flags::STRIPED,
+            Flags::LATENCY,
         ];
         for (i, f) in all.iter().enumerate() {
             assert_eq!(f.bits(), 1 << i);

@@ -14,21 +14,26 @@
 //! - **Hot configuration** (`Hot::config`): a seqlock, see config.rs. Construction loads the
 //!   first policy before the breaker is shared.
 //! - **Extras**: allocated on first use through a `OnceLock` (under loom, at construction).
+//!   Their telemetry (the history, the subscribers, the latency histograms, the rejections
+//!   by reason) is statistics behind `std` locks and atomics, outside every protocol above.
 
 use std::sync::Weak;
+use std::sync::atomic::AtomicU64 as StatU64;
 
 use arc_swap::ArcSwap;
-use crossbeam_channel::Sender;
 use crossbeam_utils::CachePadded;
 use fusebox_policies::Policy;
 
 use super::config::HotConfig;
 use super::flags::Flags;
+use super::history::History;
 use crate::clock::ClockSource;
 use crate::counter::LaneCounter;
-use crate::error::{Name, Transition};
+use crate::error::{Name, RejectReason};
+use crate::feed::TransitionFeed;
+use crate::latency::LatencyRecorder;
 use crate::state::StateWord;
-use crate::sync::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Mutex, Ordering};
+use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, Mutex, Ordering};
 use crate::window::WindowStore;
 use crate::window::stripes::Stripes;
 
@@ -56,12 +61,15 @@ pub(super) struct Hot {
     /// `publish_lock`, and read under it. Here, not in `Cold`, because this line has room and
     /// `Cold` would outgrow its own.
     pub(super) open_since: AtomicU64,
+    /// The feed this breaker also sends its transitions to (a registry's), if any. Read only
+    /// by transitions; here because this line has room and the others have none.
+    pub(super) feed: Option<TransitionFeed>,
 }
 
 // `Hot` must fit the block `CachePadded` gives it (128 bytes on x86-64 and aarch64: a pair of
 // lines the prefetcher fetches together), so that an acquire and a success touch no other
 // line of the breaker: the state word, the flags, the window pointer, the stripes and
-// `open_until` must stay on it. It is 120 bytes on 64-bit targets. Loom's atomics are larger.
+// `open_until` must stay on it. It is 128 bytes on 64-bit targets. Loom's atomics are larger.
 #[cfg(not(loom))]
 const _: () = assert!(std::mem::size_of::<Hot>() <= 128);
 
@@ -89,8 +97,6 @@ pub(super) struct Busy {
     pub(super) ramp_counter: AtomicU64,
     /// Jitter's random state.
     pub(super) rng: AtomicU64,
-    /// Someone called `subscribe`: transitions are worth building.
-    pub(super) has_subscribers: AtomicBool,
 }
 
 pub(super) struct Cold {
@@ -120,13 +126,33 @@ const _: () = assert!(std::mem::size_of::<Busy>() <= 128);
 #[cfg(not(loom))]
 const _: () = assert!(std::mem::size_of::<Cold>() <= 128);
 
-/// Parts of a breaker that only a policy swap to another window shape or a subscriber needs:
-/// kept out of the breaker's own allocation, which they would grow by a cache line.
+/// Parts of a breaker that only a policy swap to another window shape, a transition, a
+/// rejection other than `Open` or a latency histogram needs: kept out of the breaker's own
+/// allocation, which they would grow by several cache lines.
 #[derive(Default)]
 pub(super) struct Extras {
     /// Window stores of the shapes swapped in; never removed before the breaker is dropped.
     pub(super) stores: Mutex<Vec<std::sync::Arc<WindowStore>>>,
-    pub(super) subscribers: Mutex<Vec<Sender<Transition>>>,
+    /// This breaker's own subscribers (`Breaker::subscribe`).
+    pub(super) subscribers: TransitionFeed,
+    /// The last transitions and the count of each change (history.rs).
+    pub(super) history: std::sync::Mutex<History>,
+    /// Per-thread latency histograms, made by the first call timed for them.
+    pub(super) latency: std::sync::OnceLock<LatencyRecorder>,
+    /// Rejections for every reason but `Open`, which `Busy::rejected` counts on its own
+    /// (indexed by `RejectReason::index`; `Relaxed` statistics).
+    pub(super) rejected_by: [StatU64; RejectReason::ALL.len()],
+}
+
+impl Extras {
+    /// Heap bytes the history holds (an estimate).
+    pub(super) fn history_bytes(&self) -> usize {
+        let history = self
+            .history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        history.heap_bytes()
+    }
 }
 
 pub(crate) struct Inner {
@@ -142,6 +168,7 @@ impl Inner {
         policy: Policy,
         clock: ClockSource,
         striped: bool,
+        feed: Option<TransitionFeed>,
     ) -> std::sync::Arc<Inner> {
         let store = std::sync::Arc::new(WindowStore::new(policy.window()));
         let ptr = std::sync::Arc::as_ptr(&store).cast_mut();
@@ -159,6 +186,7 @@ impl Inner {
                 ramp_epoch: AtomicU32::new(u32::MAX),
                 ramp_start: AtomicU64::new(0),
                 open_since: AtomicU64::new(0),
+                feed,
             }),
             busy: CachePadded::new(Busy {
                 rejected: LaneCounter::new(),
@@ -174,7 +202,6 @@ impl Inner {
                 permits_out: AtomicU32::new(0),
                 ramp_counter: AtomicU64::new(0),
                 rng: AtomicU64::new(seed),
-                has_subscribers: AtomicBool::new(false),
             }),
             cold: Cold {
                 short_name: Name::new(&name),

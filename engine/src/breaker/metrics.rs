@@ -16,6 +16,8 @@ use std::time::Duration;
 
 use super::flags::Flags;
 use super::inner::{Extras, Inner};
+use crate::error::{RejectReason, WindowCounts};
+use crate::latency::{Latency, LatencyRecorder};
 use crate::state::State;
 use crate::sync::{Ordering, lock};
 use crate::window::{Tally, WindowStore};
@@ -109,6 +111,8 @@ pub struct Metrics {
     pub window_failures: u64,
     /// Slow calls in the current window (0 while no slow-call rule is set).
     pub window_slow: u64,
+    /// Rejections per reason, indexed like [`RejectReason::ALL`]; they sum to `rejected`.
+    rejected_by: [u64; RejectReason::ALL.len()],
 }
 
 impl std::ops::Deref for Metrics {
@@ -127,6 +131,24 @@ impl std::ops::Deref for Metrics {
 }
 
 impl Metrics {
+    /// Rejections for `reason` since the breaker was created; over every reason they sum to
+    /// [`rejected`](Counters::rejected). Rejections put back by a restore count as `Open`
+    /// (a snapshot keeps their total only).
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::new("x", Policy::default());
+    /// b.force_open();
+    /// assert!(b.try_acquire().is_err());
+    /// let m = b.metrics();
+    /// assert_eq!(m.rejected_by(RejectReason::ForcedOpen), 1);
+    /// assert_eq!(m.rejected_by(RejectReason::Open), 0);
+    /// assert_eq!(m.rejected, 1);
+    /// ```
+    pub fn rejected_by(&self, reason: RejectReason) -> u64 {
+        self.rejected_by[reason.index()]
+    }
+
     /// Failures over outcomes in the current window; 0 when the window is empty.
     ///
     /// ```
@@ -217,7 +239,53 @@ impl Inner {
             failures,
             ignored,
             slow: b.slow.load(Ordering::Relaxed),
-            rejected: b.rejected.sum(),
+            rejected: self.rejected_by().iter().sum(),
+        }
+    }
+
+    /// Rejections per reason, indexed like `RejectReason::ALL`: `Open` on the lanes of
+    /// `Busy::rejected`, the others in the extras.
+    pub(super) fn rejected_by(&self) -> [u64; RejectReason::ALL.len()] {
+        let mut by = [0; RejectReason::ALL.len()];
+        if let Some(extras) = self.cold.extras.get() {
+            for (n, count) in by.iter_mut().zip(&extras.rejected_by) {
+                // Relaxed: statistics.
+                *n = count.load(std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+        by[RejectReason::Open.index()] = self.busy.rejected.sum();
+        by
+    }
+
+    /// Records the duration of a call timed from `start` into this thread's histogram.
+    #[inline(never)]
+    pub(super) fn record_latency(&self, start: u64) {
+        let nanos = self.cold.clock.now().saturating_sub(start);
+        self.extras()
+            .latency
+            .get_or_init(LatencyRecorder::default)
+            .record(nanos);
+    }
+
+    /// `Breaker::latency`: `None` unless the policy in force sets `latency_histogram`.
+    pub(super) fn latency(&self) -> Option<Latency> {
+        if !self.cold.policy.load().latency_histogram() {
+            return None;
+        }
+        let recorder = self.cold.extras.get().and_then(|e| e.latency.get());
+        Some(recorder.map_or_else(|| LatencyRecorder::default().read(), LatencyRecorder::read))
+    }
+
+    /// Counts a rejection for `reason` (every reason but `Open`, which the acquire's fast
+    /// path counts on `Busy::rejected`).
+    #[cold]
+    pub(super) fn count_rejection(&self, reason: RejectReason) {
+        if reason == RejectReason::Open {
+            self.busy.rejected.increment();
+        } else {
+            // Relaxed: a statistic.
+            self.extras().rejected_by[reason.index()]
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
     }
 
@@ -252,20 +320,34 @@ impl Inner {
 
     pub(super) fn metrics(&self) -> Metrics {
         let word = self.word();
-        let counters = self.counters();
+        let mut counters = self.counters();
+        // Read once more, so that the reasons sum to the total the metrics give.
+        let rejected_by = self.rejected_by();
+        counters.rejected = rejected_by.iter().sum();
+        let window = self.window_counts();
+        Metrics {
+            state: word.state(),
+            counters,
+            window_calls: window.calls,
+            window_failures: window.failures,
+            window_slow: window.slow,
+            rejected_by,
+        }
+    }
+
+    /// The window's counts as they are now, stripes included.
+    pub(super) fn window_counts(&self) -> WindowCounts {
         let mut tally = self.window_tally();
         if let (Some(stripes), WindowStore::Count(w)) = (&self.hot.stripes, self.window()) {
             let s = stripes.tally(w.size());
             tally.calls += s.calls;
             tally.failures += s.failures;
         }
-        Metrics {
-            state: word.state(),
-            counters,
-            window_calls: tally.calls as u64,
-            window_failures: tally.failures as u64,
+        WindowCounts {
+            calls: tally.calls as u64,
+            failures: tally.failures as u64,
             // Slow flags are not kept while no slow-call rule is set (see window/count.rs).
-            window_slow: if self.hot.config.flags().contains(Flags::SLOW) {
+            slow: if self.hot.config.flags().contains(Flags::SLOW) {
                 tally.slow as u64
             } else {
                 0
@@ -309,6 +391,8 @@ impl Inner {
             std::mem::size_of::<Extras>()
                 + stores.iter().map(|s| store_bytes(s)).sum::<usize>()
                 + stores.capacity() * std::mem::size_of::<usize>()
+                + e.history_bytes()
+                + e.latency.get().map_or(0, |l| l.heap_bytes())
         });
         std::mem::size_of::<Inner>()
             + 2 * std::mem::size_of::<usize>()

@@ -10,7 +10,10 @@
 //! - transition.rs: judging, tripping, probes, expiry, manual control, restore, policy swap.
 //! - permit.rs: `Permit` and `OwnedPermit`.
 //! - metrics.rs: the counters, the metrics and the saved state.
-//! - events.rs: subscribers.
+//! - events.rs: what a transition sends to the history, subscribers, feeds and `tracing`.
+//! - history.rs: the last transitions and the count of each change.
+//! - telemetry.rs: the history, transition counts, latency and async subscribers, as read.
+//! - noted.rs: manual changes that carry an operator's note.
 //!
 //! # Synchronization
 //!
@@ -40,10 +43,13 @@ mod acquire;
 mod config;
 mod events;
 mod flags;
+mod history;
 mod inner;
 mod metrics;
+mod noted;
 mod permit;
 mod record;
+mod telemetry;
 mod transition;
 
 use std::fmt;
@@ -55,11 +61,13 @@ use fusebox_policies::Policy;
 
 use crate::clock::{Clock, ClockSource};
 use crate::error::{CallError, Outcome, Rejected, Transition};
+use crate::feed::TransitionFeed;
 use crate::state::{State, TransitionReason};
 
-pub use events::SUBSCRIBER_CAPACITY;
+pub use history::{HISTORY_CAPACITY, TransitionCounts};
 use inner::Inner;
 pub use metrics::{Counters, Metrics, SavedState};
+pub use noted::Noted;
 pub use permit::{OwnedPermit, Permit};
 
 /// A named circuit breaker: one atomic state word and a sliding window.
@@ -113,6 +121,7 @@ pub struct BreakerBuilder {
     policy: Policy,
     clock: ClockSource,
     striped: bool,
+    feed: Option<TransitionFeed>,
 }
 
 impl BreakerBuilder {
@@ -149,7 +158,22 @@ impl BreakerBuilder {
     /// assert_eq!(b.state(), State::Closed);
     /// ```
     pub fn build(self) -> Breaker {
-        Breaker::build(self.name, self.policy, self.clock, self.striped)
+        Breaker::build(self)
+    }
+
+    /// Also sends the breaker's transitions to `feed`, which other breakers may share: how a
+    /// registry's `subscribe` sees every breaker it holds.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let feed = TransitionFeed::new();
+    /// let events = feed.subscribe();
+    /// Breaker::builder("db", Policy::default()).feed(&feed).build().force_open();
+    /// assert_eq!(events.try_recv().unwrap().to, State::ForcedOpen);
+    /// ```
+    pub fn feed(mut self, feed: &TransitionFeed) -> Self {
+        self.feed = Some(feed.clone());
+        self
     }
 }
 
@@ -159,6 +183,7 @@ impl fmt::Debug for BreakerBuilder {
             .field("name", &self.name)
             .field("clock", &self.clock)
             .field("striped", &self.striped)
+            .field("feed", &self.feed.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -189,6 +214,7 @@ impl Breaker {
             policy,
             clock: ClockSource::Quanta,
             striped: false,
+            feed: None,
         }
     }
 
@@ -311,9 +337,16 @@ impl Breaker {
         self.inner.hot.stripes.is_some()
     }
 
-    fn build(name: std::sync::Arc<str>, policy: Policy, clock: ClockSource, striped: bool) -> Self {
+    fn build(builder: BreakerBuilder) -> Self {
+        let BreakerBuilder {
+            name,
+            policy,
+            clock,
+            striped,
+            feed,
+        } = builder;
         Breaker {
-            inner: Inner::new(name, policy, clock, striped),
+            inner: Inner::new(name, policy, clock, striped, feed),
         }
     }
 
@@ -584,7 +617,7 @@ impl Breaker {
     /// ```
     pub fn force_open(&self) {
         self.inner
-            .manual(State::ForcedOpen, TransitionReason::ForcedOpen);
+            .manual(State::ForcedOpen, TransitionReason::ForcedOpen, None);
     }
 
     /// Switches the breaker off: every call is admitted and nothing is recorded.
@@ -598,7 +631,7 @@ impl Breaker {
     /// ```
     pub fn disable(&self) {
         self.inner
-            .manual(State::Disabled, TransitionReason::Disabled);
+            .manual(State::Disabled, TransitionReason::Disabled, None);
     }
 
     /// Admits every call and records it, but never changes state by itself.
@@ -613,7 +646,7 @@ impl Breaker {
     /// ```
     pub fn metrics_only(&self) {
         self.inner
-            .manual(State::MetricsOnly, TransitionReason::MetricsOnly);
+            .manual(State::MetricsOnly, TransitionReason::MetricsOnly, None);
     }
 
     /// Back to `Closed` with an empty window and backoff step 0. The lifetime counters of
@@ -630,7 +663,8 @@ impl Breaker {
     /// assert_eq!(b.metrics().window_calls, 0);
     /// ```
     pub fn reset(&self) {
-        self.inner.manual(State::Closed, TransitionReason::Reset);
+        self.inner
+            .manual(State::Closed, TransitionReason::Reset, None);
     }
 
     /// Swaps in a new policy; it applies from the next acquire. The state is kept; the window
@@ -718,7 +752,7 @@ impl Breaker {
     }
 
     /// A channel of this breaker's state changes. It is bounded
-    /// ([`SUBSCRIBER_CAPACITY`]): a subscriber that falls behind misses the newest changes
+    /// ([`SUBSCRIBER_CAPACITY`](crate::SUBSCRIBER_CAPACITY)): a subscriber that falls behind misses the newest changes
     /// rather than slowing the breaker; a dropped receiver is forgotten.
     ///
     /// ```

@@ -26,6 +26,7 @@
 //! - **Policy**: swaps, `manual` and `restore` hold `config_lock`; the hot values are written
 //!   through the seqlock (config.rs), then the `ArcSwap` that `policy()` reads.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use fusebox_policies::Policy;
@@ -363,7 +364,7 @@ impl Inner {
     }
 
     /// `force_open`, `disable`, `metrics_only` and `reset`.
-    pub(super) fn manual(&self, to: State, reason: TransitionReason) {
+    pub(super) fn manual(&self, to: State, reason: TransitionReason, note: Option<Arc<str>>) {
         let _config = lock(&self.cold.config_lock);
         let mut word = self.word();
         loop {
@@ -376,7 +377,7 @@ impl Inner {
             let next = word.manual(to);
             match self.exchange(word, next) {
                 Ok(()) => {
-                    self.emit(word, next, reason, None);
+                    self.emit_noted(word, next, reason, None, note);
                     return;
                 }
                 Err(actual) => word = actual,

@@ -1,0 +1,210 @@
+//! Call latency: each admitted call's duration, from acquire to record, in an hdrhistogram per
+//! thread, merged when read ([`Latency`]).
+//!
+//! # Synchronization
+//!
+//! Each thread records into its own histogram (found through `thread_local::ThreadLocal`,
+//! without a lock), which sits behind a `std` mutex that only a reader ever contends: a
+//! thread's record takes its own mutex uncontended, and `latency()` takes each in turn to
+//! merge it. No caller code runs while one is held.
+
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+use thread_local::ThreadLocal;
+
+/// The longest duration kept apart: longer calls are counted at this value.
+const MAX_NANOS: u64 = 3_600_000_000_000;
+
+/// Significant decimal digits kept: values are exact to 1 %.
+const SIGNIFICANT_DIGITS: u8 = 2;
+
+fn empty() -> Histogram<u64> {
+    // The bounds are constants that hdrhistogram accepts (1 ≤ low, high ≥ 2·low, digits ≤ 5).
+    Histogram::new_with_bounds(1, MAX_NANOS, SIGNIFICANT_DIGITS)
+        .expect("constant histogram bounds are valid")
+}
+
+/// The per-thread histograms of one breaker.
+#[derive(Default)]
+pub(crate) struct LatencyRecorder {
+    threads: ThreadLocal<Mutex<Histogram<u64>>>,
+}
+
+impl LatencyRecorder {
+    /// Counts one call of `nanos`.
+    pub(crate) fn record(&self, nanos: u64) {
+        let mine = self.threads.get_or(|| Mutex::new(empty()));
+        // Saturating: a call longer than `MAX_NANOS` counts as `MAX_NANOS`; 0 counts as 1.
+        mine.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .saturating_record(nanos.max(1));
+    }
+
+    /// Every thread's histogram merged.
+    pub(crate) fn read(&self) -> Latency {
+        let mut merged = empty();
+        for h in self.threads.iter() {
+            let h = h.lock().unwrap_or_else(PoisonError::into_inner);
+            // Same bounds on both sides: `add` cannot fail.
+            let _ = merged.add(&*h);
+        }
+        Latency { histogram: merged }
+    }
+
+    /// Heap bytes held (an estimate: the per-thread histograms' counts).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        self.threads
+            .iter()
+            .map(|h| {
+                let h = h.lock().unwrap_or_else(PoisonError::into_inner);
+                h.distinct_values() * std::mem::size_of::<u64>()
+            })
+            .sum()
+    }
+}
+
+/// The durations of a breaker's admitted calls since it was created, from acquire to record
+/// (a reset does not clear them), when its policy sets `latency_histogram`.
+///
+/// Quantiles are exact to 1 % (two significant digits); calls longer than an hour count as an
+/// hour. Calls admitted while the breaker is disabled are not timed.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use fusebox_engine::{Breaker, ManualClock, Policy};
+/// let clock = ManualClock::new();
+/// let policy = Policy::builder().latency_histogram(true).build()?;
+/// let b = Breaker::with_clock("db", policy, clock.clone());
+/// for ms in 1..=100 {
+///     let permit = b.try_acquire()?;
+///     clock.advance(Duration::from_millis(ms));
+///     permit.success();
+/// }
+/// let latency = b.latency().expect("enabled");
+/// assert_eq!(latency.count(), 100);
+/// assert!(latency.p50() >= Duration::from_millis(49) && latency.p50() <= Duration::from_millis(51));
+/// assert!(latency.max() >= Duration::from_millis(99));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct Latency {
+    histogram: Histogram<u64>,
+}
+
+impl Latency {
+    /// Calls counted.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let p = Policy::builder().latency_histogram(true).build().unwrap();
+    /// assert_eq!(Breaker::new("db", p).latency().unwrap().count(), 0);
+    /// ```
+    pub fn count(&self) -> u64 {
+        self.histogram.len()
+    }
+
+    /// The duration that a share `q` (0 to 1) of the calls took at most; zero with no calls.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let p = Policy::builder().latency_histogram(true).build().unwrap();
+    /// let l = Breaker::new("db", p).latency().unwrap();
+    /// assert_eq!(l.quantile(0.5), std::time::Duration::ZERO);
+    /// ```
+    pub fn quantile(&self, q: f64) -> Duration {
+        if self.histogram.is_empty() {
+            return Duration::ZERO;
+        }
+        let q = if q.is_nan() { 0.0 } else { q.clamp(0.0, 1.0) };
+        Duration::from_nanos(self.histogram.value_at_quantile(q))
+    }
+
+    /// The median.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let p = Policy::builder().latency_histogram(true).build().unwrap();
+    /// assert_eq!(Breaker::new("db", p).latency().unwrap().p50(), std::time::Duration::ZERO);
+    /// ```
+    pub fn p50(&self) -> Duration {
+        self.quantile(0.5)
+    }
+
+    /// The 90th percentile.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let p = Policy::builder().latency_histogram(true).build().unwrap();
+    /// assert_eq!(Breaker::new("db", p).latency().unwrap().p90(), std::time::Duration::ZERO);
+    /// ```
+    pub fn p90(&self) -> Duration {
+        self.quantile(0.9)
+    }
+
+    /// The 99th percentile.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let p = Policy::builder().latency_histogram(true).build().unwrap();
+    /// assert_eq!(Breaker::new("db", p).latency().unwrap().p99(), std::time::Duration::ZERO);
+    /// ```
+    pub fn p99(&self) -> Duration {
+        self.quantile(0.99)
+    }
+
+    /// The 99.9th percentile.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let p = Policy::builder().latency_histogram(true).build().unwrap();
+    /// assert_eq!(Breaker::new("db", p).latency().unwrap().p999(), std::time::Duration::ZERO);
+    /// ```
+    pub fn p999(&self) -> Duration {
+        self.quantile(0.999)
+    }
+
+    /// The longest call (to 1 %); zero with no calls.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let p = Policy::builder().latency_histogram(true).build().unwrap();
+    /// assert_eq!(Breaker::new("db", p).latency().unwrap().max(), std::time::Duration::ZERO);
+    /// ```
+    pub fn max(&self) -> Duration {
+        if self.histogram.is_empty() {
+            return Duration::ZERO;
+        }
+        Duration::from_nanos(self.histogram.max())
+    }
+
+    /// The sum of the calls' durations (each to 1 %): a Prometheus summary's `_sum`.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let p = Policy::builder().latency_histogram(true).build().unwrap();
+    /// assert_eq!(Breaker::new("db", p).latency().unwrap().sum(), std::time::Duration::ZERO);
+    /// ```
+    pub fn sum(&self) -> Duration {
+        let nanos: u128 = self
+            .histogram
+            .iter_recorded()
+            .map(|v| u128::from(v.value_iterated_to()) * u128::from(v.count_at_value()))
+            .sum();
+        Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+}
+
+impl std::fmt::Debug for Latency {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Latency")
+            .field("count", &self.count())
+            .field("p50", &self.p50())
+            .field("p99", &self.p99())
+            .field("max", &self.max())
+            .finish()
+    }
+}
