@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use arc_swap::ArcSwap;
 use crossbeam_utils::CachePadded;
 use dashmap::DashMap;
-use fusebox_engine::{Breaker, Clock, Policy, QuantaClock};
+use fusebox_engine::{BreakerBuilder, Clock, Policy, QuantaClock, TransitionFeed};
 
 use crate::deps::DepGraph;
 use crate::table::PolicyTable;
@@ -22,8 +22,8 @@ use crate::{Hasher, Registry, RegistryInner};
 /// The registry's clock, type-erased: it reads the time and gives each new breaker a clone.
 pub(crate) trait ClockHandle: Send + Sync {
     fn now_nanos(&self) -> u64;
-    /// A breaker on a clone of the clock, striped if `striped`.
-    fn new_breaker(&self, name: Arc<str>, policy: Policy, striped: bool) -> Breaker;
+    /// `builder` on a clone of the clock.
+    fn on_clock(&self, builder: BreakerBuilder) -> BreakerBuilder;
     fn describe(&self) -> String;
 }
 
@@ -34,13 +34,8 @@ impl<C: Clock + Clone> ClockHandle for HeldClock<C> {
         self.0.now_nanos()
     }
 
-    fn new_breaker(&self, name: Arc<str>, policy: Policy, striped: bool) -> Breaker {
-        let builder = Breaker::builder(name, policy).clock(self.0.clone());
-        if striped {
-            builder.striped().build()
-        } else {
-            builder.build()
-        }
+    fn on_clock(&self, builder: BreakerBuilder) -> BreakerBuilder {
+        builder.clock(self.0.clone())
     }
 
     fn describe(&self) -> String {
@@ -164,6 +159,7 @@ impl RegistryBuilder {
                 striped: self.striped,
                 len: CachePadded::new(AtomicUsize::new(0)),
                 pruning: Mutex::new(()),
+                feed: TransitionFeed::new(),
             }),
         }
     }

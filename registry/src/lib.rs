@@ -41,7 +41,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, Rw
 use arc_swap::ArcSwap;
 use crossbeam_utils::CachePadded;
 use dashmap::DashMap;
-use fusebox_engine::Policy;
+use fusebox_engine::{Policy, TransitionFeed};
 
 mod builder;
 mod call;
@@ -49,10 +49,12 @@ mod config;
 mod deps;
 pub mod docs;
 mod error;
+mod events;
 mod group;
 mod lookup;
 mod name;
 mod policy;
+mod prometheus;
 mod prune;
 mod slot;
 mod snapshot;
@@ -127,6 +129,8 @@ struct RegistryInner {
     len: CachePadded<AtomicUsize>,
     /// One prune pass at a time.
     pruning: Mutex<()>,
+    /// Every breaker's transitions, for `subscribe` (events.rs).
+    feed: TransitionFeed,
 }
 
 // A registry keeps its invariants across a panic, so a handle may cross `catch_unwind`

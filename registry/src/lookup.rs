@@ -220,10 +220,15 @@ impl Registry {
                 let key = v.key().clone();
                 let policy = table.policy_for(name).clone();
                 // The clock is the caller's code: if it panics, `reserved` gives the slot back.
-                let breaker = self
+                let mut builder = self
                     .inner
                     .clock
-                    .new_breaker(key, policy, self.inner.striped);
+                    .on_clock(Breaker::builder(key, policy))
+                    .feed(&self.inner.feed);
+                if self.inner.striped {
+                    builder = builder.striped();
+                }
+                let breaker = builder.build();
                 let now = self.inner.clock.now_nanos();
                 v.insert(Slot::new(breaker.clone(), now));
                 reserved.keep();
