@@ -76,3 +76,26 @@ fn a_time_window_reads_the_clock_once_per_record() {
     }
     assert_eq!(reads.load(Ordering::Relaxed) - before, 100);
 }
+
+#[test]
+fn a_latency_histogram_reads_the_clock_twice_per_call_and_once_more_beside_a_slow_rule() {
+    let (b, reads) = breaker(Policy::builder().latency_histogram(true).build().unwrap());
+    let before = reads.load(Ordering::Relaxed);
+    for _ in 0..100 {
+        let _ = b.call(|| Ok::<_, ()>(()));
+    }
+    assert_eq!(reads.load(Ordering::Relaxed) - before, 200);
+
+    let (b, reads) = breaker(
+        Policy::builder()
+            .latency_histogram(true)
+            .slow_calls(Duration::from_secs(1), 0.9)
+            .build()
+            .unwrap(),
+    );
+    let before = reads.load(Ordering::Relaxed);
+    for _ in 0..100 {
+        let _ = b.call(|| Ok::<_, ()>(()));
+    }
+    assert_eq!(reads.load(Ordering::Relaxed) - before, 300);
+}

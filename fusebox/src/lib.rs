@@ -58,10 +58,17 @@
 //! ```
 
 pub use fusebox_engine::{
-    Backoff, Breaker, BreakerBuilder, CallError, Clock, ManualClock, Metrics, Outcome, OwnedPermit,
-    Permit, Policy, PolicyBuilder, PolicyError, QuantaClock, Recovery, RejectReason, Rejected,
-    SavedState, SlowCalls, State, Transition, TransitionReason, Window,
+    Backoff, Breaker, BreakerBuilder, CallError, Clock, HISTORY_CAPACITY, Latency, ManualClock,
+    Metrics, Noted, Outcome, OwnedPermit, Permit, Policy, PolicyBuilder, PolicyError, QuantaClock,
+    Recovery, RejectReason, Rejected, SUBSCRIBER_CAPACITY, SavedState, SlowCalls, State,
+    Transition, TransitionCounts, TransitionFeed, TransitionReason, Window, WindowCounts,
 };
+
+#[cfg(feature = "tokio")]
+pub use fusebox_engine::TransitionStream;
+
+#[cfg(feature = "metrics")]
+pub mod telemetry;
 
 pub use fusebox_registry::{
     BreakerSnapshot, CheckError, ConfigError, Counters, Group, GroupMetrics, PolicySource,

@@ -160,6 +160,7 @@ impl RegistryBuilder {
                 len: CachePadded::new(AtomicUsize::new(0)),
                 pruning: Mutex::new(()),
                 feed: TransitionFeed::new(),
+                extensions: Default::default(),
             }),
         }
     }

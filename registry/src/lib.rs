@@ -50,6 +50,7 @@ mod deps;
 pub mod docs;
 mod error;
 mod events;
+mod extensions;
 mod group;
 mod lookup;
 mod name;
@@ -131,6 +132,8 @@ struct RegistryInner {
     pruning: Mutex<()>,
     /// Every breaker's transitions, for `subscribe` (events.rs).
     feed: TransitionFeed,
+    /// Integrations' per-registry values (extensions.rs).
+    extensions: extensions::Extensions,
 }
 
 // A registry keeps its invariants across a panic, so a handle may cross `catch_unwind`
