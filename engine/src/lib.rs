@@ -42,11 +42,12 @@ mod latency;
 mod state;
 mod sync;
 mod timer;
+mod verdict;
 mod window;
 
 pub use breaker::{
-    Breaker, BreakerBuilder, Counters, HISTORY_CAPACITY, Metrics, Noted, OwnedPermit, Permit,
-    SavedState, TransitionCounts,
+    Breaker, BreakerBuilder, Counters, FailureKinds, HISTORY_CAPACITY, MAX_FAILURE_KINDS, Metrics,
+    Noted, OTHER_KIND, OwnedPermit, Permit, SavedState, TransitionCounts,
 };
 pub use clock::{Clock, ManualClock, QuantaClock};
 pub use error::{CallError, Outcome, RejectReason, Rejected, Transition, WindowCounts};
@@ -55,6 +56,7 @@ pub use feed::TransitionStream;
 pub use feed::{SUBSCRIBER_CAPACITY, TransitionFeed};
 pub use latency::Latency;
 pub use state::{State, TransitionReason};
+pub use verdict::{Failure, Verdict};
 
 pub use fusebox_policies::{
     Backoff, Policy, PolicyBuilder, PolicyError, Recovery, SlowCalls, Window,

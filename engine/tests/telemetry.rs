@@ -220,3 +220,56 @@ fn latency_merges_every_threads_histogram() {
     });
     assert_eq!(b.latency().unwrap().count(), 4000);
 }
+
+#[test]
+fn failure_kinds_beyond_the_limit_count_as_other() {
+    use fusebox_engine::{Failure, MAX_FAILURE_KINDS, OTHER_KIND};
+    const KINDS: [&str; 10] = ["k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9"];
+    let (b, _clock) = breaker(Policy::builder().window(Window::count(100)).min_calls(100));
+    for kind in KINDS {
+        b.try_acquire()
+            .unwrap()
+            .failure_with(Failure::of_kind(kind));
+    }
+    b.try_acquire().unwrap().failure();
+    let m = b.metrics();
+    assert_eq!(m.failures, 11);
+    let kinds: Vec<_> = m.failures_by_kind().collect();
+    assert_eq!(kinds.len(), MAX_FAILURE_KINDS);
+    assert_eq!(m.failures_of_kind("k6"), 1);
+    assert_eq!(m.failures_of_kind("k7"), 0);
+    assert_eq!(m.failures_of_kind(OTHER_KIND), 3);
+}
+
+#[test]
+fn a_retry_after_longer_than_the_open_period_sets_its_floor() {
+    use fusebox_engine::Failure;
+    let (b, clock) = breaker(
+        Policy::builder()
+            .min_calls(1)
+            .open_timeout(Duration::from_secs(10)),
+    );
+    b.try_acquire()
+        .unwrap()
+        .failure_with(Failure::of_kind("http_429").retry_after(Duration::from_secs(90)));
+    assert_eq!(b.state(), State::Open);
+    assert_eq!(b.open_remaining(), Some(Duration::from_secs(90)));
+    clock.advance(Duration::from_secs(89));
+    assert_eq!(
+        b.try_acquire().unwrap_err().retry_after(),
+        Some(Duration::from_secs(1))
+    );
+    clock.advance(Duration::from_secs(1));
+    b.try_acquire().unwrap().success();
+
+    // Shorter than the policy's period: the policy's period stands.
+    let (b, _clock) = breaker(
+        Policy::builder()
+            .min_calls(1)
+            .open_timeout(Duration::from_secs(10)),
+    );
+    b.try_acquire()
+        .unwrap()
+        .failure_with(Failure::new().retry_after(Duration::from_secs(2)));
+    assert_eq!(b.open_remaining(), Some(Duration::from_secs(10)));
+}

@@ -10,6 +10,7 @@
 //! | series | kind |
 //! |---|---|
 //! | `fusebox_calls_total{breaker,outcome}` | counter |
+//! | `fusebox_failures_total{breaker,kind}` | counter |
 //! | `fusebox_rejected_total{breaker,reason}` | counter |
 //! | `fusebox_slow_calls_total{breaker}` | counter |
 //! | `fusebox_transitions_total{breaker,from,to}` | counter |
@@ -182,6 +183,7 @@ struct BreakerHandles {
     calls: [Counter; 3],
     rejected: [Counter; RejectReason::ALL.len()],
     slow: Counter,
+    failure_kinds: HashMap<&'static str, Counter>,
     transitions: HashMap<(State, State), Counter>,
     state: [Gauge; State::ALL.len()],
     failure_rate: Gauge,
@@ -208,6 +210,7 @@ impl BreakerHandles {
                 )
             }),
             slow: counter("fusebox_slow_calls_total", labels(&[])),
+            failure_kinds: HashMap::new(),
             transitions: HashMap::new(),
             state: State::ALL.map(|s| gauge("fusebox_state", labels(&[("state", s.as_label())]))),
             failure_rate: gauge("fusebox_failure_rate", labels(&[])),
@@ -228,6 +231,21 @@ impl BreakerHandles {
             handle.absolute(m.rejected_by(reason));
         }
         self.slow.absolute(m.slow);
+        for (kind, n) in m.failures_by_kind() {
+            let name = &self.name;
+            self.failure_kinds
+                .entry(kind)
+                .or_insert_with(|| {
+                    counter(
+                        "fusebox_failures_total",
+                        vec![
+                            Label::new("breaker", name.to_string()),
+                            Label::new("kind", kind),
+                        ],
+                    )
+                })
+                .absolute(n);
+        }
         for (from, to, n) in breaker.transition_counts().iter() {
             let name = &self.name;
             self.transitions

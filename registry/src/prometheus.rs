@@ -57,6 +57,7 @@ impl Registry {
     /// | series | type | what |
     /// |---|---|---|
     /// | `fusebox_calls_total{outcome}` | counter | calls that reported: `success`, `failure`, `ignored` |
+    /// | `fusebox_failures_total{kind}` | counter | failures recorded with a kind, by kind |
     /// | `fusebox_rejected_total{reason}` | counter | rejections by reason (`open`, `half_open_full`, …) |
     /// | `fusebox_slow_calls_total` | counter | calls at least as slow as the slow-call duration |
     /// | `fusebox_transitions_total{from,to}` | counter | changes of state, by their two ends |
@@ -244,11 +245,11 @@ impl Exposition {
         t.push('{');
         t.push_str(&r.label);
         for (key, value) in labels {
-            // Values from fixed lists of snake_case words: nothing to escape.
             t.push(',');
             t.push_str(key);
             t.push_str("=\"");
-            t.push_str(value);
+            // States, reasons and quantiles need no escaping; failure kinds are the caller's.
+            escape_label_value(value, t);
             t.push('"');
         }
         t.push_str("} ");

@@ -221,6 +221,10 @@ fn the_exposition_parses_and_says_what_the_breakers_did() {
     assert!(db.try_acquire().is_err());
     clock.advance(Duration::from_secs(4));
     let cache = registry.breaker("cache:eu-west_1").unwrap();
+    let _ = cache.call_with(
+        || Err::<(), _>("refused"),
+        |_| fusebox_engine::Failure::of_kind("connect"),
+    );
     cache.force_open();
     assert!(cache.try_acquire().is_err());
 

@@ -27,6 +27,7 @@ use fusebox_policies::Policy;
 use super::config::HotConfig;
 use super::flags::Flags;
 use super::history::History;
+use super::kinds::FailureKinds;
 use crate::clock::ClockSource;
 use crate::counter::LaneCounter;
 use crate::error::{Name, RejectReason};
@@ -142,6 +143,10 @@ pub(super) struct Extras {
     /// Rejections for every reason but `Open`, which `Busy::rejected` counts on its own
     /// (indexed by `RejectReason::index`; `Relaxed` statistics).
     pub(super) rejected_by: [StatU64; RejectReason::ALL.len()],
+    /// Failures by kind (kinds.rs).
+    pub(super) failure_kinds: std::sync::Mutex<FailureKinds>,
+    /// The latest Retry-After deadline a failure gave (clock ns; kinds.rs).
+    pub(super) retry_after_until: StatU64,
 }
 
 impl Extras {

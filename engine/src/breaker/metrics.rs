@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use super::flags::Flags;
 use super::inner::{Extras, Inner};
+use super::kinds::FailureKinds;
 use crate::error::{RejectReason, WindowCounts};
 use crate::latency::{Latency, LatencyRecorder};
 use crate::state::State;
@@ -113,6 +114,8 @@ pub struct Metrics {
     pub window_slow: u64,
     /// Rejections per reason, indexed like [`RejectReason::ALL`]; they sum to `rejected`.
     rejected_by: [u64; RejectReason::ALL.len()],
+    /// Failures that named a kind, by kind.
+    failure_kinds: FailureKinds,
 }
 
 impl std::ops::Deref for Metrics {
@@ -147,6 +150,31 @@ impl Metrics {
     /// ```
     pub fn rejected_by(&self, reason: RejectReason) -> u64 {
         self.rejected_by[reason.index()]
+    }
+
+    /// Failures recorded with `kind` (see [`Failure`](crate::Failure)) since the breaker was
+    /// created.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::new("x", Policy::default());
+    /// let _ = b.call_with(|| Err::<(), _>("refused"), |_| Failure::of_kind("connect"));
+    /// assert_eq!(b.metrics().failures_of_kind("connect"), 1);
+    /// ```
+    pub fn failures_of_kind(&self, kind: &str) -> u64 {
+        self.failure_kinds.get(kind)
+    }
+
+    /// Every failure kind counted, with its count, in the order first seen.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::new("x", Policy::default());
+    /// let _ = b.call_with(|| Err::<(), _>(()), |_| Failure::of_kind("timeout"));
+    /// assert_eq!(b.metrics().failures_by_kind().collect::<Vec<_>>(), [("timeout", 1)]);
+    /// ```
+    pub fn failures_by_kind(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        self.failure_kinds.iter()
     }
 
     /// Failures over outcomes in the current window; 0 when the window is empty.
@@ -332,6 +360,7 @@ impl Inner {
             window_failures: window.failures,
             window_slow: window.slow,
             rejected_by,
+            failure_kinds: self.failure_kinds(),
         }
     }
 

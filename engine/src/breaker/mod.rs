@@ -12,6 +12,7 @@
 //! - metrics.rs: the counters, the metrics and the saved state.
 //! - events.rs: what a transition sends to the history, subscribers, feeds and `tracing`.
 //! - history.rs: the last transitions and the count of each change.
+//! - kinds.rs: failures by kind, and the Retry-After floor under the open period.
 //! - telemetry.rs: the history, transition counts, latency and async subscribers, as read.
 //! - noted.rs: manual changes that carry an operator's note.
 //!
@@ -45,6 +46,7 @@ mod events;
 mod flags;
 mod history;
 mod inner;
+mod kinds;
 mod metrics;
 mod noted;
 mod permit;
@@ -63,9 +65,11 @@ use crate::clock::{Clock, ClockSource};
 use crate::error::{CallError, Outcome, Rejected, Transition};
 use crate::feed::TransitionFeed;
 use crate::state::{State, TransitionReason};
+use crate::verdict::Verdict;
 
 pub use history::{HISTORY_CAPACITY, TransitionCounts};
 use inner::Inner;
+pub use kinds::{FailureKinds, MAX_FAILURE_KINDS, OTHER_KIND};
 pub use metrics::{Counters, Metrics, SavedState};
 pub use noted::Noted;
 pub use permit::{OwnedPermit, Permit};
@@ -517,14 +521,15 @@ impl Breaker {
     /// assert_eq!(b.metrics().ignored, 1);
     /// ```
     #[inline]
-    pub fn call_with<T, E, F, C>(&self, f: F, classify: C) -> Result<T, CallError<E>>
+    pub fn call_with<T, E, F, C, V>(&self, f: F, classify: C) -> Result<T, CallError<E>>
     where
         F: FnOnce() -> Result<T, E>,
-        C: FnOnce(&Result<T, E>) -> Outcome,
+        C: FnOnce(&Result<T, E>) -> V,
+        V: Into<Verdict>,
     {
         let permit = self.try_acquire()?;
         let result = f();
-        permit.record(classify(&result));
+        permit.record_verdict(classify(&result));
         result.map_err(CallError::Failed)
     }
 
@@ -587,14 +592,15 @@ impl Breaker {
     /// assert!(matches!(r, Err(CallError::Failed(404))));
     /// assert_eq!(b.metrics().ignored, 1);
     /// ```
-    pub fn call_async_with<T, E, F, C>(
+    pub fn call_async_with<T, E, F, C, V>(
         &self,
         fut: F,
         classify: C,
-    ) -> impl Future<Output = Result<T, CallError<E>>> + use<T, E, F, C>
+    ) -> impl Future<Output = Result<T, CallError<E>>> + use<T, E, F, C, V>
     where
         F: Future<Output = Result<T, E>>,
-        C: FnOnce(&Result<T, E>) -> Outcome,
+        C: FnOnce(&Result<T, E>) -> V,
+        V: Into<Verdict>,
     {
         // The future owns a handle, so it borrows nothing from the caller; its permit borrows
         // that handle, which costs no second reference-count increment.
@@ -602,7 +608,7 @@ impl Breaker {
         async move {
             let permit = breaker.try_acquire()?;
             let result = fut.await;
-            permit.record(classify(&result));
+            permit.record_verdict(classify(&result));
             result.map_err(CallError::Failed)
         }
     }

@@ -16,6 +16,7 @@ use super::flags::Flags;
 use super::inner::Inner;
 use crate::error::Outcome;
 use crate::sync::Ordering;
+use crate::verdict::{Failure, Verdict};
 
 /// The start time of a permit acquired while no slow-call rule was set: never slow.
 pub(super) const NOT_TIMED: u64 = u64::MAX;
@@ -161,6 +162,40 @@ impl Permit<'_> {
         let this = std::mem::ManuallyDrop::new(self);
         this.inner.finish(this.ticket, outcome);
     }
+
+    /// Records a failure with its details: its kind, counted per kind, and the dependency's
+    /// Retry-After, which sets a floor under the open period if this failure opens the
+    /// breaker (see [`Failure`]).
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// b.try_acquire().unwrap().failure_with(Failure::of_kind("timeout"));
+    /// assert_eq!((b.metrics().failures, b.metrics().failures_of_kind("timeout")), (1, 1));
+    /// ```
+    pub fn failure_with(self, failure: Failure) {
+        // As in `record`.
+        let this = std::mem::ManuallyDrop::new(self);
+        this.inner.finish_failure(this.ticket, failure);
+    }
+
+    /// Records what a classifier decided: an [`Outcome`] or a [`Verdict`].
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// b.try_acquire().unwrap().record_verdict(Failure::of_kind("http_5xx"));
+    /// b.try_acquire().unwrap().record_verdict(Outcome::Success);
+    /// assert_eq!(b.metrics().failures_of_kind("http_5xx"), 1);
+    /// ```
+    #[inline]
+    pub fn record_verdict(self, verdict: impl Into<Verdict>) {
+        match verdict.into() {
+            Verdict::Success => self.record(Outcome::Success),
+            Verdict::Ignored => self.record(Outcome::Ignored),
+            Verdict::Failure(failure) => self.failure_with(failure),
+        }
+    }
 }
 
 impl Drop for Permit<'_> {
@@ -211,6 +246,37 @@ impl OwnedPermit {
         // `finish` panics) records nothing and only gives the handle back.
         let ticket = std::mem::replace(&mut self.ticket, Ticket::SPENT);
         self.breaker.inner.finish(ticket, outcome);
+    }
+
+    /// Records a failure with its details (see [`Permit::failure_with`]).
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// b.try_acquire_owned().unwrap().failure_with(Failure::of_kind("connect"));
+    /// assert_eq!(b.metrics().failures_of_kind("connect"), 1);
+    /// ```
+    pub fn failure_with(mut self, failure: Failure) {
+        // As in `record`.
+        let ticket = std::mem::replace(&mut self.ticket, Ticket::SPENT);
+        self.breaker.inner.finish_failure(ticket, failure);
+    }
+
+    /// Records what a classifier decided (see [`Permit::record_verdict`]).
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
+    /// b.try_acquire_owned().unwrap().record_verdict(Outcome::Ignored);
+    /// assert_eq!(b.metrics().ignored, 1);
+    /// ```
+    #[inline]
+    pub fn record_verdict(self, verdict: impl Into<Verdict>) {
+        match verdict.into() {
+            Verdict::Success => self.record(Outcome::Success),
+            Verdict::Ignored => self.record(Outcome::Ignored),
+            Verdict::Failure(failure) => self.failure_with(failure),
+        }
     }
 
     /// The breaker this permit was acquired from.
@@ -274,6 +340,22 @@ impl Inner {
             PermitKind::Normal => self.record(outcome, ticket.start),
             PermitKind::Probe => self.finish_probe(ticket.epoch, ticket.start, outcome),
             PermitKind::Passthrough => {}
+        }
+    }
+
+    /// Reports a failure with its details: the Retry-After floor goes in before the failure
+    /// is recorded (so a trip it causes sees it), the kind is counted after.
+    #[cold]
+    fn finish_failure(&self, ticket: Ticket, failure: Failure) {
+        let recorded = ticket.kind != PermitKind::Passthrough;
+        if recorded {
+            if let Some(after) = failure.retry_after_hint() {
+                self.raise_retry_after_floor(after);
+            }
+        }
+        self.finish(ticket, Outcome::Failure);
+        if let (true, Some(kind)) = (recorded, failure.kind()) {
+            self.count_failure_kind(kind);
         }
     }
 }

@@ -128,7 +128,17 @@ impl Inner {
             0.5
         };
         let period = open_period_drawn(&policy, next.step(), draw);
-        self.publish_open(next, now, now.saturating_add(period));
+        let deadline = now.saturating_add(period);
+        let floor = self.retry_after_floor();
+        if floor > deadline {
+            // The dependency asked for longer than the policy's period: as if the period had
+            // started a whole (longest) period before that deadline, so it is kept, not
+            // clamped to the policy's longest period.
+            let since = floor.saturating_sub(self.longest_open_period(next.step()));
+            self.publish_open(next, since, floor);
+        } else {
+            self.publish_open(next, now, deadline);
+        }
         self.emit(from, next, reason, Some(now));
     }
 
