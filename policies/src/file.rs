@@ -12,7 +12,8 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::patch::{
-    BackoffPatch, HalfOpenPatch, Item, Pos, RecoveryPatch, SlowCallsPatch, WindowPatch,
+    BackoffPatch, HalfOpenPatch, Item, Pos, RateLimitPatch, RecoveryPatch, SlowCallsPatch,
+    WindowPatch,
 };
 use crate::{
     Backoff, MAX_CONCURRENT, MAX_COUNT_WINDOW, MAX_HALF_OPEN_PERMITS, MAX_TIME_BUCKETS, Policy,
@@ -271,6 +272,7 @@ pub(crate) const POLICY_KEYS: &[&str] = &[
     "max_concurrent",
     "recovery",
     "latency_histogram",
+    "rate_limit",
 ];
 
 const WINDOW_FORM: &str = "{ count = N } or { span = \"10s\", buckets = N }";
@@ -278,6 +280,7 @@ const SLOW_CALLS_FORM: &str = "\"off\" or { duration = \"500ms\", rate = 0.8 }";
 const BACKOFF_FORM: &str = "\"constant\" or { exponential = 2.0, max = \"5m\" }";
 const HALF_OPEN_FORM: &str = "{ permits = N, successes = N }";
 const RECOVERY_FORM: &str = "\"immediate\" or { ramp = \"30s\", start_share = 0.1 }";
+const RATE_LIMIT_FORM: &str = "\"unlimited\" or { rate = 100, per = \"1s\", burst = 20 }";
 const DURATION_FORM: &str = "a duration such as \"30s\", \"500ms\" or \"1m 30s\"";
 
 /// Parses a policy patch from a whole TOML document.
@@ -562,6 +565,42 @@ impl Walker<'_, '_> {
                 }
                 "latency_histogram" => {
                     patch.latency_histogram = Some(self.boolean("latency_histogram", value)?);
+                }
+                "rate_limit" => {
+                    let v = match self.keyword_or_table(
+                        "rate_limit",
+                        "unlimited",
+                        RATE_LIMIT_FORM,
+                        value,
+                    )? {
+                        None => RateLimitPatch::Unlimited,
+                        Some(t) => {
+                            let mut rate = None;
+                            let mut per = None;
+                            let mut burst = None;
+                            for (k, v) in entries(t) {
+                                match k.get_ref().as_ref() {
+                                    "rate" => {
+                                        rate = Some(self.int("rate_limit.rate", 1, u32::MAX, v)?);
+                                    }
+                                    "per" => per = Some(self.duration("rate_limit.per", v)?),
+                                    "burst" => {
+                                        burst =
+                                            Some(self.int("rate_limit.burst", 1, u32::MAX, v)?);
+                                    }
+                                    _ => {
+                                        return Err(self.unknown_key(
+                                            "rate_limit",
+                                            k,
+                                            &["rate", "per", "burst"],
+                                        ));
+                                    }
+                                }
+                            }
+                            RateLimitPatch::Limit { rate, per, burst }
+                        }
+                    };
+                    patch.rate_limit = Some(Item::new(v, vpos));
                 }
                 _ => {
                     let mut err = self.unknown_key("", key, POLICY_KEYS);
@@ -850,6 +889,15 @@ pub(crate) fn policy_to_toml(p: &Policy) -> String {
             fmt_float(start_share)
         ),
     };
+    let rate_limit = match p.rate_limit {
+        None => "\"unlimited\"".to_owned(),
+        Some(l) => format!(
+            "{{ rate = {}, per = {}, burst = {} }}",
+            l.rate,
+            fmt_duration(l.per),
+            l.burst
+        ),
+    };
     let lines = [
         ("window", window),
         (
@@ -872,6 +920,7 @@ pub(crate) fn policy_to_toml(p: &Policy) -> String {
         ("max_concurrent", max_concurrent),
         ("recovery", recovery),
         ("latency_histogram", p.latency_histogram.to_string()),
+        ("rate_limit", rate_limit),
     ];
     for (key, value) in lines {
         let _ = writeln!(s, "{key} = {value}");

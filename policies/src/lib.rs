@@ -297,6 +297,99 @@ pub struct SlowCalls {
     pub rate: f64,
 }
 
+/// A rate limit by the generic cell rate algorithm (GCRA): on average at most `rate` calls per
+/// `per`, with up to `burst` calls at once.
+///
+/// Calls are spaced by the [emission interval](Self::emission_interval) `T = per / rate`, and
+/// up to `burst` calls may go back to back after a quiet spell (the GCRA's tolerance is
+/// `(burst - 1) · T`). A `burst` of 1 spaces calls evenly, one every `T`. In TOML:
+/// `rate_limit = { rate = 100, per = "1s", burst = 20 }`, or `"unlimited"` for none.
+///
+/// Valid values, as [`PolicyBuilder::build`] checks them: `per` from 1ns to
+/// [`MAX_DURATION`], `rate` from 1 to `per` in nanoseconds (so `T` is at least 1ns), `burst`
+/// at least 1.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use fusebox_policies::{Policy, RateLimit};
+///
+/// let limit = RateLimit::new(100, Duration::from_secs(1), 20);
+/// assert_eq!(limit.emission_interval(), Duration::from_millis(10));
+/// let p = Policy::builder().rate_limit(limit).build()?;
+/// assert_eq!(p.rate_limit(), Some(limit));
+/// # Ok::<(), fusebox_policies::PolicyError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RateLimit {
+    rate: u32,
+    per: Duration,
+    burst: u32,
+}
+
+impl RateLimit {
+    /// At most `rate` calls per `per` on average, up to `burst` of them at once. The values
+    /// are checked when the policy is built.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let limit = fusebox_policies::RateLimit::new(5, Duration::from_secs(1), 1);
+    /// assert_eq!((limit.rate(), limit.per(), limit.burst()), (5, Duration::from_secs(1), 1));
+    /// ```
+    pub const fn new(rate: u32, per: Duration, burst: u32) -> Self {
+        RateLimit { rate, per, burst }
+    }
+
+    /// How many calls may go per [`per`](Self::per), on average.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert_eq!(fusebox_policies::RateLimit::new(100, Duration::from_secs(1), 20).rate(), 100);
+    /// ```
+    pub const fn rate(&self) -> u32 {
+        self.rate
+    }
+
+    /// The period [`rate`](Self::rate) is counted over.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let limit = fusebox_policies::RateLimit::new(100, Duration::from_secs(60), 20);
+    /// assert_eq!(limit.per(), Duration::from_secs(60));
+    /// ```
+    pub const fn per(&self) -> Duration {
+        self.per
+    }
+
+    /// How many calls may go at once, after a quiet spell; 1 spaces calls evenly.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert_eq!(fusebox_policies::RateLimit::new(100, Duration::from_secs(1), 20).burst(), 20);
+    /// ```
+    pub const fn burst(&self) -> u32 {
+        self.burst
+    }
+
+    /// The GCRA's emission interval `T`: `per / rate`, rounded down to the nanosecond (and
+    /// `per` itself for a `rate` of 0, which no valid policy has).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox_policies::RateLimit;
+    /// assert_eq!(RateLimit::new(4, Duration::from_secs(1), 1).emission_interval(), Duration::from_millis(250));
+    /// assert_eq!(RateLimit::new(3, Duration::from_secs(1), 1).emission_interval(), Duration::from_nanos(333_333_333));
+    /// ```
+    pub fn emission_interval(&self) -> Duration {
+        self.per.checked_div(self.rate).unwrap_or(self.per)
+    }
+}
+
 /// An immutable, validated circuit-breaker policy.
 ///
 /// Build one with [`Policy::builder`]; `Policy::default()` is the builder's defaults.
@@ -325,6 +418,7 @@ pub struct Policy {
     max_concurrent: Option<u32>,
     recovery: Recovery,
     latency_histogram: bool,
+    rate_limit: Option<RateLimit>,
 }
 
 impl Default for Policy {
@@ -343,6 +437,7 @@ impl Default for Policy {
             max_concurrent: None,
             recovery: Recovery::Immediate,
             latency_histogram: false,
+            rate_limit: None,
         }
     }
 }
@@ -469,6 +564,12 @@ impl Policy {
         /// assert!(!fusebox_policies::Policy::default().latency_histogram());
         /// ```
         latency_histogram: bool;
+        /// The rate limit, if any; `None` (the default) is unlimited.
+        ///
+        /// ```
+        /// assert_eq!(fusebox_policies::Policy::default().rate_limit(), None);
+        /// ```
+        rate_limit: Option<RateLimit>;
     }
 
     /// The open period after `step` consecutive re-opens, before jitter.
@@ -532,8 +633,9 @@ impl Policy {
     /// `Policy::from_toml(&p.to_toml()) == Ok(p)`.
     ///
     /// Optional rules that are off are written as `slow_calls = "off"`,
-    /// `max_concurrent = "unlimited"` and `recovery = "immediate"`, so the text means the same
-    /// policy as a file of its own or as a registry section over any parent.
+    /// `max_concurrent = "unlimited"`, `recovery = "immediate"` and
+    /// `rate_limit = "unlimited"`, so the text means the same policy as a file of its own or as
+    /// a registry section over any parent.
     ///
     /// # Examples
     ///
@@ -679,20 +781,41 @@ impl Policy {
             check_duration("recovery.ramp", duration, Duration::from_millis(1))?;
             check_share("recovery.start_share", start_share)?;
         }
+        if let Some(limit) = self.rate_limit {
+            check_duration("rate_limit.per", limit.per, Duration::from_nanos(1))?;
+            // At most one call per nanosecond of `per`, so the emission interval is not 0.
+            let most = u32::try_from(limit.per.as_nanos()).unwrap_or(u32::MAX);
+            if limit.rate == 0 || limit.rate > most {
+                return Err(PolicyError::new(
+                    "rate_limit.rate",
+                    format!(
+                        "must be in 1..={most} (one call per nanosecond of rate_limit.per), got {}",
+                        limit.rate
+                    ),
+                ));
+            }
+            if limit.burst == 0 {
+                return Err(PolicyError::new(
+                    "rate_limit.burst",
+                    "must be at least 1, got 0",
+                ));
+            }
+        }
         Ok(())
     }
 }
 
 /// The other fields whose values set `field`'s accepted range, as [`Policy::validate`] checks
 /// it: `min_calls` is at most `window.count`, `window.span` at least a bucket's minimum width
-/// times `window.buckets`, `backoff.max` at least `open_timeout`, and `half_open.successes` at
-/// most `half_open.permits`.
+/// times `window.buckets`, `backoff.max` at least `open_timeout`, `half_open.successes` at
+/// most `half_open.permits`, and `rate_limit.rate` at most `rate_limit.per` in nanoseconds.
 pub(crate) fn limited_by(field: &str) -> &'static [&'static str] {
     match field {
         "min_calls" => &["window.count"],
         "window.span" => &["window.buckets"],
         "backoff.max" => &["open_timeout"],
         "half_open.successes" => &["half_open.permits"],
+        "rate_limit.rate" => &["rate_limit.per"],
         _ => &[],
     }
 }
@@ -909,6 +1032,42 @@ impl PolicyBuilder {
         self
     }
 
+    /// A rate limit: on average at most `limit.rate()` calls per `limit.per()`, up to
+    /// `limit.burst()` at once (default: none).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox_policies::{Policy, RateLimit};
+    /// let limit = RateLimit::new(50, Duration::from_secs(1), 10);
+    /// let p = Policy::builder().rate_limit(limit).build().unwrap();
+    /// assert_eq!(p.rate_limit(), Some(limit));
+    /// ```
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.policy.rate_limit = Some(limit);
+        self
+    }
+
+    /// Removes the rate limit (the default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox_policies::{Policy, RateLimit};
+    /// let p = Policy::builder()
+    ///     .rate_limit(RateLimit::new(50, Duration::from_secs(1), 10))
+    ///     .no_rate_limit()
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(p.rate_limit(), None);
+    /// ```
+    pub fn no_rate_limit(mut self) -> Self {
+        self.policy.rate_limit = None;
+        self
+    }
+
     /// Validates every field and returns the policy.
     ///
     /// # Errors
@@ -1097,6 +1256,30 @@ mod tests {
     }
 
     #[test]
+    fn rate_limit_is_off_by_default_and_set_by_the_builder() {
+        assert_eq!(Policy::default().rate_limit(), None);
+        let limit = RateLimit::new(100, Duration::from_secs(1), 20);
+        let on = Policy::builder().rate_limit(limit).build().unwrap();
+        assert_eq!(on.rate_limit(), Some(limit));
+        assert_eq!(limit.emission_interval(), Duration::from_millis(10));
+        let off = on.to_builder().no_rate_limit().build().unwrap();
+        assert_eq!(off, Policy::default());
+        // Edges: one call per nanosecond, and the longest period.
+        let fastest = RateLimit::new(1_000_000_000, Duration::from_secs(1), u32::MAX);
+        assert_eq!(fastest.emission_interval(), Duration::from_nanos(1));
+        assert!(Policy::builder().rate_limit(fastest).build().is_ok());
+        let slowest = RateLimit::new(1, MAX_DURATION, 1);
+        assert_eq!(slowest.emission_interval(), MAX_DURATION);
+        assert!(Policy::builder().rate_limit(slowest).build().is_ok());
+        let most = RateLimit::new(u32::MAX, MAX_DURATION, 1);
+        assert!(Policy::builder().rate_limit(most).build().is_ok());
+        assert_eq!(
+            RateLimit::new(0, Duration::from_secs(1), 1).emission_interval(),
+            Duration::from_secs(1)
+        );
+    }
+
+    #[test]
     fn every_field_is_range_checked() {
         let b = Policy::builder;
         let cases = [
@@ -1167,6 +1350,28 @@ mod tests {
                 b().recovery(Recovery::ramp(Duration::ZERO, 0.5)),
                 "recovery.ramp: must be in [1ms, 7days], got 0s",
             ),
+            (
+                b().rate_limit(RateLimit::new(0, Duration::from_secs(1), 1)),
+                "rate_limit.rate: must be in 1..=1000000000 (one call per nanosecond of \
+                 rate_limit.per), got 0",
+            ),
+            (
+                b().rate_limit(RateLimit::new(11, Duration::from_nanos(10), 1)),
+                "rate_limit.rate: must be in 1..=10 (one call per nanosecond of rate_limit.per), \
+                 got 11",
+            ),
+            (
+                b().rate_limit(RateLimit::new(1, Duration::ZERO, 1)),
+                "rate_limit.per: must be in [1ns, 7days], got 0s",
+            ),
+            (
+                b().rate_limit(RateLimit::new(1, MAX_DURATION + Duration::from_nanos(1), 1)),
+                "rate_limit.per: must be in [1ns, 7days], got 7days 1ns",
+            ),
+            (
+                b().rate_limit(RateLimit::new(10, Duration::from_secs(1), 0)),
+                "rate_limit.burst: must be at least 1, got 0",
+            ),
         ];
         for (builder, expected) in cases {
             assert_eq!(err(builder), expected);
@@ -1206,6 +1411,12 @@ mod tests {
                 "half_open.successes",
                 "half_open.permits",
             ),
+            (
+                b().rate_limit(RateLimit::new(1000, ms(1), 1)),
+                b().rate_limit(RateLimit::new(1000, Duration::from_nanos(999), 1)),
+                "rate_limit.rate",
+                "rate_limit.per",
+            ),
         ];
         for (ok, bad, field, limit) in cases {
             assert!(ok.build().is_ok(), "{field}");
@@ -1241,6 +1452,7 @@ mod tests {
             .max_concurrent(64)
             .recovery(Recovery::ramp(Duration::from_secs(30), 0.1))
             .latency_histogram(true)
+            .rate_limit(RateLimit::new(100, Duration::from_secs(1), 20))
             .build()
             .unwrap();
         let repr = repr::PolicyRepr::from(p.clone());

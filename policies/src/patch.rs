@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::{Backoff, Policy, PolicyError, Recovery, SlowCalls, Window};
+use crate::{Backoff, Policy, PolicyError, RateLimit, Recovery, SlowCalls, Window};
 
 /// A 1-based `(line, column)` in a source file, when the value came from one.
 pub(crate) type Pos = Option<(usize, usize)>;
@@ -72,6 +72,17 @@ pub(crate) enum RecoveryPatch {
     },
 }
 
+/// `rate_limit = "unlimited"` or `rate_limit = { rate = .., per = .., burst = .. }`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum RateLimitPatch {
+    Unlimited,
+    Limit {
+        rate: Option<Item<u32>>,
+        per: Option<Item<Duration>>,
+        burst: Option<Item<u32>>,
+    },
+}
+
 /// A partial policy: each field it sets replaces the one it inherits, and nothing else changes.
 ///
 /// A patch is what a registry config file's `[defaults]` and `[breakers."<name>"]` sections hold,
@@ -82,7 +93,7 @@ pub(crate) enum RecoveryPatch {
 /// `preset = "name"` replaces the inherited policy by that preset before the other fields apply.
 ///
 /// To turn an optional rule off in a patch, write `slow_calls = "off"`,
-/// `max_concurrent = "unlimited"` or `recovery = "immediate"`.
+/// `max_concurrent = "unlimited"`, `recovery = "immediate"` or `rate_limit = "unlimited"`.
 ///
 /// Two patches are equal when they set the same values, wherever they were written.
 ///
@@ -114,6 +125,7 @@ pub struct PolicyPatch {
     pub(crate) max_concurrent: Option<Item<Option<u32>>>,
     pub(crate) recovery: Option<Item<RecoveryPatch>>,
     pub(crate) latency_histogram: Option<Item<bool>>,
+    pub(crate) rate_limit: Option<Item<RateLimitPatch>>,
     /// Where the table itself starts (a section header, or the start of the file).
     pub(crate) pos: Pos,
 }
@@ -134,6 +146,7 @@ impl PartialEq for PolicyPatch {
             && self.max_concurrent == other.max_concurrent
             && self.recovery == other.recovery
             && self.latency_histogram == other.latency_histogram
+            && self.rate_limit == other.rate_limit
     }
 }
 
@@ -223,6 +236,14 @@ impl PolicyPatch {
                 },
             }),
             latency_histogram: set(policy.latency_histogram),
+            rate_limit: set(match policy.rate_limit {
+                None => RateLimitPatch::Unlimited,
+                Some(l) => RateLimitPatch::Limit {
+                    rate: set(l.rate),
+                    per: set(l.per),
+                    burst: set(l.burst),
+                },
+            }),
             pos: None,
         }
     }
@@ -287,6 +308,7 @@ impl PolicyPatch {
             max_concurrent,
             recovery,
             latency_histogram,
+            rate_limit,
             pos: _,
         } = self;
         preset.is_none()
@@ -302,6 +324,7 @@ impl PolicyPatch {
             && max_concurrent.is_none()
             && recovery.is_none()
             && latency_histogram.is_none()
+            && rate_limit.is_none()
     }
 
     /// Applies the patch over `base` (or over its preset, if it names one) and validates the
@@ -428,6 +451,23 @@ impl PolicyPatch {
         if let Some(v) = &self.latency_histogram {
             p.latency_histogram = v.value;
         }
+        if let Some(r) = &self.rate_limit {
+            p.rate_limit = match &r.value {
+                RateLimitPatch::Unlimited => None,
+                RateLimitPatch::Limit { rate, per, burst } => {
+                    let inherited = base.rate_limit;
+                    let why = "a rate limit needs rate, per and burst";
+                    Some(RateLimit {
+                        rate: value_or(rate, inherited.map(|l| l.rate))
+                            .ok_or_else(|| missing("rate_limit.rate", why, r.pos))?,
+                        per: value_or(per, inherited.map(|l| l.per))
+                            .ok_or_else(|| missing("rate_limit.per", why, r.pos))?,
+                        burst: value_or(burst, inherited.map(|l| l.burst))
+                            .ok_or_else(|| missing("rate_limit.burst", why, r.pos))?,
+                    })
+                }
+            };
+        }
         p.validate().map_err(|e| {
             let pos = self.locate(e.field());
             e.at_pos(pos)
@@ -504,6 +544,20 @@ impl PolicyPatch {
                 _ => None,
             },
             "latency_histogram" => pos(&self.latency_histogram),
+            "rate_limit" => pos(&self.rate_limit),
+            "rate_limit.rate" | "rate_limit.per" | "rate_limit.burst" => {
+                match self.rate_limit.as_ref() {
+                    Some(Item {
+                        value: RateLimitPatch::Limit { rate, per, burst },
+                        ..
+                    }) => match field {
+                        "rate_limit.rate" => pos(rate),
+                        "rate_limit.per" => pos(per),
+                        _ => pos(burst),
+                    },
+                    _ => None,
+                }
+            }
             _ => None,
         }
     }

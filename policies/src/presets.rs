@@ -64,6 +64,7 @@ const fn secs(s: u64) -> Duration {
 /// max_concurrent = "unlimited"
 /// recovery = "immediate"
 /// latency_histogram = false
+/// rate_limit = "unlimited"
 /// ```
 ///
 /// # Examples
@@ -91,6 +92,7 @@ pub fn http_api() -> Policy {
         max_concurrent: None,
         recovery: Recovery::Immediate,
         latency_histogram: false,
+        rate_limit: None,
     }
 }
 
@@ -112,6 +114,7 @@ pub fn http_api() -> Policy {
 /// max_concurrent = "unlimited"
 /// recovery = "immediate"
 /// latency_histogram = false
+/// rate_limit = "unlimited"
 /// ```
 ///
 /// # Examples
@@ -138,6 +141,7 @@ pub fn database() -> Policy {
         max_concurrent: None,
         recovery: Recovery::Immediate,
         latency_histogram: false,
+        rate_limit: None,
     }
 }
 
@@ -159,6 +163,7 @@ pub fn database() -> Policy {
 /// max_concurrent = "unlimited"
 /// recovery = { ramp = "1m", start_share = 0.1 }
 /// latency_histogram = false
+/// rate_limit = "unlimited"
 /// ```
 ///
 /// # Examples
@@ -186,6 +191,7 @@ pub fn payment_provider() -> Policy {
         max_concurrent: None,
         recovery: Recovery::ramp(secs(60), 0.1),
         latency_histogram: false,
+        rate_limit: None,
     }
 }
 
@@ -207,6 +213,7 @@ pub fn payment_provider() -> Policy {
 /// max_concurrent = "unlimited"
 /// recovery = "immediate"
 /// latency_histogram = false
+/// rate_limit = "unlimited"
 /// ```
 ///
 /// # Examples
@@ -233,6 +240,7 @@ pub fn aggressive() -> Policy {
         max_concurrent: None,
         recovery: Recovery::Immediate,
         latency_histogram: false,
+        rate_limit: None,
     }
 }
 
@@ -253,6 +261,7 @@ pub fn aggressive() -> Policy {
 /// max_concurrent = "unlimited"
 /// recovery = "immediate"
 /// latency_histogram = false
+/// rate_limit = "unlimited"
 /// ```
 ///
 /// # Examples
@@ -276,6 +285,7 @@ pub fn lenient() -> Policy {
         max_concurrent: None,
         recovery: Recovery::Immediate,
         latency_histogram: false,
+        rate_limit: None,
     }
 }
 

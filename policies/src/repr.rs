@@ -3,7 +3,8 @@
 //! [`PolicyPatch`] and applies it over the defaults, so serde and [`Policy::from_toml`] accept the
 //! same documents and run the same validation.
 //!
-//! `backoff`, `slow_calls`, `recovery` and `max_concurrent` take a keyword or a value; their
+//! `backoff`, `slow_calls`, `recovery`, `max_concurrent` and `rate_limit` take a keyword or a
+//! value; their
 //! `Deserialize` is written by hand so a mistake reads `expected "constant" or { exponential =
 //! 2.0, max = "5m" }` rather than "data did not match any variant of untagged enum".
 
@@ -14,7 +15,9 @@ use std::time::Duration;
 use serde::de::{self, DeserializeOwned, MapAccess, Unexpected, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::patch::{BackoffPatch, HalfOpenPatch, Item, RecoveryPatch, SlowCallsPatch, WindowPatch};
+use crate::patch::{
+    BackoffPatch, HalfOpenPatch, Item, RateLimitPatch, RecoveryPatch, SlowCallsPatch, WindowPatch,
+};
 use crate::{Backoff, Policy, PolicyError, PolicyPatch, Recovery, Window};
 
 fn item<T>(value: Option<T>) -> Option<Item<T>> {
@@ -54,6 +57,8 @@ pub(crate) struct PolicyRepr {
     pub recovery: Option<KeywordOr<RecoveryRepr, Immediate>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_histogram: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<KeywordOr<RateLimitRepr, Unlimited>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -119,6 +124,21 @@ pub(crate) struct RecoveryRepr {
     start_share: Option<f64>,
 }
 
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RateLimitRepr {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rate: Option<u32>,
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    per: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    burst: Option<u32>,
+}
+
 /// The keyword of a `KeywordOr` and the message for anything else.
 pub(crate) trait Keyword {
     const WORD: &'static str;
@@ -140,9 +160,10 @@ keywords! {
     Off = "off", "\"off\" or { duration = \"500ms\", rate = 0.8 }";
     Constant = "constant", "\"constant\" or { exponential = 2.0, max = \"5m\" }";
     Immediate = "immediate", "\"immediate\" or { ramp = \"30s\", start_share = 0.1 }";
+    Unlimited = "unlimited", "\"unlimited\" or { rate = 100, per = \"1s\", burst = 20 }";
 }
 
-/// A keyword (`"off"`, `"constant"`, `"immediate"`) or a table.
+/// A keyword (`"off"`, `"constant"`, `"immediate"`, `"unlimited"`) or a table.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum KeywordOr<T, K> {
     Keyword(PhantomData<K>),
@@ -278,6 +299,14 @@ impl From<Policy> for PolicyRepr {
                 }),
             }),
             latency_histogram: Some(p.latency_histogram),
+            rate_limit: Some(match p.rate_limit {
+                None => KeywordOr::Keyword(PhantomData),
+                Some(l) => KeywordOr::Table(RateLimitRepr {
+                    rate: Some(l.rate()),
+                    per: Some(l.per()),
+                    burst: Some(l.burst()),
+                }),
+            }),
         }
     }
 }
@@ -337,6 +366,14 @@ impl TryFrom<PolicyRepr> for PolicyPatch {
                 },
             })),
             latency_histogram: item(r.latency_histogram),
+            rate_limit: item(r.rate_limit.map(|l| match l {
+                KeywordOr::Keyword(_) => RateLimitPatch::Unlimited,
+                KeywordOr::Table(t) => RateLimitPatch::Limit {
+                    rate: item(t.rate),
+                    per: item(t.per),
+                    burst: item(t.burst),
+                },
+            })),
             pos: None,
         })
     }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use fusebox_policies::{Backoff, Policy, PolicyPatch, Recovery, Window};
+use fusebox_policies::{Backoff, Policy, PolicyPatch, RateLimit, Recovery, Window};
 
 fn apply(patch: &str, base: &Policy) -> Result<Policy, String> {
     PolicyPatch::from_toml(patch)
@@ -22,6 +22,7 @@ fn base() -> Policy {
         .max_concurrent(100)
         .recovery(Recovery::ramp(Duration::from_secs(30), 0.2))
         .latency_histogram(true)
+        .rate_limit(RateLimit::new(200, Duration::from_secs(1), 50))
         .build()
         .unwrap()
 }
@@ -58,6 +59,16 @@ fn tables_patch_key_by_key_over_a_base_of_the_same_shape() {
     );
     let p = apply("recovery = { start_share = 0.5 }", &b).unwrap();
     assert_eq!(p.recovery(), Recovery::ramp(Duration::from_secs(30), 0.5));
+    let p = apply("rate_limit = { burst = 1 }", &b).unwrap();
+    assert_eq!(
+        p.rate_limit(),
+        Some(RateLimit::new(200, Duration::from_secs(1), 1))
+    );
+    let p = apply("rate_limit.per = \"1m\"", &b).unwrap();
+    assert_eq!(
+        p.rate_limit(),
+        Some(RateLimit::new(200, Duration::from_secs(60), 50))
+    );
 
     // Everything not named is inherited.
     let p = apply("jitter = 0.3", &b).unwrap();
@@ -67,7 +78,8 @@ fn tables_patch_key_by_key_over_a_base_of_the_same_shape() {
 #[test]
 fn keywords_turn_inherited_rules_off() {
     let p = apply(
-        "slow_calls = \"off\"\nbackoff = \"constant\"\nmax_concurrent = \"unlimited\"\nrecovery = \"immediate\"",
+        "slow_calls = \"off\"\nbackoff = \"constant\"\nmax_concurrent = \"unlimited\"\nrecovery = \"immediate\"\n\
+         rate_limit = \"unlimited\"",
         &base(),
     )
     .unwrap();
@@ -75,6 +87,37 @@ fn keywords_turn_inherited_rules_off() {
     assert_eq!(p.backoff(), Backoff::Constant);
     assert_eq!(p.max_concurrent(), None);
     assert_eq!(p.recovery(), Recovery::Immediate);
+    assert_eq!(p.rate_limit(), None);
+}
+
+#[test]
+fn rate_limit_is_inherited_unless_the_patch_sets_it() {
+    let b = base();
+    let limit = RateLimit::new(200, Duration::from_secs(1), 50);
+    assert_eq!(apply("jitter = 0.3", &b).unwrap().rate_limit(), Some(limit));
+    let other = RateLimit::new(10, Duration::from_millis(100), 2);
+    let p = apply("rate_limit = { rate = 10, per = \"100ms\", burst = 2 }", &b).unwrap();
+    assert_eq!(p.rate_limit(), Some(other));
+    assert_eq!(p.to_builder().rate_limit(limit).build().unwrap(), b);
+    let off = apply("rate_limit = \"unlimited\"", &b).unwrap();
+    assert_eq!(off.to_builder().rate_limit(limit).build().unwrap(), b);
+
+    let patch = PolicyPatch::from_toml("rate_limit = \"unlimited\"").unwrap();
+    assert!(!patch.is_empty());
+    assert_ne!(patch, PolicyPatch::new());
+    assert_ne!(
+        patch,
+        PolicyPatch::from_toml("rate_limit = { rate = 1, per = \"1s\", burst = 1 }").unwrap()
+    );
+    // A patched key is checked against the inherited ones.
+    assert_eq!(
+        apply("jitter = 0.1\nrate_limit = { per = \"10ns\" }", &b),
+        Err("2:22: rate_limit.rate: must be in 1..=10 (one call per nanosecond of rate_limit.per), got 200".into())
+    );
+    assert_eq!(
+        apply("rate_limit = { burst = 0 }", &b),
+        Err("1:24: rate_limit.burst: must be at least 1, got 0".into())
+    );
 }
 
 #[test]
@@ -130,6 +173,10 @@ fn a_shape_change_must_be_complete() {
     assert_eq!(
         apply("recovery = { start_share = 0.5 }", &d),
         Err("1:12: recovery.ramp: missing; a ramp needs both ramp and start_share".into())
+    );
+    assert_eq!(
+        apply("rate_limit = { rate = 100, burst = 10 }", &d),
+        Err("1:14: rate_limit.per: missing; a rate limit needs rate, per and burst".into())
     );
     // A count window replaces a time window whole.
     assert_eq!(

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use fusebox_policies::{ConfigError, Policy, RegistryConfig, Window, validate_name};
+use fusebox_policies::{ConfigError, Policy, RateLimit, RegistryConfig, Window, validate_name};
 
 const FILE: &str = r#"
 # The registry's default, over Policy::default().
@@ -110,6 +110,56 @@ preset = "http-api"
 }
 
 #[test]
+fn rate_limit_in_the_defaults_is_inherited_and_sections_override_it() {
+    let config = RegistryConfig::from_toml(
+        r#"
+[defaults]
+rate_limit = { rate = 100, per = "1s", burst = 20 }
+
+[breakers."stripe"]
+jitter = 0.1
+
+[breakers."stripe.charges"]
+rate_limit = { rate = 10 }
+
+[breakers."stripe.charges.eu"]
+rate_limit = { burst = 1 }
+
+[breakers."stripe.refunds"]
+rate_limit = "unlimited"
+
+[breakers."search"]
+preset = "http-api"
+
+[breakers."search.suggest"]
+rate_limit = { rate = 5, per = "1s", burst = 5 }
+"#,
+    )
+    .unwrap();
+    let second = std::time::Duration::from_secs(1);
+    let limit = RateLimit::new(100, second, 20);
+    assert_eq!(config.defaults().rate_limit(), Some(limit));
+    let policies = config.resolve().unwrap();
+    assert_eq!(policies["stripe"].rate_limit(), Some(limit));
+    // Key by key over the inherited limit.
+    assert_eq!(
+        policies["stripe.charges"].rate_limit(),
+        Some(RateLimit::new(10, second, 20))
+    );
+    assert_eq!(
+        policies["stripe.charges.eu"].rate_limit(),
+        Some(RateLimit::new(10, second, 1))
+    );
+    assert_eq!(policies["stripe.refunds"].rate_limit(), None);
+    // A preset starts over, and presets have no rate limit.
+    assert_eq!(policies["search"].rate_limit(), None);
+    assert_eq!(
+        policies["search.suggest"].rate_limit(),
+        Some(RateLimit::new(5, second, 5))
+    );
+}
+
+#[test]
 fn an_empty_file_is_the_default_policy_and_no_breakers() {
     for text in ["", "# nothing\n", "[defaults]\n[breakers]\n"] {
         let config = RegistryConfig::from_toml(text).unwrap();
@@ -142,7 +192,8 @@ fn a_child_error_caused_by_its_parent_is_reported_in_the_child() {
 #[test]
 fn invalid_files_name_the_section_field_reason_and_position() {
     let keys = "preset, window, failure_rate_threshold, min_calls, consecutive_failures, slow_calls, \
-                open_timeout, backoff, jitter, half_open, max_concurrent, recovery, or latency_histogram";
+                open_timeout, backoff, jitter, half_open, max_concurrent, recovery, latency_histogram, \
+                or rate_limit";
     let cases: Vec<(&str, String)> = vec![
         (
             "[breakers.\"stripe.charges\"]\nhalf_open = { permits = 5, successes = 8 }",
@@ -156,6 +207,22 @@ fn invalid_files_name_the_section_field_reason_and_position() {
         (
             "[defaults]\nlatency_histogram = true\n\n[breakers.\"a\"]\nlatency_histogram = 1",
             "5:21: breakers.\"a\": latency_histogram: must be true or false, got the integer 1".into(),
+        ),
+        (
+            "[defaults]\nrate_limit = \"x\"",
+            "2:14: defaults: rate_limit: must be \"unlimited\" or { rate = 100, per = \"1s\", burst = 20 }, got the string \"x\"".into(),
+        ),
+        (
+            "[defaults]\nrate_limit = { rate = 0, per = \"1s\", burst = 1 }",
+            "2:23: defaults: rate_limit.rate: must be in 1..=1000000000 (one call per nanosecond of rate_limit.per), got 0".into(),
+        ),
+        (
+            "[breakers.\"a\"]\nrate_limit = { rate = 5 }",
+            "2:14: breakers.\"a\": rate_limit.per: missing; a rate limit needs rate, per and burst".into(),
+        ),
+        (
+            "[defaults]\nrate_limit = { rate = 5, per = \"1s\", burst = 2 }\n[breakers.\"a\"]\nrate_limit = { burst = 0 }",
+            "4:24: breakers.\"a\": rate_limit.burst: must be at least 1, got 0".into(),
         ),
         (
             "[defaults]\nhalf_open = { permits = 1 }",

@@ -5,7 +5,7 @@ use std::time::Duration;
 use arbitrary::{Result, Unstructured};
 use fusebox_policies::{
     Backoff, MAX_BACKOFF_FACTOR, MAX_CONCURRENT, MAX_COUNT_WINDOW, MAX_DURATION,
-    MAX_HALF_OPEN_PERMITS, MAX_TIME_BUCKETS, Policy, PolicyPatch, Recovery, Window,
+    MAX_HALF_OPEN_PERMITS, MAX_TIME_BUCKETS, Policy, PolicyPatch, RateLimit, Recovery, Window,
 };
 
 /// A duration in `[min, MAX_DURATION]`, often a round one, sometimes down to the nanosecond.
@@ -101,6 +101,15 @@ fn policy(u: &mut Unstructured<'_>) -> Result<Policy> {
         ));
     }
     b = b.latency_histogram(u.arbitrary()?);
+    if u.arbitrary()? {
+        let per = duration(u, Duration::from_nanos(1))?;
+        let most = u32::try_from(per.as_nanos()).unwrap_or(u32::MAX);
+        b = b.rate_limit(RateLimit::new(
+            count(u, 1, most)?,
+            per,
+            count(u, 1, u32::MAX)?,
+        ));
+    }
     Ok(b.build().expect("the generator makes valid policies"))
 }
 
@@ -161,7 +170,7 @@ fn latency_histogram_round_trips_and_overrides_any_parent() {
         let p = Policy::builder().latency_histogram(on).build().unwrap();
         let text = p.to_toml();
         assert!(
-            text.ends_with(&format!("\nlatency_histogram = {on}\n")),
+            text.contains(&format!("\nlatency_histogram = {on}\n")),
             "{text}"
         );
         assert_eq!(Policy::from_toml(&text), Ok(p.clone()));
@@ -174,6 +183,40 @@ fn latency_histogram_round_trips_and_overrides_any_parent() {
             Ok(p.clone())
         );
         assert_eq!(PolicyPatch::from_policy(&p).apply(&parent), Ok(p));
+    }
+}
+
+#[test]
+fn rate_limit_round_trips_and_overrides_any_parent() {
+    let limited = RateLimit::new(100, Duration::from_secs(1), 20);
+    let other = RateLimit::new(7, Duration::from_millis(1500), 3);
+    for limit in [None, Some(limited)] {
+        let mut b = Policy::builder();
+        if let Some(l) = limit {
+            b = b.rate_limit(l);
+        }
+        let p = b.build().unwrap();
+        let text = p.to_toml();
+        let line = match limit {
+            None => "rate_limit = \"unlimited\"",
+            Some(_) => "rate_limit = { rate = 100, per = \"1s\", burst = 20 }",
+        };
+        assert!(text.contains(&format!("\n{line}\n")), "{text}");
+        assert_eq!(Policy::from_toml(&text), Ok(p.clone()));
+        let serde_text = toml::to_string(&p).unwrap();
+        assert_eq!(toml::from_str::<Policy>(&serde_text).unwrap(), p);
+        for parent in [None, Some(other)] {
+            let mut b = Policy::builder();
+            if let Some(l) = parent {
+                b = b.rate_limit(l);
+            }
+            let parent = b.build().unwrap();
+            assert_eq!(
+                PolicyPatch::from_toml(&text).unwrap().apply(&parent),
+                Ok(p.clone())
+            );
+            assert_eq!(PolicyPatch::from_policy(&p).apply(&parent), Ok(p.clone()));
+        }
     }
 }
 
@@ -196,6 +239,7 @@ fn edge_values_round_trip() {
         .max_concurrent(MAX_CONCURRENT)
         .recovery(Recovery::ramp(Duration::from_millis(1), 1e-300))
         .latency_histogram(true)
+        .rate_limit(RateLimit::new(u32::MAX, MAX_DURATION, u32::MAX))
         .build()
         .unwrap();
     let text = p.to_toml();
@@ -213,6 +257,7 @@ half_open = { permits = 10000, successes = 10000 }
 max_concurrent = 16777216
 recovery = { ramp = "1ms", start_share = 1e-300 }
 latency_histogram = true
+rate_limit = { rate = 4294967295, per = "7days", burst = 4294967295 }
 "#
     );
     assert_eq!(Policy::from_toml(&text), Ok(p));

@@ -2,17 +2,18 @@
 
 use std::time::Duration;
 
-use fusebox_policies::{Backoff, Policy, Recovery, Window};
+use fusebox_policies::{Backoff, Policy, RateLimit, Recovery, Window};
 
 const KEYS: &str = "preset, window, failure_rate_threshold, min_calls, consecutive_failures, \
                     slow_calls, open_timeout, backoff, jitter, half_open, max_concurrent, recovery, \
-                    or latency_histogram";
+                    latency_histogram, or rate_limit";
 const DURATION: &str = "must be a duration such as \"30s\", \"500ms\" or \"1m 30s\", got";
 
 #[test]
 fn invalid_files_name_the_field_the_reason_and_the_position() {
     let presets = "\"http-api\", \"database\", \"payment-provider\", \"aggressive\", \"lenient\"";
     let window_form = "{ count = N } or { span = \"10s\", buckets = N }";
+    let rate_limit_form = "\"unlimited\" or { rate = 100, per = \"1s\", burst = 20 }";
     let cases: Vec<(&str, String)> = vec![
         // Wrong types.
         ("min_calls = \"20\"", "1:13: min_calls: must be an integer in 1..=4294967295, got the string \"20\"".into()),
@@ -28,6 +29,13 @@ fn invalid_files_name_the_field_the_reason_and_the_position() {
         ("latency_histogram = \"yes\"", "1:21: latency_histogram: must be true or false, got the string \"yes\"".into()),
         ("latency_histogram = 1", "1:21: latency_histogram: must be true or false, got the integer 1".into()),
         ("jitter = 0.1\nlatency_histogram = { on = true }", "2:21: latency_histogram: must be true or false, got a table".into()),
+        ("rate_limit = \"x\"", format!("1:14: rate_limit: must be {rate_limit_form}, got the string \"x\"")),
+        ("rate_limit = 100", format!("1:14: rate_limit: must be {rate_limit_form}, got the integer 100")),
+        ("rate_limit = { rate = \"100\", per = \"1s\", burst = 1 }", "1:23: rate_limit.rate: must be an integer in 1..=4294967295, got the string \"100\"".into()),
+        ("rate_limit = { rate = 1.5, per = \"1s\", burst = 1 }", "1:23: rate_limit.rate: must be an integer in 1..=4294967295, got the float 1.5".into()),
+        ("rate_limit = { rate = 100, per = 1, burst = 1 }", format!("1:34: rate_limit.per: {DURATION} the integer 1")),
+        ("rate_limit = { rate = 100, per = \"1\", burst = 1 }", format!("1:34: rate_limit.per: {DURATION} \"1\" (no unit; write \"1s\" or \"1ms\")")),
+        ("rate_limit = { rate = 100, per = \"1s\", burst = true }", "1:48: rate_limit.burst: must be an integer in 1..=4294967295, got the boolean true".into()),
         // Out of range, positioned at the value.
         ("failure_rate_threshold = 1.5", "1:26: failure_rate_threshold: must be in (0, 1], got 1.5".into()),
         ("min_calls = 0", "1:13: min_calls: must be at least 1, got 0".into()),
@@ -42,12 +50,20 @@ fn invalid_files_name_the_field_the_reason_and_the_position() {
         ("half_open = { permits = 0 }", "1:25: half_open.permits: must be in 1..=10000, got 0".into()),
         ("recovery = { ramp = \"30s\", start_share = 0 }", "1:42: recovery.start_share: must be in (0, 1], got 0".into()),
         ("recovery = { ramp = \"0s\", start_share = 0.5 }", "1:21: recovery.ramp: must be in [1ms, 7days], got 0s".into()),
+        ("rate_limit = { rate = 0, per = \"1s\", burst = 1 }", "1:23: rate_limit.rate: must be in 1..=1000000000 (one call per nanosecond of rate_limit.per), got 0".into()),
+        ("rate_limit = { rate = -1, per = \"1s\", burst = 1 }", "1:23: rate_limit.rate: must be in 1..=4294967295, got -1".into()),
+        ("rate_limit = { rate = 10, per = \"0s\", burst = 1 }", "1:33: rate_limit.per: must be in [1ns, 7days], got 0s".into()),
+        ("rate_limit = { rate = 10, per = \"8days\", burst = 1 }", "1:33: rate_limit.per: must be in [1ns, 7days], got 8days".into()),
+        ("\nrate_limit = { rate = 10, per = \"1s\", burst = 0 }", "2:47: rate_limit.burst: must be at least 1, got 0".into()),
+        ("rate_limit = { rate = 10, per = \"1s\", burst = 4294967296 }", "1:47: rate_limit.burst: must be in 1..=4294967295, got 4294967296".into()),
         // Limits that depend on another field point at the field named, else at its cause.
         ("window = { count = 10 }\nmin_calls = 20", "2:13: min_calls: must be in 1..=10 (the count window's size), got 20".into()),
         ("window = { count = 10 }", "1:20: min_calls: must be in 1..=10 (the count window's size), got 20".into()),
         ("window.count = 5", "1:16: min_calls: must be in 1..=5 (the count window's size), got 20".into()),
         ("half_open = { permits = 2 }", "1:25: half_open.successes: must be in 1..=2 (half_open.permits), got 3".into()),
         ("open_timeout = \"10m\"\nbackoff = { exponential = 2.0, max = \"5m\" }", "2:38: backoff.max: must be in [10m, 7days], got 5m".into()),
+        ("rate_limit = { rate = 1000, per = \"100ns\", burst = 1 }", "1:23: rate_limit.rate: must be in 1..=100 (one call per nanosecond of rate_limit.per), got 1000".into()),
+        ("rate_limit = { per = \"100ns\", rate = 1000, burst = 1 }", "1:38: rate_limit.rate: must be in 1..=100 (one call per nanosecond of rate_limit.per), got 1000".into()),
         ("preset = \"aggressive\"\nwindow = { count = 4 }", "2:20: min_calls: must be in 1..=4 (the count window's size), got 5".into()),
         // Durations.
         ("open_timeout = \"10\"", format!("1:16: open_timeout: {DURATION} \"10\" (no unit; write \"10s\" or \"10ms\")")),
@@ -91,6 +107,13 @@ fn invalid_files_name_the_field_the_reason_and_the_position() {
         ("max_concurrent = \"none\"", "1:18: max_concurrent: must be an integer in 1..=16777216 or \"unlimited\", got the string \"none\"".into()),
         ("recovery = \"slow\"", "1:12: recovery: must be \"immediate\" or { ramp = \"30s\", start_share = 0.1 }, got the string \"slow\"".into()),
         ("recovery = { ramp = \"30s\" }", "1:12: recovery.start_share: missing; a ramp needs both ramp and start_share".into()),
+        ("rate_limit = \"none\"", format!("1:14: rate_limit: must be {rate_limit_form}, got the string \"none\"")),
+        ("rate_limit = { per = \"1s\", burst = 5 }", "1:14: rate_limit.rate: missing; a rate limit needs rate, per and burst".into()),
+        ("rate_limit = { rate = 100 }", "1:14: rate_limit.per: missing; a rate limit needs rate, per and burst".into()),
+        ("rate_limit = { rate = 100, per = \"1s\" }", "1:14: rate_limit.burst: missing; a rate limit needs rate, per and burst".into()),
+        ("rate_limit = {}", "1:14: rate_limit.rate: missing; a rate limit needs rate, per and burst".into()),
+        ("rate_limit = { rate = 1, per = \"1s\", bursts = 1 }", "1:38: rate_limit.bursts: unknown key; expected rate, per, or burst (did you mean burst?)".into()),
+        ("rate_limits = \"unlimited\"", format!("1:1: rate_limits: unknown key; expected {KEYS} (did you mean rate_limit?)")),
         // Not TOML at all.
         ("min_calls = ", "1:13: min_calls: invalid TOML: string values must be quoted, expected literal string".into()),
         ("min_calls 5", "1:11: min_calls: invalid TOML: key with no value, expected `=`".into()),
@@ -179,6 +202,7 @@ half_open = { permits = 5, successes = 3 }
 max_concurrent = 64                      # optional bulkhead
 recovery = { ramp = "30s", start_share = 0.1 }    # optional; absent = immediate
 latency_histogram = true                 # optional; absent = false
+rate_limit = { rate = 100, per = "1s", burst = 20 }   # GCRA; absent = unlimited
 "#,
     )
     .unwrap();
@@ -196,9 +220,45 @@ latency_histogram = true                 # optional; absent = false
         .max_concurrent(64)
         .recovery(Recovery::ramp(Duration::from_secs(30), 0.1))
         .latency_histogram(true)
+        .rate_limit(RateLimit::new(100, Duration::from_secs(1), 20))
         .build()
         .unwrap();
     assert_eq!(p, expected);
+}
+
+#[test]
+fn rate_limit_is_a_table_or_unlimited_and_absent_by_default() {
+    assert_eq!(Policy::from_toml("").unwrap().rate_limit(), None);
+    assert_eq!(
+        Policy::from_toml("rate_limit = \"unlimited\""),
+        Ok(Policy::default())
+    );
+    let p = Policy::from_toml("rate_limit = { rate = 100, per = \"1s\", burst = 20 }").unwrap();
+    let limit = p.rate_limit().unwrap();
+    assert_eq!(limit, RateLimit::new(100, Duration::from_secs(1), 20));
+    assert_eq!(limit.emission_interval(), Duration::from_millis(10));
+    // In any key order, as a table section or dotted keys.
+    for text in [
+        "rate_limit = { burst = 20, per = \"1s\", rate = 100 }",
+        "[rate_limit]\nrate = 100\nper = \"1s\"\nburst = 20",
+        "rate_limit.rate = 100\nrate_limit.per = \"1000ms\"\nrate_limit.burst = 20",
+    ] {
+        assert_eq!(Policy::from_toml(text), Ok(p.clone()), "{text}");
+    }
+    // Burst 1: evenly spaced; a long period.
+    let even = Policy::from_toml("rate_limit = { rate = 3, per = \"1m\", burst = 1 }").unwrap();
+    let even = even.rate_limit().unwrap();
+    assert_eq!(even.burst(), 1);
+    assert_eq!(even.emission_interval(), Duration::from_secs(20));
+    // A preset has none; a file may add one over it.
+    let p = Policy::from_toml(
+        "preset = \"database\"\nrate_limit = { rate = 5, per = \"1s\", burst = 5 }",
+    )
+    .unwrap();
+    assert_eq!(
+        p.to_builder().no_rate_limit().build(),
+        Policy::preset("database")
+    );
 }
 
 #[test]
@@ -315,6 +375,18 @@ fn serde_errors_are_readable_too() {
     assert_eq!(
         err("latency_histogram = \"yes\""),
         "invalid type: string \"yes\", expected a boolean"
+    );
+    assert_eq!(
+        err("rate_limit = \"none\""),
+        "invalid value: string \"none\", expected \"unlimited\" or { rate = 100, per = \"1s\", burst = 20 }"
+    );
+    assert_eq!(
+        err("rate_limit = { rate = 100 }"),
+        "rate_limit.per: missing; a rate limit needs rate, per and burst"
+    );
+    assert_eq!(
+        err("rate_limit = { rate = 100, per = \"1s\", burst = 0 }"),
+        "rate_limit.burst: must be at least 1, got 0"
     );
     assert_eq!(
         err("preset = \"db\""),
