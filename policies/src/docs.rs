@@ -21,6 +21,7 @@ pub mod toml {
     //! recovery = { ramp = "30s", start_share = 0.1 }    # or "immediate" (the default)
     //! latency_histogram = true                 # or false (the default)
     //! rate_limit = { rate = 100, per = "1s", burst = 20 }   # or "unlimited" (the default)
+    //! timeout = "2s"                           # or "none" (the default)
     //! ```
     //!
     //! - **Absent keys keep what they inherit**: the default (or the preset) in a policy file,
@@ -44,10 +45,14 @@ pub mod toml {
     //!   [1ns, 7days], `burst` at least 1. Over `"unlimited"` (the default) it needs all
     //!   three keys; over an inherited limit it patches key by key. See
     //!   [`RateLimit`](crate::RateLimit).
+    //! - **`timeout`** limits how long each attempt of a call may take: the first attempt and
+    //!   each retry have the whole timeout. It is a duration in [1ns, 7days], or `"none"` (the default) for
+    //!   no limit; `"none"` over an inherited timeout removes it.
     //! - **Round trip**: `to_toml` writes every key, the optional rules as `"off"`,
-    //!   `"unlimited"` (`max_concurrent`, `rate_limit`) and `"immediate"`, `latency_histogram`
-    //!   as `true` or `false`, floats in their shortest exact form and durations in humantime's
-    //!   exact form, so `from_toml(&p.to_toml()) == Ok(p)` for every policy.
+    //!   `"unlimited"` (`max_concurrent`, `rate_limit`), `"immediate"` and `"none"`
+    //!   (`timeout`), `latency_histogram` as `true` or `false`, floats in their shortest exact
+    //!   form and durations in humantime's exact form, so `from_toml(&p.to_toml()) == Ok(p)`
+    //!   for every policy.
     //!
     //! [humantime]: https://docs.rs/humantime
     //!
@@ -62,7 +67,7 @@ pub mod toml {
     //! ```text
     //! 7:24: half_open.successes: must be in 1..=5 (half_open.permits), got 8
     //! 3:16: open_timeout: must be a duration such as "30s", "500ms" or "1m 30s", got "10" (no unit; write "10s" or "10ms")
-    //! 1:1: min_call: unknown key; expected preset, window, …, or rate_limit (did you mean min_calls?)
+    //! 1:1: min_call: unknown key; expected preset, window, …, or timeout (did you mean min_calls?)
     //! 2:1: jitter: duplicate key; it is already set at 1:1
     //! 1:21: latency_histogram: must be true or false, got the string "yes"
     //! ```

@@ -273,6 +273,7 @@ pub(crate) const POLICY_KEYS: &[&str] = &[
     "recovery",
     "latency_histogram",
     "rate_limit",
+    "timeout",
 ];
 
 const WINDOW_FORM: &str = "{ count = N } or { span = \"10s\", buckets = N }";
@@ -282,6 +283,7 @@ const HALF_OPEN_FORM: &str = "{ permits = N, successes = N }";
 const RECOVERY_FORM: &str = "\"immediate\" or { ramp = \"30s\", start_share = 0.1 }";
 const RATE_LIMIT_FORM: &str = "\"unlimited\" or { rate = 100, per = \"1s\", burst = 20 }";
 const DURATION_FORM: &str = "a duration such as \"30s\", \"500ms\" or \"1m 30s\"";
+const TIMEOUT_FORM: &str = "a duration such as \"30s\", \"500ms\" or \"1m 30s\", or \"none\"";
 
 /// Parses a policy patch from a whole TOML document.
 pub(crate) fn parse_patch(text: &str) -> Result<PolicyPatch, PolicyError> {
@@ -602,6 +604,13 @@ impl Walker<'_, '_> {
                     };
                     patch.rate_limit = Some(Item::new(v, vpos));
                 }
+                "timeout" => {
+                    let v = match value.get_ref() {
+                        DeValue::String(s) if s == "none" => None,
+                        _ => Some(self.duration_in("timeout", TIMEOUT_FORM, value)?.value),
+                    };
+                    patch.timeout = Some(Item::new(v, vpos));
+                }
                 _ => {
                     let mut err = self.unknown_key("", key, POLICY_KEYS);
                     if let (Context::Breaker(name), DeValue::Table(_)) = (context, value.get_ref())
@@ -792,18 +801,24 @@ impl Walker<'_, '_> {
         field: &str,
         value: &Spanned<DeValue<'_>>,
     ) -> Result<Item<Duration>, PolicyError> {
+        self.duration_in(field, DURATION_FORM, value)
+    }
+
+    /// A duration, with `form` saying what the field accepts when the value is not one.
+    fn duration_in(
+        &self,
+        field: &str,
+        form: &str,
+        value: &Spanned<DeValue<'_>>,
+    ) -> Result<Item<Duration>, PolicyError> {
         let pos = self.src.pos(value);
         match value.get_ref() {
-            DeValue::String(s) => parse_duration(s).map(|d| Item::new(d, pos)).map_err(|why| {
-                self.err(
-                    field,
-                    format!("must be {DURATION_FORM}, got {s:?} ({why})"),
-                    pos,
-                )
-            }),
+            DeValue::String(s) => parse_duration(s)
+                .map(|d| Item::new(d, pos))
+                .map_err(|why| self.err(field, format!("must be {form}, got {s:?} ({why})"), pos)),
             other => Err(self.err(
                 field,
-                format!("must be {DURATION_FORM}, got {}", describe(other)),
+                format!("must be {form}, got {}", describe(other)),
                 pos,
             )),
         }
@@ -898,6 +913,10 @@ pub(crate) fn policy_to_toml(p: &Policy) -> String {
             l.burst
         ),
     };
+    let timeout = match p.timeout {
+        None => "\"none\"".to_owned(),
+        Some(t) => fmt_duration(t),
+    };
     let lines = [
         ("window", window),
         (
@@ -921,6 +940,7 @@ pub(crate) fn policy_to_toml(p: &Policy) -> String {
         ("recovery", recovery),
         ("latency_histogram", p.latency_histogram.to_string()),
         ("rate_limit", rate_limit),
+        ("timeout", timeout),
     ];
     for (key, value) in lines {
         let _ = writeln!(s, "{key} = {value}");

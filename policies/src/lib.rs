@@ -419,6 +419,7 @@ pub struct Policy {
     recovery: Recovery,
     latency_histogram: bool,
     rate_limit: Option<RateLimit>,
+    timeout: Option<Duration>,
 }
 
 impl Default for Policy {
@@ -438,6 +439,7 @@ impl Default for Policy {
             recovery: Recovery::Immediate,
             latency_histogram: false,
             rate_limit: None,
+            timeout: None,
         }
     }
 }
@@ -570,6 +572,13 @@ impl Policy {
         /// assert_eq!(fusebox_policies::Policy::default().rate_limit(), None);
         /// ```
         rate_limit: Option<RateLimit>;
+        /// How long one attempt of a call may take, if there is a limit; `None` (the default)
+        /// is no timeout.
+        ///
+        /// ```
+        /// assert_eq!(fusebox_policies::Policy::default().timeout(), None);
+        /// ```
+        timeout: Option<Duration>;
     }
 
     /// The open period after `step` consecutive re-opens, before jitter.
@@ -633,9 +642,9 @@ impl Policy {
     /// `Policy::from_toml(&p.to_toml()) == Ok(p)`.
     ///
     /// Optional rules that are off are written as `slow_calls = "off"`,
-    /// `max_concurrent = "unlimited"`, `recovery = "immediate"` and
-    /// `rate_limit = "unlimited"`, so the text means the same policy as a file of its own or as
-    /// a registry section over any parent.
+    /// `max_concurrent = "unlimited"`, `recovery = "immediate"`, `rate_limit = "unlimited"` and
+    /// `timeout = "none"`, so the text means the same policy as a file of its own or as a
+    /// registry section over any parent.
     ///
     /// # Examples
     ///
@@ -800,6 +809,9 @@ impl Policy {
                     "must be at least 1, got 0",
                 ));
             }
+        }
+        if let Some(timeout) = self.timeout {
+            check_duration("timeout", timeout, Duration::from_nanos(1))?;
         }
         Ok(())
     }
@@ -1068,6 +1080,39 @@ impl PolicyBuilder {
         self
     }
 
+    /// A time limit on each attempt of a call (default: none). It must be more than zero and at
+    /// most [`MAX_DURATION`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox_policies::Policy;
+    /// let p = Policy::builder().timeout(Duration::from_secs(2)).build().unwrap();
+    /// assert_eq!(p.timeout(), Some(Duration::from_secs(2)));
+    /// let err = Policy::builder().timeout(Duration::ZERO).build().unwrap_err();
+    /// assert_eq!(err.to_string(), "timeout: must be in [1ns, 7days], got 0s");
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.policy.timeout = Some(timeout);
+        self
+    }
+
+    /// Removes the time limit on attempts (the default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox_policies::Policy;
+    /// let p = Policy::builder().timeout(Duration::from_secs(2)).no_timeout().build().unwrap();
+    /// assert_eq!(p.timeout(), None);
+    /// ```
+    pub fn no_timeout(mut self) -> Self {
+        self.policy.timeout = None;
+        self
+    }
+
     /// Validates every field and returns the policy.
     ///
     /// # Errors
@@ -1280,6 +1325,21 @@ mod tests {
     }
 
     #[test]
+    fn timeout_is_off_by_default_and_set_by_the_builder() {
+        assert_eq!(Policy::default().timeout(), None);
+        let on = Policy::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .unwrap();
+        assert_eq!(on.timeout(), Some(Duration::from_secs(2)));
+        assert_eq!(on.to_builder().no_timeout().build(), Ok(Policy::default()));
+        for edge in [Duration::from_nanos(1), MAX_DURATION] {
+            let p = Policy::builder().timeout(edge).build().unwrap();
+            assert_eq!(p.timeout(), Some(edge));
+        }
+    }
+
+    #[test]
     fn every_field_is_range_checked() {
         let b = Policy::builder;
         let cases = [
@@ -1372,6 +1432,14 @@ mod tests {
                 b().rate_limit(RateLimit::new(10, Duration::from_secs(1), 0)),
                 "rate_limit.burst: must be at least 1, got 0",
             ),
+            (
+                b().timeout(Duration::ZERO),
+                "timeout: must be in [1ns, 7days], got 0s",
+            ),
+            (
+                b().timeout(MAX_DURATION + Duration::from_secs(1)),
+                "timeout: must be in [1ns, 7days], got 7days 1s",
+            ),
         ];
         for (builder, expected) in cases {
             assert_eq!(err(builder), expected);
@@ -1453,6 +1521,7 @@ mod tests {
             .recovery(Recovery::ramp(Duration::from_secs(30), 0.1))
             .latency_histogram(true)
             .rate_limit(RateLimit::new(100, Duration::from_secs(1), 20))
+            .timeout(Duration::from_secs(2))
             .build()
             .unwrap();
         let repr = repr::PolicyRepr::from(p.clone());

@@ -93,7 +93,8 @@ pub(crate) enum RateLimitPatch {
 /// `preset = "name"` replaces the inherited policy by that preset before the other fields apply.
 ///
 /// To turn an optional rule off in a patch, write `slow_calls = "off"`,
-/// `max_concurrent = "unlimited"`, `recovery = "immediate"` or `rate_limit = "unlimited"`.
+/// `max_concurrent = "unlimited"`, `recovery = "immediate"`, `rate_limit = "unlimited"` or
+/// `timeout = "none"`.
 ///
 /// Two patches are equal when they set the same values, wherever they were written.
 ///
@@ -126,6 +127,7 @@ pub struct PolicyPatch {
     pub(crate) recovery: Option<Item<RecoveryPatch>>,
     pub(crate) latency_histogram: Option<Item<bool>>,
     pub(crate) rate_limit: Option<Item<RateLimitPatch>>,
+    pub(crate) timeout: Option<Item<Option<Duration>>>,
     /// Where the table itself starts (a section header, or the start of the file).
     pub(crate) pos: Pos,
 }
@@ -147,6 +149,7 @@ impl PartialEq for PolicyPatch {
             && self.recovery == other.recovery
             && self.latency_histogram == other.latency_histogram
             && self.rate_limit == other.rate_limit
+            && self.timeout == other.timeout
     }
 }
 
@@ -244,6 +247,7 @@ impl PolicyPatch {
                     burst: set(l.burst),
                 },
             }),
+            timeout: set(policy.timeout),
             pos: None,
         }
     }
@@ -309,6 +313,7 @@ impl PolicyPatch {
             recovery,
             latency_histogram,
             rate_limit,
+            timeout,
             pos: _,
         } = self;
         preset.is_none()
@@ -325,6 +330,7 @@ impl PolicyPatch {
             && recovery.is_none()
             && latency_histogram.is_none()
             && rate_limit.is_none()
+            && timeout.is_none()
     }
 
     /// Applies the patch over `base` (or over its preset, if it names one) and validates the
@@ -468,6 +474,9 @@ impl PolicyPatch {
                 }
             };
         }
+        if let Some(v) = &self.timeout {
+            p.timeout = v.value;
+        }
         p.validate().map_err(|e| {
             let pos = self.locate(e.field());
             e.at_pos(pos)
@@ -545,6 +554,7 @@ impl PolicyPatch {
             },
             "latency_histogram" => pos(&self.latency_histogram),
             "rate_limit" => pos(&self.rate_limit),
+            "timeout" => pos(&self.timeout),
             "rate_limit.rate" | "rate_limit.per" | "rate_limit.burst" => {
                 match self.rate_limit.as_ref() {
                     Some(Item {

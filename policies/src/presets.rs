@@ -65,6 +65,7 @@ const fn secs(s: u64) -> Duration {
 /// recovery = "immediate"
 /// latency_histogram = false
 /// rate_limit = "unlimited"
+/// timeout = "none"
 /// ```
 ///
 /// # Examples
@@ -93,6 +94,7 @@ pub fn http_api() -> Policy {
         recovery: Recovery::Immediate,
         latency_histogram: false,
         rate_limit: None,
+        timeout: None,
     }
 }
 
@@ -115,6 +117,7 @@ pub fn http_api() -> Policy {
 /// recovery = "immediate"
 /// latency_histogram = false
 /// rate_limit = "unlimited"
+/// timeout = "none"
 /// ```
 ///
 /// # Examples
@@ -142,6 +145,7 @@ pub fn database() -> Policy {
         recovery: Recovery::Immediate,
         latency_histogram: false,
         rate_limit: None,
+        timeout: None,
     }
 }
 
@@ -164,6 +168,7 @@ pub fn database() -> Policy {
 /// recovery = { ramp = "1m", start_share = 0.1 }
 /// latency_histogram = false
 /// rate_limit = "unlimited"
+/// timeout = "none"
 /// ```
 ///
 /// # Examples
@@ -192,6 +197,7 @@ pub fn payment_provider() -> Policy {
         recovery: Recovery::ramp(secs(60), 0.1),
         latency_histogram: false,
         rate_limit: None,
+        timeout: None,
     }
 }
 
@@ -214,6 +220,7 @@ pub fn payment_provider() -> Policy {
 /// recovery = "immediate"
 /// latency_histogram = false
 /// rate_limit = "unlimited"
+/// timeout = "none"
 /// ```
 ///
 /// # Examples
@@ -241,6 +248,7 @@ pub fn aggressive() -> Policy {
         recovery: Recovery::Immediate,
         latency_histogram: false,
         rate_limit: None,
+        timeout: None,
     }
 }
 
@@ -262,6 +270,7 @@ pub fn aggressive() -> Policy {
 /// recovery = "immediate"
 /// latency_histogram = false
 /// rate_limit = "unlimited"
+/// timeout = "none"
 /// ```
 ///
 /// # Examples
@@ -286,6 +295,7 @@ pub fn lenient() -> Policy {
         recovery: Recovery::Immediate,
         latency_histogram: false,
         rate_limit: None,
+        timeout: None,
     }
 }
 

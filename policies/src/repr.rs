@@ -3,8 +3,8 @@
 //! [`PolicyPatch`] and applies it over the defaults, so serde and [`Policy::from_toml`] accept the
 //! same documents and run the same validation.
 //!
-//! `backoff`, `slow_calls`, `recovery`, `max_concurrent` and `rate_limit` take a keyword or a
-//! value; their
+//! `backoff`, `slow_calls`, `recovery`, `max_concurrent`, `rate_limit` and `timeout` take a
+//! keyword or a value; their
 //! `Deserialize` is written by hand so a mistake reads `expected "constant" or { exponential =
 //! 2.0, max = "5m" }` rather than "data did not match any variant of untagged enum".
 
@@ -59,6 +59,8 @@ pub(crate) struct PolicyRepr {
     pub latency_histogram: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limit: Option<KeywordOr<RateLimitRepr, Unlimited>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Timeout>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -249,6 +251,40 @@ impl<'de> Deserialize<'de> for Limit {
     }
 }
 
+/// `timeout`: a duration or `"none"`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Timeout(pub Option<Duration>);
+
+impl Serialize for Timeout {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(d) => s.collect_str(&humantime_serde::re::humantime::format_duration(d)),
+            None => s.serialize_str("none"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Timeout {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Timeout;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as \"30s\", \"500ms\" or \"1m 30s\", or \"none\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Timeout, E> {
+                if v == "none" {
+                    return Ok(Timeout(None));
+                }
+                humantime_serde::re::humantime::parse_duration(v)
+                    .map(|d| Timeout(Some(d)))
+                    .map_err(|_| E::invalid_value(Unexpected::Str(v), &self))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 impl From<Policy> for PolicyRepr {
     fn from(p: Policy) -> Self {
         PolicyRepr {
@@ -307,6 +343,7 @@ impl From<Policy> for PolicyRepr {
                     burst: Some(l.burst()),
                 }),
             }),
+            timeout: Some(Timeout(p.timeout)),
         }
     }
 }
@@ -374,6 +411,7 @@ impl TryFrom<PolicyRepr> for PolicyPatch {
                     burst: item(t.burst),
                 },
             })),
+            timeout: item(r.timeout.map(|t| t.0)),
             pos: None,
         })
     }

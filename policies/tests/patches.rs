@@ -23,6 +23,7 @@ fn base() -> Policy {
         .recovery(Recovery::ramp(Duration::from_secs(30), 0.2))
         .latency_histogram(true)
         .rate_limit(RateLimit::new(200, Duration::from_secs(1), 50))
+        .timeout(Duration::from_millis(1500))
         .build()
         .unwrap()
 }
@@ -79,7 +80,7 @@ fn tables_patch_key_by_key_over_a_base_of_the_same_shape() {
 fn keywords_turn_inherited_rules_off() {
     let p = apply(
         "slow_calls = \"off\"\nbackoff = \"constant\"\nmax_concurrent = \"unlimited\"\nrecovery = \"immediate\"\n\
-         rate_limit = \"unlimited\"",
+         rate_limit = \"unlimited\"\ntimeout = \"none\"",
         &base(),
     )
     .unwrap();
@@ -88,6 +89,44 @@ fn keywords_turn_inherited_rules_off() {
     assert_eq!(p.max_concurrent(), None);
     assert_eq!(p.recovery(), Recovery::Immediate);
     assert_eq!(p.rate_limit(), None);
+    assert_eq!(p.timeout(), None);
+}
+
+#[test]
+fn timeout_is_inherited_unless_the_patch_sets_it() {
+    let b = base();
+    let inherited = Some(Duration::from_millis(1500));
+    assert_eq!(apply("jitter = 0.3", &b).unwrap().timeout(), inherited);
+    let p = apply("timeout = \"3s\"", &b).unwrap();
+    assert_eq!(p.timeout(), Some(Duration::from_secs(3)));
+    assert_eq!(
+        p.to_builder()
+            .timeout(Duration::from_millis(1500))
+            .build()
+            .unwrap(),
+        b
+    );
+    let off = apply("timeout = \"none\"", &b).unwrap();
+    assert_eq!(off.timeout(), None);
+    assert_eq!(
+        apply("timeout = \"100ms\"", &Policy::default())
+            .unwrap()
+            .timeout(),
+        Some(Duration::from_millis(100))
+    );
+
+    let patch = PolicyPatch::from_toml("timeout = \"none\"").unwrap();
+    assert!(!patch.is_empty());
+    assert_ne!(patch, PolicyPatch::new());
+    assert_ne!(patch, PolicyPatch::from_toml("timeout = \"1s\"").unwrap());
+    assert_eq!(
+        PolicyPatch::from_toml("timeout = \"1000ms\"").unwrap(),
+        PolicyPatch::from_toml("timeout = \"1s\"").unwrap()
+    );
+    assert_eq!(
+        apply("jitter = 0.1\ntimeout = \"0s\"", &b),
+        Err("2:11: timeout: must be in [1ns, 7days], got 0s".into())
+    );
 }
 
 #[test]

@@ -160,6 +160,46 @@ rate_limit = { rate = 5, per = "1s", burst = 5 }
 }
 
 #[test]
+fn timeout_in_the_defaults_is_inherited_and_sections_override_it() {
+    let config = RegistryConfig::from_toml(
+        r#"
+[defaults]
+timeout = "2s"
+
+[breakers."stripe"]
+jitter = 0.1
+
+[breakers."stripe.charges"]
+timeout = "500ms"
+
+[breakers."stripe.charges.eu"]
+min_calls = 5
+
+[breakers."stripe.refunds"]
+timeout = "none"
+
+[breakers."search"]
+preset = "http-api"
+"#,
+    )
+    .unwrap();
+    let ms = std::time::Duration::from_millis;
+    assert_eq!(config.defaults().timeout(), Some(ms(2000)));
+    let policies = config.resolve().unwrap();
+    assert_eq!(policies["stripe"].timeout(), Some(ms(2000)));
+    assert_eq!(policies["stripe.charges"].timeout(), Some(ms(500)));
+    assert_eq!(policies["stripe.charges.eu"].timeout(), Some(ms(500)));
+    assert_eq!(policies["stripe.refunds"].timeout(), None);
+    // A preset starts over, and presets have no timeout.
+    assert_eq!(policies["search"].timeout(), None);
+
+    // A section can set one over defaults that have none.
+    let config = RegistryConfig::from_toml("[breakers.\"db\"]\ntimeout = \"1s\"\n").unwrap();
+    assert_eq!(config.defaults().timeout(), None);
+    assert_eq!(config.resolve().unwrap()["db"].timeout(), Some(ms(1000)));
+}
+
+#[test]
 fn an_empty_file_is_the_default_policy_and_no_breakers() {
     for text in ["", "# nothing\n", "[defaults]\n[breakers]\n"] {
         let config = RegistryConfig::from_toml(text).unwrap();
@@ -193,7 +233,7 @@ fn a_child_error_caused_by_its_parent_is_reported_in_the_child() {
 fn invalid_files_name_the_section_field_reason_and_position() {
     let keys = "preset, window, failure_rate_threshold, min_calls, consecutive_failures, slow_calls, \
                 open_timeout, backoff, jitter, half_open, max_concurrent, recovery, latency_histogram, \
-                or rate_limit";
+                rate_limit, or timeout";
     let cases: Vec<(&str, String)> = vec![
         (
             "[breakers.\"stripe.charges\"]\nhalf_open = { permits = 5, successes = 8 }",
@@ -223,6 +263,14 @@ fn invalid_files_name_the_section_field_reason_and_position() {
         (
             "[defaults]\nrate_limit = { rate = 5, per = \"1s\", burst = 2 }\n[breakers.\"a\"]\nrate_limit = { burst = 0 }",
             "4:24: breakers.\"a\": rate_limit.burst: must be at least 1, got 0".into(),
+        ),
+        (
+            "[defaults]\ntimeout = 5",
+            "2:11: defaults: timeout: must be a duration such as \"30s\", \"500ms\" or \"1m 30s\", or \"none\", got the integer 5".into(),
+        ),
+        (
+            "[defaults]\ntimeout = \"2s\"\n[breakers.\"a\"]\ntimeout = \"0s\"",
+            "4:11: breakers.\"a\": timeout: must be in [1ns, 7days], got 0s".into(),
         ),
         (
             "[defaults]\nhalf_open = { permits = 1 }",

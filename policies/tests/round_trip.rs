@@ -110,6 +110,9 @@ fn policy(u: &mut Unstructured<'_>) -> Result<Policy> {
             count(u, 1, u32::MAX)?,
         ));
     }
+    if u.arbitrary()? {
+        b = b.timeout(duration(u, Duration::from_nanos(1))?);
+    }
     Ok(b.build().expect("the generator makes valid policies"))
 }
 
@@ -221,6 +224,39 @@ fn rate_limit_round_trips_and_overrides_any_parent() {
 }
 
 #[test]
+fn timeout_round_trips_and_overrides_any_parent() {
+    for timeout in [None, Some(Duration::from_millis(2500))] {
+        let mut b = Policy::builder();
+        if let Some(t) = timeout {
+            b = b.timeout(t);
+        }
+        let p = b.build().unwrap();
+        let text = p.to_toml();
+        let line = match timeout {
+            None => "timeout = \"none\"",
+            Some(_) => "timeout = \"2s 500ms\"",
+        };
+        assert!(text.contains(&format!("\n{line}\n")), "{text}");
+        assert_eq!(Policy::from_toml(&text), Ok(p.clone()));
+        let serde_text = toml::to_string(&p).unwrap();
+        assert!(serde_text.contains(&format!("\n{line}\n")), "{serde_text}");
+        assert_eq!(toml::from_str::<Policy>(&serde_text).unwrap(), p);
+        for parent in [None, Some(Duration::from_secs(9))] {
+            let mut b = Policy::builder();
+            if let Some(t) = parent {
+                b = b.timeout(t);
+            }
+            let parent = b.build().unwrap();
+            assert_eq!(
+                PolicyPatch::from_toml(&text).unwrap().apply(&parent),
+                Ok(p.clone())
+            );
+            assert_eq!(PolicyPatch::from_policy(&p).apply(&parent), Ok(p.clone()));
+        }
+    }
+}
+
+#[test]
 fn edge_values_round_trip() {
     let p = Policy::builder()
         .window(Window::time(MAX_DURATION, MAX_TIME_BUCKETS))
@@ -240,6 +276,7 @@ fn edge_values_round_trip() {
         .recovery(Recovery::ramp(Duration::from_millis(1), 1e-300))
         .latency_histogram(true)
         .rate_limit(RateLimit::new(u32::MAX, MAX_DURATION, u32::MAX))
+        .timeout(Duration::new(1, 1))
         .build()
         .unwrap();
     let text = p.to_toml();
@@ -258,6 +295,7 @@ max_concurrent = 16777216
 recovery = { ramp = "1ms", start_share = 1e-300 }
 latency_histogram = true
 rate_limit = { rate = 4294967295, per = "7days", burst = 4294967295 }
+timeout = "1s 1ns"
 "#
     );
     assert_eq!(Policy::from_toml(&text), Ok(p));

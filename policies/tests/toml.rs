@@ -6,8 +6,10 @@ use fusebox_policies::{Backoff, Policy, RateLimit, Recovery, Window};
 
 const KEYS: &str = "preset, window, failure_rate_threshold, min_calls, consecutive_failures, \
                     slow_calls, open_timeout, backoff, jitter, half_open, max_concurrent, recovery, \
-                    latency_histogram, or rate_limit";
+                    latency_histogram, rate_limit, or timeout";
 const DURATION: &str = "must be a duration such as \"30s\", \"500ms\" or \"1m 30s\", got";
+const TIMEOUT: &str =
+    "must be a duration such as \"30s\", \"500ms\" or \"1m 30s\", or \"none\", got";
 
 #[test]
 fn invalid_files_name_the_field_the_reason_and_the_position() {
@@ -35,6 +37,10 @@ fn invalid_files_name_the_field_the_reason_and_the_position() {
         ("rate_limit = { rate = 1.5, per = \"1s\", burst = 1 }", "1:23: rate_limit.rate: must be an integer in 1..=4294967295, got the float 1.5".into()),
         ("rate_limit = { rate = 100, per = 1, burst = 1 }", format!("1:34: rate_limit.per: {DURATION} the integer 1")),
         ("rate_limit = { rate = 100, per = \"1\", burst = 1 }", format!("1:34: rate_limit.per: {DURATION} \"1\" (no unit; write \"1s\" or \"1ms\")")),
+        ("timeout = 5", format!("1:11: timeout: {TIMEOUT} the integer 5")),
+        ("timeout = 2.5", format!("1:11: timeout: {TIMEOUT} the float 2.5")),
+        ("timeout = false", format!("1:11: timeout: {TIMEOUT} the boolean false")),
+        ("timeout = { secs = 2 }", format!("1:11: timeout: {TIMEOUT} a table")),
         ("rate_limit = { rate = 100, per = \"1s\", burst = true }", "1:48: rate_limit.burst: must be an integer in 1..=4294967295, got the boolean true".into()),
         // Out of range, positioned at the value.
         ("failure_rate_threshold = 1.5", "1:26: failure_rate_threshold: must be in (0, 1], got 1.5".into()),
@@ -52,6 +58,9 @@ fn invalid_files_name_the_field_the_reason_and_the_position() {
         ("recovery = { ramp = \"0s\", start_share = 0.5 }", "1:21: recovery.ramp: must be in [1ms, 7days], got 0s".into()),
         ("rate_limit = { rate = 0, per = \"1s\", burst = 1 }", "1:23: rate_limit.rate: must be in 1..=1000000000 (one call per nanosecond of rate_limit.per), got 0".into()),
         ("rate_limit = { rate = -1, per = \"1s\", burst = 1 }", "1:23: rate_limit.rate: must be in 1..=4294967295, got -1".into()),
+        ("timeout = \"0s\"", "1:11: timeout: must be in [1ns, 7days], got 0s".into()),
+        ("jitter = 0.1\ntimeout = \"0ms\"", "2:11: timeout: must be in [1ns, 7days], got 0s".into()),
+        ("timeout = \"8days\"", "1:11: timeout: must be in [1ns, 7days], got 8days".into()),
         ("rate_limit = { rate = 10, per = \"0s\", burst = 1 }", "1:33: rate_limit.per: must be in [1ns, 7days], got 0s".into()),
         ("rate_limit = { rate = 10, per = \"8days\", burst = 1 }", "1:33: rate_limit.per: must be in [1ns, 7days], got 8days".into()),
         ("\nrate_limit = { rate = 10, per = \"1s\", burst = 0 }", "2:47: rate_limit.burst: must be at least 1, got 0".into()),
@@ -69,6 +78,10 @@ fn invalid_files_name_the_field_the_reason_and_the_position() {
         ("open_timeout = \"10\"", format!("1:16: open_timeout: {DURATION} \"10\" (no unit; write \"10s\" or \"10ms\")")),
         ("open_timeout = \"10 parsecs\"", format!("1:16: open_timeout: {DURATION} \"10 parsecs\" (unknown unit \"parsecs\"; units are ns, us, ms, s, m, h, d)")),
         ("open_timeout = \"-5s\"", format!("1:16: open_timeout: {DURATION} \"-5s\" (a duration cannot be negative)")),
+        ("timeout = \"2\"", format!("1:11: timeout: {TIMEOUT} \"2\" (no unit; write \"2s\" or \"2ms\")")),
+        ("timeout = \"off\"", format!("1:11: timeout: {TIMEOUT} \"off\" (unexpected \"off\")")),
+        ("timeout = \"\"", format!("1:11: timeout: {TIMEOUT} \"\" (empty)")),
+        ("timeout = \"-1s\"", format!("1:11: timeout: {TIMEOUT} \"-1s\" (a duration cannot be negative)")),
         ("slow_calls = { duration = \"\", rate = 0.5 }", format!("1:27: slow_calls.duration: {DURATION} \"\" (empty)")),
         ("backoff = { exponential = 2.0, max = \"99999999999999999999999h\" }", format!("1:38: backoff.max: {DURATION} \"99999999999999999999999h\" (too large or too precise)")),
         // NaN, infinities and huge numbers.
@@ -113,6 +126,7 @@ fn invalid_files_name_the_field_the_reason_and_the_position() {
         ("rate_limit = { rate = 100, per = \"1s\" }", "1:14: rate_limit.burst: missing; a rate limit needs rate, per and burst".into()),
         ("rate_limit = {}", "1:14: rate_limit.rate: missing; a rate limit needs rate, per and burst".into()),
         ("rate_limit = { rate = 1, per = \"1s\", bursts = 1 }", "1:38: rate_limit.bursts: unknown key; expected rate, per, or burst (did you mean burst?)".into()),
+        ("timeouts = \"2s\"", format!("1:1: timeouts: unknown key; expected {KEYS} (did you mean timeout?)")),
         ("rate_limits = \"unlimited\"", format!("1:1: rate_limits: unknown key; expected {KEYS} (did you mean rate_limit?)")),
         // Not TOML at all.
         ("min_calls = ", "1:13: min_calls: invalid TOML: string values must be quoted, expected literal string".into()),
@@ -203,6 +217,7 @@ max_concurrent = 64                      # optional bulkhead
 recovery = { ramp = "30s", start_share = 0.1 }    # optional; absent = immediate
 latency_histogram = true                 # optional; absent = false
 rate_limit = { rate = 100, per = "1s", burst = 20 }   # GCRA; absent = unlimited
+timeout = "2s"                                        # per attempt; absent = none
 "#,
     )
     .unwrap();
@@ -221,9 +236,50 @@ rate_limit = { rate = 100, per = "1s", burst = 20 }   # GCRA; absent = unlimited
         .recovery(Recovery::ramp(Duration::from_secs(30), 0.1))
         .latency_histogram(true)
         .rate_limit(RateLimit::new(100, Duration::from_secs(1), 20))
+        .timeout(Duration::from_secs(2))
         .build()
         .unwrap();
     assert_eq!(p, expected);
+}
+
+#[test]
+fn timeout_is_a_duration_or_none_and_absent_by_default() {
+    assert_eq!(Policy::from_toml("").unwrap().timeout(), None);
+    assert_eq!(
+        Policy::from_toml("timeout = \"none\""),
+        Ok(Policy::default())
+    );
+    for (text, expected) in [
+        ("timeout = \"2s\"", Duration::from_secs(2)),
+        ("timeout = \"250ms\"", Duration::from_millis(250)),
+        ("timeout = \"1m 30s\"", Duration::from_secs(90)),
+        ("timeout = \"1ns\"", Duration::from_nanos(1)),
+        ("timeout = \"7days\"", Duration::from_secs(7 * 86_400)),
+    ] {
+        assert_eq!(
+            Policy::from_toml(text).unwrap().timeout(),
+            Some(expected),
+            "{text}"
+        );
+    }
+    let p = Policy::from_toml("preset = \"http-api\"\ntimeout = \"5s\"").unwrap();
+    assert_eq!(p.timeout(), Some(Duration::from_secs(5)));
+    assert_eq!(
+        p.to_builder().no_timeout().build(),
+        Policy::preset("http-api")
+    );
+    // A zero or wrongly typed timeout names the field, at the value.
+    for input in [
+        "timeout = \"0s\"",
+        "timeout = 5",
+        "timeout = \"5\"",
+        "timeout = \"never\"",
+    ] {
+        let err = Policy::from_toml(input).unwrap_err();
+        assert_eq!(err.field(), "timeout", "{input}");
+        assert_eq!(err.position(), Some((1, 11)), "{input}");
+        assert!(err.limited_by().is_empty());
+    }
 }
 
 #[test]
@@ -379,6 +435,18 @@ fn serde_errors_are_readable_too() {
     assert_eq!(
         err("rate_limit = \"none\""),
         "invalid value: string \"none\", expected \"unlimited\" or { rate = 100, per = \"1s\", burst = 20 }"
+    );
+    assert_eq!(
+        err("timeout = 5"),
+        "invalid type: integer `5`, expected a duration such as \"30s\", \"500ms\" or \"1m 30s\", or \"none\""
+    );
+    assert_eq!(
+        err("timeout = \"off\""),
+        "invalid value: string \"off\", expected a duration such as \"30s\", \"500ms\" or \"1m 30s\", or \"none\""
+    );
+    assert_eq!(
+        err("timeout = \"0s\""),
+        "timeout: must be in [1ns, 7days], got 0s"
     );
     assert_eq!(
         err("rate_limit = { rate = 100 }"),
