@@ -66,6 +66,7 @@ const fn secs(s: u64) -> Duration {
 /// latency_histogram = false
 /// rate_limit = "unlimited"
 /// timeout = "none"
+/// retry = "none"
 /// ```
 ///
 /// # Examples
@@ -95,6 +96,7 @@ pub fn http_api() -> Policy {
         latency_histogram: false,
         rate_limit: None,
         timeout: None,
+        retry: None,
     }
 }
 
@@ -118,6 +120,7 @@ pub fn http_api() -> Policy {
 /// latency_histogram = false
 /// rate_limit = "unlimited"
 /// timeout = "none"
+/// retry = "none"
 /// ```
 ///
 /// # Examples
@@ -146,6 +149,7 @@ pub fn database() -> Policy {
         latency_histogram: false,
         rate_limit: None,
         timeout: None,
+        retry: None,
     }
 }
 
@@ -169,6 +173,7 @@ pub fn database() -> Policy {
 /// latency_histogram = false
 /// rate_limit = "unlimited"
 /// timeout = "none"
+/// retry = "none"
 /// ```
 ///
 /// # Examples
@@ -198,6 +203,7 @@ pub fn payment_provider() -> Policy {
         latency_histogram: false,
         rate_limit: None,
         timeout: None,
+        retry: None,
     }
 }
 
@@ -221,6 +227,7 @@ pub fn payment_provider() -> Policy {
 /// latency_histogram = false
 /// rate_limit = "unlimited"
 /// timeout = "none"
+/// retry = "none"
 /// ```
 ///
 /// # Examples
@@ -249,6 +256,7 @@ pub fn aggressive() -> Policy {
         latency_histogram: false,
         rate_limit: None,
         timeout: None,
+        retry: None,
     }
 }
 
@@ -271,6 +279,7 @@ pub fn aggressive() -> Policy {
 /// latency_histogram = false
 /// rate_limit = "unlimited"
 /// timeout = "none"
+/// retry = "none"
 /// ```
 ///
 /// # Examples
@@ -296,6 +305,7 @@ pub fn lenient() -> Policy {
         latency_histogram: false,
         rate_limit: None,
         timeout: None,
+        retry: None,
     }
 }
 

@@ -3,10 +3,10 @@
 //! [`PolicyPatch`] and applies it over the defaults, so serde and [`Policy::from_toml`] accept the
 //! same documents and run the same validation.
 //!
-//! `backoff`, `slow_calls`, `recovery`, `max_concurrent`, `rate_limit` and `timeout` take a
-//! keyword or a value; their
-//! `Deserialize` is written by hand so a mistake reads `expected "constant" or { exponential =
-//! 2.0, max = "5m" }` rather than "data did not match any variant of untagged enum".
+//! `backoff`, `slow_calls`, `recovery`, `max_concurrent`, `rate_limit`, `timeout` and `retry`
+//! take a keyword or a value; their `Deserialize` is written by hand so a mistake reads
+//! `expected "constant" or { exponential = 2.0, max = "5m" }` rather than "data did not match
+//! any variant of untagged enum".
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -16,9 +16,10 @@ use serde::de::{self, DeserializeOwned, MapAccess, Unexpected, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::patch::{
-    BackoffPatch, HalfOpenPatch, Item, RateLimitPatch, RecoveryPatch, SlowCallsPatch, WindowPatch,
+    BackoffPatch, HalfOpenPatch, Item, RateLimitPatch, RecoveryPatch, RetryPatch, SlowCallsPatch,
+    WindowPatch,
 };
-use crate::{Backoff, Policy, PolicyError, PolicyPatch, Recovery, Window};
+use crate::{Backoff, Policy, PolicyError, PolicyPatch, Recovery, RetryBackoff, Window};
 
 fn item<T>(value: Option<T>) -> Option<Item<T>> {
     value.map(|v| Item::new(v, None))
@@ -61,6 +62,8 @@ pub(crate) struct PolicyRepr {
     pub rate_limit: Option<KeywordOr<RateLimitRepr, Unlimited>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Timeout>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<KeywordOr<RetryRepr, NoRetry>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -141,6 +144,31 @@ pub(crate) struct RateLimitRepr {
     burst: Option<u32>,
 }
 
+/// `retry = { .. }`; `backoff` is checked against [`RetryBackoff`]'s names when the patch is
+/// made, so the message is the same as a file's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RetryRepr {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_attempts: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    backoff: Option<String>,
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    base: Option<Duration>,
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    max: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    budget: Option<f64>,
+}
+
 /// The keyword of a `KeywordOr` and the message for anything else.
 pub(crate) trait Keyword {
     const WORD: &'static str;
@@ -163,9 +191,10 @@ keywords! {
     Constant = "constant", "\"constant\" or { exponential = 2.0, max = \"5m\" }";
     Immediate = "immediate", "\"immediate\" or { ramp = \"30s\", start_share = 0.1 }";
     Unlimited = "unlimited", "\"unlimited\" or { rate = 100, per = \"1s\", burst = 20 }";
+    NoRetry = "none", "\"none\" or { max_attempts = 3, backoff = \"exponential\", base = \"50ms\", max = \"2s\", budget = 0.2 }";
 }
 
-/// A keyword (`"off"`, `"constant"`, `"immediate"`, `"unlimited"`) or a table.
+/// A keyword (`"off"`, `"constant"`, `"immediate"`, `"unlimited"`, `"none"`) or a table.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum KeywordOr<T, K> {
     Keyword(PhantomData<K>),
@@ -344,6 +373,16 @@ impl From<Policy> for PolicyRepr {
                 }),
             }),
             timeout: Some(Timeout(p.timeout)),
+            retry: Some(match p.retry {
+                None => KeywordOr::Keyword(PhantomData),
+                Some(r) => KeywordOr::Table(RetryRepr {
+                    max_attempts: Some(r.max_attempts()),
+                    backoff: Some(r.backoff().name().to_owned()),
+                    base: Some(r.base()),
+                    max: Some(r.max()),
+                    budget: Some(r.budget()),
+                }),
+            }),
         }
     }
 }
@@ -367,6 +406,28 @@ impl TryFrom<PolicyRepr> for PolicyPatch {
                 span: item(w.span),
                 buckets: item(w.buckets),
             }),
+        };
+        let retry = match r.retry {
+            None => None,
+            Some(KeywordOr::Keyword(_)) => Some(RetryPatch::None),
+            Some(KeywordOr::Table(t)) => {
+                let backoff = match t.backoff {
+                    None => None,
+                    Some(name) => Some(RetryBackoff::from_name(&name).ok_or_else(|| {
+                        PolicyError::new(
+                            "retry.backoff",
+                            RetryBackoff::expected(&format!("{name:?}")),
+                        )
+                    })?),
+                };
+                Some(RetryPatch::Retry {
+                    max_attempts: item(t.max_attempts),
+                    backoff: item(backoff),
+                    base: item(t.base),
+                    max: item(t.max),
+                    budget: item(t.budget),
+                })
+            }
         };
         Ok(PolicyPatch {
             preset: item(r.preset),
@@ -412,6 +473,7 @@ impl TryFrom<PolicyRepr> for PolicyPatch {
                 },
             })),
             timeout: item(r.timeout.map(|t| t.0)),
+            retry: item(retry),
             pos: None,
         })
     }

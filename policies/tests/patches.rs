@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use fusebox_policies::{Backoff, Policy, PolicyPatch, RateLimit, Recovery, Window};
+use fusebox_policies::{
+    Backoff, Policy, PolicyPatch, RateLimit, Recovery, Retry, RetryBackoff, Window,
+};
 
 fn apply(patch: &str, base: &Policy) -> Result<Policy, String> {
     PolicyPatch::from_toml(patch)
@@ -24,8 +26,17 @@ fn base() -> Policy {
         .latency_histogram(true)
         .rate_limit(RateLimit::new(200, Duration::from_secs(1), 50))
         .timeout(Duration::from_millis(1500))
+        .retry(base_retry())
         .build()
         .unwrap()
+}
+
+fn base_retry() -> Retry {
+    Retry::new(4)
+        .with_backoff(RetryBackoff::FullJitter)
+        .with_base(Duration::from_millis(20))
+        .with_max(Duration::from_secs(1))
+        .with_budget(0.1)
 }
 
 #[test]
@@ -80,7 +91,7 @@ fn tables_patch_key_by_key_over_a_base_of_the_same_shape() {
 fn keywords_turn_inherited_rules_off() {
     let p = apply(
         "slow_calls = \"off\"\nbackoff = \"constant\"\nmax_concurrent = \"unlimited\"\nrecovery = \"immediate\"\n\
-         rate_limit = \"unlimited\"\ntimeout = \"none\"",
+         rate_limit = \"unlimited\"\ntimeout = \"none\"\nretry = \"none\"",
         &base(),
     )
     .unwrap();
@@ -90,6 +101,55 @@ fn keywords_turn_inherited_rules_off() {
     assert_eq!(p.recovery(), Recovery::Immediate);
     assert_eq!(p.rate_limit(), None);
     assert_eq!(p.timeout(), None);
+    assert_eq!(p.retry(), None);
+}
+
+#[test]
+fn retry_is_inherited_unless_the_patch_sets_it_key_by_key() {
+    let b = base();
+    let inherited = base_retry();
+    assert_eq!(apply("jitter = 0.3", &b).unwrap().retry(), Some(inherited));
+    let p = apply("retry = { max_attempts = 2 }", &b).unwrap();
+    assert_eq!(
+        p.retry(),
+        Some(
+            Retry::new(2)
+                .with_backoff(RetryBackoff::FullJitter)
+                .with_base(Duration::from_millis(20))
+                .with_max(Duration::from_secs(1))
+                .with_budget(0.1)
+        )
+    );
+    let p = apply("retry.backoff = \"decorrelated\"\nretry.budget = 0.5", &b).unwrap();
+    assert_eq!(
+        p.retry(),
+        Some(
+            inherited
+                .with_backoff(RetryBackoff::Decorrelated)
+                .with_budget(0.5)
+        )
+    );
+    assert_eq!(p.to_builder().retry(inherited).build().unwrap(), b);
+    let off = apply("retry = \"none\"", &b).unwrap();
+    assert_eq!(off.retry(), None);
+    assert_eq!(off.to_builder().retry(inherited).build().unwrap(), b);
+
+    let patch = PolicyPatch::from_toml("retry = \"none\"").unwrap();
+    assert!(!patch.is_empty());
+    assert_ne!(patch, PolicyPatch::new());
+    assert_ne!(
+        patch,
+        PolicyPatch::from_toml("retry = { max_attempts = 2 }").unwrap()
+    );
+    // A patched key is checked against the inherited ones: max must stay at least base.
+    assert_eq!(
+        apply("jitter = 0.1\nretry = { base = \"2s\" }", &b),
+        Err("2:18: retry.max: must be in [2s, 7days], got 1s".into())
+    );
+    assert_eq!(
+        apply("retry = { budget = 2 }", &b),
+        Err("1:20: retry.budget: must be in [0, 1], got 2".into())
+    );
 }
 
 #[test]
@@ -212,6 +272,16 @@ fn a_shape_change_must_be_complete() {
     assert_eq!(
         apply("recovery = { start_share = 0.5 }", &d),
         Err("1:12: recovery.ramp: missing; a ramp needs both ramp and start_share".into())
+    );
+    assert_eq!(
+        apply(
+            "retry = { max_attempts = 3, backoff = \"constant\", base = \"1s\", max = \"1s\" }",
+            &d
+        ),
+        Err(
+            "1:9: retry.budget: missing; a retry needs max_attempts, backoff, base, max and budget"
+                .into()
+        )
     );
     assert_eq!(
         apply("rate_limit = { rate = 100, burst = 10 }", &d),

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use fusebox_policies::{ConfigError, Policy, RateLimit, RegistryConfig, Window, validate_name};
+use fusebox_policies::{
+    ConfigError, Policy, RateLimit, RegistryConfig, Retry, RetryBackoff, Window, validate_name,
+};
 
 const FILE: &str = r#"
 # The registry's default, over Policy::default().
@@ -200,6 +202,60 @@ preset = "http-api"
 }
 
 #[test]
+fn retry_in_the_defaults_is_inherited_and_sections_override_it() {
+    let config = RegistryConfig::from_toml(
+        r#"
+[defaults]
+retry = { max_attempts = 3, backoff = "decorrelated", base = "50ms", max = "2s", budget = 0.2 }
+
+[breakers."stripe"]
+jitter = 0.1
+
+[breakers."stripe.charges"]
+retry = { max_attempts = 5, backoff = "exponential" }
+
+[breakers."stripe.charges.eu"]
+retry.max = "500ms"
+
+[breakers."stripe.refunds"]
+retry = "none"
+
+[breakers."search"]
+preset = "http-api"
+
+[breakers."search.suggest"]
+retry = { max_attempts = 2, backoff = "constant", base = "10ms", max = "10ms", budget = 0.05 }
+"#,
+    )
+    .unwrap();
+    let ms = std::time::Duration::from_millis;
+    let defaults = Retry::new(3).with_backoff(RetryBackoff::Decorrelated);
+    assert_eq!(config.defaults().retry(), Some(defaults));
+    let policies = config.resolve().unwrap();
+    assert_eq!(policies["stripe"].retry(), Some(defaults));
+    // Key by key over the inherited retry.
+    let charges = Retry::new(5);
+    assert_eq!(policies["stripe.charges"].retry(), Some(charges));
+    assert_eq!(
+        policies["stripe.charges.eu"].retry(),
+        Some(charges.with_max(ms(500)))
+    );
+    assert_eq!(policies["stripe.refunds"].retry(), None);
+    // A preset starts over, and presets do not retry.
+    assert_eq!(policies["search"].retry(), None);
+    assert_eq!(
+        policies["search.suggest"].retry(),
+        Some(
+            Retry::new(2)
+                .with_backoff(RetryBackoff::Constant)
+                .with_base(ms(10))
+                .with_max(ms(10))
+                .with_budget(0.05)
+        )
+    );
+}
+
+#[test]
 fn an_empty_file_is_the_default_policy_and_no_breakers() {
     for text in ["", "# nothing\n", "[defaults]\n[breakers]\n"] {
         let config = RegistryConfig::from_toml(text).unwrap();
@@ -233,7 +289,7 @@ fn a_child_error_caused_by_its_parent_is_reported_in_the_child() {
 fn invalid_files_name_the_section_field_reason_and_position() {
     let keys = "preset, window, failure_rate_threshold, min_calls, consecutive_failures, slow_calls, \
                 open_timeout, backoff, jitter, half_open, max_concurrent, recovery, latency_histogram, \
-                rate_limit, or timeout";
+                rate_limit, timeout, or retry";
     let cases: Vec<(&str, String)> = vec![
         (
             "[breakers.\"stripe.charges\"]\nhalf_open = { permits = 5, successes = 8 }",
@@ -271,6 +327,24 @@ fn invalid_files_name_the_section_field_reason_and_position() {
         (
             "[defaults]\ntimeout = \"2s\"\n[breakers.\"a\"]\ntimeout = \"0s\"",
             "4:11: breakers.\"a\": timeout: must be in [1ns, 7days], got 0s".into(),
+        ),
+        (
+            "[defaults]\nretry.max_attempts = \"3\"",
+            "2:22: defaults: retry.max_attempts: must be an integer in 1..=4294967295, got the string \"3\"".into(),
+        ),
+        (
+            "[breakers.\"a\"]\nretry = { max_attempts = 3 }",
+            "2:9: breakers.\"a\": retry.backoff: missing; a retry needs max_attempts, backoff, base, max and budget".into(),
+        ),
+        (
+            "[defaults]\nretry = { max_attempts = 3, backoff = \"exponential\", base = \"50ms\", max = \"2s\", budget = 0.2 }\n\
+             [breakers.\"a\"]\nretry = { base = \"3s\" }",
+            "4:18: breakers.\"a\": retry.max: must be in [3s, 7days], got 2s".into(),
+        ),
+        (
+            "[defaults]\nretry = { max_attempts = 3, backoff = \"exponential\", base = \"50ms\", max = \"2s\", budget = 0.2 }\n\
+             [breakers.\"a\"]\nretry.backoff = \"jitter\"",
+            "4:17: breakers.\"a\": retry.backoff: must be one of \"constant\", \"exponential\", \"full_jitter\", \"decorrelated\", got \"jitter\"".into(),
         ),
         (
             "[defaults]\nhalf_open = { permits = 1 }",
