@@ -20,6 +20,10 @@ pub mod toml {
     //! max_concurrent = 64                      # or "unlimited" (the default)
     //! recovery = { ramp = "30s", start_share = 0.1 }    # or "immediate" (the default)
     //! latency_histogram = true                 # or false (the default)
+    //! rate_limit = { rate = 100, per = "1s", burst = 20 }   # or "unlimited" (the default)
+    //! timeout = "2s"                           # or "none" (the default)
+    //! retry = { max_attempts = 3, backoff = "decorrelated", base = "50ms", max = "2s", budget = 0.2 }
+    //!                                          # or "none" (the default)
     //! ```
     //!
     //! - **Absent keys keep what they inherit**: the default (or the preset) in a policy file,
@@ -27,7 +31,9 @@ pub mod toml {
     //! - **Tables patch key by key**: `half_open = { permits = 8 }` keeps the inherited
     //!   `successes`; `backoff = { max = "10m" }` keeps an inherited exponential factor. A table
     //!   that changes shape must be complete: a time window over a count window needs `span`
-    //!   and `buckets`, an exponential backoff over a constant one needs `exponential` and `max`.
+    //!   and `buckets`, an exponential backoff over a constant one needs `exponential` and
+    //!   `max`, and a rule over none (`slow_calls`, `recovery`, `rate_limit`, `retry`) needs
+    //!   all its keys.
     //! - **Durations** are strings with units, as [humantime] reads them: `"500ms"`, `"30s"`,
     //!   `"5m"`, `"1h 30m"`, `"7days"`. A bare number, a negative duration or an unknown unit is
     //!   an error. Numbers may be written as TOML integers or floats; counts must be integers.
@@ -35,10 +41,32 @@ pub mod toml {
     //!   mean `min_calls`?). So are duplicate keys.
     //! - **`latency_histogram`** records each admitted call's duration, from acquire to record,
     //!   in a latency histogram. It is `true` or `false`; any other value is an error.
-    //! - **Round trip**: `to_toml` writes every key, the optional rules as `"off"`,
-    //!   `"unlimited"` and `"immediate"`, `latency_histogram` as `true` or `false`, floats in
-    //!   their shortest exact form and durations in humantime's exact form, so
-    //!   `from_toml(&p.to_toml()) == Ok(p)` for every policy.
+    //! - **`rate_limit`** admits on average at most `rate` calls per `per`, by the generic cell
+    //!   rate algorithm (GCRA): calls are spaced by the emission interval `per / rate`, and up
+    //!   to `burst` calls may go at once after a quiet spell; `burst = 1` spaces them evenly.
+    //!   `rate` is in 1 to `per` in nanoseconds (the interval is at least 1ns), `per` in
+    //!   [1ns, 7days], `burst` at least 1. Over `"unlimited"` (the default) it needs all
+    //!   three keys; over an inherited limit it patches key by key. See
+    //!   [`RateLimit`](crate::RateLimit).
+    //! - **`timeout`** limits how long each attempt of a call may take: the first attempt and each
+    //!   retry have the whole timeout. It is a duration in [1ns, 7days], or `"none"` (the default)
+    //!   for no limit; `"none"` over an inherited timeout removes it.
+    //! - **`retry`** retries failed calls. `max_attempts` counts the first attempt (at least 1;
+    //!   1 is no retry). `backoff` is the wait before each retry, by the AWS Architecture
+    //!   Blog's "Exponential Backoff And Jitter": `"constant"` waits `base`; `"exponential"`
+    //!   waits `min(max, base · 2^(n - 1))` before retry `n`; `"full_jitter"` a random wait up
+    //!   to that; `"decorrelated"` `min(max, random_between(base, previous · 3))`, the previous
+    //!   wait being `base` before the first retry. `base` is in [1ns, 7days], `max` in
+    //!   [`base`, 7days]. `budget`, in [0, 1], caps the extra load: over any 10 s window,
+    //!   retries may add at most this share of the first attempts, plus a floor of 10 retries
+    //!   per second of the window. `"none"` (the default) is one attempt per call. Over
+    //!   `"none"` a `retry` table needs all five keys; over an inherited retry it patches key
+    //!   by key. See [`Retry`](crate::Retry) and [`Retry::delay`](crate::Retry::delay).
+    //! - **Round trip**: `to_toml` writes every key, the optional rules as `"off"`, `"unlimited"`
+    //!   (`max_concurrent`, `rate_limit`), `"immediate"` and `"none"` (`timeout`, `retry`),
+    //!   `latency_histogram` as `true` or `false`, floats in their shortest exact form and
+    //!   durations in humantime's exact form, so `from_toml(&p.to_toml()) == Ok(p)` for every
+    //!   policy.
     //!
     //! [humantime]: https://docs.rs/humantime
     //!
@@ -53,7 +81,7 @@ pub mod toml {
     //! ```text
     //! 7:24: half_open.successes: must be in 1..=5 (half_open.permits), got 8
     //! 3:16: open_timeout: must be a duration such as "30s", "500ms" or "1m 30s", got "10" (no unit; write "10s" or "10ms")
-    //! 1:1: min_call: unknown key; expected preset, window, …, or latency_histogram (did you mean min_calls?)
+    //! 1:1: min_call: unknown key; expected preset, window, …, or retry (did you mean min_calls?)
     //! 2:1: jitter: duplicate key; it is already set at 1:1
     //! 1:21: latency_histogram: must be true or false, got the string "yes"
     //! ```

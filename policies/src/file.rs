@@ -12,11 +12,12 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use crate::patch::{
-    BackoffPatch, HalfOpenPatch, Item, Pos, RecoveryPatch, SlowCallsPatch, WindowPatch,
+    BackoffPatch, HalfOpenPatch, Item, Pos, RateLimitPatch, RecoveryPatch, RetryPatch,
+    SlowCallsPatch, WindowPatch,
 };
 use crate::{
     Backoff, MAX_CONCURRENT, MAX_COUNT_WINDOW, MAX_HALF_OPEN_PERMITS, MAX_TIME_BUCKETS, Policy,
-    PolicyError, PolicyPatch, Recovery, Window, presets,
+    PolicyError, PolicyPatch, Recovery, RetryBackoff, Window, presets,
 };
 
 /// The text of a file and where its lines start, to turn byte offsets into line and column.
@@ -271,6 +272,9 @@ pub(crate) const POLICY_KEYS: &[&str] = &[
     "max_concurrent",
     "recovery",
     "latency_histogram",
+    "rate_limit",
+    "timeout",
+    "retry",
 ];
 
 const WINDOW_FORM: &str = "{ count = N } or { span = \"10s\", buckets = N }";
@@ -278,7 +282,11 @@ const SLOW_CALLS_FORM: &str = "\"off\" or { duration = \"500ms\", rate = 0.8 }";
 const BACKOFF_FORM: &str = "\"constant\" or { exponential = 2.0, max = \"5m\" }";
 const HALF_OPEN_FORM: &str = "{ permits = N, successes = N }";
 const RECOVERY_FORM: &str = "\"immediate\" or { ramp = \"30s\", start_share = 0.1 }";
+const RATE_LIMIT_FORM: &str = "\"unlimited\" or { rate = 100, per = \"1s\", burst = 20 }";
+const RETRY_FORM: &str = "\"none\" or { max_attempts = 3, backoff = \"exponential\", \
+                          base = \"50ms\", max = \"2s\", budget = 0.2 }";
 const DURATION_FORM: &str = "a duration such as \"30s\", \"500ms\" or \"1m 30s\"";
+const TIMEOUT_FORM: &str = "a duration such as \"30s\", \"500ms\" or \"1m 30s\", or \"none\"";
 
 /// Parses a policy patch from a whole TOML document.
 pub(crate) fn parse_patch(text: &str) -> Result<PolicyPatch, PolicyError> {
@@ -563,6 +571,91 @@ impl Walker<'_, '_> {
                 "latency_histogram" => {
                     patch.latency_histogram = Some(self.boolean("latency_histogram", value)?);
                 }
+                "rate_limit" => {
+                    let v = match self.keyword_or_table(
+                        "rate_limit",
+                        "unlimited",
+                        RATE_LIMIT_FORM,
+                        value,
+                    )? {
+                        None => RateLimitPatch::Unlimited,
+                        Some(t) => {
+                            let mut rate = None;
+                            let mut per = None;
+                            let mut burst = None;
+                            for (k, v) in entries(t) {
+                                match k.get_ref().as_ref() {
+                                    "rate" => {
+                                        rate = Some(self.int("rate_limit.rate", 1, u32::MAX, v)?);
+                                    }
+                                    "per" => per = Some(self.duration("rate_limit.per", v)?),
+                                    "burst" => {
+                                        burst =
+                                            Some(self.int("rate_limit.burst", 1, u32::MAX, v)?);
+                                    }
+                                    _ => {
+                                        return Err(self.unknown_key(
+                                            "rate_limit",
+                                            k,
+                                            &["rate", "per", "burst"],
+                                        ));
+                                    }
+                                }
+                            }
+                            RateLimitPatch::Limit { rate, per, burst }
+                        }
+                    };
+                    patch.rate_limit = Some(Item::new(v, vpos));
+                }
+                "timeout" => {
+                    let v = match value.get_ref() {
+                        DeValue::String(s) if s == "none" => None,
+                        _ => Some(self.duration_in("timeout", TIMEOUT_FORM, value)?.value),
+                    };
+                    patch.timeout = Some(Item::new(v, vpos));
+                }
+                "retry" => {
+                    let v = match self.keyword_or_table("retry", "none", RETRY_FORM, value)? {
+                        None => RetryPatch::None,
+                        Some(t) => {
+                            let mut max_attempts = None;
+                            let mut backoff = None;
+                            let mut base = None;
+                            let mut max = None;
+                            let mut budget = None;
+                            for (k, v) in entries(t) {
+                                match k.get_ref().as_ref() {
+                                    "max_attempts" => {
+                                        max_attempts =
+                                            Some(self.int("retry.max_attempts", 1, u32::MAX, v)?);
+                                    }
+                                    "backoff" => backoff = Some(self.retry_backoff(v)?),
+                                    "base" => base = Some(self.duration("retry.base", v)?),
+                                    "max" => max = Some(self.duration("retry.max", v)?),
+                                    "budget" => {
+                                        budget =
+                                            Some(self.number("retry.budget", "in [0, 1]", v)?);
+                                    }
+                                    _ => {
+                                        return Err(self.unknown_key(
+                                            "retry",
+                                            k,
+                                            &["max_attempts", "backoff", "base", "max", "budget"],
+                                        ));
+                                    }
+                                }
+                            }
+                            RetryPatch::Retry {
+                                max_attempts,
+                                backoff,
+                                base,
+                                max,
+                                budget,
+                            }
+                        }
+                    };
+                    patch.retry = Some(Item::new(v, vpos));
+                }
                 _ => {
                     let mut err = self.unknown_key("", key, POLICY_KEYS);
                     if let (Context::Breaker(name), DeValue::Table(_)) = (context, value.get_ref())
@@ -636,6 +729,21 @@ impl Walker<'_, '_> {
             }
         }
         Ok(Item::new(w, pos))
+    }
+
+    fn retry_backoff(
+        &self,
+        value: &Spanned<DeValue<'_>>,
+    ) -> Result<Item<RetryBackoff>, PolicyError> {
+        let pos = self.src.pos(value);
+        let got = match value.get_ref() {
+            DeValue::String(name) => match RetryBackoff::from_name(name) {
+                Some(b) => return Ok(Item::new(b, pos)),
+                None => format!("{:?}", name.as_ref()),
+            },
+            other => describe(other),
+        };
+        Err(self.err("retry.backoff", RetryBackoff::expected(&got), pos))
     }
 
     fn table<'v, 'a>(
@@ -753,18 +861,24 @@ impl Walker<'_, '_> {
         field: &str,
         value: &Spanned<DeValue<'_>>,
     ) -> Result<Item<Duration>, PolicyError> {
+        self.duration_in(field, DURATION_FORM, value)
+    }
+
+    /// A duration, with `form` saying what the field accepts when the value is not one.
+    fn duration_in(
+        &self,
+        field: &str,
+        form: &str,
+        value: &Spanned<DeValue<'_>>,
+    ) -> Result<Item<Duration>, PolicyError> {
         let pos = self.src.pos(value);
         match value.get_ref() {
-            DeValue::String(s) => parse_duration(s).map(|d| Item::new(d, pos)).map_err(|why| {
-                self.err(
-                    field,
-                    format!("must be {DURATION_FORM}, got {s:?} ({why})"),
-                    pos,
-                )
-            }),
+            DeValue::String(s) => parse_duration(s)
+                .map(|d| Item::new(d, pos))
+                .map_err(|why| self.err(field, format!("must be {form}, got {s:?} ({why})"), pos)),
             other => Err(self.err(
                 field,
-                format!("must be {DURATION_FORM}, got {}", describe(other)),
+                format!("must be {form}, got {}", describe(other)),
                 pos,
             )),
         }
@@ -850,6 +964,30 @@ pub(crate) fn policy_to_toml(p: &Policy) -> String {
             fmt_float(start_share)
         ),
     };
+    let rate_limit = match p.rate_limit {
+        None => "\"unlimited\"".to_owned(),
+        Some(l) => format!(
+            "{{ rate = {}, per = {}, burst = {} }}",
+            l.rate,
+            fmt_duration(l.per),
+            l.burst
+        ),
+    };
+    let timeout = match p.timeout {
+        None => "\"none\"".to_owned(),
+        Some(t) => fmt_duration(t),
+    };
+    let retry = match p.retry {
+        None => "\"none\"".to_owned(),
+        Some(r) => format!(
+            "{{ max_attempts = {}, backoff = \"{}\", base = {}, max = {}, budget = {} }}",
+            r.max_attempts(),
+            r.backoff().name(),
+            fmt_duration(r.base()),
+            fmt_duration(r.max()),
+            fmt_float(r.budget())
+        ),
+    };
     let lines = [
         ("window", window),
         (
@@ -872,6 +1010,9 @@ pub(crate) fn policy_to_toml(p: &Policy) -> String {
         ("max_concurrent", max_concurrent),
         ("recovery", recovery),
         ("latency_histogram", p.latency_histogram.to_string()),
+        ("rate_limit", rate_limit),
+        ("timeout", timeout),
+        ("retry", retry),
     ];
     for (key, value) in lines {
         let _ = writeln!(s, "{key} = {value}");

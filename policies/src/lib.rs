@@ -1,8 +1,10 @@
 //! Circuit-breaker policies as plain, validated data.
 //!
 //! A [`Policy`] says when a breaker trips, how long it stays open, how it probes and how it
-//! recovers. It is immutable once built: [`PolicyBuilder::build`] checks every field and names
-//! the first one that is out of range, so a breaker never runs with a half-valid policy.
+//! recovers; and, if it sets them, how fast calls may go ([`RateLimit`]), how long each
+//! attempt may take ([`Policy::timeout`]) and how failed calls are retried ([`Retry`]). It is
+//! immutable once built: [`PolicyBuilder::build`] checks every field and names the first one
+//! that is out of range, so a breaker never runs with a half-valid policy.
 //!
 //! ```
 //! use std::time::Duration;
@@ -87,6 +89,37 @@ pub const OPEN_TIMEOUT_DEFAULT_SECS: u64 = 30;
 pub const HALF_OPEN_PERMITS_DEFAULT: u32 = 5;
 /// Default number of probe successes that close a half-open breaker.
 pub const SUCCESS_THRESHOLD_DEFAULT: u32 = 3;
+/// Default first wait of a [`Retry`].
+///
+/// ```
+/// assert_eq!(fusebox_policies::Retry::new(3).base(), fusebox_policies::RETRY_BASE_DEFAULT);
+/// ```
+pub const RETRY_BASE_DEFAULT: Duration = Duration::from_millis(50);
+/// Default longest wait of a [`Retry`].
+///
+/// ```
+/// assert_eq!(fusebox_policies::Retry::new(3).max(), fusebox_policies::RETRY_MAX_DEFAULT);
+/// ```
+pub const RETRY_MAX_DEFAULT: Duration = Duration::from_secs(2);
+/// Default retry budget: the share of first attempts that retries may add.
+///
+/// ```
+/// assert_eq!(fusebox_policies::Retry::new(3).budget(), fusebox_policies::RETRY_BUDGET_DEFAULT);
+/// ```
+pub const RETRY_BUDGET_DEFAULT: f64 = 0.2;
+/// The window a [`Retry`]'s budget counts first attempts and retries over.
+///
+/// ```
+/// assert_eq!(fusebox_policies::RETRY_BUDGET_WINDOW.as_secs(), 10);
+/// ```
+pub const RETRY_BUDGET_WINDOW: Duration = Duration::from_secs(10);
+/// The retries per second of [`RETRY_BUDGET_WINDOW`] that a [`Retry`]'s budget allows
+/// whatever its share: 100 retries per 10 s window.
+///
+/// ```
+/// assert_eq!(fusebox_policies::RETRY_BUDGET_MIN_RETRIES_PER_SEC, 10);
+/// ```
+pub const RETRY_BUDGET_MIN_RETRIES_PER_SEC: u32 = 10;
 
 /// The shape of a breaker's sliding window.
 ///
@@ -297,6 +330,427 @@ pub struct SlowCalls {
     pub rate: f64,
 }
 
+/// A rate limit by the generic cell rate algorithm (GCRA): on average at most `rate` calls per
+/// `per`, with up to `burst` calls at once.
+///
+/// Calls are spaced by the [emission interval](Self::emission_interval) `T = per / rate`, and
+/// up to `burst` calls may go back to back after a quiet spell (the GCRA's tolerance is
+/// `(burst - 1) · T`). A `burst` of 1 spaces calls evenly, one every `T`. In TOML:
+/// `rate_limit = { rate = 100, per = "1s", burst = 20 }`, or `"unlimited"` for none.
+///
+/// Valid values, as [`PolicyBuilder::build`] checks them: `per` from 1ns to
+/// [`MAX_DURATION`], `rate` from 1 to `per` in nanoseconds (so `T` is at least 1ns), `burst`
+/// at least 1.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use fusebox_policies::{Policy, RateLimit};
+///
+/// let limit = RateLimit::new(100, Duration::from_secs(1), 20);
+/// assert_eq!(limit.emission_interval(), Duration::from_millis(10));
+/// let p = Policy::builder().rate_limit(limit).build()?;
+/// assert_eq!(p.rate_limit(), Some(limit));
+/// # Ok::<(), fusebox_policies::PolicyError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RateLimit {
+    rate: u32,
+    per: Duration,
+    burst: u32,
+}
+
+impl RateLimit {
+    /// At most `rate` calls per `per` on average, up to `burst` of them at once. The values
+    /// are checked when the policy is built.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let limit = fusebox_policies::RateLimit::new(5, Duration::from_secs(1), 1);
+    /// assert_eq!((limit.rate(), limit.per(), limit.burst()), (5, Duration::from_secs(1), 1));
+    /// ```
+    pub const fn new(rate: u32, per: Duration, burst: u32) -> Self {
+        RateLimit { rate, per, burst }
+    }
+
+    /// How many calls may go per [`per`](Self::per), on average.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert_eq!(fusebox_policies::RateLimit::new(100, Duration::from_secs(1), 20).rate(), 100);
+    /// ```
+    pub const fn rate(&self) -> u32 {
+        self.rate
+    }
+
+    /// The period [`rate`](Self::rate) is counted over.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let limit = fusebox_policies::RateLimit::new(100, Duration::from_secs(60), 20);
+    /// assert_eq!(limit.per(), Duration::from_secs(60));
+    /// ```
+    pub const fn per(&self) -> Duration {
+        self.per
+    }
+
+    /// How many calls may go at once, after a quiet spell; 1 spaces calls evenly.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert_eq!(fusebox_policies::RateLimit::new(100, Duration::from_secs(1), 20).burst(), 20);
+    /// ```
+    pub const fn burst(&self) -> u32 {
+        self.burst
+    }
+
+    /// The GCRA's emission interval `T`: `per / rate`, rounded down to the nanosecond (and
+    /// `per` itself for a `rate` of 0, which no valid policy has).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox_policies::RateLimit;
+    /// assert_eq!(RateLimit::new(4, Duration::from_secs(1), 1).emission_interval(), Duration::from_millis(250));
+    /// assert_eq!(RateLimit::new(3, Duration::from_secs(1), 1).emission_interval(), Duration::from_nanos(333_333_333));
+    /// ```
+    pub fn emission_interval(&self) -> Duration {
+        self.per.checked_div(self.rate).unwrap_or(self.per)
+    }
+}
+
+/// How long [`Retry`] waits before each retry: the schedules of the AWS Architecture Blog's
+/// "Exponential Backoff And Jitter", capped at the retry's `max`.
+///
+/// In TOML: `"constant"`, `"exponential"`, `"full_jitter"` or `"decorrelated"`.
+/// [`Retry::delay`] computes the wait.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use fusebox_policies::{Retry, RetryBackoff};
+///
+/// let r = Retry::new(3).with_backoff(RetryBackoff::Constant);
+/// assert_eq!(r.delay(2, Duration::ZERO, 0.5), r.base());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RetryBackoff {
+    /// Every wait is `base`.
+    Constant,
+    /// The wait doubles from `base` on each retry: `min(max, base · 2^(attempt - 1))`.
+    Exponential,
+    /// A random wait up to the exponential one:
+    /// `random_between(0, min(max, base · 2^(attempt - 1)))`.
+    FullJitter,
+    /// A random wait from `base` up to three times the previous one:
+    /// `min(max, random_between(base, previous · 3))`, the previous wait being `base` before
+    /// the first retry.
+    Decorrelated,
+}
+
+impl RetryBackoff {
+    /// Every schedule, by its TOML name, in the order messages list them.
+    pub(crate) const NAMED: [(&'static str, RetryBackoff); 4] = [
+        ("constant", RetryBackoff::Constant),
+        ("exponential", RetryBackoff::Exponential),
+        ("full_jitter", RetryBackoff::FullJitter),
+        ("decorrelated", RetryBackoff::Decorrelated),
+    ];
+
+    /// The TOML name.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            RetryBackoff::Constant => "constant",
+            RetryBackoff::Exponential => "exponential",
+            RetryBackoff::FullJitter => "full_jitter",
+            RetryBackoff::Decorrelated => "decorrelated",
+        }
+    }
+
+    /// The schedule a TOML name stands for.
+    pub(crate) fn from_name(name: &str) -> Option<Self> {
+        Self::NAMED
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, b)| *b)
+    }
+
+    /// The reason for a refused name or value, listing the names.
+    pub(crate) fn expected(got: &str) -> String {
+        let names: Vec<String> = Self::NAMED.iter().map(|(n, _)| format!("{n:?}")).collect();
+        format!("must be one of {}, got {got}", names.join(", "))
+    }
+}
+
+/// Retries of a failed call: how many attempts in all, how long to wait between them, and
+/// the share of extra load retries may add.
+///
+/// - `max_attempts` counts the first attempt: 3 is the call and up to 2 retries; 1 is no
+///   retry. At least 1.
+/// - `backoff`, `base` and `max`: the wait before each retry, by [`RetryBackoff`]'s
+///   schedules; see [`delay`](Self::delay). `base` is from 1ns to [`MAX_DURATION`], `max`
+///   from `base` to [`MAX_DURATION`].
+/// - `budget`, in [0, 1]: retries may add at most this share of the first attempts seen over
+///   the last [`RETRY_BUDGET_WINDOW`] (10 s), plus a floor of
+///   [`RETRY_BUDGET_MIN_RETRIES_PER_SEC`] (10) retries per second of that window, so that a
+///   quiet dependency can still be retried. 0 leaves only the floor.
+///
+/// [`Retry::new`] sets the defaults: `exponential` backoff from [`RETRY_BASE_DEFAULT`]
+/// (50 ms) up to [`RETRY_MAX_DEFAULT`] (2 s), and a [`RETRY_BUDGET_DEFAULT`] (0.2) budget.
+/// In TOML every key is written out:
+/// `retry = { max_attempts = 3, backoff = "decorrelated", base = "50ms", max = "2s", budget = 0.2 }`,
+/// or `"none"` for no retry.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use fusebox_policies::{Policy, Retry, RetryBackoff};
+///
+/// let retry = Retry::new(3)
+///     .with_backoff(RetryBackoff::Decorrelated)
+///     .with_max(Duration::from_secs(1));
+/// let p = Policy::builder().retry(retry).build()?;
+/// assert_eq!(p.retry(), Some(retry));
+/// assert_eq!(retry.base(), Duration::from_millis(50));
+/// # Ok::<(), fusebox_policies::PolicyError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Retry {
+    max_attempts: u32,
+    backoff: RetryBackoff,
+    base: Duration,
+    max: Duration,
+    budget: f64,
+}
+
+impl Retry {
+    /// Up to `max_attempts` attempts in all (the first one included), with the defaults:
+    /// exponential backoff from 50 ms up to 2 s, and a budget of 0.2. The values are checked
+    /// when the policy is built.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox_policies::{Retry, RetryBackoff};
+    /// let r = Retry::new(4);
+    /// assert_eq!(r.max_attempts(), 4);
+    /// assert_eq!(r.backoff(), RetryBackoff::Exponential);
+    /// assert_eq!((r.base(), r.max()), (Duration::from_millis(50), Duration::from_secs(2)));
+    /// assert_eq!(r.budget(), 0.2);
+    /// ```
+    pub const fn new(max_attempts: u32) -> Self {
+        Retry {
+            max_attempts,
+            backoff: RetryBackoff::Exponential,
+            base: RETRY_BASE_DEFAULT,
+            max: RETRY_MAX_DEFAULT,
+            budget: RETRY_BUDGET_DEFAULT,
+        }
+    }
+
+    /// The same retry with another wait schedule.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fusebox_policies::{Retry, RetryBackoff};
+    /// let r = Retry::new(3).with_backoff(RetryBackoff::FullJitter);
+    /// assert_eq!(r.backoff(), RetryBackoff::FullJitter);
+    /// ```
+    #[must_use]
+    pub const fn with_backoff(self, backoff: RetryBackoff) -> Self {
+        Retry { backoff, ..self }
+    }
+
+    /// The same retry with another base wait.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let r = fusebox_policies::Retry::new(3).with_base(Duration::from_millis(100));
+    /// assert_eq!(r.base(), Duration::from_millis(100));
+    /// ```
+    #[must_use]
+    pub const fn with_base(self, base: Duration) -> Self {
+        Retry { base, ..self }
+    }
+
+    /// The same retry with another longest wait.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let r = fusebox_policies::Retry::new(3).with_max(Duration::from_secs(10));
+    /// assert_eq!(r.max(), Duration::from_secs(10));
+    /// ```
+    #[must_use]
+    pub const fn with_max(self, max: Duration) -> Self {
+        Retry { max, ..self }
+    }
+
+    /// The same retry with another budget.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let r = fusebox_policies::Retry::new(3).with_budget(0.1);
+    /// assert_eq!(r.budget(), 0.1);
+    /// ```
+    #[must_use]
+    pub const fn with_budget(self, budget: f64) -> Self {
+        Retry { budget, ..self }
+    }
+
+    /// How many attempts a call may make in all, the first one included; 1 is no retry.
+    ///
+    /// ```
+    /// assert_eq!(fusebox_policies::Retry::new(3).max_attempts(), 3);
+    /// ```
+    pub const fn max_attempts(&self) -> u32 {
+        self.max_attempts
+    }
+
+    /// The wait schedule between attempts.
+    ///
+    /// ```
+    /// use fusebox_policies::{Retry, RetryBackoff};
+    /// assert_eq!(Retry::new(3).backoff(), RetryBackoff::Exponential);
+    /// ```
+    pub const fn backoff(&self) -> RetryBackoff {
+        self.backoff
+    }
+
+    /// The first wait, and the shortest for the `constant`, `exponential` and `decorrelated`
+    /// schedules.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert_eq!(fusebox_policies::Retry::new(3).base(), Duration::from_millis(50));
+    /// ```
+    pub const fn base(&self) -> Duration {
+        self.base
+    }
+
+    /// The longest wait.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// assert_eq!(fusebox_policies::Retry::new(3).max(), Duration::from_secs(2));
+    /// ```
+    pub const fn max(&self) -> Duration {
+        self.max
+    }
+
+    /// The share of first attempts that retries may add over the budget window, in [0, 1].
+    ///
+    /// ```
+    /// assert_eq!(fusebox_policies::Retry::new(3).budget(), 0.2);
+    /// ```
+    pub const fn budget(&self) -> f64 {
+        self.budget
+    }
+
+    /// The wait before retry number `attempt` (1 is the first retry, the second attempt), by
+    /// the [schedule](RetryBackoff):
+    ///
+    /// - `constant`: `base`;
+    /// - `exponential`: `min(max, base · 2^(attempt - 1))`;
+    /// - `full_jitter`: `random_between(0, min(max, base · 2^(attempt - 1)))`;
+    /// - `decorrelated`: `min(max, random_between(base, previous · 3))`, where `previous` is
+    ///   the wait this function returned for the retry before; for the first retry it is
+    ///   `base`, whatever is passed.
+    ///
+    /// `random_between(a, b)` is `a + (b - a) · random_unit`, rounded down to the nanosecond,
+    /// with `random_unit` drawn by the caller in [0, 1): the wait is at least `a` and, for `b`
+    /// above `a`, below `b`. A draw outside [0, 1] is clamped into it (1 gives `b`), and NaN is
+    /// read as 0. An `attempt` of 0 is read as 1. The result saturates rather than overflows,
+    /// for any attempt number.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox_policies::{Retry, RetryBackoff};
+    /// let ms = Duration::from_millis;
+    /// let r = Retry::new(5).with_base(ms(100)).with_max(ms(1000));
+    ///
+    /// let exp = r.with_backoff(RetryBackoff::Exponential);
+    /// assert_eq!(exp.delay(1, ms(0), 0.0), ms(100));
+    /// assert_eq!(exp.delay(3, ms(0), 0.0), ms(400));
+    /// assert_eq!(exp.delay(50, ms(0), 0.0), ms(1000));
+    ///
+    /// let full = r.with_backoff(RetryBackoff::FullJitter);
+    /// assert_eq!(full.delay(3, ms(0), 0.5), ms(200));
+    ///
+    /// let dec = r.with_backoff(RetryBackoff::Decorrelated);
+    /// let first = dec.delay(1, ms(0), 0.5); // between 100 and 300 ms
+    /// assert_eq!(first, ms(200));
+    /// assert_eq!(dec.delay(2, first, 0.5), ms(350)); // between 100 and 600 ms
+    /// ```
+    pub fn delay(&self, attempt: u32, previous: Duration, random_unit: f64) -> Duration {
+        let unit = if random_unit.is_nan() {
+            0.0
+        } else {
+            random_unit.clamp(0.0, 1.0)
+        };
+        let between = |lo: u128, hi: u128| -> u128 {
+            let span = hi.saturating_sub(lo);
+            // Float rounding may not carry the product to the top of the span, which only a
+            // draw of 1 reaches.
+            let top = if unit < 1.0 {
+                span.saturating_sub(1)
+            } else {
+                span
+            };
+            lo + ((span as f64 * unit) as u128).min(top)
+        };
+        let base = self.base.as_nanos();
+        let max = self.max.as_nanos();
+        let doubled = |steps: u32| -> u128 {
+            if base == 0 {
+                0
+            } else if steps >= base.leading_zeros() {
+                u128::MAX
+            } else {
+                base << steps
+            }
+        };
+        let steps = attempt.max(1) - 1;
+        let nanos = match self.backoff {
+            RetryBackoff::Constant => base,
+            RetryBackoff::Exponential => doubled(steps).min(max),
+            RetryBackoff::FullJitter => between(0, doubled(steps).min(max)),
+            RetryBackoff::Decorrelated => {
+                let previous = if attempt <= 1 {
+                    base
+                } else {
+                    previous.as_nanos()
+                };
+                between(base, previous.saturating_mul(3).max(base)).min(max)
+            }
+        };
+        duration_from_nanos(nanos)
+    }
+}
+
+/// A duration of `nanos` nanoseconds, saturating at [`Duration::MAX`].
+fn duration_from_nanos(nanos: u128) -> Duration {
+    const NANOS_PER_SEC: u128 = 1_000_000_000;
+    match u64::try_from(nanos / NANOS_PER_SEC) {
+        Ok(secs) => Duration::new(secs, (nanos % NANOS_PER_SEC) as u32),
+        Err(_) => Duration::MAX,
+    }
+}
+
 /// An immutable, validated circuit-breaker policy.
 ///
 /// Build one with [`Policy::builder`]; `Policy::default()` is the builder's defaults.
@@ -325,6 +779,9 @@ pub struct Policy {
     max_concurrent: Option<u32>,
     recovery: Recovery,
     latency_histogram: bool,
+    rate_limit: Option<RateLimit>,
+    timeout: Option<Duration>,
+    retry: Option<Retry>,
 }
 
 impl Default for Policy {
@@ -343,6 +800,9 @@ impl Default for Policy {
             max_concurrent: None,
             recovery: Recovery::Immediate,
             latency_histogram: false,
+            rate_limit: None,
+            timeout: None,
+            retry: None,
         }
     }
 }
@@ -469,6 +929,26 @@ impl Policy {
         /// assert!(!fusebox_policies::Policy::default().latency_histogram());
         /// ```
         latency_histogram: bool;
+        /// The rate limit, if any; `None` (the default) is unlimited.
+        ///
+        /// ```
+        /// assert_eq!(fusebox_policies::Policy::default().rate_limit(), None);
+        /// ```
+        rate_limit: Option<RateLimit>;
+        /// How long one attempt of a call may take, if there is a limit; `None` (the default)
+        /// is no timeout.
+        ///
+        /// ```
+        /// assert_eq!(fusebox_policies::Policy::default().timeout(), None);
+        /// ```
+        timeout: Option<Duration>;
+        /// How failed calls are retried, if they are; `None` (the default) is one attempt and
+        /// no retry.
+        ///
+        /// ```
+        /// assert_eq!(fusebox_policies::Policy::default().retry(), None);
+        /// ```
+        retry: Option<Retry>;
     }
 
     /// The open period after `step` consecutive re-opens, before jitter.
@@ -532,8 +1012,9 @@ impl Policy {
     /// `Policy::from_toml(&p.to_toml()) == Ok(p)`.
     ///
     /// Optional rules that are off are written as `slow_calls = "off"`,
-    /// `max_concurrent = "unlimited"` and `recovery = "immediate"`, so the text means the same
-    /// policy as a file of its own or as a registry section over any parent.
+    /// `max_concurrent = "unlimited"`, `recovery = "immediate"`, `rate_limit = "unlimited"`,
+    /// `timeout = "none"` and `retry = "none"`, so the text means the same policy as a file of
+    /// its own or as a registry section over any parent.
     ///
     /// # Examples
     ///
@@ -679,20 +1160,62 @@ impl Policy {
             check_duration("recovery.ramp", duration, Duration::from_millis(1))?;
             check_share("recovery.start_share", start_share)?;
         }
+        if let Some(limit) = self.rate_limit {
+            check_duration("rate_limit.per", limit.per, Duration::from_nanos(1))?;
+            // At most one call per nanosecond of `per`, so the emission interval is not 0.
+            let most = u32::try_from(limit.per.as_nanos()).unwrap_or(u32::MAX);
+            if limit.rate == 0 || limit.rate > most {
+                return Err(PolicyError::new(
+                    "rate_limit.rate",
+                    format!(
+                        "must be in 1..={most} (one call per nanosecond of rate_limit.per), got {}",
+                        limit.rate
+                    ),
+                ));
+            }
+            if limit.burst == 0 {
+                return Err(PolicyError::new(
+                    "rate_limit.burst",
+                    "must be at least 1, got 0",
+                ));
+            }
+        }
+        if let Some(timeout) = self.timeout {
+            check_duration("timeout", timeout, Duration::from_nanos(1))?;
+        }
+        if let Some(retry) = self.retry {
+            if retry.max_attempts == 0 {
+                return Err(PolicyError::new(
+                    "retry.max_attempts",
+                    "must be at least 1, got 0",
+                ));
+            }
+            check_duration("retry.base", retry.base, Duration::from_nanos(1))?;
+            check_duration("retry.max", retry.max, retry.base)?;
+            if !(0.0..=1.0).contains(&retry.budget) {
+                return Err(PolicyError::new(
+                    "retry.budget",
+                    format!("must be in [0, 1], got {}", retry.budget),
+                ));
+            }
+        }
         Ok(())
     }
 }
 
 /// The other fields whose values set `field`'s accepted range, as [`Policy::validate`] checks
 /// it: `min_calls` is at most `window.count`, `window.span` at least a bucket's minimum width
-/// times `window.buckets`, `backoff.max` at least `open_timeout`, and `half_open.successes` at
-/// most `half_open.permits`.
+/// times `window.buckets`, `backoff.max` at least `open_timeout`, `half_open.successes` at
+/// most `half_open.permits`, `rate_limit.rate` at most `rate_limit.per` in nanoseconds, and
+/// `retry.max` at least `retry.base`.
 pub(crate) fn limited_by(field: &str) -> &'static [&'static str] {
     match field {
         "min_calls" => &["window.count"],
         "window.span" => &["window.buckets"],
         "backoff.max" => &["open_timeout"],
         "half_open.successes" => &["half_open.permits"],
+        "rate_limit.rate" => &["rate_limit.per"],
+        "retry.max" => &["retry.base"],
         _ => &[],
     }
 }
@@ -909,6 +1432,104 @@ impl PolicyBuilder {
         self
     }
 
+    /// A rate limit: on average at most `limit.rate()` calls per `limit.per()`, up to
+    /// `limit.burst()` at once (default: none).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox_policies::{Policy, RateLimit};
+    /// let limit = RateLimit::new(50, Duration::from_secs(1), 10);
+    /// let p = Policy::builder().rate_limit(limit).build().unwrap();
+    /// assert_eq!(p.rate_limit(), Some(limit));
+    /// ```
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.policy.rate_limit = Some(limit);
+        self
+    }
+
+    /// Removes the rate limit (the default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox_policies::{Policy, RateLimit};
+    /// let p = Policy::builder()
+    ///     .rate_limit(RateLimit::new(50, Duration::from_secs(1), 10))
+    ///     .no_rate_limit()
+    ///     .build()
+    ///     .unwrap();
+    /// assert_eq!(p.rate_limit(), None);
+    /// ```
+    pub fn no_rate_limit(mut self) -> Self {
+        self.policy.rate_limit = None;
+        self
+    }
+
+    /// A time limit on each attempt of a call (default: none). It must be more than zero and at
+    /// most [`MAX_DURATION`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox_policies::Policy;
+    /// let p = Policy::builder().timeout(Duration::from_secs(2)).build().unwrap();
+    /// assert_eq!(p.timeout(), Some(Duration::from_secs(2)));
+    /// let err = Policy::builder().timeout(Duration::ZERO).build().unwrap_err();
+    /// assert_eq!(err.to_string(), "timeout: must be in [1ns, 7days], got 0s");
+    /// ```
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.policy.timeout = Some(timeout);
+        self
+    }
+
+    /// Removes the time limit on attempts (the default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox_policies::Policy;
+    /// let p = Policy::builder().timeout(Duration::from_secs(2)).no_timeout().build().unwrap();
+    /// assert_eq!(p.timeout(), None);
+    /// ```
+    pub fn no_timeout(mut self) -> Self {
+        self.policy.timeout = None;
+        self
+    }
+
+    /// Retries of failed calls (default: none, one attempt per call).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fusebox_policies::{Policy, Retry, RetryBackoff};
+    /// let retry = Retry::new(3).with_backoff(RetryBackoff::FullJitter);
+    /// let p = Policy::builder().retry(retry).build().unwrap();
+    /// assert_eq!(p.retry(), Some(retry));
+    /// ```
+    pub fn retry(mut self, retry: Retry) -> Self {
+        self.policy.retry = Some(retry);
+        self
+    }
+
+    /// Removes retries (the default): one attempt per call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fusebox_policies::{Policy, Retry};
+    /// let p = Policy::builder().retry(Retry::new(3)).no_retry().build().unwrap();
+    /// assert_eq!(p.retry(), None);
+    /// ```
+    pub fn no_retry(mut self) -> Self {
+        self.policy.retry = None;
+        self
+    }
+
     /// Validates every field and returns the policy.
     ///
     /// # Errors
@@ -1097,6 +1718,158 @@ mod tests {
     }
 
     #[test]
+    fn rate_limit_is_off_by_default_and_set_by_the_builder() {
+        assert_eq!(Policy::default().rate_limit(), None);
+        let limit = RateLimit::new(100, Duration::from_secs(1), 20);
+        let on = Policy::builder().rate_limit(limit).build().unwrap();
+        assert_eq!(on.rate_limit(), Some(limit));
+        assert_eq!(limit.emission_interval(), Duration::from_millis(10));
+        let off = on.to_builder().no_rate_limit().build().unwrap();
+        assert_eq!(off, Policy::default());
+        // Edges: one call per nanosecond, and the longest period.
+        let fastest = RateLimit::new(1_000_000_000, Duration::from_secs(1), u32::MAX);
+        assert_eq!(fastest.emission_interval(), Duration::from_nanos(1));
+        assert!(Policy::builder().rate_limit(fastest).build().is_ok());
+        let slowest = RateLimit::new(1, MAX_DURATION, 1);
+        assert_eq!(slowest.emission_interval(), MAX_DURATION);
+        assert!(Policy::builder().rate_limit(slowest).build().is_ok());
+        let most = RateLimit::new(u32::MAX, MAX_DURATION, 1);
+        assert!(Policy::builder().rate_limit(most).build().is_ok());
+        assert_eq!(
+            RateLimit::new(0, Duration::from_secs(1), 1).emission_interval(),
+            Duration::from_secs(1)
+        );
+    }
+
+    #[test]
+    fn timeout_is_off_by_default_and_set_by_the_builder() {
+        assert_eq!(Policy::default().timeout(), None);
+        let on = Policy::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .unwrap();
+        assert_eq!(on.timeout(), Some(Duration::from_secs(2)));
+        assert_eq!(on.to_builder().no_timeout().build(), Ok(Policy::default()));
+        for edge in [Duration::from_nanos(1), MAX_DURATION] {
+            let p = Policy::builder().timeout(edge).build().unwrap();
+            assert_eq!(p.timeout(), Some(edge));
+        }
+    }
+
+    #[test]
+    fn retry_is_off_by_default_and_set_by_the_builder() {
+        assert_eq!(Policy::default().retry(), None);
+        let r = Retry::new(3);
+        assert_eq!(
+            (r.max_attempts(), r.backoff(), r.base(), r.max(), r.budget()),
+            (
+                3,
+                RetryBackoff::Exponential,
+                RETRY_BASE_DEFAULT,
+                RETRY_MAX_DEFAULT,
+                RETRY_BUDGET_DEFAULT
+            )
+        );
+        let custom = r
+            .with_backoff(RetryBackoff::Decorrelated)
+            .with_base(Duration::from_millis(10))
+            .with_max(Duration::from_secs(1))
+            .with_budget(0.0);
+        assert_eq!(
+            (
+                custom.backoff(),
+                custom.base(),
+                custom.max(),
+                custom.budget()
+            ),
+            (
+                RetryBackoff::Decorrelated,
+                Duration::from_millis(10),
+                Duration::from_secs(1),
+                0.0
+            )
+        );
+        let on = Policy::builder().retry(custom).build().unwrap();
+        assert_eq!(on.retry(), Some(custom));
+        assert_eq!(on.to_builder().no_retry().build(), Ok(Policy::default()));
+        // Edges: one attempt, a budget of 0 or 1, max equal to base.
+        for edge in [
+            Retry::new(1),
+            Retry::new(u32::MAX),
+            Retry::new(2).with_budget(0.0),
+            Retry::new(2).with_budget(1.0),
+            Retry::new(2)
+                .with_base(Duration::from_nanos(1))
+                .with_max(Duration::from_nanos(1)),
+            Retry::new(2).with_base(MAX_DURATION).with_max(MAX_DURATION),
+        ] {
+            assert_eq!(
+                Policy::builder().retry(edge).build().map(|p| p.retry()),
+                Ok(Some(edge))
+            );
+        }
+        for (name, backoff) in RetryBackoff::NAMED {
+            assert_eq!(backoff.name(), name);
+            assert_eq!(RetryBackoff::from_name(name), Some(backoff));
+        }
+        assert_eq!(RetryBackoff::from_name("linear"), None);
+    }
+
+    #[test]
+    fn retry_delays_follow_the_schedules_and_saturate() {
+        let ms = Duration::from_millis;
+        let r = Retry::new(10).with_base(ms(100)).with_max(ms(1000));
+        let constant = r.with_backoff(RetryBackoff::Constant);
+        let exponential = r.with_backoff(RetryBackoff::Exponential);
+        let full = r.with_backoff(RetryBackoff::FullJitter);
+        let decorrelated = r.with_backoff(RetryBackoff::Decorrelated);
+        for attempt in [0, 1, 2, 5, 1000, u32::MAX] {
+            assert_eq!(constant.delay(attempt, ms(500), 0.7), ms(100));
+        }
+        assert_eq!(exponential.delay(0, ms(0), 0.0), ms(100));
+        assert_eq!(exponential.delay(2, ms(0), 0.0), ms(200));
+        assert_eq!(exponential.delay(4, ms(0), 0.9), ms(800));
+        assert_eq!(exponential.delay(5, ms(0), 0.0), ms(1000));
+        assert_eq!(full.delay(4, ms(0), 0.0), ms(0));
+        assert_eq!(full.delay(4, ms(0), 0.25), ms(200));
+        assert_eq!(full.delay(4, ms(0), 1.0), ms(800));
+        // The first decorrelated retry starts from `base`, whatever `previous` says.
+        assert_eq!(decorrelated.delay(1, ms(900), 0.0), ms(100));
+        assert_eq!(decorrelated.delay(1, ms(900), 0.5), ms(200));
+        assert_eq!(decorrelated.delay(2, ms(200), 0.5), ms(350));
+        assert_eq!(decorrelated.delay(2, ms(900), 0.9), ms(1000));
+        // A previous wait shorter than base still waits base.
+        assert_eq!(decorrelated.delay(3, ms(0), 0.5), ms(100));
+        // Out-of-range randoms are clamped, NaN is 0.
+        assert_eq!(full.delay(4, ms(0), -1.0), ms(0));
+        assert_eq!(full.delay(4, ms(0), 7.0), ms(800));
+        assert_eq!(full.delay(4, ms(0), f64::NAN), ms(0));
+        // Unchecked retries saturate rather than overflow or panic.
+        let huge = Retry::new(2)
+            .with_base(Duration::MAX)
+            .with_max(Duration::MAX);
+        for backoff in RetryBackoff::NAMED.map(|(_, b)| b) {
+            let h = huge.with_backoff(backoff);
+            for attempt in [0, 1, 2, 64, 1000, u32::MAX] {
+                assert!(h.delay(attempt, Duration::MAX, 0.999_999) <= Duration::MAX);
+            }
+        }
+        let inverted = Retry::new(2).with_base(ms(10)).with_max(ms(5));
+        for backoff in RetryBackoff::NAMED.map(|(_, b)| b) {
+            let _ = inverted.with_backoff(backoff).delay(3, ms(1), 0.5);
+        }
+        let zero = Retry::new(2)
+            .with_base(Duration::ZERO)
+            .with_max(Duration::ZERO);
+        for backoff in RetryBackoff::NAMED.map(|(_, b)| b) {
+            assert_eq!(
+                zero.with_backoff(backoff).delay(9, ms(1), 0.5),
+                Duration::ZERO
+            );
+        }
+    }
+
+    #[test]
     fn every_field_is_range_checked() {
         let b = Policy::builder;
         let cases = [
@@ -1167,6 +1940,68 @@ mod tests {
                 b().recovery(Recovery::ramp(Duration::ZERO, 0.5)),
                 "recovery.ramp: must be in [1ms, 7days], got 0s",
             ),
+            (
+                b().rate_limit(RateLimit::new(0, Duration::from_secs(1), 1)),
+                "rate_limit.rate: must be in 1..=1000000000 (one call per nanosecond of \
+                 rate_limit.per), got 0",
+            ),
+            (
+                b().rate_limit(RateLimit::new(11, Duration::from_nanos(10), 1)),
+                "rate_limit.rate: must be in 1..=10 (one call per nanosecond of rate_limit.per), \
+                 got 11",
+            ),
+            (
+                b().rate_limit(RateLimit::new(1, Duration::ZERO, 1)),
+                "rate_limit.per: must be in [1ns, 7days], got 0s",
+            ),
+            (
+                b().rate_limit(RateLimit::new(1, MAX_DURATION + Duration::from_nanos(1), 1)),
+                "rate_limit.per: must be in [1ns, 7days], got 7days 1ns",
+            ),
+            (
+                b().rate_limit(RateLimit::new(10, Duration::from_secs(1), 0)),
+                "rate_limit.burst: must be at least 1, got 0",
+            ),
+            (
+                b().timeout(Duration::ZERO),
+                "timeout: must be in [1ns, 7days], got 0s",
+            ),
+            (
+                b().timeout(MAX_DURATION + Duration::from_secs(1)),
+                "timeout: must be in [1ns, 7days], got 7days 1s",
+            ),
+            (
+                b().retry(Retry::new(0)),
+                "retry.max_attempts: must be at least 1, got 0",
+            ),
+            (
+                b().retry(Retry::new(3).with_base(Duration::ZERO)),
+                "retry.base: must be in [1ns, 7days], got 0s",
+            ),
+            (
+                b().retry(Retry::new(3).with_base(MAX_DURATION * 2)),
+                "retry.base: must be in [1ns, 7days], got 14days",
+            ),
+            (
+                b().retry(Retry::new(3).with_max(Duration::from_millis(10))),
+                "retry.max: must be in [50ms, 7days], got 10ms",
+            ),
+            (
+                b().retry(Retry::new(3).with_budget(-0.1)),
+                "retry.budget: must be in [0, 1], got -0.1",
+            ),
+            (
+                b().retry(Retry::new(3).with_budget(1.5)),
+                "retry.budget: must be in [0, 1], got 1.5",
+            ),
+            (
+                b().retry(Retry::new(3).with_budget(f64::NAN)),
+                "retry.budget: must be in [0, 1], got NaN",
+            ),
+            (
+                b().retry(Retry::new(3).with_budget(f64::INFINITY)),
+                "retry.budget: must be in [0, 1], got inf",
+            ),
         ];
         for (builder, expected) in cases {
             assert_eq!(err(builder), expected);
@@ -1206,6 +2041,18 @@ mod tests {
                 "half_open.successes",
                 "half_open.permits",
             ),
+            (
+                b().retry(Retry::new(3).with_base(ms(100)).with_max(ms(100))),
+                b().retry(Retry::new(3).with_base(ms(101)).with_max(ms(100))),
+                "retry.max",
+                "retry.base",
+            ),
+            (
+                b().rate_limit(RateLimit::new(1000, ms(1), 1)),
+                b().rate_limit(RateLimit::new(1000, Duration::from_nanos(999), 1)),
+                "rate_limit.rate",
+                "rate_limit.per",
+            ),
         ];
         for (ok, bad, field, limit) in cases {
             assert!(ok.build().is_ok(), "{field}");
@@ -1241,6 +2088,9 @@ mod tests {
             .max_concurrent(64)
             .recovery(Recovery::ramp(Duration::from_secs(30), 0.1))
             .latency_histogram(true)
+            .rate_limit(RateLimit::new(100, Duration::from_secs(1), 20))
+            .timeout(Duration::from_secs(2))
+            .retry(Retry::new(3).with_backoff(RetryBackoff::FullJitter))
             .build()
             .unwrap();
         let repr = repr::PolicyRepr::from(p.clone());

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use crate::{Backoff, Policy, PolicyError, Recovery, SlowCalls, Window};
+use crate::{
+    Backoff, Policy, PolicyError, RateLimit, Recovery, Retry, RetryBackoff, SlowCalls, Window,
+};
 
 /// A 1-based `(line, column)` in a source file, when the value came from one.
 pub(crate) type Pos = Option<(usize, usize)>;
@@ -72,6 +74,31 @@ pub(crate) enum RecoveryPatch {
     },
 }
 
+/// `rate_limit = "unlimited"` or `rate_limit = { rate = .., per = .., burst = .. }`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum RateLimitPatch {
+    Unlimited,
+    Limit {
+        rate: Option<Item<u32>>,
+        per: Option<Item<Duration>>,
+        burst: Option<Item<u32>>,
+    },
+}
+
+/// `retry = "none"` or `retry = { max_attempts = .., backoff = .., base = .., max = ..,
+/// budget = .. }`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum RetryPatch {
+    None,
+    Retry {
+        max_attempts: Option<Item<u32>>,
+        backoff: Option<Item<RetryBackoff>>,
+        base: Option<Item<Duration>>,
+        max: Option<Item<Duration>>,
+        budget: Option<Item<f64>>,
+    },
+}
+
 /// A partial policy: each field it sets replaces the one it inherits, and nothing else changes.
 ///
 /// A patch is what a registry config file's `[defaults]` and `[breakers."<name>"]` sections hold,
@@ -82,7 +109,8 @@ pub(crate) enum RecoveryPatch {
 /// `preset = "name"` replaces the inherited policy by that preset before the other fields apply.
 ///
 /// To turn an optional rule off in a patch, write `slow_calls = "off"`,
-/// `max_concurrent = "unlimited"` or `recovery = "immediate"`.
+/// `max_concurrent = "unlimited"`, `recovery = "immediate"`, `rate_limit = "unlimited"`,
+/// `timeout = "none"` or `retry = "none"`.
 ///
 /// Two patches are equal when they set the same values, wherever they were written.
 ///
@@ -114,6 +142,9 @@ pub struct PolicyPatch {
     pub(crate) max_concurrent: Option<Item<Option<u32>>>,
     pub(crate) recovery: Option<Item<RecoveryPatch>>,
     pub(crate) latency_histogram: Option<Item<bool>>,
+    pub(crate) rate_limit: Option<Item<RateLimitPatch>>,
+    pub(crate) timeout: Option<Item<Option<Duration>>>,
+    pub(crate) retry: Option<Item<RetryPatch>>,
     /// Where the table itself starts (a section header, or the start of the file).
     pub(crate) pos: Pos,
 }
@@ -134,6 +165,9 @@ impl PartialEq for PolicyPatch {
             && self.max_concurrent == other.max_concurrent
             && self.recovery == other.recovery
             && self.latency_histogram == other.latency_histogram
+            && self.rate_limit == other.rate_limit
+            && self.timeout == other.timeout
+            && self.retry == other.retry
     }
 }
 
@@ -223,6 +257,25 @@ impl PolicyPatch {
                 },
             }),
             latency_histogram: set(policy.latency_histogram),
+            rate_limit: set(match policy.rate_limit {
+                None => RateLimitPatch::Unlimited,
+                Some(l) => RateLimitPatch::Limit {
+                    rate: set(l.rate),
+                    per: set(l.per),
+                    burst: set(l.burst),
+                },
+            }),
+            timeout: set(policy.timeout),
+            retry: set(match policy.retry {
+                None => RetryPatch::None,
+                Some(r) => RetryPatch::Retry {
+                    max_attempts: set(r.max_attempts),
+                    backoff: set(r.backoff),
+                    base: set(r.base),
+                    max: set(r.max),
+                    budget: set(r.budget),
+                },
+            }),
             pos: None,
         }
     }
@@ -287,6 +340,9 @@ impl PolicyPatch {
             max_concurrent,
             recovery,
             latency_histogram,
+            rate_limit,
+            timeout,
+            retry,
             pos: _,
         } = self;
         preset.is_none()
@@ -302,6 +358,9 @@ impl PolicyPatch {
             && max_concurrent.is_none()
             && recovery.is_none()
             && latency_histogram.is_none()
+            && rate_limit.is_none()
+            && timeout.is_none()
+            && retry.is_none()
     }
 
     /// Applies the patch over `base` (or over its preset, if it names one) and validates the
@@ -428,6 +487,54 @@ impl PolicyPatch {
         if let Some(v) = &self.latency_histogram {
             p.latency_histogram = v.value;
         }
+        if let Some(r) = &self.rate_limit {
+            p.rate_limit = match &r.value {
+                RateLimitPatch::Unlimited => None,
+                RateLimitPatch::Limit { rate, per, burst } => {
+                    let inherited = base.rate_limit;
+                    let why = "a rate limit needs rate, per and burst";
+                    Some(RateLimit {
+                        rate: value_or(rate, inherited.map(|l| l.rate))
+                            .ok_or_else(|| missing("rate_limit.rate", why, r.pos))?,
+                        per: value_or(per, inherited.map(|l| l.per))
+                            .ok_or_else(|| missing("rate_limit.per", why, r.pos))?,
+                        burst: value_or(burst, inherited.map(|l| l.burst))
+                            .ok_or_else(|| missing("rate_limit.burst", why, r.pos))?,
+                    })
+                }
+            };
+        }
+        if let Some(v) = &self.timeout {
+            p.timeout = v.value;
+        }
+        if let Some(r) = &self.retry {
+            p.retry = match &r.value {
+                RetryPatch::None => None,
+                RetryPatch::Retry {
+                    max_attempts,
+                    backoff,
+                    base: base_delay,
+                    max,
+                    budget,
+                } => {
+                    let inherited = base.retry;
+                    let why = "a retry needs max_attempts, backoff, base, max and budget";
+                    let need = |field| missing(field, why, r.pos);
+                    Some(Retry {
+                        max_attempts: value_or(max_attempts, inherited.map(|r| r.max_attempts))
+                            .ok_or_else(|| need("retry.max_attempts"))?,
+                        backoff: value_or(backoff, inherited.map(|r| r.backoff))
+                            .ok_or_else(|| need("retry.backoff"))?,
+                        base: value_or(base_delay, inherited.map(|r| r.base))
+                            .ok_or_else(|| need("retry.base"))?,
+                        max: value_or(max, inherited.map(|r| r.max))
+                            .ok_or_else(|| need("retry.max"))?,
+                        budget: value_or(budget, inherited.map(|r| r.budget))
+                            .ok_or_else(|| need("retry.budget"))?,
+                    })
+                }
+            };
+        }
         p.validate().map_err(|e| {
             let pos = self.locate(e.field());
             e.at_pos(pos)
@@ -504,6 +611,43 @@ impl PolicyPatch {
                 _ => None,
             },
             "latency_histogram" => pos(&self.latency_histogram),
+            "rate_limit" => pos(&self.rate_limit),
+            "timeout" => pos(&self.timeout),
+            "retry" => pos(&self.retry),
+            "retry.max_attempts" | "retry.backoff" | "retry.base" | "retry.max"
+            | "retry.budget" => match self.retry.as_ref() {
+                Some(Item {
+                    value:
+                        RetryPatch::Retry {
+                            max_attempts,
+                            backoff,
+                            base,
+                            max,
+                            budget,
+                        },
+                    ..
+                }) => match field {
+                    "retry.max_attempts" => pos(max_attempts),
+                    "retry.backoff" => pos(backoff),
+                    "retry.base" => pos(base),
+                    "retry.max" => pos(max),
+                    _ => pos(budget),
+                },
+                _ => None,
+            },
+            "rate_limit.rate" | "rate_limit.per" | "rate_limit.burst" => {
+                match self.rate_limit.as_ref() {
+                    Some(Item {
+                        value: RateLimitPatch::Limit { rate, per, burst },
+                        ..
+                    }) => match field {
+                        "rate_limit.rate" => pos(rate),
+                        "rate_limit.per" => pos(per),
+                        _ => pos(burst),
+                    },
+                    _ => None,
+                }
+            }
             _ => None,
         }
     }

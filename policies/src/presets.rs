@@ -64,6 +64,9 @@ const fn secs(s: u64) -> Duration {
 /// max_concurrent = "unlimited"
 /// recovery = "immediate"
 /// latency_histogram = false
+/// rate_limit = "unlimited"
+/// timeout = "none"
+/// retry = "none"
 /// ```
 ///
 /// # Examples
@@ -91,6 +94,9 @@ pub fn http_api() -> Policy {
         max_concurrent: None,
         recovery: Recovery::Immediate,
         latency_histogram: false,
+        rate_limit: None,
+        timeout: None,
+        retry: None,
     }
 }
 
@@ -112,6 +118,9 @@ pub fn http_api() -> Policy {
 /// max_concurrent = "unlimited"
 /// recovery = "immediate"
 /// latency_histogram = false
+/// rate_limit = "unlimited"
+/// timeout = "none"
+/// retry = "none"
 /// ```
 ///
 /// # Examples
@@ -138,6 +147,9 @@ pub fn database() -> Policy {
         max_concurrent: None,
         recovery: Recovery::Immediate,
         latency_histogram: false,
+        rate_limit: None,
+        timeout: None,
+        retry: None,
     }
 }
 
@@ -159,6 +171,9 @@ pub fn database() -> Policy {
 /// max_concurrent = "unlimited"
 /// recovery = { ramp = "1m", start_share = 0.1 }
 /// latency_histogram = false
+/// rate_limit = "unlimited"
+/// timeout = "none"
+/// retry = "none"
 /// ```
 ///
 /// # Examples
@@ -186,6 +201,9 @@ pub fn payment_provider() -> Policy {
         max_concurrent: None,
         recovery: Recovery::ramp(secs(60), 0.1),
         latency_histogram: false,
+        rate_limit: None,
+        timeout: None,
+        retry: None,
     }
 }
 
@@ -207,6 +225,9 @@ pub fn payment_provider() -> Policy {
 /// max_concurrent = "unlimited"
 /// recovery = "immediate"
 /// latency_histogram = false
+/// rate_limit = "unlimited"
+/// timeout = "none"
+/// retry = "none"
 /// ```
 ///
 /// # Examples
@@ -233,6 +254,9 @@ pub fn aggressive() -> Policy {
         max_concurrent: None,
         recovery: Recovery::Immediate,
         latency_histogram: false,
+        rate_limit: None,
+        timeout: None,
+        retry: None,
     }
 }
 
@@ -253,6 +277,9 @@ pub fn aggressive() -> Policy {
 /// max_concurrent = "unlimited"
 /// recovery = "immediate"
 /// latency_histogram = false
+/// rate_limit = "unlimited"
+/// timeout = "none"
+/// retry = "none"
 /// ```
 ///
 /// # Examples
@@ -276,6 +303,9 @@ pub fn lenient() -> Policy {
         max_concurrent: None,
         recovery: Recovery::Immediate,
         latency_histogram: false,
+        rate_limit: None,
+        timeout: None,
+        retry: None,
     }
 }
 

@@ -3,9 +3,10 @@
 //! [`PolicyPatch`] and applies it over the defaults, so serde and [`Policy::from_toml`] accept the
 //! same documents and run the same validation.
 //!
-//! `backoff`, `slow_calls`, `recovery` and `max_concurrent` take a keyword or a value; their
-//! `Deserialize` is written by hand so a mistake reads `expected "constant" or { exponential =
-//! 2.0, max = "5m" }` rather than "data did not match any variant of untagged enum".
+//! `backoff`, `slow_calls`, `recovery`, `max_concurrent`, `rate_limit`, `timeout` and `retry`
+//! take a keyword or a value; their `Deserialize` is written by hand so a mistake reads
+//! `expected "constant" or { exponential = 2.0, max = "5m" }` rather than "data did not match
+//! any variant of untagged enum".
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -14,8 +15,11 @@ use std::time::Duration;
 use serde::de::{self, DeserializeOwned, MapAccess, Unexpected, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::patch::{BackoffPatch, HalfOpenPatch, Item, RecoveryPatch, SlowCallsPatch, WindowPatch};
-use crate::{Backoff, Policy, PolicyError, PolicyPatch, Recovery, Window};
+use crate::patch::{
+    BackoffPatch, HalfOpenPatch, Item, RateLimitPatch, RecoveryPatch, RetryPatch, SlowCallsPatch,
+    WindowPatch,
+};
+use crate::{Backoff, Policy, PolicyError, PolicyPatch, Recovery, RetryBackoff, Window};
 
 fn item<T>(value: Option<T>) -> Option<Item<T>> {
     value.map(|v| Item::new(v, None))
@@ -54,6 +58,12 @@ pub(crate) struct PolicyRepr {
     pub recovery: Option<KeywordOr<RecoveryRepr, Immediate>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latency_histogram: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limit: Option<KeywordOr<RateLimitRepr, Unlimited>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Timeout>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<KeywordOr<RetryRepr, NoRetry>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -119,6 +129,46 @@ pub(crate) struct RecoveryRepr {
     start_share: Option<f64>,
 }
 
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RateLimitRepr {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rate: Option<u32>,
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    per: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    burst: Option<u32>,
+}
+
+/// `retry = { .. }`; `backoff` is checked against [`RetryBackoff`]'s names when the patch is
+/// made, so the message is the same as a file's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RetryRepr {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_attempts: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    backoff: Option<String>,
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    base: Option<Duration>,
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    max: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    budget: Option<f64>,
+}
+
 /// The keyword of a `KeywordOr` and the message for anything else.
 pub(crate) trait Keyword {
     const WORD: &'static str;
@@ -140,9 +190,11 @@ keywords! {
     Off = "off", "\"off\" or { duration = \"500ms\", rate = 0.8 }";
     Constant = "constant", "\"constant\" or { exponential = 2.0, max = \"5m\" }";
     Immediate = "immediate", "\"immediate\" or { ramp = \"30s\", start_share = 0.1 }";
+    Unlimited = "unlimited", "\"unlimited\" or { rate = 100, per = \"1s\", burst = 20 }";
+    NoRetry = "none", "\"none\" or { max_attempts = 3, backoff = \"exponential\", base = \"50ms\", max = \"2s\", budget = 0.2 }";
 }
 
-/// A keyword (`"off"`, `"constant"`, `"immediate"`) or a table.
+/// A keyword (`"off"`, `"constant"`, `"immediate"`, `"unlimited"`, `"none"`) or a table.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum KeywordOr<T, K> {
     Keyword(PhantomData<K>),
@@ -228,6 +280,40 @@ impl<'de> Deserialize<'de> for Limit {
     }
 }
 
+/// `timeout`: a duration or `"none"`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Timeout(pub Option<Duration>);
+
+impl Serialize for Timeout {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(d) => s.collect_str(&humantime_serde::re::humantime::format_duration(d)),
+            None => s.serialize_str("none"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Timeout {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Timeout;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration such as \"30s\", \"500ms\" or \"1m 30s\", or \"none\"")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Timeout, E> {
+                if v == "none" {
+                    return Ok(Timeout(None));
+                }
+                humantime_serde::re::humantime::parse_duration(v)
+                    .map(|d| Timeout(Some(d)))
+                    .map_err(|_| E::invalid_value(Unexpected::Str(v), &self))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 impl From<Policy> for PolicyRepr {
     fn from(p: Policy) -> Self {
         PolicyRepr {
@@ -278,6 +364,25 @@ impl From<Policy> for PolicyRepr {
                 }),
             }),
             latency_histogram: Some(p.latency_histogram),
+            rate_limit: Some(match p.rate_limit {
+                None => KeywordOr::Keyword(PhantomData),
+                Some(l) => KeywordOr::Table(RateLimitRepr {
+                    rate: Some(l.rate()),
+                    per: Some(l.per()),
+                    burst: Some(l.burst()),
+                }),
+            }),
+            timeout: Some(Timeout(p.timeout)),
+            retry: Some(match p.retry {
+                None => KeywordOr::Keyword(PhantomData),
+                Some(r) => KeywordOr::Table(RetryRepr {
+                    max_attempts: Some(r.max_attempts()),
+                    backoff: Some(r.backoff().name().to_owned()),
+                    base: Some(r.base()),
+                    max: Some(r.max()),
+                    budget: Some(r.budget()),
+                }),
+            }),
         }
     }
 }
@@ -301,6 +406,28 @@ impl TryFrom<PolicyRepr> for PolicyPatch {
                 span: item(w.span),
                 buckets: item(w.buckets),
             }),
+        };
+        let retry = match r.retry {
+            None => None,
+            Some(KeywordOr::Keyword(_)) => Some(RetryPatch::None),
+            Some(KeywordOr::Table(t)) => {
+                let backoff = match t.backoff {
+                    None => None,
+                    Some(name) => Some(RetryBackoff::from_name(&name).ok_or_else(|| {
+                        PolicyError::new(
+                            "retry.backoff",
+                            RetryBackoff::expected(&format!("{name:?}")),
+                        )
+                    })?),
+                };
+                Some(RetryPatch::Retry {
+                    max_attempts: item(t.max_attempts),
+                    backoff: item(backoff),
+                    base: item(t.base),
+                    max: item(t.max),
+                    budget: item(t.budget),
+                })
+            }
         };
         Ok(PolicyPatch {
             preset: item(r.preset),
@@ -337,6 +464,16 @@ impl TryFrom<PolicyRepr> for PolicyPatch {
                 },
             })),
             latency_histogram: item(r.latency_histogram),
+            rate_limit: item(r.rate_limit.map(|l| match l {
+                KeywordOr::Keyword(_) => RateLimitPatch::Unlimited,
+                KeywordOr::Table(t) => RateLimitPatch::Limit {
+                    rate: item(t.rate),
+                    per: item(t.per),
+                    burst: item(t.burst),
+                },
+            })),
+            timeout: item(r.timeout.map(|t| t.0)),
+            retry: item(retry),
             pos: None,
         })
     }

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use fusebox_policies::{Backoff, Policy, PolicyPatch, Recovery, Window};
+use fusebox_policies::{
+    Backoff, Policy, PolicyPatch, RateLimit, Recovery, Retry, RetryBackoff, Window,
+};
 
 fn apply(patch: &str, base: &Policy) -> Result<Policy, String> {
     PolicyPatch::from_toml(patch)
@@ -22,8 +24,19 @@ fn base() -> Policy {
         .max_concurrent(100)
         .recovery(Recovery::ramp(Duration::from_secs(30), 0.2))
         .latency_histogram(true)
+        .rate_limit(RateLimit::new(200, Duration::from_secs(1), 50))
+        .timeout(Duration::from_millis(1500))
+        .retry(base_retry())
         .build()
         .unwrap()
+}
+
+fn base_retry() -> Retry {
+    Retry::new(4)
+        .with_backoff(RetryBackoff::FullJitter)
+        .with_base(Duration::from_millis(20))
+        .with_max(Duration::from_secs(1))
+        .with_budget(0.1)
 }
 
 #[test]
@@ -58,6 +71,16 @@ fn tables_patch_key_by_key_over_a_base_of_the_same_shape() {
     );
     let p = apply("recovery = { start_share = 0.5 }", &b).unwrap();
     assert_eq!(p.recovery(), Recovery::ramp(Duration::from_secs(30), 0.5));
+    let p = apply("rate_limit = { burst = 1 }", &b).unwrap();
+    assert_eq!(
+        p.rate_limit(),
+        Some(RateLimit::new(200, Duration::from_secs(1), 1))
+    );
+    let p = apply("rate_limit.per = \"1m\"", &b).unwrap();
+    assert_eq!(
+        p.rate_limit(),
+        Some(RateLimit::new(200, Duration::from_secs(60), 50))
+    );
 
     // Everything not named is inherited.
     let p = apply("jitter = 0.3", &b).unwrap();
@@ -67,7 +90,8 @@ fn tables_patch_key_by_key_over_a_base_of_the_same_shape() {
 #[test]
 fn keywords_turn_inherited_rules_off() {
     let p = apply(
-        "slow_calls = \"off\"\nbackoff = \"constant\"\nmax_concurrent = \"unlimited\"\nrecovery = \"immediate\"",
+        "slow_calls = \"off\"\nbackoff = \"constant\"\nmax_concurrent = \"unlimited\"\nrecovery = \"immediate\"\n\
+         rate_limit = \"unlimited\"\ntimeout = \"none\"\nretry = \"none\"",
         &base(),
     )
     .unwrap();
@@ -75,6 +99,124 @@ fn keywords_turn_inherited_rules_off() {
     assert_eq!(p.backoff(), Backoff::Constant);
     assert_eq!(p.max_concurrent(), None);
     assert_eq!(p.recovery(), Recovery::Immediate);
+    assert_eq!(p.rate_limit(), None);
+    assert_eq!(p.timeout(), None);
+    assert_eq!(p.retry(), None);
+}
+
+#[test]
+fn retry_is_inherited_unless_the_patch_sets_it_key_by_key() {
+    let b = base();
+    let inherited = base_retry();
+    assert_eq!(apply("jitter = 0.3", &b).unwrap().retry(), Some(inherited));
+    let p = apply("retry = { max_attempts = 2 }", &b).unwrap();
+    assert_eq!(
+        p.retry(),
+        Some(
+            Retry::new(2)
+                .with_backoff(RetryBackoff::FullJitter)
+                .with_base(Duration::from_millis(20))
+                .with_max(Duration::from_secs(1))
+                .with_budget(0.1)
+        )
+    );
+    let p = apply("retry.backoff = \"decorrelated\"\nretry.budget = 0.5", &b).unwrap();
+    assert_eq!(
+        p.retry(),
+        Some(
+            inherited
+                .with_backoff(RetryBackoff::Decorrelated)
+                .with_budget(0.5)
+        )
+    );
+    assert_eq!(p.to_builder().retry(inherited).build().unwrap(), b);
+    let off = apply("retry = \"none\"", &b).unwrap();
+    assert_eq!(off.retry(), None);
+    assert_eq!(off.to_builder().retry(inherited).build().unwrap(), b);
+
+    let patch = PolicyPatch::from_toml("retry = \"none\"").unwrap();
+    assert!(!patch.is_empty());
+    assert_ne!(patch, PolicyPatch::new());
+    assert_ne!(
+        patch,
+        PolicyPatch::from_toml("retry = { max_attempts = 2 }").unwrap()
+    );
+    // A patched key is checked against the inherited ones: max must stay at least base.
+    assert_eq!(
+        apply("jitter = 0.1\nretry = { base = \"2s\" }", &b),
+        Err("2:18: retry.max: must be in [2s, 7days], got 1s".into())
+    );
+    assert_eq!(
+        apply("retry = { budget = 2 }", &b),
+        Err("1:20: retry.budget: must be in [0, 1], got 2".into())
+    );
+}
+
+#[test]
+fn timeout_is_inherited_unless_the_patch_sets_it() {
+    let b = base();
+    let inherited = Some(Duration::from_millis(1500));
+    assert_eq!(apply("jitter = 0.3", &b).unwrap().timeout(), inherited);
+    let p = apply("timeout = \"3s\"", &b).unwrap();
+    assert_eq!(p.timeout(), Some(Duration::from_secs(3)));
+    assert_eq!(
+        p.to_builder()
+            .timeout(Duration::from_millis(1500))
+            .build()
+            .unwrap(),
+        b
+    );
+    let off = apply("timeout = \"none\"", &b).unwrap();
+    assert_eq!(off.timeout(), None);
+    assert_eq!(
+        apply("timeout = \"100ms\"", &Policy::default())
+            .unwrap()
+            .timeout(),
+        Some(Duration::from_millis(100))
+    );
+
+    let patch = PolicyPatch::from_toml("timeout = \"none\"").unwrap();
+    assert!(!patch.is_empty());
+    assert_ne!(patch, PolicyPatch::new());
+    assert_ne!(patch, PolicyPatch::from_toml("timeout = \"1s\"").unwrap());
+    assert_eq!(
+        PolicyPatch::from_toml("timeout = \"1000ms\"").unwrap(),
+        PolicyPatch::from_toml("timeout = \"1s\"").unwrap()
+    );
+    assert_eq!(
+        apply("jitter = 0.1\ntimeout = \"0s\"", &b),
+        Err("2:11: timeout: must be in [1ns, 7days], got 0s".into())
+    );
+}
+
+#[test]
+fn rate_limit_is_inherited_unless_the_patch_sets_it() {
+    let b = base();
+    let limit = RateLimit::new(200, Duration::from_secs(1), 50);
+    assert_eq!(apply("jitter = 0.3", &b).unwrap().rate_limit(), Some(limit));
+    let other = RateLimit::new(10, Duration::from_millis(100), 2);
+    let p = apply("rate_limit = { rate = 10, per = \"100ms\", burst = 2 }", &b).unwrap();
+    assert_eq!(p.rate_limit(), Some(other));
+    assert_eq!(p.to_builder().rate_limit(limit).build().unwrap(), b);
+    let off = apply("rate_limit = \"unlimited\"", &b).unwrap();
+    assert_eq!(off.to_builder().rate_limit(limit).build().unwrap(), b);
+
+    let patch = PolicyPatch::from_toml("rate_limit = \"unlimited\"").unwrap();
+    assert!(!patch.is_empty());
+    assert_ne!(patch, PolicyPatch::new());
+    assert_ne!(
+        patch,
+        PolicyPatch::from_toml("rate_limit = { rate = 1, per = \"1s\", burst = 1 }").unwrap()
+    );
+    // A patched key is checked against the inherited ones.
+    assert_eq!(
+        apply("jitter = 0.1\nrate_limit = { per = \"10ns\" }", &b),
+        Err("2:22: rate_limit.rate: must be in 1..=10 (one call per nanosecond of rate_limit.per), got 200".into())
+    );
+    assert_eq!(
+        apply("rate_limit = { burst = 0 }", &b),
+        Err("1:24: rate_limit.burst: must be at least 1, got 0".into())
+    );
 }
 
 #[test]
@@ -130,6 +272,20 @@ fn a_shape_change_must_be_complete() {
     assert_eq!(
         apply("recovery = { start_share = 0.5 }", &d),
         Err("1:12: recovery.ramp: missing; a ramp needs both ramp and start_share".into())
+    );
+    assert_eq!(
+        apply(
+            "retry = { max_attempts = 3, backoff = \"constant\", base = \"1s\", max = \"1s\" }",
+            &d
+        ),
+        Err(
+            "1:9: retry.budget: missing; a retry needs max_attempts, backoff, base, max and budget"
+                .into()
+        )
+    );
+    assert_eq!(
+        apply("rate_limit = { rate = 100, burst = 10 }", &d),
+        Err("1:14: rate_limit.per: missing; a rate limit needs rate, per and burst".into())
     );
     // A count window replaces a time window whole.
     assert_eq!(

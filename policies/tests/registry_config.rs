@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use fusebox_policies::{ConfigError, Policy, RegistryConfig, Window, validate_name};
+use fusebox_policies::{
+    ConfigError, Policy, RateLimit, RegistryConfig, Retry, RetryBackoff, Window, validate_name,
+};
 
 const FILE: &str = r#"
 # The registry's default, over Policy::default().
@@ -110,6 +112,150 @@ preset = "http-api"
 }
 
 #[test]
+fn rate_limit_in_the_defaults_is_inherited_and_sections_override_it() {
+    let config = RegistryConfig::from_toml(
+        r#"
+[defaults]
+rate_limit = { rate = 100, per = "1s", burst = 20 }
+
+[breakers."stripe"]
+jitter = 0.1
+
+[breakers."stripe.charges"]
+rate_limit = { rate = 10 }
+
+[breakers."stripe.charges.eu"]
+rate_limit = { burst = 1 }
+
+[breakers."stripe.refunds"]
+rate_limit = "unlimited"
+
+[breakers."search"]
+preset = "http-api"
+
+[breakers."search.suggest"]
+rate_limit = { rate = 5, per = "1s", burst = 5 }
+"#,
+    )
+    .unwrap();
+    let second = std::time::Duration::from_secs(1);
+    let limit = RateLimit::new(100, second, 20);
+    assert_eq!(config.defaults().rate_limit(), Some(limit));
+    let policies = config.resolve().unwrap();
+    assert_eq!(policies["stripe"].rate_limit(), Some(limit));
+    // Key by key over the inherited limit.
+    assert_eq!(
+        policies["stripe.charges"].rate_limit(),
+        Some(RateLimit::new(10, second, 20))
+    );
+    assert_eq!(
+        policies["stripe.charges.eu"].rate_limit(),
+        Some(RateLimit::new(10, second, 1))
+    );
+    assert_eq!(policies["stripe.refunds"].rate_limit(), None);
+    // A preset starts over, and presets have no rate limit.
+    assert_eq!(policies["search"].rate_limit(), None);
+    assert_eq!(
+        policies["search.suggest"].rate_limit(),
+        Some(RateLimit::new(5, second, 5))
+    );
+}
+
+#[test]
+fn timeout_in_the_defaults_is_inherited_and_sections_override_it() {
+    let config = RegistryConfig::from_toml(
+        r#"
+[defaults]
+timeout = "2s"
+
+[breakers."stripe"]
+jitter = 0.1
+
+[breakers."stripe.charges"]
+timeout = "500ms"
+
+[breakers."stripe.charges.eu"]
+min_calls = 5
+
+[breakers."stripe.refunds"]
+timeout = "none"
+
+[breakers."search"]
+preset = "http-api"
+"#,
+    )
+    .unwrap();
+    let ms = std::time::Duration::from_millis;
+    assert_eq!(config.defaults().timeout(), Some(ms(2000)));
+    let policies = config.resolve().unwrap();
+    assert_eq!(policies["stripe"].timeout(), Some(ms(2000)));
+    assert_eq!(policies["stripe.charges"].timeout(), Some(ms(500)));
+    assert_eq!(policies["stripe.charges.eu"].timeout(), Some(ms(500)));
+    assert_eq!(policies["stripe.refunds"].timeout(), None);
+    // A preset starts over, and presets have no timeout.
+    assert_eq!(policies["search"].timeout(), None);
+
+    // A section can set one over defaults that have none.
+    let config = RegistryConfig::from_toml("[breakers.\"db\"]\ntimeout = \"1s\"\n").unwrap();
+    assert_eq!(config.defaults().timeout(), None);
+    assert_eq!(config.resolve().unwrap()["db"].timeout(), Some(ms(1000)));
+}
+
+#[test]
+fn retry_in_the_defaults_is_inherited_and_sections_override_it() {
+    let config = RegistryConfig::from_toml(
+        r#"
+[defaults]
+retry = { max_attempts = 3, backoff = "decorrelated", base = "50ms", max = "2s", budget = 0.2 }
+
+[breakers."stripe"]
+jitter = 0.1
+
+[breakers."stripe.charges"]
+retry = { max_attempts = 5, backoff = "exponential" }
+
+[breakers."stripe.charges.eu"]
+retry.max = "500ms"
+
+[breakers."stripe.refunds"]
+retry = "none"
+
+[breakers."search"]
+preset = "http-api"
+
+[breakers."search.suggest"]
+retry = { max_attempts = 2, backoff = "constant", base = "10ms", max = "10ms", budget = 0.05 }
+"#,
+    )
+    .unwrap();
+    let ms = std::time::Duration::from_millis;
+    let defaults = Retry::new(3).with_backoff(RetryBackoff::Decorrelated);
+    assert_eq!(config.defaults().retry(), Some(defaults));
+    let policies = config.resolve().unwrap();
+    assert_eq!(policies["stripe"].retry(), Some(defaults));
+    // Key by key over the inherited retry.
+    let charges = Retry::new(5);
+    assert_eq!(policies["stripe.charges"].retry(), Some(charges));
+    assert_eq!(
+        policies["stripe.charges.eu"].retry(),
+        Some(charges.with_max(ms(500)))
+    );
+    assert_eq!(policies["stripe.refunds"].retry(), None);
+    // A preset starts over, and presets do not retry.
+    assert_eq!(policies["search"].retry(), None);
+    assert_eq!(
+        policies["search.suggest"].retry(),
+        Some(
+            Retry::new(2)
+                .with_backoff(RetryBackoff::Constant)
+                .with_base(ms(10))
+                .with_max(ms(10))
+                .with_budget(0.05)
+        )
+    );
+}
+
+#[test]
 fn an_empty_file_is_the_default_policy_and_no_breakers() {
     for text in ["", "# nothing\n", "[defaults]\n[breakers]\n"] {
         let config = RegistryConfig::from_toml(text).unwrap();
@@ -142,7 +288,8 @@ fn a_child_error_caused_by_its_parent_is_reported_in_the_child() {
 #[test]
 fn invalid_files_name_the_section_field_reason_and_position() {
     let keys = "preset, window, failure_rate_threshold, min_calls, consecutive_failures, slow_calls, \
-                open_timeout, backoff, jitter, half_open, max_concurrent, recovery, or latency_histogram";
+                open_timeout, backoff, jitter, half_open, max_concurrent, recovery, latency_histogram, \
+                rate_limit, timeout, or retry";
     let cases: Vec<(&str, String)> = vec![
         (
             "[breakers.\"stripe.charges\"]\nhalf_open = { permits = 5, successes = 8 }",
@@ -156,6 +303,48 @@ fn invalid_files_name_the_section_field_reason_and_position() {
         (
             "[defaults]\nlatency_histogram = true\n\n[breakers.\"a\"]\nlatency_histogram = 1",
             "5:21: breakers.\"a\": latency_histogram: must be true or false, got the integer 1".into(),
+        ),
+        (
+            "[defaults]\nrate_limit = \"x\"",
+            "2:14: defaults: rate_limit: must be \"unlimited\" or { rate = 100, per = \"1s\", burst = 20 }, got the string \"x\"".into(),
+        ),
+        (
+            "[defaults]\nrate_limit = { rate = 0, per = \"1s\", burst = 1 }",
+            "2:23: defaults: rate_limit.rate: must be in 1..=1000000000 (one call per nanosecond of rate_limit.per), got 0".into(),
+        ),
+        (
+            "[breakers.\"a\"]\nrate_limit = { rate = 5 }",
+            "2:14: breakers.\"a\": rate_limit.per: missing; a rate limit needs rate, per and burst".into(),
+        ),
+        (
+            "[defaults]\nrate_limit = { rate = 5, per = \"1s\", burst = 2 }\n[breakers.\"a\"]\nrate_limit = { burst = 0 }",
+            "4:24: breakers.\"a\": rate_limit.burst: must be at least 1, got 0".into(),
+        ),
+        (
+            "[defaults]\ntimeout = 5",
+            "2:11: defaults: timeout: must be a duration such as \"30s\", \"500ms\" or \"1m 30s\", or \"none\", got the integer 5".into(),
+        ),
+        (
+            "[defaults]\ntimeout = \"2s\"\n[breakers.\"a\"]\ntimeout = \"0s\"",
+            "4:11: breakers.\"a\": timeout: must be in [1ns, 7days], got 0s".into(),
+        ),
+        (
+            "[defaults]\nretry.max_attempts = \"3\"",
+            "2:22: defaults: retry.max_attempts: must be an integer in 1..=4294967295, got the string \"3\"".into(),
+        ),
+        (
+            "[breakers.\"a\"]\nretry = { max_attempts = 3 }",
+            "2:9: breakers.\"a\": retry.backoff: missing; a retry needs max_attempts, backoff, base, max and budget".into(),
+        ),
+        (
+            "[defaults]\nretry = { max_attempts = 3, backoff = \"exponential\", base = \"50ms\", max = \"2s\", budget = 0.2 }\n\
+             [breakers.\"a\"]\nretry = { base = \"3s\" }",
+            "4:18: breakers.\"a\": retry.max: must be in [3s, 7days], got 2s".into(),
+        ),
+        (
+            "[defaults]\nretry = { max_attempts = 3, backoff = \"exponential\", base = \"50ms\", max = \"2s\", budget = 0.2 }\n\
+             [breakers.\"a\"]\nretry.backoff = \"jitter\"",
+            "4:17: breakers.\"a\": retry.backoff: must be one of \"constant\", \"exponential\", \"full_jitter\", \"decorrelated\", got \"jitter\"".into(),
         ),
         (
             "[defaults]\nhalf_open = { permits = 1 }",

@@ -5,7 +5,8 @@ use std::time::Duration;
 use arbitrary::{Result, Unstructured};
 use fusebox_policies::{
     Backoff, MAX_BACKOFF_FACTOR, MAX_CONCURRENT, MAX_COUNT_WINDOW, MAX_DURATION,
-    MAX_HALF_OPEN_PERMITS, MAX_TIME_BUCKETS, Policy, PolicyPatch, Recovery, Window,
+    MAX_HALF_OPEN_PERMITS, MAX_TIME_BUCKETS, Policy, PolicyPatch, RateLimit, Recovery, Retry,
+    RetryBackoff, Window,
 };
 
 /// A duration in `[min, MAX_DURATION]`, often a round one, sometimes down to the nanosecond.
@@ -56,6 +57,21 @@ fn count(u: &mut Unstructured<'_>, lo: u32, hi: u32) -> Result<u32> {
     }
 }
 
+fn retry(u: &mut Unstructured<'_>) -> Result<Retry> {
+    let backoff = *u.choose(&[
+        RetryBackoff::Constant,
+        RetryBackoff::Exponential,
+        RetryBackoff::FullJitter,
+        RetryBackoff::Decorrelated,
+    ])?;
+    let base = duration(u, Duration::from_nanos(1))?;
+    Ok(Retry::new(count(u, 1, u32::MAX)?)
+        .with_backoff(backoff)
+        .with_base(base)
+        .with_max(duration(u, base)?)
+        .with_budget(float(u, 0.0, 1.0, false, false)?))
+}
+
 fn policy(u: &mut Unstructured<'_>) -> Result<Policy> {
     let mut b = Policy::builder();
     let max_min_calls = if u.arbitrary()? {
@@ -101,6 +117,21 @@ fn policy(u: &mut Unstructured<'_>) -> Result<Policy> {
         ));
     }
     b = b.latency_histogram(u.arbitrary()?);
+    if u.arbitrary()? {
+        let per = duration(u, Duration::from_nanos(1))?;
+        let most = u32::try_from(per.as_nanos()).unwrap_or(u32::MAX);
+        b = b.rate_limit(RateLimit::new(
+            count(u, 1, most)?,
+            per,
+            count(u, 1, u32::MAX)?,
+        ));
+    }
+    if u.arbitrary()? {
+        b = b.timeout(duration(u, Duration::from_nanos(1))?);
+    }
+    if u.arbitrary()? {
+        b = b.retry(retry(u)?);
+    }
     Ok(b.build().expect("the generator makes valid policies"))
 }
 
@@ -161,7 +192,7 @@ fn latency_histogram_round_trips_and_overrides_any_parent() {
         let p = Policy::builder().latency_histogram(on).build().unwrap();
         let text = p.to_toml();
         assert!(
-            text.ends_with(&format!("\nlatency_histogram = {on}\n")),
+            text.contains(&format!("\nlatency_histogram = {on}\n")),
             "{text}"
         );
         assert_eq!(Policy::from_toml(&text), Ok(p.clone()));
@@ -174,6 +205,123 @@ fn latency_histogram_round_trips_and_overrides_any_parent() {
             Ok(p.clone())
         );
         assert_eq!(PolicyPatch::from_policy(&p).apply(&parent), Ok(p));
+    }
+}
+
+#[test]
+fn rate_limit_round_trips_and_overrides_any_parent() {
+    let limited = RateLimit::new(100, Duration::from_secs(1), 20);
+    let other = RateLimit::new(7, Duration::from_millis(1500), 3);
+    for limit in [None, Some(limited)] {
+        let mut b = Policy::builder();
+        if let Some(l) = limit {
+            b = b.rate_limit(l);
+        }
+        let p = b.build().unwrap();
+        let text = p.to_toml();
+        let line = match limit {
+            None => "rate_limit = \"unlimited\"",
+            Some(_) => "rate_limit = { rate = 100, per = \"1s\", burst = 20 }",
+        };
+        assert!(text.contains(&format!("\n{line}\n")), "{text}");
+        assert_eq!(Policy::from_toml(&text), Ok(p.clone()));
+        let serde_text = toml::to_string(&p).unwrap();
+        assert_eq!(toml::from_str::<Policy>(&serde_text).unwrap(), p);
+        for parent in [None, Some(other)] {
+            let mut b = Policy::builder();
+            if let Some(l) = parent {
+                b = b.rate_limit(l);
+            }
+            let parent = b.build().unwrap();
+            assert_eq!(
+                PolicyPatch::from_toml(&text).unwrap().apply(&parent),
+                Ok(p.clone())
+            );
+            assert_eq!(PolicyPatch::from_policy(&p).apply(&parent), Ok(p.clone()));
+        }
+    }
+}
+
+#[test]
+fn timeout_round_trips_and_overrides_any_parent() {
+    for timeout in [None, Some(Duration::from_millis(2500))] {
+        let mut b = Policy::builder();
+        if let Some(t) = timeout {
+            b = b.timeout(t);
+        }
+        let p = b.build().unwrap();
+        let text = p.to_toml();
+        let line = match timeout {
+            None => "timeout = \"none\"",
+            Some(_) => "timeout = \"2s 500ms\"",
+        };
+        assert!(text.contains(&format!("\n{line}\n")), "{text}");
+        assert_eq!(Policy::from_toml(&text), Ok(p.clone()));
+        let serde_text = toml::to_string(&p).unwrap();
+        assert!(serde_text.contains(&format!("\n{line}\n")), "{serde_text}");
+        assert_eq!(toml::from_str::<Policy>(&serde_text).unwrap(), p);
+        for parent in [None, Some(Duration::from_secs(9))] {
+            let mut b = Policy::builder();
+            if let Some(t) = parent {
+                b = b.timeout(t);
+            }
+            let parent = b.build().unwrap();
+            assert_eq!(
+                PolicyPatch::from_toml(&text).unwrap().apply(&parent),
+                Ok(p.clone())
+            );
+            assert_eq!(PolicyPatch::from_policy(&p).apply(&parent), Ok(p.clone()));
+        }
+    }
+}
+
+#[test]
+fn retry_round_trips_and_overrides_any_parent() {
+    let decorrelated = Retry::new(3)
+        .with_backoff(RetryBackoff::Decorrelated)
+        .with_budget(0.0);
+    let other = Retry::new(7)
+        .with_backoff(RetryBackoff::Constant)
+        .with_base(Duration::from_secs(1))
+        .with_max(Duration::from_secs(9))
+        .with_budget(1.0);
+    for retry in [None, Some(decorrelated)] {
+        let mut b = Policy::builder();
+        if let Some(r) = retry {
+            b = b.retry(r);
+        }
+        let p = b.build().unwrap();
+        let text = p.to_toml();
+        let line = match retry {
+            None => "retry = \"none\"",
+            Some(_) => {
+                "retry = { max_attempts = 3, backoff = \"decorrelated\", base = \"50ms\", max = \"2s\", \
+                 budget = 0.0 }"
+            }
+        };
+        assert!(text.ends_with(&format!("\n{line}\n")), "{text}");
+        assert_eq!(Policy::from_toml(&text), Ok(p.clone()));
+        let serde_text = toml::to_string(&p).unwrap();
+        assert_eq!(toml::from_str::<Policy>(&serde_text).unwrap(), p);
+        for parent in [None, Some(other)] {
+            let mut b = Policy::builder();
+            if let Some(r) = parent {
+                b = b.retry(r);
+            }
+            let parent = b.build().unwrap();
+            assert_eq!(
+                PolicyPatch::from_toml(&text).unwrap().apply(&parent),
+                Ok(p.clone())
+            );
+            assert_eq!(PolicyPatch::from_policy(&p).apply(&parent), Ok(p.clone()));
+        }
+    }
+    for backoff in ["constant", "exponential", "full_jitter", "decorrelated"] {
+        let text = format!(
+            "retry = {{ max_attempts = 2, backoff = {backoff:?}, base = \"1ms\", max = \"1ms\", budget = 1.0 }}"
+        );
+        let p = Policy::from_toml(&text).unwrap();
+        assert!(p.to_toml().ends_with(&format!("\n{text}\n")), "{text}");
     }
 }
 
@@ -196,6 +344,15 @@ fn edge_values_round_trip() {
         .max_concurrent(MAX_CONCURRENT)
         .recovery(Recovery::ramp(Duration::from_millis(1), 1e-300))
         .latency_histogram(true)
+        .rate_limit(RateLimit::new(u32::MAX, MAX_DURATION, u32::MAX))
+        .timeout(Duration::new(1, 1))
+        .retry(
+            Retry::new(u32::MAX)
+                .with_backoff(RetryBackoff::FullJitter)
+                .with_base(Duration::from_nanos(1))
+                .with_max(MAX_DURATION)
+                .with_budget(f64::MIN_POSITIVE),
+        )
         .build()
         .unwrap();
     let text = p.to_toml();
@@ -213,6 +370,9 @@ half_open = { permits = 10000, successes = 10000 }
 max_concurrent = 16777216
 recovery = { ramp = "1ms", start_share = 1e-300 }
 latency_histogram = true
+rate_limit = { rate = 4294967295, per = "7days", burst = 4294967295 }
+timeout = "1s 1ns"
+retry = { max_attempts = 4294967295, backoff = "full_jitter", base = "1ns", max = "7days", budget = 2.2250738585072014e-308 }
 "#
     );
     assert_eq!(Policy::from_toml(&text), Ok(p));

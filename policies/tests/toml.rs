@@ -2,17 +2,24 @@
 
 use std::time::Duration;
 
-use fusebox_policies::{Backoff, Policy, Recovery, Window};
+use fusebox_policies::{Backoff, Policy, RateLimit, Recovery, Retry, RetryBackoff, Window};
 
 const KEYS: &str = "preset, window, failure_rate_threshold, min_calls, consecutive_failures, \
                     slow_calls, open_timeout, backoff, jitter, half_open, max_concurrent, recovery, \
-                    or latency_histogram";
+                    latency_histogram, rate_limit, timeout, or retry";
+const RETRY_FORM: &str = "\"none\" or { max_attempts = 3, backoff = \"exponential\", base = \"50ms\", \
+                          max = \"2s\", budget = 0.2 }";
+const BACKOFFS: &str = "\"constant\", \"exponential\", \"full_jitter\", \"decorrelated\"";
+const FULL_RETRY: &str = "retry = { max_attempts = 3, backoff = \"exponential\", base = \"50ms\", max = \"2s\", budget = 0.2 }";
 const DURATION: &str = "must be a duration such as \"30s\", \"500ms\" or \"1m 30s\", got";
+const TIMEOUT: &str =
+    "must be a duration such as \"30s\", \"500ms\" or \"1m 30s\", or \"none\", got";
 
 #[test]
 fn invalid_files_name_the_field_the_reason_and_the_position() {
     let presets = "\"http-api\", \"database\", \"payment-provider\", \"aggressive\", \"lenient\"";
     let window_form = "{ count = N } or { span = \"10s\", buckets = N }";
+    let rate_limit_form = "\"unlimited\" or { rate = 100, per = \"1s\", burst = 20 }";
     let cases: Vec<(&str, String)> = vec![
         // Wrong types.
         ("min_calls = \"20\"", "1:13: min_calls: must be an integer in 1..=4294967295, got the string \"20\"".into()),
@@ -28,6 +35,25 @@ fn invalid_files_name_the_field_the_reason_and_the_position() {
         ("latency_histogram = \"yes\"", "1:21: latency_histogram: must be true or false, got the string \"yes\"".into()),
         ("latency_histogram = 1", "1:21: latency_histogram: must be true or false, got the integer 1".into()),
         ("jitter = 0.1\nlatency_histogram = { on = true }", "2:21: latency_histogram: must be true or false, got a table".into()),
+        ("rate_limit = \"x\"", format!("1:14: rate_limit: must be {rate_limit_form}, got the string \"x\"")),
+        ("rate_limit = 100", format!("1:14: rate_limit: must be {rate_limit_form}, got the integer 100")),
+        ("rate_limit = { rate = \"100\", per = \"1s\", burst = 1 }", "1:23: rate_limit.rate: must be an integer in 1..=4294967295, got the string \"100\"".into()),
+        ("rate_limit = { rate = 1.5, per = \"1s\", burst = 1 }", "1:23: rate_limit.rate: must be an integer in 1..=4294967295, got the float 1.5".into()),
+        ("rate_limit = { rate = 100, per = 1, burst = 1 }", format!("1:34: rate_limit.per: {DURATION} the integer 1")),
+        ("rate_limit = { rate = 100, per = \"1\", burst = 1 }", format!("1:34: rate_limit.per: {DURATION} \"1\" (no unit; write \"1s\" or \"1ms\")")),
+        ("timeout = 5", format!("1:11: timeout: {TIMEOUT} the integer 5")),
+        ("timeout = 2.5", format!("1:11: timeout: {TIMEOUT} the float 2.5")),
+        ("timeout = false", format!("1:11: timeout: {TIMEOUT} the boolean false")),
+        ("timeout = { secs = 2 }", format!("1:11: timeout: {TIMEOUT} a table")),
+        ("retry = 3", format!("1:9: retry: must be {RETRY_FORM}, got the integer 3")),
+        ("retry = \"off\"", format!("1:9: retry: must be {RETRY_FORM}, got the string \"off\"")),
+        ("retry.max_attempts = \"3\"", "1:22: retry.max_attempts: must be an integer in 1..=4294967295, got the string \"3\"".into()),
+        ("retry = { max_attempts = 2.0 }", "1:26: retry.max_attempts: must be an integer in 1..=4294967295, got the float 2.0".into()),
+        ("retry = { backoff = 1 }", format!("1:21: retry.backoff: must be one of {BACKOFFS}, got the integer 1")),
+        ("retry = { base = 50 }", format!("1:18: retry.base: {DURATION} the integer 50")),
+        ("retry = { max = \"2\" }", format!("1:17: retry.max: {DURATION} \"2\" (no unit; write \"2s\" or \"2ms\")")),
+        ("retry = { budget = \"20%\" }", "1:20: retry.budget: must be a number in [0, 1], got the string \"20%\"".into()),
+        ("rate_limit = { rate = 100, per = \"1s\", burst = true }", "1:48: rate_limit.burst: must be an integer in 1..=4294967295, got the boolean true".into()),
         // Out of range, positioned at the value.
         ("failure_rate_threshold = 1.5", "1:26: failure_rate_threshold: must be in (0, 1], got 1.5".into()),
         ("min_calls = 0", "1:13: min_calls: must be at least 1, got 0".into()),
@@ -42,17 +68,41 @@ fn invalid_files_name_the_field_the_reason_and_the_position() {
         ("half_open = { permits = 0 }", "1:25: half_open.permits: must be in 1..=10000, got 0".into()),
         ("recovery = { ramp = \"30s\", start_share = 0 }", "1:42: recovery.start_share: must be in (0, 1], got 0".into()),
         ("recovery = { ramp = \"0s\", start_share = 0.5 }", "1:21: recovery.ramp: must be in [1ms, 7days], got 0s".into()),
+        ("rate_limit = { rate = 0, per = \"1s\", burst = 1 }", "1:23: rate_limit.rate: must be in 1..=1000000000 (one call per nanosecond of rate_limit.per), got 0".into()),
+        ("rate_limit = { rate = -1, per = \"1s\", burst = 1 }", "1:23: rate_limit.rate: must be in 1..=4294967295, got -1".into()),
+        ("timeout = \"0s\"", "1:11: timeout: must be in [1ns, 7days], got 0s".into()),
+        ("jitter = 0.1\ntimeout = \"0ms\"", "2:11: timeout: must be in [1ns, 7days], got 0s".into()),
+        ("timeout = \"8days\"", "1:11: timeout: must be in [1ns, 7days], got 8days".into()),
+        ("retry = { max_attempts = 0, backoff = \"constant\", base = \"1s\", max = \"1s\", budget = 0 }", "1:26: retry.max_attempts: must be at least 1, got 0".into()),
+        ("retry = { max_attempts = -1 }", "1:26: retry.max_attempts: must be in 1..=4294967295, got -1".into()),
+        ("retry = { max_attempts = 2, backoff = \"constant\", base = \"0s\", max = \"1s\", budget = 0 }", "1:58: retry.base: must be in [1ns, 7days], got 0s".into()),
+        ("retry = { max_attempts = 2, backoff = \"constant\", base = \"1s\", max = \"8days\", budget = 0 }", "1:70: retry.max: must be in [1s, 7days], got 8days".into()),
+        ("retry = { max_attempts = 2, backoff = \"constant\", base = \"1s\", max = \"1s\", budget = 1.5 }", "1:85: retry.budget: must be in [0, 1], got 1.5".into()),
+        ("retry = { max_attempts = 2, backoff = \"constant\", base = \"1s\", max = \"1s\", budget = -0.5 }", "1:85: retry.budget: must be in [0, 1], got -0.5".into()),
+        ("retry = { max_attempts = 2, backoff = \"constant\", base = \"1s\", max = \"1s\", budget = nan }", "1:85: retry.budget: must be in [0, 1], got NaN".into()),
+        ("rate_limit = { rate = 10, per = \"0s\", burst = 1 }", "1:33: rate_limit.per: must be in [1ns, 7days], got 0s".into()),
+        ("rate_limit = { rate = 10, per = \"8days\", burst = 1 }", "1:33: rate_limit.per: must be in [1ns, 7days], got 8days".into()),
+        ("\nrate_limit = { rate = 10, per = \"1s\", burst = 0 }", "2:47: rate_limit.burst: must be at least 1, got 0".into()),
+        ("rate_limit = { rate = 10, per = \"1s\", burst = 4294967296 }", "1:47: rate_limit.burst: must be in 1..=4294967295, got 4294967296".into()),
         // Limits that depend on another field point at the field named, else at its cause.
         ("window = { count = 10 }\nmin_calls = 20", "2:13: min_calls: must be in 1..=10 (the count window's size), got 20".into()),
         ("window = { count = 10 }", "1:20: min_calls: must be in 1..=10 (the count window's size), got 20".into()),
         ("window.count = 5", "1:16: min_calls: must be in 1..=5 (the count window's size), got 20".into()),
         ("half_open = { permits = 2 }", "1:25: half_open.successes: must be in 1..=2 (half_open.permits), got 3".into()),
         ("open_timeout = \"10m\"\nbackoff = { exponential = 2.0, max = \"5m\" }", "2:38: backoff.max: must be in [10m, 7days], got 5m".into()),
+        ("retry = { max_attempts = 2, backoff = \"constant\", base = \"5s\", max = \"2s\", budget = 0 }", "1:70: retry.max: must be in [5s, 7days], got 2s".into()),
+        ("retry = { max_attempts = 2, backoff = \"constant\", max = \"2s\", base = \"5s\", budget = 0 }", "1:57: retry.max: must be in [5s, 7days], got 2s".into()),
+        ("rate_limit = { rate = 1000, per = \"100ns\", burst = 1 }", "1:23: rate_limit.rate: must be in 1..=100 (one call per nanosecond of rate_limit.per), got 1000".into()),
+        ("rate_limit = { per = \"100ns\", rate = 1000, burst = 1 }", "1:38: rate_limit.rate: must be in 1..=100 (one call per nanosecond of rate_limit.per), got 1000".into()),
         ("preset = \"aggressive\"\nwindow = { count = 4 }", "2:20: min_calls: must be in 1..=4 (the count window's size), got 5".into()),
         // Durations.
         ("open_timeout = \"10\"", format!("1:16: open_timeout: {DURATION} \"10\" (no unit; write \"10s\" or \"10ms\")")),
         ("open_timeout = \"10 parsecs\"", format!("1:16: open_timeout: {DURATION} \"10 parsecs\" (unknown unit \"parsecs\"; units are ns, us, ms, s, m, h, d)")),
         ("open_timeout = \"-5s\"", format!("1:16: open_timeout: {DURATION} \"-5s\" (a duration cannot be negative)")),
+        ("timeout = \"2\"", format!("1:11: timeout: {TIMEOUT} \"2\" (no unit; write \"2s\" or \"2ms\")")),
+        ("timeout = \"off\"", format!("1:11: timeout: {TIMEOUT} \"off\" (unexpected \"off\")")),
+        ("timeout = \"\"", format!("1:11: timeout: {TIMEOUT} \"\" (empty)")),
+        ("timeout = \"-1s\"", format!("1:11: timeout: {TIMEOUT} \"-1s\" (a duration cannot be negative)")),
         ("slow_calls = { duration = \"\", rate = 0.5 }", format!("1:27: slow_calls.duration: {DURATION} \"\" (empty)")),
         ("backoff = { exponential = 2.0, max = \"99999999999999999999999h\" }", format!("1:38: backoff.max: {DURATION} \"99999999999999999999999h\" (too large or too precise)")),
         // NaN, infinities and huge numbers.
@@ -91,6 +141,21 @@ fn invalid_files_name_the_field_the_reason_and_the_position() {
         ("max_concurrent = \"none\"", "1:18: max_concurrent: must be an integer in 1..=16777216 or \"unlimited\", got the string \"none\"".into()),
         ("recovery = \"slow\"", "1:12: recovery: must be \"immediate\" or { ramp = \"30s\", start_share = 0.1 }, got the string \"slow\"".into()),
         ("recovery = { ramp = \"30s\" }", "1:12: recovery.start_share: missing; a ramp needs both ramp and start_share".into()),
+        ("rate_limit = \"none\"", format!("1:14: rate_limit: must be {rate_limit_form}, got the string \"none\"")),
+        ("rate_limit = { per = \"1s\", burst = 5 }", "1:14: rate_limit.rate: missing; a rate limit needs rate, per and burst".into()),
+        ("rate_limit = { rate = 100 }", "1:14: rate_limit.per: missing; a rate limit needs rate, per and burst".into()),
+        ("rate_limit = { rate = 100, per = \"1s\" }", "1:14: rate_limit.burst: missing; a rate limit needs rate, per and burst".into()),
+        ("rate_limit = {}", "1:14: rate_limit.rate: missing; a rate limit needs rate, per and burst".into()),
+        ("rate_limit = { rate = 1, per = \"1s\", bursts = 1 }", "1:38: rate_limit.bursts: unknown key; expected rate, per, or burst (did you mean burst?)".into()),
+        ("retry = { max_attempts = 3 }", "1:9: retry.backoff: missing; a retry needs max_attempts, backoff, base, max and budget".into()),
+        ("retry = { backoff = \"constant\" }", "1:9: retry.max_attempts: missing; a retry needs max_attempts, backoff, base, max and budget".into()),
+        ("retry = {}", "1:9: retry.max_attempts: missing; a retry needs max_attempts, backoff, base, max and budget".into()),
+        ("retry = { max_attempts = 3, backoff = \"linear\" }", format!("1:39: retry.backoff: must be one of {BACKOFFS}, got \"linear\"")),
+        ("retry = { max_attempts = 3, backoff = \"Exponential\" }", format!("1:39: retry.backoff: must be one of {BACKOFFS}, got \"Exponential\"")),
+        ("retry = { max_attempt = 3 }", "1:11: retry.max_attempt: unknown key; expected max_attempts, backoff, base, max, or budget (did you mean max_attempts?)".into()),
+        ("retrys = \"none\"", format!("1:1: retrys: unknown key; expected {KEYS} (did you mean retry?)")),
+        ("timeouts = \"2s\"", format!("1:1: timeouts: unknown key; expected {KEYS} (did you mean timeout?)")),
+        ("rate_limits = \"unlimited\"", format!("1:1: rate_limits: unknown key; expected {KEYS} (did you mean rate_limit?)")),
         // Not TOML at all.
         ("min_calls = ", "1:13: min_calls: invalid TOML: string values must be quoted, expected literal string".into()),
         ("min_calls 5", "1:11: min_calls: invalid TOML: key with no value, expected `=`".into()),
@@ -179,6 +244,9 @@ half_open = { permits = 5, successes = 3 }
 max_concurrent = 64                      # optional bulkhead
 recovery = { ramp = "30s", start_share = 0.1 }    # optional; absent = immediate
 latency_histogram = true                 # optional; absent = false
+rate_limit = { rate = 100, per = "1s", burst = 20 }   # GCRA; absent = unlimited
+timeout = "2s"                                        # per attempt; absent = none
+retry = { max_attempts = 3, backoff = "decorrelated", base = "50ms", max = "2s", budget = 0.2 }
 "#,
     )
     .unwrap();
@@ -196,9 +264,153 @@ latency_histogram = true                 # optional; absent = false
         .max_concurrent(64)
         .recovery(Recovery::ramp(Duration::from_secs(30), 0.1))
         .latency_histogram(true)
+        .rate_limit(RateLimit::new(100, Duration::from_secs(1), 20))
+        .timeout(Duration::from_secs(2))
+        .retry(
+            Retry::new(3)
+                .with_backoff(RetryBackoff::Decorrelated)
+                .with_base(Duration::from_millis(50))
+                .with_max(Duration::from_secs(2))
+                .with_budget(0.2),
+        )
         .build()
         .unwrap();
     assert_eq!(p, expected);
+}
+
+#[test]
+fn retry_is_a_table_or_none_and_absent_by_default() {
+    assert_eq!(Policy::from_toml("").unwrap().retry(), None);
+    assert_eq!(Policy::from_toml("retry = \"none\""), Ok(Policy::default()));
+    // The full form with Retry::new's defaults.
+    let p = Policy::from_toml(FULL_RETRY).unwrap();
+    assert_eq!(p.retry(), Some(Retry::new(3)));
+    for (name, backoff) in [
+        ("constant", RetryBackoff::Constant),
+        ("exponential", RetryBackoff::Exponential),
+        ("full_jitter", RetryBackoff::FullJitter),
+        ("decorrelated", RetryBackoff::Decorrelated),
+    ] {
+        let text = FULL_RETRY.replace("\"exponential\"", &format!("{name:?}"));
+        let p = Policy::from_toml(&text).unwrap();
+        assert_eq!(p.retry().map(|r| r.backoff()), Some(backoff), "{text}");
+    }
+    // Any key order, a table section, dotted keys; integers for the budget.
+    let expected = Retry::new(1)
+        .with_backoff(RetryBackoff::Constant)
+        .with_base(Duration::from_millis(1))
+        .with_max(Duration::from_millis(1))
+        .with_budget(1.0);
+    for text in [
+        "retry = { budget = 1, max = \"1ms\", base = \"1ms\", backoff = \"constant\", max_attempts = 1 }",
+        "[retry]\nmax_attempts = 1\nbackoff = \"constant\"\nbase = \"1ms\"\nmax = \"1ms\"\nbudget = 1.0",
+        "retry.max_attempts = 1\nretry.backoff = \"constant\"\nretry.base = \"1ms\"\nretry.max = \"1ms\"\nretry.budget = 1",
+    ] {
+        assert_eq!(
+            Policy::from_toml(text).unwrap().retry(),
+            Some(expected),
+            "{text}"
+        );
+    }
+    // A preset has none; a file may add one over it.
+    let p = Policy::from_toml(&format!("preset = \"lenient\"\n{FULL_RETRY}")).unwrap();
+    assert_eq!(p.to_builder().no_retry().build(), Policy::preset("lenient"));
+    // Each error names its field path, at the value.
+    for (input, field, column) in [
+        ("retry = { max_attempts = \"3\" }", "retry.max_attempts", 26),
+        ("retry = { backoff = \"linear\" }", "retry.backoff", 21),
+        ("retry = { base = 0.05 }", "retry.base", 18),
+        ("retry = { max = \"forever\" }", "retry.max", 17),
+        ("retry = { budget = true }", "retry.budget", 20),
+        ("retry = [3]", "retry", 9),
+    ] {
+        let err = Policy::from_toml(input).unwrap_err();
+        assert_eq!(
+            (err.field(), err.position()),
+            (field, Some((1, column))),
+            "{input}"
+        );
+    }
+    let err = Policy::from_toml(
+        "retry = { max_attempts = 2, backoff = \"constant\", base = \"1s\", max = \"1ms\", budget = 0 }",
+    )
+    .unwrap_err();
+    assert_eq!(err.limited_by(), ["retry.base"]);
+}
+
+#[test]
+fn timeout_is_a_duration_or_none_and_absent_by_default() {
+    assert_eq!(Policy::from_toml("").unwrap().timeout(), None);
+    assert_eq!(
+        Policy::from_toml("timeout = \"none\""),
+        Ok(Policy::default())
+    );
+    for (text, expected) in [
+        ("timeout = \"2s\"", Duration::from_secs(2)),
+        ("timeout = \"250ms\"", Duration::from_millis(250)),
+        ("timeout = \"1m 30s\"", Duration::from_secs(90)),
+        ("timeout = \"1ns\"", Duration::from_nanos(1)),
+        ("timeout = \"7days\"", Duration::from_secs(7 * 86_400)),
+    ] {
+        assert_eq!(
+            Policy::from_toml(text).unwrap().timeout(),
+            Some(expected),
+            "{text}"
+        );
+    }
+    let p = Policy::from_toml("preset = \"http-api\"\ntimeout = \"5s\"").unwrap();
+    assert_eq!(p.timeout(), Some(Duration::from_secs(5)));
+    assert_eq!(
+        p.to_builder().no_timeout().build(),
+        Policy::preset("http-api")
+    );
+    // A zero or wrongly typed timeout names the field, at the value.
+    for input in [
+        "timeout = \"0s\"",
+        "timeout = 5",
+        "timeout = \"5\"",
+        "timeout = \"never\"",
+    ] {
+        let err = Policy::from_toml(input).unwrap_err();
+        assert_eq!(err.field(), "timeout", "{input}");
+        assert_eq!(err.position(), Some((1, 11)), "{input}");
+        assert!(err.limited_by().is_empty());
+    }
+}
+
+#[test]
+fn rate_limit_is_a_table_or_unlimited_and_absent_by_default() {
+    assert_eq!(Policy::from_toml("").unwrap().rate_limit(), None);
+    assert_eq!(
+        Policy::from_toml("rate_limit = \"unlimited\""),
+        Ok(Policy::default())
+    );
+    let p = Policy::from_toml("rate_limit = { rate = 100, per = \"1s\", burst = 20 }").unwrap();
+    let limit = p.rate_limit().unwrap();
+    assert_eq!(limit, RateLimit::new(100, Duration::from_secs(1), 20));
+    assert_eq!(limit.emission_interval(), Duration::from_millis(10));
+    // In any key order, as a table section or dotted keys.
+    for text in [
+        "rate_limit = { burst = 20, per = \"1s\", rate = 100 }",
+        "[rate_limit]\nrate = 100\nper = \"1s\"\nburst = 20",
+        "rate_limit.rate = 100\nrate_limit.per = \"1000ms\"\nrate_limit.burst = 20",
+    ] {
+        assert_eq!(Policy::from_toml(text), Ok(p.clone()), "{text}");
+    }
+    // Burst 1: evenly spaced; a long period.
+    let even = Policy::from_toml("rate_limit = { rate = 3, per = \"1m\", burst = 1 }").unwrap();
+    let even = even.rate_limit().unwrap();
+    assert_eq!(even.burst(), 1);
+    assert_eq!(even.emission_interval(), Duration::from_secs(20));
+    // A preset has none; a file may add one over it.
+    let p = Policy::from_toml(
+        "preset = \"database\"\nrate_limit = { rate = 5, per = \"1s\", burst = 5 }",
+    )
+    .unwrap();
+    assert_eq!(
+        p.to_builder().no_rate_limit().build(),
+        Policy::preset("database")
+    );
 }
 
 #[test]
@@ -315,6 +527,52 @@ fn serde_errors_are_readable_too() {
     assert_eq!(
         err("latency_histogram = \"yes\""),
         "invalid type: string \"yes\", expected a boolean"
+    );
+    assert_eq!(
+        err("rate_limit = \"none\""),
+        "invalid value: string \"none\", expected \"unlimited\" or { rate = 100, per = \"1s\", burst = 20 }"
+    );
+    assert_eq!(
+        err("timeout = 5"),
+        "invalid type: integer `5`, expected a duration such as \"30s\", \"500ms\" or \"1m 30s\", or \"none\""
+    );
+    assert_eq!(
+        err("timeout = \"off\""),
+        "invalid value: string \"off\", expected a duration such as \"30s\", \"500ms\" or \"1m 30s\", or \"none\""
+    );
+    assert_eq!(
+        err("timeout = \"0s\""),
+        "timeout: must be in [1ns, 7days], got 0s"
+    );
+    assert_eq!(
+        err("retry = \"off\""),
+        "invalid value: string \"off\", expected \"none\" or { max_attempts = 3, backoff = \"exponential\", \
+         base = \"50ms\", max = \"2s\", budget = 0.2 }"
+    );
+    assert_eq!(
+        err("retry = { max_attempts = 3, backoff = \"linear\" }"),
+        "retry.backoff: must be one of \"constant\", \"exponential\", \"full_jitter\", \"decorrelated\", \
+         got \"linear\""
+    );
+    assert_eq!(
+        err("retry = { max_attempts = 3 }"),
+        "retry.backoff: missing; a retry needs max_attempts, backoff, base, max and budget"
+    );
+    assert_eq!(
+        err(&FULL_RETRY.replace("0.2", "nan")),
+        "retry.budget: must be in [0, 1], got NaN"
+    );
+    assert_eq!(
+        err("retry = { attempts = 3 }"),
+        "unknown field `attempts`, expected one of `max_attempts`, `backoff`, `base`, `max`, `budget`"
+    );
+    assert_eq!(
+        err("rate_limit = { rate = 100 }"),
+        "rate_limit.per: missing; a rate limit needs rate, per and burst"
+    );
+    assert_eq!(
+        err("rate_limit = { rate = 100, per = \"1s\", burst = 0 }"),
+        "rate_limit.burst: must be at least 1, got 0"
     );
     assert_eq!(
         err("preset = \"db\""),
