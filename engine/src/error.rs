@@ -50,20 +50,23 @@ pub enum RejectReason {
     Ramp,
     /// The breaker was forced open.
     ForcedOpen,
+    /// The policy's rate limit admits no call before [`Rejected::retry_after`].
+    RateLimited,
 }
 
 impl RejectReason {
     /// Every reason, in the order [`index`](Self::index) gives.
     ///
     /// ```
-    /// assert_eq!(fusebox_engine::RejectReason::ALL.len(), 5);
+    /// assert_eq!(fusebox_engine::RejectReason::ALL.len(), 6);
     /// ```
-    pub const ALL: [RejectReason; 5] = [
+    pub const ALL: [RejectReason; 6] = [
         RejectReason::Open,
         RejectReason::HalfOpenFull,
         RejectReason::BulkheadFull,
         RejectReason::Ramp,
         RejectReason::ForcedOpen,
+        RejectReason::RateLimited,
     ];
 
     /// The reason's position in [`ALL`](Self::ALL).
@@ -83,6 +86,7 @@ impl RejectReason {
             RejectReason::BulkheadFull => "bulkhead_full",
             RejectReason::Ramp => "ramp",
             RejectReason::ForcedOpen => "forced_open",
+            RejectReason::RateLimited => "rate_limited",
         }
     }
 }
@@ -104,6 +108,7 @@ impl fmt::Display for RejectReason {
             RejectReason::BulkheadFull => "bulkhead full",
             RejectReason::Ramp => "recovering, outside the admitted share",
             RejectReason::ForcedOpen => "forced open",
+            RejectReason::RateLimited => "rate limited",
         })
     }
 }
@@ -172,14 +177,20 @@ impl Name {
 }
 
 /// When to come back, packed for [`Rejected`]'s one word: the top two bits say whether the
-/// other 62 hold a deadline (nanoseconds on the rejecting breaker's clock, which reach 146
-/// years).
+/// rest holds a deadline (nanoseconds on the rejecting breaker's clock) and whose. `0b10`: the
+/// end of an open period, in the other 62 bits (146 years). `0b11`: when a rate limit admits
+/// the next call, in the low 59 bits (18 years), with the state the breaker was in at
+/// bits 59–61.
 #[derive(Clone, Copy)]
 pub(crate) struct RetryAfter(u64);
 
 impl RetryAfter {
+    const TAG: u64 = 3 << 62;
     const VALUE: u64 = (1 << 62) - 1;
     const DEADLINE: u64 = 2 << 62;
+    const RATE: u64 = 3 << 62;
+    const RATE_VALUE: u64 = (1 << 59) - 1;
+    const RATE_STATE_SHIFT: u32 = 59;
 
     /// Not known.
     pub(crate) const UNKNOWN: Self = RetryAfter(0);
@@ -190,14 +201,35 @@ impl RetryAfter {
         RetryAfter(Self::DEADLINE | nanos.min(Self::VALUE))
     }
 
+    /// When a rate limit admits the next call, rejected in `state`.
+    pub(crate) fn rate_limited(nanos: u64, state: State) -> Self {
+        RetryAfter(
+            Self::RATE
+                | (state.index() as u64) << Self::RATE_STATE_SHIFT
+                | nanos.min(Self::RATE_VALUE),
+        )
+    }
+
     fn is_known(self) -> bool {
-        self.0 & !Self::VALUE != 0
+        self.0 & Self::TAG != 0
+    }
+
+    fn is_rate_limit(self) -> bool {
+        self.0 & Self::TAG == Self::RATE
+    }
+
+    fn nanos(self) -> u64 {
+        if self.is_rate_limit() {
+            self.0 & Self::RATE_VALUE
+        } else {
+            self.0 & Self::VALUE
+        }
     }
 
     /// The time left until the deadline, on the clock `name` says.
     fn left(self, name: &Name) -> Option<Duration> {
         self.is_known()
-            .then(|| Duration::from_nanos((self.0 & Self::VALUE).saturating_sub(name.now_nanos())))
+            .then(|| Duration::from_nanos(self.nanos().saturating_sub(name.now_nanos())))
     }
 }
 
@@ -219,41 +251,40 @@ impl RetryAfter {
 #[derive(Clone)]
 pub struct Rejected {
     name: Name,
-    /// A known retry time ([`RetryAfter`]'s word: only `Open` knows one), or else the reason's
-    /// and the state's indices. One word, written and copied whole: a rejection built from
+    /// A known retry time ([`RetryAfter`]'s word: only `Open` and `RateLimited` know one), or
+    /// else the reason's and the state's indices. One word, written and copied whole: a rejection built from
     /// several narrow stores and then moved with one wide load stalls store forwarding, which
     /// cost ~6 ns a rejection whenever the compiler moved it through the stack.
     word: u64,
 }
 
-const REASONS: [RejectReason; 5] = [
-    RejectReason::Open,
-    RejectReason::HalfOpenFull,
-    RejectReason::BulkheadFull,
-    RejectReason::Ramp,
-    RejectReason::ForcedOpen,
-];
-
 impl Rejected {
     #[inline]
     pub(crate) fn new(reason: RejectReason, state: State, retry: RetryAfter, name: Name) -> Self {
         debug_assert!(
-            !retry.is_known() || (reason == RejectReason::Open && state == State::Open),
-            "only an open breaker knows when to come back"
+            !retry.is_known()
+                || (reason == RejectReason::Open && state == State::Open)
+                || (reason == RejectReason::RateLimited && retry.is_rate_limit()),
+            "only an open breaker or a rate limit knows when to come back"
         );
         let word = if retry.is_known() {
             retry.0
         } else {
-            let reason_index = REASONS.iter().position(|r| *r == reason).unwrap_or(0) as u64;
-            reason_index | (state.index() as u64) << 8
+            reason.index() as u64 | (state.index() as u64) << 8
         };
         Rejected { name, word }
     }
 
     /// The reason's and the state's indices.
     fn kinds(&self) -> (usize, usize) {
-        if RetryAfter(self.word).is_known() {
-            (0, State::Open.index())
+        let retry = RetryAfter(self.word);
+        if retry.is_rate_limit() {
+            (
+                RejectReason::RateLimited.index(),
+                (self.word >> RetryAfter::RATE_STATE_SHIFT & 0b111) as usize,
+            )
+        } else if retry.is_known() {
+            (RejectReason::Open.index(), State::Open.index())
         } else {
             (
                 (self.word & 0xff) as usize,
@@ -271,7 +302,7 @@ impl Rejected {
     /// assert_eq!(b.try_acquire().unwrap_err().reason(), RejectReason::ForcedOpen);
     /// ```
     pub fn reason(&self) -> RejectReason {
-        REASONS[self.kinds().0 % REASONS.len()]
+        RejectReason::ALL[self.kinds().0 % RejectReason::ALL.len()]
     }
 
     /// The breaker's state when it rejected the call.
@@ -484,7 +515,7 @@ mod tests {
 
     #[test]
     fn every_reason_and_state_survive_the_packing() {
-        for reason in REASONS {
+        for reason in RejectReason::ALL {
             for state in State::ALL {
                 let r = Rejected::new(reason, state, RetryAfter::UNKNOWN, name());
                 assert_eq!((r.reason(), r.state()), (reason, state));

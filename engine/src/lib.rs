@@ -49,6 +49,8 @@ pub use breaker::{
     Breaker, BreakerBuilder, Counters, FailureKinds, HISTORY_CAPACITY, MAX_FAILURE_KINDS, Metrics,
     Noted, OTHER_KIND, OwnedPermit, Permit, SavedState, TransitionCounts,
 };
+#[cfg(feature = "tokio")]
+pub use breaker::{RunError, TIMEOUT_KIND, TokioClock};
 pub use clock::{Clock, ManualClock, QuantaClock};
 pub use error::{CallError, Outcome, RejectReason, Rejected, Transition, WindowCounts};
 #[cfg(feature = "tokio")]
@@ -59,5 +61,6 @@ pub use state::{State, TransitionReason};
 pub use verdict::{Failure, Verdict};
 
 pub use fusebox_policies::{
-    Backoff, Policy, PolicyBuilder, PolicyError, Recovery, SlowCalls, Window,
+    Backoff, Policy, PolicyBuilder, PolicyError, RateLimit, Recovery, Retry, RetryBackoff,
+    SlowCalls, Window,
 };

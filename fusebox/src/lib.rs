@@ -58,14 +58,17 @@
 //! ```
 
 pub use fusebox_engine::{
-    Backoff, Breaker, BreakerBuilder, CallError, Clock, HISTORY_CAPACITY, Latency, ManualClock,
-    Metrics, Noted, Outcome, OwnedPermit, Permit, Policy, PolicyBuilder, PolicyError, QuantaClock,
-    Recovery, RejectReason, Rejected, SUBSCRIBER_CAPACITY, SavedState, SlowCalls, State,
-    Transition, TransitionCounts, TransitionFeed, TransitionReason, Window, WindowCounts,
+    Backoff, Breaker, BreakerBuilder, CallError, Clock, Failure, FailureKinds, HISTORY_CAPACITY,
+    Latency, MAX_FAILURE_KINDS, ManualClock, Metrics, Noted, OTHER_KIND, Outcome, OwnedPermit,
+    Permit, Policy, PolicyBuilder, PolicyError, QuantaClock, RateLimit, Recovery, RejectReason,
+    Rejected, Retry, RetryBackoff, SUBSCRIBER_CAPACITY, SavedState, SlowCalls, State, Transition,
+    TransitionCounts, TransitionFeed, TransitionReason, Verdict, Window, WindowCounts,
 };
 
 #[cfg(feature = "tokio")]
-pub use fusebox_engine::TransitionStream;
+pub use fusebox_engine::{RunError, TIMEOUT_KIND, TokioClock, TransitionStream};
+#[cfg(feature = "tokio")]
+pub use fusebox_registry::FailoverError;
 
 #[cfg(feature = "metrics")]
 pub mod telemetry;

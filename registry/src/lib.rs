@@ -57,6 +57,8 @@ mod name;
 mod policy;
 mod prometheus;
 mod prune;
+#[cfg(feature = "tokio")]
+mod run;
 mod slot;
 mod snapshot;
 mod table;
@@ -66,6 +68,8 @@ pub use error::{CheckError, RegistryCallError, RegistryError};
 pub use fusebox_engine::Counters;
 pub use fusebox_policies::{ConfigError, RegistryConfig};
 pub use group::{Group, GroupMetrics};
+#[cfg(feature = "tokio")]
+pub use run::FailoverError;
 pub use snapshot::{BreakerSnapshot, SNAPSHOT_VERSION, Snapshot};
 pub use table::PolicySource;
 

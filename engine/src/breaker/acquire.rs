@@ -29,8 +29,12 @@ use crate::sync::Ordering;
 const RAMP_SCALE: u128 = 1_000_000_000;
 
 /// The rules that take a closed admission off the fast path: a permit that must be timed (for
-/// a slow-call rule or the latency histogram) or counted against the bulkhead.
-const TIMED_OR_BOUNDED: Flags = Flags::SLOW.union(Flags::LATENCY).union(Flags::BULKHEAD);
+/// a slow-call rule or the latency histogram), counted against the bulkhead, or take a token
+/// of the rate limit.
+const TIMED_OR_BOUNDED: Flags = Flags::SLOW
+    .union(Flags::LATENCY)
+    .union(Flags::BULKHEAD)
+    .union(Flags::RATE_LIMIT);
 
 impl Inner {
     /// `Breaker::try_acquire`: the closed fast path and the timed rejection inline, the rest
@@ -196,8 +200,26 @@ impl Inner {
             }
             bulkhead = true;
         }
+        // The rate limit comes after the bulkhead: its token cannot be given back, a bulkhead
+        // slot can. A breaker switched off by hand (`Disabled`) is not rate limited.
+        let mut now = None;
+        if flags.contains(Flags::RATE_LIMIT) && kind != PermitKind::Passthrough {
+            let t = self.cold.clock.now();
+            now = Some(t);
+            if let Err(at) = self.take_rate_token(t) {
+                if bulkhead {
+                    // Relaxed: as the bulkhead was taken.
+                    self.busy.permits_out.fetch_sub(1, Ordering::Relaxed);
+                }
+                if kind == PermitKind::Probe {
+                    self.end_probe(word.epoch(), ProbeEnd::Release);
+                }
+                let retry = RetryAfter::rate_limited(at, word.state());
+                return Err(self.reject(RejectReason::RateLimited, word, retry));
+            }
+        }
         let start = if flags.intersects(Flags::SLOW.union(Flags::LATENCY)) {
-            self.cold.clock.now()
+            now.unwrap_or_else(|| self.cold.clock.now())
         } else {
             NOT_TIMED
         };
@@ -215,7 +237,7 @@ impl Inner {
     #[cold]
     fn reject(&self, reason: RejectReason, word: StateWord, retry: RetryAfter) -> Rejected {
         self.count_rejection(reason);
-        let name = if reason == RejectReason::Open {
+        let name = if matches!(reason, RejectReason::Open | RejectReason::RateLimited) {
             self.rejection_name()
         } else {
             self.cold.short_name.clone()

@@ -55,6 +55,8 @@ pub(super) struct HotConfig {
     half_open_permits: AtomicU32,
     success_threshold: AtomicU32,
     max_concurrent: AtomicU32,
+    /// The rate limit's burst (see rate.rs); read with `rate_interval`, each on its own.
+    rate_burst: AtomicU32,
     failure_threshold: AtomicU64,
     /// `size << 32 | failures`: a full count window of `size` trips at `failures`, the least
     /// count whose rate meets the threshold, worked out once per policy so that judging a full
@@ -63,6 +65,8 @@ pub(super) struct HotConfig {
     trip_full: AtomicU64,
     slow_threshold: AtomicU64,
     slow_nanos: AtomicU64,
+    /// The rate limit's emission interval in ns (the time one call uses up; see rate.rs).
+    rate_interval: AtomicU64,
 }
 
 impl HotConfig {
@@ -76,10 +80,12 @@ impl HotConfig {
             half_open_permits: AtomicU32::new(0),
             success_threshold: AtomicU32::new(0),
             max_concurrent: AtomicU32::new(0),
+            rate_burst: AtomicU32::new(1),
             failure_threshold: AtomicU64::new(0),
             trip_full: AtomicU64::new(0),
             slow_threshold: AtomicU64::new(0),
             slow_nanos: AtomicU64::new(0),
+            rate_interval: AtomicU64::new(0),
         }
     }
 
@@ -100,6 +106,9 @@ impl HotConfig {
         }
         if policy.latency_histogram() {
             flags = flags.union(Flags::LATENCY);
+        }
+        if policy.rate_limit().is_some() {
+            flags = flags.union(Flags::RATE_LIMIT);
         }
         if striped
             && !flags.intersects(Flags::SLOW.union(Flags::CONSECUTIVE))
@@ -134,6 +143,13 @@ impl HotConfig {
         self.failure_threshold
             .store(policy.failure_rate_threshold().to_bits(), Ordering::Relaxed);
         self.trip_full.store(trip_full(policy), Ordering::Relaxed);
+        if let Some(limit) = policy.rate_limit() {
+            // At least 1 ns: an interval of 0 would admit everything.
+            let interval = duration_nanos(limit.emission_interval()).max(1);
+            self.rate_interval.store(interval, Ordering::Relaxed);
+            self.rate_burst
+                .store(limit.burst().max(1), Ordering::Relaxed);
+        }
         if let Some(slow) = policy.slow_calls() {
             self.slow_nanos
                 .store(duration_nanos(slow.duration), Ordering::Relaxed);
@@ -193,6 +209,17 @@ impl HotConfig {
     pub(super) fn half_open_permits(&self) -> u32 {
         // Relaxed: one value on its own, no seqlock needed (see the module docs).
         self.half_open_permits.load(Ordering::Relaxed)
+    }
+
+    /// The rate limit's emission interval (ns) and burst, each read on its own: a swap racing
+    /// with an admission can at worst decide that one admission on a mix of the two limits.
+    #[inline]
+    pub(super) fn rate_limit(&self) -> (u64, u32) {
+        // Relaxed: see above and the module docs.
+        (
+            self.rate_interval.load(Ordering::Relaxed),
+            self.rate_burst.load(Ordering::Relaxed),
+        )
     }
 
     /// The bulkhead's limit, read on its own.

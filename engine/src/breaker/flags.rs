@@ -31,6 +31,8 @@ impl Flags {
     pub(super) const STRIPED: Flags = Flags(1 << 5);
     /// The latency histogram is on: permits are timed and each call's duration recorded.
     pub(super) const LATENCY: Flags = Flags(1 << 6);
+    /// A rate limit is set: each admission takes a token from the GCRA word (rate.rs).
+    pub(super) const RATE_LIMIT: Flags = Flags(1 << 7);
 
     /// The flags of a word read from the atomic that holds them.
     #[inline(always)]
@@ -71,7 +73,7 @@ impl Flags {
 
 impl fmt::Debug for Flags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const NAMES: [(Flags, &str); 7] = [
+        const NAMES: [(Flags, &str); 8] = [
             (Flags::SLOW, "SLOW"),
             (Flags::CONSECUTIVE, "CONSECUTIVE"),
             (Flags::BULKHEAD, "BULKHEAD"),
@@ -79,6 +81,7 @@ impl fmt::Debug for Flags {
             (Flags::REEVALUATE, "REEVALUATE"),
             (Flags::STRIPED, "STRIPED"),
             (Flags::LATENCY, "LATENCY"),
+            (Flags::RATE_LIMIT, "RATE_LIMIT"),
         ];
         let mut set = f.debug_set();
         for (flag, name) in NAMES {
@@ -104,6 +107,7 @@ mod tests {
             Flags::REEVALUATE,
             Flags::STRIPED,
             Flags::LATENCY,
+            Flags::RATE_LIMIT,
         ];
         for (i, f) in all.iter().enumerate() {
             assert_eq!(f.bits(), 1 << i);

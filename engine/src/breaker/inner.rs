@@ -57,11 +57,6 @@ pub(super) struct Hot {
     pub(super) open_epoch: AtomicU32,
     pub(super) ramp_epoch: AtomicU32,
     pub(super) ramp_start: AtomicU64,
-    /// When the current `Open` episode started (clock ns): a policy swap that shortens the
-    /// open period measures the new period from it. Written with `open_until`, under
-    /// `publish_lock`, and read under it. Here, not in `Cold`, because this line has room and
-    /// `Cold` would outgrow its own.
-    pub(super) open_since: AtomicU64,
     /// The feed this breaker also sends its transitions to (a registry's), if any. Read only
     /// by transitions; here because this line has room and the others have none.
     pub(super) feed: Option<TransitionFeed>,
@@ -98,6 +93,8 @@ pub(super) struct Busy {
     pub(super) ramp_counter: AtomicU64,
     /// Jitter's random state.
     pub(super) rng: AtomicU64,
+    /// The rate limit's theoretical arrival time (GCRA, clock ns; rate.rs).
+    pub(super) rate_tat: AtomicU64,
 }
 
 pub(super) struct Cold {
@@ -134,6 +131,10 @@ const _: () = assert!(std::mem::size_of::<Cold>() <= 128);
 pub(super) struct Extras {
     /// Window stores of the shapes swapped in; never removed before the breaker is dropped.
     pub(super) stores: Mutex<Vec<std::sync::Arc<WindowStore>>>,
+    /// When the current `Open` episode started (clock ns): a policy swap that shortens the
+    /// open period measures the new period from it. Written with `open_until`, under
+    /// `publish_lock`, and read under it; here because no line of the breaker has room.
+    pub(super) open_since: AtomicU64,
     /// This breaker's own subscribers (`Breaker::subscribe`).
     pub(super) subscribers: TransitionFeed,
     /// The last transitions and the count of each change (history.rs).
@@ -147,6 +148,9 @@ pub(super) struct Extras {
     pub(super) failure_kinds: std::sync::Mutex<FailureKinds>,
     /// The latest Retry-After deadline a failure gave (clock ns; kinds.rs).
     pub(super) retry_after_until: StatU64,
+    /// First attempts and retries of `run`, for its retry budget (run/budget.rs).
+    #[cfg(feature = "tokio")]
+    pub(super) retry_budget: super::run::RetryBudget,
 }
 
 impl Extras {
@@ -190,7 +194,6 @@ impl Inner {
                 open_epoch: AtomicU32::new(u32::MAX),
                 ramp_epoch: AtomicU32::new(u32::MAX),
                 ramp_start: AtomicU64::new(0),
-                open_since: AtomicU64::new(0),
                 feed,
             }),
             busy: CachePadded::new(Busy {
@@ -207,6 +210,7 @@ impl Inner {
                 permits_out: AtomicU32::new(0),
                 ramp_counter: AtomicU64::new(0),
                 rng: AtomicU64::new(seed),
+                rate_tat: AtomicU64::new(0),
             }),
             cold: Cold {
                 short_name: Name::new(&name),

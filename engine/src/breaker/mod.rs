@@ -6,6 +6,7 @@
 //! - config.rs: the policy's hot values under a seqlock, and judging a window against them.
 //! - flags.rs: which optional rules are on.
 //! - acquire.rs: `try_acquire`, admission and rejection.
+//! - rate.rs: the rate limit, GCRA in one atomic word.
 //! - record.rs: what an outcome does to the window and the counters.
 //! - transition.rs: judging, tripping, probes, expiry, manual control, restore, policy swap.
 //! - permit.rs: `Permit` and `OwnedPermit`.
@@ -15,6 +16,7 @@
 //! - kinds.rs: failures by kind, and the Retry-After floor under the open period.
 //! - telemetry.rs: the history, transition counts, latency and async subscribers, as read.
 //! - noted.rs: manual changes that carry an operator's note.
+//! - run/: `run` (feature `tokio`): timeout, retries with backoff under a budget.
 //!
 //! # Synchronization
 //!
@@ -50,7 +52,10 @@ mod kinds;
 mod metrics;
 mod noted;
 mod permit;
+mod rate;
 mod record;
+#[cfg(feature = "tokio")]
+mod run;
 mod telemetry;
 mod transition;
 
@@ -73,6 +78,8 @@ pub use kinds::{FailureKinds, MAX_FAILURE_KINDS, OTHER_KIND};
 pub use metrics::{Counters, Metrics, SavedState};
 pub use noted::Noted;
 pub use permit::{OwnedPermit, Permit};
+#[cfg(feature = "tokio")]
+pub use run::{RunError, TIMEOUT_KIND, TokioClock};
 
 /// A named circuit breaker: one atomic state word and a sliding window.
 ///

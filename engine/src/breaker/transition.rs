@@ -163,7 +163,7 @@ impl Inner {
             let limit = since.saturating_add(self.longest_open_period(next.step()));
             let deadline = deadline.min(limit);
             // Relaxed: read only under `publish_lock`.
-            self.hot.open_since.store(since, Ordering::Relaxed);
+            self.extras().open_since.store(since, Ordering::Relaxed);
             // Relaxed: a new episode starts a new run.
             self.busy.consecutive_failures.store(0, Ordering::Relaxed);
             // Relaxed: published by the Release store of `open_epoch` below.
@@ -213,7 +213,7 @@ impl Inner {
             return;
         }
         // Relaxed: written under `publish_lock`, which this thread holds.
-        let since = self.hot.open_since.load(Ordering::Relaxed);
+        let since = self.extras().open_since.load(Ordering::Relaxed);
         let limit = since.saturating_add(self.longest_open_period(word.step()));
         // Relaxed: `open_until` is only written under `publish_lock`.
         if limit >= self.hot.open_until.load(Ordering::Relaxed) {
@@ -238,7 +238,7 @@ impl Inner {
     }
 
     /// A uniform draw in [0, 1) from the breaker's splitmix64 stream (for jitter).
-    fn random_unit(&self) -> f64 {
+    pub(super) fn random_unit(&self) -> f64 {
         // Relaxed: any interleaving yields distinct stream positions.
         let mut z = self
             .busy
@@ -435,15 +435,19 @@ impl Inner {
 
     pub(super) fn set_policy(&self, policy: Policy) {
         let _config = lock(&self.cold.config_lock);
-        let (reevaluate, slow_rule_on) = {
+        let (reevaluate, slow_rule_on, new_rate_limit) = {
             let old = self.cold.policy.load();
             (
                 old.failure_rate_threshold() != policy.failure_rate_threshold()
                     || old.min_calls() != policy.min_calls()
                     || old.slow_calls() != policy.slow_calls(),
                 old.slow_calls().is_none() && policy.slow_calls().is_some(),
+                old.rate_limit() != policy.rate_limit(),
             )
         };
+        if new_rate_limit {
+            self.restart_rate_limit();
+        }
         let shape = policy.window();
         if !self.window().has_shape(shape) {
             let mut stores = lock(&self.extras().stores);

@@ -1,0 +1,195 @@
+//! [`Breaker::run`] (feature `tokio`): the call pipeline around one breaker. Each attempt
+//! takes a permit, runs under the policy's `timeout`, and records its outcome; failures and
+//! timeouts are retried per the policy's `retry` while the retry budget allows; a rejection
+//! is never retried.
+//!
+//! # Synchronization
+//!
+//! None of its own beyond the breaker's: an attempt is an acquire and a record, the retry
+//! budget is `Relaxed` counting (budget.rs), the backoff's jitter draws from the breaker's
+//! random state. Timers are tokio's, so paused tokio time drives `run` in tests.
+
+mod budget;
+mod clock;
+mod error;
+
+use std::future::Future;
+
+pub(super) use budget::RetryBudget;
+pub use clock::TokioClock;
+pub use error::RunError;
+
+use super::Breaker;
+use super::inner::Inner;
+use crate::error::Outcome;
+use crate::verdict::{Failure, Verdict};
+
+/// The kind a timed-out attempt's failure is counted under.
+pub const TIMEOUT_KIND: &str = "timeout";
+
+impl Breaker {
+    /// Runs `f` through the breaker as the policy says: each attempt acquires a permit, runs
+    /// under the policy's `timeout` (a timed-out attempt is a failure of kind `"timeout"`,
+    /// slow too if a slow-call rule says so), and records its outcome (`Ok` a success, `Err` a
+    /// failure). A failed or timed-out attempt is retried per the policy's `retry`
+    /// (`max_attempts`, backoff, budget); a rejection is returned at once and never retried,
+    /// so an open breaker is never hammered.
+    ///
+    /// This is the way to put a timeout on a call: a timeout put *around* a guarded future
+    /// drops its permit, which records `Ignored`, so a dependency that only ever times out
+    /// would never trip the breaker.
+    ///
+    /// The returned future owns a handle of the breaker: it is `'static` (and `Send`) when
+    /// `f` and its futures are. If `f` or its future panics, the attempt records a failure
+    /// and the panic continues.
+    ///
+    /// # Errors
+    ///
+    /// [`RunError::Rejected`] when an attempt was rejected, [`RunError::Failed`] with the last
+    /// error, [`RunError::TimedOut`] when the last attempt timed out.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox_engine::{Breaker, Policy, Retry, RetryBackoff};
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap().block_on(async {
+    /// let policy = Policy::builder()
+    ///     .timeout(Duration::from_millis(100))
+    ///     .retry(Retry::new(3).with_backoff(RetryBackoff::Constant).with_base(Duration::from_millis(10)))
+    ///     .build()?;
+    /// let b = Breaker::new("inventory", policy);
+    /// let mut calls = 0;
+    /// let n = b.run(|| {
+    ///     calls += 1;
+    ///     let fail = calls < 3;
+    ///     async move { if fail { Err("flaky") } else { Ok(calls) } }
+    /// }).await?;
+    /// assert_eq!(n, 3);
+    /// assert_eq!((b.metrics().failures, b.metrics().successes), (2, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn run<T, E, F, Fut>(
+        &self,
+        f: F,
+    ) -> impl Future<Output = Result<T, RunError<E>>> + use<T, E, F, Fut>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.run_with(f, |r: &Result<T, E>| {
+            if r.is_ok() {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            }
+        })
+    }
+
+    /// [`run`](Self::run) with `classify` deciding what each attempt's result means: a
+    /// [`Verdict`] or an [`Outcome`]. An attempt it calls a failure is retried like an error,
+    /// even an `Ok` one (a 503 response, say); if no retry is left, that last result is
+    /// returned as it is. An attempt it calls ignored is returned as it is, not retried.
+    ///
+    /// # Errors
+    ///
+    /// As for [`run`](Self::run).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fusebox_engine::{Breaker, Failure, Outcome, Policy, Retry, Verdict};
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap().block_on(async {
+    /// let b = Breaker::new("api", Policy::builder().retry(Retry::new(2)).build()?);
+    /// let status = b
+    ///     .run_with(
+    ///         || async { Ok::<u16, ()>(503) },
+    ///         |r: &Result<u16, ()>| -> Verdict {
+    ///             match r {
+    ///                 Ok(s) if *s >= 500 => Failure::of_kind("http_5xx").into(),
+    ///                 _ => Outcome::Success.into(),
+    ///             }
+    ///         },
+    ///     )
+    ///     .await?;
+    /// assert_eq!(status, 503); // retried once, then returned as it was
+    /// assert_eq!(b.metrics().failures_of_kind("http_5xx"), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn run_with<T, E, F, Fut, C, V>(
+        &self,
+        mut f: F,
+        mut classify: C,
+    ) -> impl Future<Output = Result<T, RunError<E>>> + use<T, E, F, Fut, C, V>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        C: FnMut(&Result<T, E>) -> V,
+        V: Into<Verdict>,
+    {
+        let breaker = self.clone();
+        async move {
+            let (timeout, retry) = {
+                let policy = breaker.inner.cold.policy.load();
+                (policy.timeout(), policy.retry())
+            };
+            let mut attempts = 0u32;
+            let mut previous_delay = retry.map(|r| r.base()).unwrap_or_default();
+            loop {
+                let permit = match breaker.try_acquire() {
+                    Ok(permit) => permit,
+                    Err(rejected) => return Err(RunError::Rejected { rejected, attempts }),
+                };
+                if attempts == 0 && retry.is_some() {
+                    breaker.inner.deposit_first_attempt();
+                }
+                attempts += 1;
+                let attempt = f();
+                let result = match timeout {
+                    Some(limit) => tokio::time::timeout(limit, attempt).await.ok(),
+                    None => Some(attempt.await),
+                };
+                // What to return if this attempt is not retried.
+                let last = match result {
+                    None => {
+                        permit.failure_with(Failure::of_kind(TIMEOUT_KIND));
+                        Err(RunError::TimedOut { attempts })
+                    }
+                    Some(result) => {
+                        let verdict = classify(&result).into();
+                        permit.record_verdict(verdict);
+                        let result = result.map_err(|error| RunError::Failed { error, attempts });
+                        if verdict.outcome() != Outcome::Failure {
+                            return result;
+                        }
+                        result
+                    }
+                };
+                let Some(retry) = retry else { return last };
+                if attempts >= retry.max_attempts() || !breaker.inner.withdraw_retry(retry.budget())
+                {
+                    return last;
+                }
+                let delay = retry.delay(attempts, previous_delay, breaker.inner.random_unit());
+                previous_delay = delay;
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+}
+
+impl Inner {
+    /// Counts a first attempt of `run` in the retry budget.
+    fn deposit_first_attempt(&self) {
+        self.extras().retry_budget.deposit(self.cold.clock.now());
+    }
+
+    /// Takes a retry from the budget, allowing `share` of the first attempts plus the floor.
+    fn withdraw_retry(&self, share: f64) -> bool {
+        self.extras()
+            .retry_budget
+            .withdraw(self.cold.clock.now(), share)
+    }
+}
