@@ -64,7 +64,7 @@ impl Breaker {
     ///     calls += 1;
     ///     let fail = calls < 3;
     ///     async move { if fail { Err("flaky") } else { Ok(calls) } }
-    /// }).await?;
+    /// }).await.unwrap();
     /// assert_eq!(n, 3);
     /// assert_eq!((b.metrics().failures, b.metrics().successes), (2, 1));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -112,7 +112,8 @@ impl Breaker {
     ///             }
     ///         },
     ///     )
-    ///     .await?;
+    ///     .await
+    ///     .unwrap();
     /// assert_eq!(status, 503); // retried once, then returned as it was
     /// assert_eq!(b.metrics().failures_of_kind("http_5xx"), 2);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
