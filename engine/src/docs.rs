@@ -57,6 +57,13 @@
 //!   a read-modify-write on every call.
 //! - A half-open probe holds its slot until it ends, even when its half-open episode is over:
 //!   at no time are more than `half_open_permits` probes in flight.
+//! - The rate limit is taken after the bulkhead (a token cannot be given back, a bulkhead slot
+//!   can); a rate-limited probe gives its probe slot back. A swap that changes the limit
+//!   starts the new one with its whole burst. A disabled breaker is not rate limited.
+//! - Telemetry is off the call path: a transition builds one event (history, subscribers,
+//!   `tracing`) on the thread that made it; a rejection for any reason but `Open` and a
+//!   failure with a kind take a `std` mutex or an atomic in the breaker's extras. The window
+//!   counts an event carries are read just after the change, not as a snapshot.
 //!
 //! # Clock reads
 //!
@@ -64,6 +71,8 @@
 //! |---|---|
 //! | closed success or failure, count window, no slow-call rule | 0 |
 //! | slow-call rule on | 2 (acquire, record) |
+//! | latency histogram on | 2 (acquire, record); 3 beside a slow-call rule |
+//! | rate limit on | 1 per admission (shared with the acquire's read when timed) |
 //! | time window | 1 per record |
 //! | rejection while open, `QuantaClock` | 0 (a timer thread marks the deadline) |
 //! | rejection while open, other clocks | 1 |
