@@ -59,10 +59,7 @@ fn drive<S: Service<u32>>(svc: &mut S, x: u32) -> Result<S::Response, S::Error> 
 /// What a caller does with the bare service's result.
 #[inline(always)]
 fn consume_bare(r: Result<u32, ()>) -> u32 {
-    match r {
-        Ok(v) => v,
-        Err(()) => 3,
-    }
+    r.unwrap_or(3)
 }
 
 /// What a caller does with fusebox's result.
