@@ -161,7 +161,8 @@ impl<T> ResponseVerdict for Option<T> {}
 /// failure of kind `"error"`.
 ///
 /// For a response type with no `ResponseVerdict`, implement it or name a classifier with
-/// [`classify`](crate::BreakerLayer::classify).
+/// [`classify`](crate::BreakerLayer::classify): under this classifier, a service whose response
+/// has none is not a `Service`, and the compiler reports that unsatisfied `Service` bound.
 ///
 /// # Examples
 ///
