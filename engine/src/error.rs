@@ -55,7 +55,7 @@ pub enum RejectReason {
 }
 
 impl RejectReason {
-    /// Every reason, in the order [`index`](Self::index) gives.
+    /// Every reason, in declaration order.
     ///
     /// ```
     /// assert_eq!(fusebox_engine::RejectReason::ALL.len(), 6);

@@ -75,6 +75,29 @@ fn an_owned_permit_records_from_another_thread_and_keeps_the_breaker_alive() {
 }
 
 #[test]
+fn every_way_an_owned_permit_ends_records_once_and_gives_its_handle_back_once() {
+    use fusebox_engine::{Failure, Outcome, Verdict};
+    let breaker = Breaker::with_clock("db", Policy::default(), ManualClock::new());
+    let ends: [fn(OwnedPermit); 6] = [
+        |p| p.success(),
+        |p| p.failure(),
+        |p| p.record(Outcome::Ignored),
+        |p| p.failure_with(Failure::of_kind("timeout")),
+        |p| p.record_verdict(Verdict::Success),
+        drop,
+    ];
+    for end in ends {
+        let permit = breaker.try_acquire_owned().unwrap();
+        assert_eq!(breaker.handle_count(), 2);
+        end(permit);
+        assert_eq!(breaker.handle_count(), 1);
+    }
+    let m = breaker.metrics();
+    assert_eq!((m.successes, m.failures, m.ignored), (2, 2, 2));
+    assert_eq!(m.failures_of_kind("timeout"), 1);
+}
+
+#[test]
 fn a_dropped_owned_permit_gives_back_its_probe_and_bulkhead_slots() {
     let clock = ManualClock::new();
     let breaker = one_probe(&clock);

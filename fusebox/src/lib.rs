@@ -2,7 +2,8 @@
 //!
 //! This crate re-exports the public API of the workspace: policies
 //! ([`fusebox_policies`]), the breaker engine ([`fusebox_engine`]) and the named-breaker
-//! registry ([`fusebox_registry`]).
+//! registry ([`fusebox_registry`]); with feature `tower`, the tower middleware as
+//! `fusebox::tower`.
 //!
 //! ```
 //! use std::time::Duration;
@@ -72,6 +73,18 @@ pub use fusebox_registry::FailoverError;
 
 #[cfg(feature = "metrics")]
 pub mod telemetry;
+
+/// Tower middleware (feature `tower`): [`tower::BreakerLayer`] guards any tower service, an
+/// axum route included, with a breaker ([`fusebox_tower`]).
+///
+/// ```
+/// use fusebox::{Breaker, Policy};
+/// use fusebox::tower::BreakerLayer;
+/// let layer = BreakerLayer::new(Breaker::new("payments", Policy::default())).reject_with_status();
+/// assert_eq!(layer.breaker().name(), "payments");
+/// ```
+#[cfg(feature = "tower")]
+pub use fusebox_tower as tower;
 
 pub use fusebox_registry::{
     BreakerSnapshot, CheckError, ConfigError, Counters, Group, GroupMetrics, PolicySource,

@@ -467,7 +467,7 @@ impl Breaker {
     /// permit.failure();
     /// # Ok::<(), Rejected>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn try_acquire_owned(&self) -> Result<OwnedPermit, Rejected> {
         Ok(self.try_acquire()?.into_owned(self.clone()))
     }

@@ -7,7 +7,8 @@
 //! itself:
 //! [`Inner::finish`] gives back the bulkhead slot (`Relaxed`, as `admit` took it) and hands the
 //! outcome to record.rs or, for a probe, to transition.rs. An [`OwnedPermit`] also holds a
-//! handle of the breaker (one reference-count increment), so the breaker outlives it.
+//! handle of the breaker (one reference-count increment), so the breaker outlives it, and
+//! keeps its ticket packed in two words ([`PackedTicket`]).
 
 use std::fmt;
 
@@ -60,7 +61,7 @@ pub struct Permit<'a> {
 #[must_use = "a permit records `Ignored` if dropped; call success(), failure() or record()"]
 pub struct OwnedPermit {
     breaker: Breaker,
-    ticket: Ticket,
+    ticket: PackedTicket,
 }
 
 /// What an acquire decided about one call, which its permit hands back with the outcome.
@@ -75,17 +76,48 @@ pub(super) struct Ticket {
     pub(super) start: u64,
 }
 
+/// A [`Ticket`] as an [`OwnedPermit`] keeps it: two words, each written whole (`bits` packs the
+/// kind, the bulkhead flag and the epoch). An owned permit is moved, into a future or a task;
+/// a ticket built from narrow field stores and then moved with one wide load stalls store
+/// forwarding, which cost about 10 ns a permit moved into a tower response future (17.6 ns
+/// against 7.2 ns a call in `benches/benches/tower.rs`). A borrowed
+/// [`Permit`] keeps its fields apart, where the compiler holds them in registers.
+#[derive(Clone, Copy)]
+struct PackedTicket {
+    /// [`Ticket::start`].
+    start: u64,
+    /// The kind (bits 0..8), the bulkhead flag (bit 8) and the epoch (bits 32..64).
+    bits: u64,
+}
+
 impl Ticket {
-    /// A ticket whose outcome goes nowhere: what a recorded [`OwnedPermit`] is left holding.
-    const SPENT: Ticket = Ticket {
-        kind: PermitKind::Passthrough,
-        epoch: 0,
-        bulkhead: false,
-        start: NOT_TIMED,
-    };
+    #[inline(always)]
+    fn pack(self) -> PackedTicket {
+        PackedTicket {
+            start: self.start,
+            bits: self.kind as u64 | (self.bulkhead as u64) << 8 | (self.epoch as u64) << 32,
+        }
+    }
+}
+
+impl PackedTicket {
+    #[inline(always)]
+    fn unpack(self) -> Ticket {
+        Ticket {
+            kind: match self.bits as u8 {
+                0 => PermitKind::Normal,
+                1 => PermitKind::Probe,
+                _ => PermitKind::Passthrough,
+            },
+            epoch: (self.bits >> 32) as u32,
+            bulkhead: self.bits & 1 << 8 != 0,
+            start: self.start,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub(super) enum PermitKind {
     /// Admitted in `Closed`, `Recovering` or `MetricsOnly`: recorded into the window.
     Normal,
@@ -109,13 +141,13 @@ fn dropped_outcome() -> Outcome {
 impl<'a> Permit<'a> {
     /// This permit as an [`OwnedPermit`] holding `breaker`, the handle it was acquired
     /// through; this permit's `Drop` does not run.
-    #[inline]
+    #[inline(always)]
     pub(super) fn into_owned(self, breaker: Breaker) -> OwnedPermit {
         debug_assert!(std::ptr::eq(self.inner, &*breaker.inner));
         let permit = std::mem::ManuallyDrop::new(self);
         OwnedPermit {
             breaker,
-            ticket: permit.ticket,
+            ticket: permit.ticket.pack(),
         }
     }
 }
@@ -214,7 +246,7 @@ impl OwnedPermit {
     /// b.try_acquire_owned().unwrap().success();
     /// assert_eq!(b.metrics().successes, 1);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn success(self) {
         self.record(Outcome::Success);
     }
@@ -227,7 +259,7 @@ impl OwnedPermit {
     /// b.try_acquire_owned().unwrap().failure();
     /// assert_eq!(b.metrics().failures, 1);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn failure(self) {
         self.record(Outcome::Failure);
     }
@@ -240,12 +272,12 @@ impl OwnedPermit {
     /// b.try_acquire_owned().unwrap().record(Outcome::Ignored);
     /// assert_eq!(b.metrics().ignored, 1);
     /// ```
-    #[inline]
-    pub fn record(mut self, outcome: Outcome) {
-        // The ticket is spent before it is used: the `Drop` that follows (or unwinds, if
-        // `finish` panics) records nothing and only gives the handle back.
-        let ticket = std::mem::replace(&mut self.ticket, Ticket::SPENT);
-        self.breaker.inner.finish(ticket, outcome);
+    #[inline(always)]
+    pub fn record(self, outcome: Outcome) {
+        // The handle is taken out before the outcome is reported: it is dropped after `finish`
+        // (or during the unwind, if `finish` panics), and nothing records a second time.
+        let (breaker, ticket) = self.into_parts();
+        breaker.inner.finish(ticket, outcome);
     }
 
     /// Records a failure with its details (see [`Permit::failure_with`]).
@@ -256,10 +288,10 @@ impl OwnedPermit {
     /// b.try_acquire_owned().unwrap().failure_with(Failure::of_kind("connect"));
     /// assert_eq!(b.metrics().failures_of_kind("connect"), 1);
     /// ```
-    pub fn failure_with(mut self, failure: Failure) {
+    pub fn failure_with(self, failure: Failure) {
         // As in `record`.
-        let ticket = std::mem::replace(&mut self.ticket, Ticket::SPENT);
-        self.breaker.inner.finish_failure(ticket, failure);
+        let (breaker, ticket) = self.into_parts();
+        breaker.inner.finish_failure(ticket, failure);
     }
 
     /// Records what a classifier decided (see [`Permit::record_verdict`]).
@@ -270,7 +302,7 @@ impl OwnedPermit {
     /// b.try_acquire_owned().unwrap().record_verdict(Outcome::Ignored);
     /// assert_eq!(b.metrics().ignored, 1);
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn record_verdict(self, verdict: impl Into<Verdict>) {
         match verdict.into() {
             Verdict::Success => self.record(Outcome::Success),
@@ -291,18 +323,37 @@ impl OwnedPermit {
     pub fn breaker(&self) -> &Breaker {
         &self.breaker
     }
+
+    /// The handle and the ticket, moved out without running `Drop`.
+    ///
+    /// Not `mem::replace` of the ticket with a spent one for `Drop` to find: that writes the
+    /// ticket whole and has `Drop` read it back field by field, loads the store cannot forward
+    /// to, which cost about 12 ns a permit (19 ns against 7 for `try_acquire_owned` and
+    /// `success` in a loop).
+    #[inline(always)]
+    fn into_parts(self) -> (Breaker, Ticket) {
+        let this = std::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used again nor dropped, so the handle is moved out of it
+        // exactly once, and dropped once by the caller.
+        let breaker = unsafe { std::ptr::read(&this.breaker) };
+        (breaker, this.ticket.unpack())
+    }
 }
 
 impl Drop for OwnedPermit {
     #[inline]
     fn drop(&mut self) {
-        self.breaker.inner.finish(self.ticket, dropped_outcome());
+        self.breaker
+            .inner
+            .finish(self.ticket.unpack(), dropped_outcome());
     }
 }
 
 impl fmt::Debug for OwnedPermit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.ticket.describe(f, "OwnedPermit", self.breaker.name())
+        self.ticket
+            .unpack()
+            .describe(f, "OwnedPermit", self.breaker.name())
     }
 }
 
@@ -357,5 +408,38 @@ impl Inner {
         if let (true, Some(kind)) = (recorded, failure.kind()) {
             self.count_failure_kind(kind);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_packed_ticket_unpacks_to_what_was_packed() {
+        for kind in [
+            PermitKind::Normal,
+            PermitKind::Probe,
+            PermitKind::Passthrough,
+        ] {
+            for epoch in [0, 1, 0x8000_0000, u32::MAX] {
+                for bulkhead in [false, true] {
+                    for start in [0, 1, NOT_TIMED - 1, NOT_TIMED] {
+                        let ticket = Ticket {
+                            kind,
+                            epoch,
+                            bulkhead,
+                            start,
+                        };
+                        let t = ticket.pack().unpack();
+                        assert_eq!(
+                            (t.kind, t.epoch, t.bulkhead, t.start),
+                            (kind, epoch, bulkhead, start)
+                        );
+                    }
+                }
+            }
+        }
+        assert_eq!(std::mem::size_of::<PackedTicket>(), 16);
     }
 }
