@@ -111,12 +111,15 @@
 //! - http_classifier.rs: [`HttpClassifier`] and `Retry-After` parsing.
 //! - reject.rs: [`RejectAsError`], [`RejectWithStatus`] and the 503 response.
 //! - error.rs: [`Error`].
+//! - pipeline.rs: [`PipelineLayer`] and [`PipelineService`]: the whole call pipeline (rate
+//!   limit, timeout, retries) of the breaker's `run`, for `Clone` requests.
 
 mod classify;
 mod error;
 mod future;
 mod http_classifier;
 mod layer;
+mod pipeline;
 mod reject;
 mod service;
 
@@ -125,5 +128,6 @@ pub use error::Error;
 pub use future::{ResponseFuture, StatusResponseFuture};
 pub use http_classifier::HttpClassifier;
 pub use layer::BreakerLayer;
+pub use pipeline::{PipelineFuture, PipelineLayer, PipelineService};
 pub use reject::{RejectAsError, RejectWithStatus};
 pub use service::BreakerService;
