@@ -285,9 +285,13 @@ impl Inner {
         by
     }
 
-    /// Records the duration of a call timed from `start` into this thread's histogram.
+    /// Records the duration of a call timed from `start` into this thread's histogram; a
+    /// permit acquired before the histogram was switched on was not timed and is skipped.
     #[inline(never)]
     pub(super) fn record_latency(&self, start: u64) {
+        if start == super::permit::NOT_TIMED {
+            return;
+        }
         let nanos = self.cold.clock.now().saturating_sub(start);
         self.extras()
             .latency

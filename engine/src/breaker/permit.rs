@@ -13,7 +13,6 @@
 use std::fmt;
 
 use super::Breaker;
-use super::flags::Flags;
 use super::inner::Inner;
 use crate::error::Outcome;
 use crate::sync::Ordering;
@@ -379,10 +378,6 @@ impl Inner {
     /// Reports the outcome of a permit's call.
     #[inline(always)]
     fn finish(&self, ticket: Ticket, outcome: Outcome) {
-        // Only a timed permit can need its duration: an untimed one costs this one compare.
-        if ticket.start != NOT_TIMED && self.hot.config.flags().contains(Flags::LATENCY) {
-            self.record_latency(ticket.start);
-        }
         if ticket.bulkhead {
             // Relaxed: see `admit`.
             self.busy.permits_out.fetch_sub(1, Ordering::Relaxed);

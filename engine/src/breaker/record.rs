@@ -40,11 +40,14 @@ impl Inner {
         // again: a success reported just after the breaker left `Closed` may land in the window
         // (the documented "either episode's window" latitude; leaving half-open clears it).
         let flags = self.hot.config.flags();
-        // One test for the common case: no rule, not striped.
-        if !flags.intersects(RULED.union(Flags::STRIPED)) {
+        // One test for the common case: no rule, not striped, no latency histogram.
+        if !flags.intersects(RULED.union(Flags::STRIPED).union(Flags::LATENCY)) {
             if self.record_shared(outcome, start) {
                 return;
             }
+        } else if flags.contains(Flags::LATENCY) {
+            self.record_timed(outcome, start);
+            return;
         } else if !flags.intersects(RULED) {
             // Striped: a success on a thread that has its stripe is a plain load and store of
             // the stripe's count and a look at its slot, inline.
@@ -65,6 +68,21 @@ impl Inner {
             if self.record_striped(outcome) || self.record_shared(outcome, start) {
                 return;
             }
+        }
+        self.record_general(outcome, start);
+    }
+
+    /// A record with the latency histogram on: the duration first, then the record as it
+    /// would be without the histogram.
+    #[inline(never)]
+    fn record_timed(&self, outcome: Outcome, start: u64) {
+        self.record_latency(start);
+        let flags = self.hot.config.flags();
+        if !flags.intersects(RULED)
+            && (self.hot.stripes.is_some() && self.record_striped(outcome)
+                || self.record_shared(outcome, start))
+        {
+            return;
         }
         self.record_general(outcome, start);
     }

@@ -324,6 +324,9 @@ impl Inner {
     /// Reports the outcome of a half-open probe.
     #[cold]
     pub(super) fn finish_probe(&self, epoch: u32, start: u64, outcome: Outcome) {
+        if self.hot.config.flags().contains(Flags::LATENCY) {
+            self.record_latency(start);
+        }
         let b = &self.busy;
         // Relaxed: statistics.
         match outcome {
