@@ -93,9 +93,8 @@ impl ActionBody {
         let ttl = match raw.ttl.as_deref() {
             None => None,
             Some(text) => {
-                let ttl = humantime::parse_duration(text.trim()).map_err(|e| {
-                    ApiError::bad_request(format!("invalid ttl {text:?}: {e}"))
-                })?;
+                let ttl = humantime::parse_duration(text.trim())
+                    .map_err(|e| ApiError::bad_request(format!("invalid ttl {text:?}: {e}")))?;
                 if ttl.is_zero() {
                     return Err(ApiError::bad_request("invalid ttl: must be more than 0"));
                 }
@@ -162,7 +161,10 @@ mod tests {
 
     #[test]
     fn notes_carry_the_role() {
-        assert_eq!(&*audit_note(Role::Admin, Some("maintenance")), "admin: maintenance");
+        assert_eq!(
+            &*audit_note(Role::Admin, Some("maintenance")),
+            "admin: maintenance"
+        );
         assert_eq!(&*audit_note(Role::Admin, None), "admin");
         assert_eq!(&*audit_note(Role::Admin, Some("  ")), "admin");
     }
@@ -178,6 +180,9 @@ mod tests {
         assert!(parse(r#"{"nope":1}"#).is_err());
         assert!(parse("{").is_err());
         assert!(Action::parse("explode").is_err());
-        assert_eq!(Action::parse("metrics-only").unwrap().as_str(), "metrics-only");
+        assert_eq!(
+            Action::parse("metrics-only").unwrap().as_str(),
+            "metrics-only"
+        );
     }
 }

@@ -99,12 +99,12 @@ impl Auth {
     }
 
     /// The role `headers` authenticate as, or the answer for a request that is refused.
-    fn authenticate(&self, headers: &HeaderMap) -> Result<Role, Response> {
+    fn authenticate(&self, headers: &HeaderMap) -> Result<Role, Refused> {
         if !self.has_token() {
             return Ok(Role::Anonymous);
         }
         if let Some(wait) = self.locked_for() {
-            return Err(too_many(wait));
+            return Err(Refused::TooMany(wait));
         }
         let presented = headers
             .get(header::AUTHORIZATION)
@@ -139,22 +139,16 @@ impl Auth {
     }
 
     /// A failed attempt: 401, or 429 once the limit refuses it.
-    fn failed(&self, had_token: bool) -> Response {
+    fn failed(&self, had_token: bool) -> Refused {
         match self.failures.try_acquire() {
             Ok(permit) => {
                 // The breaker only counts attempts; the permit's outcome does not matter.
                 drop(permit);
-                let reason = if had_token {
+                Refused::Unauthorized(if had_token {
                     "wrong token"
                 } else {
                     "missing token: send Authorization: Bearer <token>"
-                };
-                let mut response = ApiError::new(StatusCode::UNAUTHORIZED, reason).into_response();
-                response.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    header::HeaderValue::from_static("Bearer"),
-                );
-                response
+                })
             }
             Err(rejected) => {
                 let wait = rejected
@@ -165,8 +159,33 @@ impl Auth {
                     .locked_until
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + wait);
-                too_many(wait)
+                Refused::TooMany(wait)
             }
+        }
+    }
+}
+
+/// Why a request was not authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refused {
+    /// 401, with the reason.
+    Unauthorized(&'static str),
+    /// 429: failed attempts are over the limit for this long.
+    TooMany(Duration),
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Refused::Unauthorized(reason) => {
+                let mut response = ApiError::new(StatusCode::UNAUTHORIZED, reason).into_response();
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static("Bearer"),
+                );
+                response
+            }
+            Refused::TooMany(wait) => too_many(wait),
         }
     }
 }
@@ -199,7 +218,7 @@ pub(crate) async fn require(
     let auth: &Arc<Auth> = &state.auth;
     let role = match auth.authenticate(request.headers()) {
         Ok(role) => role,
-        Err(refused) => return refused,
+        Err(refused) => return refused.into_response(),
     };
     if !is_read(request.method()) {
         let refusal = match role {
@@ -243,11 +262,14 @@ mod tests {
         };
         assert_eq!(auth.authenticate(&with("Bearer adm")).unwrap(), Role::Admin);
         assert_eq!(auth.authenticate(&with("Bearer rd")).unwrap(), Role::Read);
-        let status = |r: Result<Role, Response>| r.unwrap_err().status();
+        let status = |r: Result<Role, Refused>| r.unwrap_err().into_response().status();
         assert_eq!(status(auth.authenticate(&with("Bearer nope"))), 401);
         assert_eq!(status(auth.authenticate(&HeaderMap::new())), 401);
         assert_eq!(status(auth.authenticate(&with("Basic adm"))), 401);
         let open = Auth::new(&AdminConfig::new());
-        assert_eq!(open.authenticate(&HeaderMap::new()).unwrap(), Role::Anonymous);
+        assert_eq!(
+            open.authenticate(&HeaderMap::new()).unwrap(),
+            Role::Anonymous
+        );
     }
 }

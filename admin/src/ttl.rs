@@ -79,6 +79,9 @@ mod tests {
         assert_eq!(b.state(), State::Disabled);
         assert!(g.expire(&b, second));
         assert_eq!(b.state(), State::Closed);
-        assert_eq!(b.history().last().unwrap().note.as_deref(), Some(EXPIRED_NOTE));
+        assert_eq!(
+            b.history().last().unwrap().note.as_deref(),
+            Some(EXPIRED_NOTE)
+        );
     }
 }

@@ -85,7 +85,8 @@ impl Versions {
             .find(|v| v.version == version)
             .map(|v| v.config.clone())
             .ok_or(RollbackError::Unknown)?;
-        apply_locked(&mut inner, registry, text, role, Some(version)).map_err(RollbackError::Invalid)
+        apply_locked(&mut inner, registry, text, role, Some(version))
+            .map_err(RollbackError::Invalid)
     }
 
     /// The versions kept, oldest first.
@@ -135,7 +136,10 @@ mod tests {
         let list = v.list();
         assert_eq!(list.len(), MAX_VERSIONS);
         assert_eq!(list[0].version, 6);
-        assert!(v.apply(&registry, "min_calls = -1".into(), Role::Admin).is_err());
+        assert!(
+            v.apply(&registry, "min_calls = -1".into(), Role::Admin)
+                .is_err()
+        );
         assert_eq!(v.list().len(), MAX_VERSIONS);
         assert!(matches!(
             v.rollback(&registry, 1, Role::Admin),

@@ -95,7 +95,9 @@ fn registry_with(names: &[&str]) -> Registry {
 
 /// The error message of a refusal, checked to be one line.
 fn error_line(body: &Value) -> &str {
-    let e = body["error"].as_str().unwrap_or_else(|| panic!("no error in {body}"));
+    let e = body["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error in {body}"));
     assert!(!e.contains('\n'), "{e}");
     e
 }
@@ -120,7 +122,10 @@ async fn lists_breakers_and_shows_one_with_history() {
     assert_eq!(db["failure_rate"], 0.5);
     assert_eq!(db["slow_call_rate"], 0.0);
     assert_eq!(db["window_calls"], 2);
-    assert_eq!(db["calls"], json!({"success": 1, "failure": 1, "ignored": 0}));
+    assert_eq!(
+        db["calls"],
+        json!({"success": 1, "failure": 1, "ignored": 0})
+    );
     assert_eq!(db["rejected"], 0);
     assert_eq!(db["open_remaining_ms"], Value::Null);
     assert_eq!(db["policy_source"], "default");
@@ -128,7 +133,10 @@ async fn lists_breakers_and_shows_one_with_history() {
     assert_eq!(list[1]["policy_source"], json!({"inherited": "pay"}));
 
     let (status, body) = api
-        .post("/fusebox/breakers/db/force-open", json!({"note": "db failover"}))
+        .post(
+            "/fusebox/breakers/db/force-open",
+            json!({"note": "db failover"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["state"], "forced_open");
@@ -189,7 +197,10 @@ async fn group_actions() {
     let registry = registry_with(&["pay.stripe", "pay.adyen", "payroll"]);
     let api = Api::secured(&registry).await;
     let (status, body) = api
-        .post("/fusebox/groups/pay/force-open", json!({"note": "provider outage"}))
+        .post(
+            "/fusebox/groups/pay/force-open",
+            json!({"note": "provider outage"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["breakers"], json!(["pay.adyen", "pay.stripe"]));
@@ -222,27 +233,32 @@ async fn malformed_requests_are_400_and_oversized_bodies_413() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(error_line(&body).contains("unknown action \"explode\""));
 
-    let (status, body) = api.post_raw("/fusebox/breakers/db/disable", "{\"note\":").await;
+    let (status, body) = api
+        .post_raw("/fusebox/breakers/db/disable", "{\"note\":")
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(error_line(&body).starts_with("invalid body"));
 
     let (status, body) = api
-        .post("/fusebox/breakers/db/disable", json!({"note": "x", "why": "y"}))
+        .post(
+            "/fusebox/breakers/db/disable",
+            json!({"note": "x", "why": "y"}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(error_line(&body).contains("unknown field `why`"));
 
     let (status, body) = api
-        .post("/fusebox/breakers/db/force-open", json!({"ttl": "10 parsecs"}))
+        .post(
+            "/fusebox/breakers/db/force-open",
+            json!({"ttl": "10 parsecs"}),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(error_line(&body).starts_with("invalid ttl \"10 parsecs\""));
     assert_eq!(registry.get("db").unwrap().state(), State::Closed);
 
-    let big = format!(
-        "{{\"note\": \"{}\"}}",
-        "x".repeat(MAX_BODY_BYTES + 1)
-    );
+    let big = format!("{{\"note\": \"{}\"}}", "x".repeat(MAX_BODY_BYTES + 1));
     let (status, body) = api.post_raw("/fusebox/breakers/db/disable", big).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     error_line(&body);
@@ -257,12 +273,20 @@ async fn malformed_requests_are_400_and_oversized_bodies_413() {
 async fn tokens_401_and_403() {
     let registry = registry_with(&["db"]);
     let api = Api::secured(&registry).await;
-    for path in ["/fusebox/breakers", "/fusebox/health", "/metrics", "/fusebox/config"] {
+    for path in [
+        "/fusebox/breakers",
+        "/fusebox/health",
+        "/metrics",
+        "/fusebox/config",
+    ] {
         let (status, body) = api.as_token(None).get(path).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{path}");
         error_line(&body);
     }
-    let (status, _) = api.as_token(Some("wrong-token")).get("/fusebox/breakers").await;
+    let (status, _) = api
+        .as_token(Some("wrong-token"))
+        .get("/fusebox/breakers")
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = api
         .as_token(None)
@@ -284,7 +308,9 @@ async fn tokens_401_and_403() {
 #[tokio::test]
 async fn no_token_configured_reads_are_open_and_mutations_403() {
     let registry = registry_with(&["db"]);
-    let api = Api::start(&registry, AdminConfig::new()).await.as_token(None);
+    let api = Api::start(&registry, AdminConfig::new())
+        .await
+        .as_token(None);
     let (status, _) = api.get("/fusebox/breakers").await;
     assert_eq!(status, StatusCode::OK);
     let (status, body) = api.post("/fusebox/breakers/db/force-open", json!({})).await;
@@ -308,10 +334,21 @@ async fn repeated_wrong_tokens_get_429() {
             break;
         }
     }
-    assert_eq!(statuses.last(), Some(&StatusCode::TOO_MANY_REQUESTS), "{statuses:?}");
-    assert!(statuses.len() > 10, "the burst of 10 is let through: {statuses:?}");
+    assert_eq!(
+        statuses.last(),
+        Some(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.len() > 10,
+        "the burst of 10 is let through: {statuses:?}"
+    );
     // While the limit holds, every attempt waits, the right token's too.
-    let r = api.request(Method::GET, "/fusebox/breakers").send().await.unwrap();
+    let r = api
+        .request(Method::GET, "/fusebox/breakers")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(r.headers().contains_key("retry-after"));
 }
@@ -327,7 +364,10 @@ async fn config_put_versions_and_rollback() {
     let db = registry.get("db.primary").unwrap();
     assert_eq!(db.policy().min_calls(), 4);
     let (status, body) = api.put_config("[breakers.\"db\"]\nmin_calls = 9\n").await;
-    assert_eq!((status, body["version"].as_u64()), (StatusCode::OK, Some(2)));
+    assert_eq!(
+        (status, body["version"].as_u64()),
+        (StatusCode::OK, Some(2))
+    );
     assert_eq!(db.policy().min_calls(), 9);
 
     // Refused whole: nothing changes, no version is recorded.
@@ -395,12 +435,18 @@ async fn a_ttl_resets_the_breaker_unless_a_later_action_came() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(db.state(), State::ForcedOpen);
     eventually("db reset by its ttl", || db.state() == State::Closed).await;
-    assert_eq!(db.history().last().unwrap().note.as_deref(), Some("ttl expired"));
+    assert_eq!(
+        db.history().last().unwrap().note.as_deref(),
+        Some("ttl expired")
+    );
 
     // A manual action cancels the pending reset.
     let cache = registry.get("cache").unwrap();
     let (status, _) = api
-        .post("/fusebox/breakers/cache/force-open", json!({"ttl": "100ms"}))
+        .post(
+            "/fusebox/breakers/cache/force-open",
+            json!({"ttl": "100ms"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let (status, _) = api.post("/fusebox/breakers/cache/disable", json!({})).await;
@@ -410,11 +456,17 @@ async fn a_ttl_resets_the_breaker_unless_a_later_action_came() {
 
     // A group ttl.
     let (status, _) = api
-        .post("/fusebox/groups/cache/metrics-only", json!({"ttl": "150ms"}))
+        .post(
+            "/fusebox/groups/cache/metrics-only",
+            json!({"ttl": "150ms"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(cache.state(), State::MetricsOnly);
-    eventually("cache reset by the group ttl", || cache.state() == State::Closed).await;
+    eventually("cache reset by the group ttl", || {
+        cache.state() == State::Closed
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -434,7 +486,11 @@ async fn events_stream_transitions() {
             .starts_with("text/event-stream")
     );
     // Subscribed once the headers are in: this transition is sent.
-    registry.get("db").unwrap().noted("oncall: test").force_open();
+    registry
+        .get("db")
+        .unwrap()
+        .noted("oncall: test")
+        .force_open();
     let mut text = String::new();
     let read = async {
         loop {
@@ -448,10 +504,7 @@ async fn events_stream_transitions() {
     tokio::time::timeout(Duration::from_secs(5), read)
         .await
         .expect("no transition event within 5 s");
-    let data = text
-        .lines()
-        .find_map(|l| l.strip_prefix("data: "))
-        .unwrap();
+    let data = text.lines().find_map(|l| l.strip_prefix("data: ")).unwrap();
     let event: Value = serde_json::from_str(data).unwrap();
     assert_eq!(event["breaker"], "db");
     assert_eq!(event["from"], "closed");
