@@ -1,9 +1,10 @@
 //! Authentication and authorization: bearer tokens compared by SHA-256 digest in constant
 //! time, the role a request acts as, and the rate limit on failed attempts.
 //!
-//! Failed attempts (a missing or wrong token) go through a fusebox [`Breaker`] whose policy
-//! has a rate limit: once it refuses one, every request with credentials is answered 429
-//! until its retry-after has passed, so guesses cannot go faster than the limit.
+//! Failed attempts (a wrong token) go through a fusebox [`Breaker`] whose policy has a rate
+//! limit: once it refuses one, every request with a token is answered 429 until its
+//! retry-after has passed, so guesses cannot go faster than the limit. A request with no
+//! token is a plain 401 and counts for nothing.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -103,29 +104,30 @@ impl Auth {
         if !self.has_token() {
             return Ok(Role::Anonymous);
         }
-        if let Some(wait) = self.locked_for() {
-            return Err(Refused::TooMany(wait));
-        }
-        let presented = headers
+        let Some(presented) = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .map(|t| digest(t.trim().as_bytes()));
-        let role = presented.and_then(|d| {
-            // Both compared, whichever matches.
-            let admin = self.admin.as_ref().is_some_and(|t| t.matches(&d));
-            let read = self.read.as_ref().is_some_and(|t| t.matches(&d));
-            if admin {
-                Some(Role::Admin)
-            } else if read {
-                Some(Role::Read)
-            } else {
-                None
-            }
-        });
-        match role {
-            Some(role) => Ok(role),
-            None => Err(self.failed(presented.is_some())),
+        else {
+            // Not a guess: no secret is compared, and nothing is counted (a health probe
+            // without a token must not lock the operators out).
+            return Err(Refused::Unauthorized(
+                "missing token: send Authorization: Bearer <token>",
+            ));
+        };
+        if let Some(wait) = self.locked_for() {
+            return Err(Refused::TooMany(wait));
+        }
+        let d = digest(presented.trim().as_bytes());
+        // Both compared, whichever matches.
+        let admin = self.admin.as_ref().is_some_and(|t| t.matches(&d));
+        let read = self.read.as_ref().is_some_and(|t| t.matches(&d));
+        if admin {
+            Ok(Role::Admin)
+        } else if read {
+            Ok(Role::Read)
+        } else {
+            Err(self.failed())
         }
     }
 
@@ -139,16 +141,12 @@ impl Auth {
     }
 
     /// A failed attempt: 401, or 429 once the limit refuses it.
-    fn failed(&self, had_token: bool) -> Refused {
+    fn failed(&self) -> Refused {
         match self.failures.try_acquire() {
             Ok(permit) => {
                 // The breaker only counts attempts; the permit's outcome does not matter.
                 drop(permit);
-                Refused::Unauthorized(if had_token {
-                    "wrong token"
-                } else {
-                    "missing token: send Authorization: Bearer <token>"
-                })
+                Refused::Unauthorized("wrong token")
             }
             Err(rejected) => {
                 let wait = rejected

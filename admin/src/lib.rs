@@ -58,8 +58,9 @@
 //! `GET`. Once a token is configured every route needs one: missing or wrong, 401; the read
 //! token on a mutation, 403. With no token configured, `GET`s are open, mutations are refused
 //! (403) and [`serve`] binds only loopback addresses. Tokens are compared by SHA-256 digest,
-//! in constant time. Failed attempts are rate-limited by a fusebox breaker's rate limit (10 a
-//! second): past it, every attempt is answered 429 until its `Retry-After`.
+//! in constant time. Wrong tokens are rate-limited by a fusebox breaker's rate limit (10 a
+//! second): past it, every request with a token, right or wrong, is answered 429 until its
+//! `Retry-After`. A request with no token is a 401 and is not counted.
 //!
 //! [axum]: https://docs.rs/axum
 //! [`Registry`]: fusebox_registry::Registry

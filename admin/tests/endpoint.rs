@@ -351,6 +351,9 @@ async fn repeated_wrong_tokens_get_429() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(r.headers().contains_key("retry-after"));
+    // No token is no guess: a plain 401, never counted.
+    let (status, _) = api.as_token(None).get("/fusebox/health").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
