@@ -3,7 +3,7 @@
 //! This crate re-exports the public API of the workspace: policies
 //! ([`fusebox_policies`]), the breaker engine ([`fusebox_engine`]) and the named-breaker
 //! registry ([`fusebox_registry`]); with feature `tower`, the tower middleware as
-//! `fusebox::tower`.
+//! `fusebox::tower`; with feature `admin`, the operator endpoint as `fusebox::admin`.
 //!
 //! ```
 //! use std::time::Duration;
@@ -85,6 +85,20 @@ pub mod telemetry;
 /// ```
 #[cfg(feature = "tower")]
 pub use fusebox_tower as tower;
+
+/// The operator endpoint (feature `admin`): [`admin::router`] serves a registry's breakers,
+/// config and events over HTTP with bearer-token auth, to merge into an axum app
+/// ([`fusebox_admin`]).
+///
+/// ```
+/// use fusebox::{Policy, Registry};
+/// use fusebox::admin::AdminConfig;
+/// let registry = Registry::new(Policy::default());
+/// let app: axum::Router = fusebox::admin::router(&registry, AdminConfig::new().admin_token("t0ken"));
+/// # drop(app);
+/// ```
+#[cfg(feature = "admin")]
+pub use fusebox_admin as admin;
 
 pub use fusebox_registry::{
     BreakerSnapshot, CheckError, ConfigError, Counters, Group, GroupMetrics, PolicySource,

@@ -1,0 +1,113 @@
+//! The fusebox operator endpoint: an [axum] [`Router`] to inspect and steer a
+//! [`Registry`]'s breakers over HTTP, with bearer-token auth.
+//!
+//! Mount [`router`] in your own axum app, or run it alone with [`serve`].
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use fusebox_admin::AdminConfig;
+//! use fusebox_registry::Registry;
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let registry = Registry::new(fusebox_engine::Policy::default());
+//! let admin = AdminConfig::new()
+//!     .admin_token_file("/run/secrets/fusebox-admin")?
+//!     .read_token_file("/run/secrets/fusebox-read")?
+//!     .critical(["pay.stripe"]);
+//! let app = Router::new()
+//!     .route("/", get(|| async { "hello" }))
+//!     .merge(fusebox_admin::router(&registry, admin));
+//! let listener = tokio::net::TcpListener::bind("0.0.0.0:8080").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! # Routes
+//!
+//! | route | does |
+//! |---|---|
+//! | `GET /fusebox/breakers` | `{"breakers": [...]}`: each breaker's `name`, `state`, `failure_rate`, `slow_call_rate`, `window_calls`, `calls` (`success`, `failure`, `ignored`), `rejected`, `open_remaining_ms`, `policy_source` |
+//! | `GET /fusebox/breakers/{name}` | the same object plus `policy` (TOML) and `history` (`from`, `to`, `reason`, `at_ms`, `note`, `window`); 404 for an unknown breaker |
+//! | `POST /fusebox/breakers/{name}/{action}` | `force-open`, `disable`, `metrics-only` or `reset`; body `{"note": "...", "ttl": "10m"}`, both optional |
+//! | `POST /fusebox/groups/{prefix}/{action}` | the same for `prefix` and every `prefix.*` breaker; 404 if there is none |
+//! | `GET /fusebox/config` | the config in force as a registry config file (TOML) |
+//! | `PUT /fusebox/config` | applies a whole file, all or nothing: 200 `{"version": n}` or 422 `{"errors": ["line:col: section: field: reason"]}` |
+//! | `GET /fusebox/config/versions` | the last [`MAX_VERSIONS`] files applied: `version`, `applied_at_ms` (Unix), `applied_by` (the token's role), `rollback_of`, `config` |
+//! | `POST /fusebox/config/rollback/{version}` | applies a kept version again, as a new version |
+//! | `GET /fusebox/events` | Server-Sent Events: one `transition` event per transition (`breaker`, `from`, `to`, `reason`, `at_ms`, `note`) |
+//! | `GET /fusebox/health` | 200, or 503 while a critical breaker ([`AdminConfig::critical`]) is open or forced open; the body names them |
+//! | `GET /metrics` | [`Registry::render_prometheus`], `text/plain; version=0.0.4` |
+//!
+//! States and reasons are the snake_case labels (`forced_open`, `failure_rate`).
+//! `at_ms` is the breaker's clock time of the transition.
+//!
+//! # Actions
+//!
+//! An action is audited: the breaker's history gets the note `"<role>: <note>"` (`"admin"`
+//! with no note). With a `ttl`, the breaker resets itself when it expires (noted
+//! `"ttl expired"`): a maintenance window. A later action on the same breaker cancels the
+//! pending reset. A ttl needs a tokio runtime (the handlers' own) and is not kept across
+//! restarts. A malformed body, an unknown action or field, or a bad ttl is a 400 with
+//! `{"error": "..."}`; a body over [`MAX_BODY_BYTES`] a 413.
+//!
+//! # Auth
+//!
+//! `Authorization: Bearer <token>`. The admin token may do everything, the read token only
+//! `GET`. Once a token is configured every route needs one: missing or wrong, 401; the read
+//! token on a mutation, 403. With no token configured, `GET`s are open, mutations are refused
+//! (403) and [`serve`] binds only loopback addresses. Tokens are compared by SHA-256 digest,
+//! in constant time. Wrong tokens are rate-limited by a fusebox breaker's rate limit (10 a
+//! second): past it, every request with a token, right or wrong, is answered 429 until its
+//! `Retry-After`. A request with no token is a 401 and is not counted.
+//!
+//! [axum]: https://docs.rs/axum
+//! [`Registry`]: fusebox_registry::Registry
+//! [`Registry::render_prometheus`]: fusebox_registry::Registry::render_prometheus
+
+mod actions;
+mod auth;
+mod config;
+mod error;
+mod json;
+mod routes;
+mod serve;
+mod state;
+mod ttl;
+mod versions;
+
+use axum::Router;
+use fusebox_registry::Registry;
+
+pub use config::AdminConfig;
+pub use error::Error;
+pub use serve::{Server, serve};
+pub use versions::MAX_VERSIONS;
+
+/// The largest request body accepted, in bytes (1 MiB): a larger one is answered 413.
+///
+/// ```
+/// assert_eq!(fusebox_admin::MAX_BODY_BYTES, 1 << 20);
+/// ```
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// The endpoint's routes on `registry`, secured as `config` says, to merge into an axum app
+/// (see the [crate docs](crate) for the routes). Its paths are absolute: `/fusebox/...` and
+/// `/metrics`. Each router has its own failed-attempt limit; config versions and pending ttl
+/// resets belong to the registry, shared by every router on it.
+///
+/// # Examples
+///
+/// ```
+/// use axum::Router;
+/// use fusebox_admin::{AdminConfig, router};
+/// use fusebox_registry::Registry;
+///
+/// let registry = Registry::new(fusebox_engine::Policy::default());
+/// let app: Router = Router::new().merge(router(&registry, AdminConfig::new().admin_token("t0ken")));
+/// # drop(app);
+/// ```
+pub fn router(registry: &Registry, config: AdminConfig) -> Router {
+    routes::all(state::AppState::new(registry, &config))
+}

@@ -1,0 +1,84 @@
+//! `GET`/`PUT /fusebox/config`, `GET /fusebox/config/versions` and
+//! `POST /fusebox/config/rollback/{version}`.
+
+use axum::Extension;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use fusebox_registry::{ConfigError, Registry};
+use serde_json::{Value, json};
+
+use crate::actions::body_rejection;
+use crate::auth::Role;
+use crate::error::ApiError;
+use crate::state::AppState;
+use crate::versions::{RollbackError, Versions};
+
+/// The config in force, rendered as a registry config file: `[defaults]` and a
+/// `[breakers."<name>"]` section for each policy set by name, every key spelled out.
+pub(super) async fn get(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/toml; charset=utf-8")],
+        render(&state.registry),
+    )
+}
+
+pub(crate) fn render(registry: &Registry) -> String {
+    let mut out = String::from("[defaults]\n");
+    out.push_str(&registry.default_policy().to_toml());
+    for (name, policy) in registry.policies() {
+        // Valid names hold no quote or backslash.
+        out.push_str(&format!("\n[breakers.\"{name}\"]\n"));
+        out.push_str(&policy.to_toml());
+    }
+    out
+}
+
+/// Applies a whole config file, all or nothing: 200 `{"version": n}`, or 422.
+pub(super) async fn put(
+    State(state): State<AppState>,
+    Extension(role): Extension<Role>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let bytes = body.map_err(body_rejection)?;
+    let text = String::from_utf8(bytes.to_vec())
+        .map_err(|e| ApiError::bad_request(format!("the config is not UTF-8: {e}")))?;
+    let versions = state.registry.extension(Versions::default);
+    let version = versions
+        .apply(&state.registry, text, role)
+        .map_err(refused)?;
+    Ok(Json(json!({ "version": version })))
+}
+
+/// The versions kept, oldest first.
+pub(super) async fn versions(State(state): State<AppState>) -> Json<Value> {
+    let versions = state.registry.extension(Versions::default).list();
+    Json(json!({ "versions": versions }))
+}
+
+/// Applies a kept version again, as a new version: 200 `{"version": n, "rollback_of": m}`.
+pub(super) async fn rollback(
+    State(state): State<AppState>,
+    Extension(role): Extension<Role>,
+    Path(version): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let wanted: u64 = version
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("invalid version {version:?}")))?;
+    let versions = state.registry.extension(Versions::default);
+    match versions.rollback(&state.registry, wanted, role) {
+        Ok(new) => Ok(Json(json!({ "version": new, "rollback_of": wanted }))),
+        Err(RollbackError::Unknown) => Err(ApiError::not_found(format!(
+            "no config version {wanted} is kept"
+        ))),
+        Err(RollbackError::Invalid(e)) => Err(refused(e)),
+    }
+}
+
+/// 422 with the problem as `line:col: section: field: reason`.
+fn refused(e: ConfigError) -> ApiError {
+    ApiError::unprocessable(vec![e.to_string()])
+}

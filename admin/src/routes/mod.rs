@@ -1,0 +1,35 @@
+//! The routes: which path and method go to which handler, behind the auth middleware and the
+//! body limit.
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::{get, post};
+
+use crate::auth;
+use crate::state::AppState;
+
+mod breakers;
+mod config;
+mod events;
+mod groups;
+mod health;
+mod metrics;
+
+/// Every route, on `state`.
+pub(crate) fn all(state: AppState) -> Router {
+    Router::new()
+        .route("/fusebox/breakers", get(breakers::list))
+        .route("/fusebox/breakers/{name}", get(breakers::one))
+        .route("/fusebox/breakers/{name}/{action}", post(breakers::act))
+        .route("/fusebox/groups/{prefix}/{action}", post(groups::act))
+        .route("/fusebox/config", get(config::get).put(config::put))
+        .route("/fusebox/config/versions", get(config::versions))
+        .route("/fusebox/config/rollback/{version}", post(config::rollback))
+        .route("/fusebox/events", get(events::stream))
+        .route("/fusebox/health", get(health::check))
+        .route("/metrics", get(metrics::render))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require))
+        .layer(DefaultBodyLimit::max(crate::MAX_BODY_BYTES))
+        .with_state(state)
+}
