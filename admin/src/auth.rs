@@ -252,7 +252,13 @@ mod tests {
 
     #[test]
     fn roles_and_failures() {
-        let auth = Auth::new(&AdminConfig::new().admin_token("adm").read_token("rd"));
+        let auth = Auth::new(
+            &AdminConfig::new()
+                .admin_token("adm")
+                .unwrap()
+                .read_token("rd")
+                .unwrap(),
+        );
         let with = |v: &str| {
             let mut h = HeaderMap::new();
             h.insert(header::AUTHORIZATION, v.parse().unwrap());

@@ -23,11 +23,12 @@ use crate::auth::Token;
 /// ```
 /// use fusebox_admin::AdminConfig;
 /// let config = AdminConfig::new()
-///     .admin_token("a-long-random-admin-token")
-///     .read_token("a-long-random-read-token")
+///     .admin_token("a-long-random-admin-token")?
+///     .read_token("a-long-random-read-token")?
 ///     .critical(["pay.stripe", "db.primary"]);
 /// assert!(config.has_token());
 /// assert_eq!(config.critical_names(), ["pay.stripe", "db.primary"]);
+/// # Ok::<(), fusebox_admin::Error>(())
 /// ```
 #[derive(Clone, Default)]
 pub struct AdminConfig {
@@ -48,34 +49,35 @@ impl AdminConfig {
 
     /// Sets the admin token: it may read and change everything.
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// If `token` is empty.
+    /// [`Error::EmptyTokenGiven`] if `token` is empty: an empty token would let anyone in.
     ///
     /// ```
-    /// let config = fusebox_admin::AdminConfig::new().admin_token("s3cret-admin");
+    /// let config = fusebox_admin::AdminConfig::new().admin_token("s3cret-admin")?;
     /// assert!(config.has_token());
+    /// assert!(fusebox_admin::AdminConfig::new().admin_token("").is_err());
+    /// # Ok::<(), fusebox_admin::Error>(())
     /// ```
-    #[must_use]
-    pub fn admin_token(mut self, token: impl AsRef<str>) -> Self {
-        self.admin = Some(Token::new(non_empty(token.as_ref(), "admin")));
-        self
+    pub fn admin_token(mut self, token: impl AsRef<str>) -> Result<Self, Error> {
+        self.admin = Some(Token::new(non_empty(token.as_ref(), "admin")?));
+        Ok(self)
     }
 
     /// Sets the read token: it may only `GET`.
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// If `token` is empty.
+    /// [`Error::EmptyTokenGiven`] if `token` is empty.
     ///
     /// ```
-    /// let config = fusebox_admin::AdminConfig::new().read_token("s3cret-read");
+    /// let config = fusebox_admin::AdminConfig::new().read_token("s3cret-read")?;
     /// assert!(config.has_token());
+    /// # Ok::<(), fusebox_admin::Error>(())
     /// ```
-    #[must_use]
-    pub fn read_token(mut self, token: impl AsRef<str>) -> Self {
-        self.read = Some(Token::new(non_empty(token.as_ref(), "read")));
-        self
+    pub fn read_token(mut self, token: impl AsRef<str>) -> Result<Self, Error> {
+        self.read = Some(Token::new(non_empty(token.as_ref(), "read")?));
+        Ok(self)
     }
 
     /// Sets the admin token to the contents of `path`, less a trailing newline (a file
@@ -153,7 +155,7 @@ impl AdminConfig {
     /// Whether an admin or a read token is set.
     ///
     /// ```
-    /// assert!(fusebox_admin::AdminConfig::new().read_token("r").has_token());
+    /// assert!(fusebox_admin::AdminConfig::new().read_token("r").unwrap().has_token());
     /// ```
     pub fn has_token(&self) -> bool {
         self.admin.is_some() || self.read.is_some()
@@ -170,9 +172,12 @@ impl fmt::Debug for AdminConfig {
     }
 }
 
-fn non_empty<'a>(token: &'a str, which: &str) -> &'a str {
-    assert!(!token.is_empty(), "the {which} token must not be empty");
-    token
+fn non_empty<'a>(token: &'a str, which: &'static str) -> Result<&'a str, Error> {
+    if token.is_empty() {
+        Err(Error::EmptyTokenGiven { which })
+    } else {
+        Ok(token)
+    }
 }
 
 /// A token file's contents less one trailing newline (`\n` or `\r\n`).
@@ -198,7 +203,7 @@ mod tests {
 
     #[test]
     fn debug_shows_no_token() {
-        let c = AdminConfig::new().admin_token("hunter2-admin");
+        let c = AdminConfig::new().admin_token("hunter2-admin").unwrap();
         let text = format!("{c:?}");
         assert!(!text.contains("hunter2"), "{text}");
         assert!(text.contains("<set>"), "{text}");

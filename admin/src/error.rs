@@ -36,6 +36,11 @@ pub enum Error {
         /// The file.
         path: PathBuf,
     },
+    /// An empty token was given (`"admin"` or `"read"` says which): it would let anyone in.
+    EmptyTokenGiven {
+        /// Which token.
+        which: &'static str,
+    },
     /// [`serve`](crate::serve) was asked to listen on a non-loopback address while no token is
     /// configured.
     NotLoopback {
@@ -58,6 +63,7 @@ impl fmt::Display for Error {
                 write!(f, "cannot read token file {}: {source}", path.display())
             }
             Error::EmptyToken { path } => write!(f, "token file {} is empty", path.display()),
+            Error::EmptyTokenGiven { which } => write!(f, "the {which} token is empty"),
             Error::NotLoopback { addr } => write!(
                 f,
                 "refusing to serve the fusebox admin endpoint on {addr} with no token \
@@ -72,7 +78,9 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::TokenFile { source, .. } | Error::Bind { source, .. } => Some(source),
-            Error::EmptyToken { .. } | Error::NotLoopback { .. } => None,
+            Error::EmptyToken { .. }
+            | Error::EmptyTokenGiven { .. }
+            | Error::NotLoopback { .. } => None,
         }
     }
 }

@@ -105,8 +105,9 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 /// use fusebox_registry::Registry;
 ///
 /// let registry = Registry::new(fusebox_engine::Policy::default());
-/// let app: Router = Router::new().merge(router(&registry, AdminConfig::new().admin_token("t0ken")));
+/// let app: Router = Router::new().merge(router(&registry, AdminConfig::new().admin_token("t0ken")?));
 /// # drop(app);
+/// # Ok::<(), fusebox_admin::Error>(())
 /// ```
 pub fn router(registry: &Registry, config: AdminConfig) -> Router {
     routes::all(state::AppState::new(registry, &config))

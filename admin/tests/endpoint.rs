@@ -35,7 +35,11 @@ impl Api {
     async fn secured(registry: &Registry) -> Api {
         Api::start(
             registry,
-            AdminConfig::new().admin_token(ADMIN).read_token(READ),
+            AdminConfig::new()
+                .admin_token(ADMIN)
+                .unwrap()
+                .read_token(READ)
+                .unwrap(),
         )
         .await
     }
@@ -522,6 +526,7 @@ async fn health_follows_the_critical_breakers() {
     let registry = registry_with(&["pay.stripe", "search"]);
     let config = AdminConfig::new()
         .admin_token(ADMIN)
+        .unwrap()
         .critical(["pay.stripe", "not.created"]);
     let api = Api::start(&registry, config).await;
     registry.get("search").unwrap().force_open(); // not critical
@@ -579,7 +584,7 @@ async fn serve_binds_loopback_and_refuses_the_network_without_a_token() {
 
     let server = serve(
         &registry,
-        AdminConfig::new().admin_token(ADMIN),
+        AdminConfig::new().admin_token(ADMIN).unwrap(),
         "127.0.0.1:0".parse().unwrap(),
     )
     .await

@@ -94,8 +94,9 @@ pub use fusebox_tower as tower;
 /// use fusebox::{Policy, Registry};
 /// use fusebox::admin::AdminConfig;
 /// let registry = Registry::new(Policy::default());
-/// let app: axum::Router = fusebox::admin::router(&registry, AdminConfig::new().admin_token("t0ken"));
+/// let app: axum::Router = fusebox::admin::router(&registry, AdminConfig::new().admin_token("t0ken")?);
 /// # drop(app);
+/// # Ok::<(), fusebox::admin::Error>(())
 /// ```
 #[cfg(feature = "admin")]
 pub use fusebox_admin as admin;

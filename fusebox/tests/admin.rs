@@ -16,7 +16,9 @@ async fn the_operator_endpoint_mounts_in_an_axum_app() {
         .route("/", get(|| async { "app" }))
         .merge(fusebox::admin::router(
             &registry,
-            AdminConfig::new().admin_token("facade-admin-token"),
+            AdminConfig::new()
+                .admin_token("facade-admin-token")
+                .unwrap(),
         ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
