@@ -287,8 +287,9 @@ impl BreakerHandles {
                     )
                 })
             });
-            for (handle, (_, q)) in gauges.iter().zip(QUANTILES) {
-                handle.set(latency.quantile(q).as_secs_f64());
+            let values = latency.quantiles(&QUANTILES.map(|(_, q)| q));
+            for (handle, value) in gauges.iter().zip(values) {
+                handle.set(value.as_secs_f64());
             }
         }
     }

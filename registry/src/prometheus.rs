@@ -198,9 +198,10 @@ impl Registry {
             );
             for r in &readings {
                 let Some(latency) = &r.latency else { continue };
-                for (label, q) in QUANTILES {
+                let values = latency.quantiles(&QUANTILES.map(|(_, q)| q));
+                for ((label, _), value) in QUANTILES.iter().zip(values) {
                     out.sample("fusebox_call_duration_seconds", r, &[("quantile", label)]);
-                    out.float(latency.quantile(q).as_secs_f64());
+                    out.float(value.as_secs_f64());
                 }
                 out.sample("fusebox_call_duration_seconds_sum", r, &[]);
                 out.float(latency.sum().as_secs_f64());
