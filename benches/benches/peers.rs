@@ -34,8 +34,8 @@ use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use failsafe::failure_policy::{ConsecutiveFailures, SuccessRateOverTimeWindow};
 use failsafe::{CircuitBreaker, StateMachine, backoff};
-use fusebox::{Breaker, CallError, Registry, State};
-use fusebox_benches::Floor;
+use fusebox::{Breaker, Registry, State};
+use fusebox_benches::{Floor, consume};
 use recloser::Recloser;
 
 const OPEN_PERIOD: Duration = Duration::from_secs(3600);
@@ -68,16 +68,6 @@ fn fusebox_breaker(name: &str) -> Breaker {
     Registry::new(policy())
         .breaker(name)
         .expect("a valid name in an unbounded registry")
-}
-
-/// What a caller does with fusebox's result: a `match` on every case.
-#[inline(always)]
-fn consume(r: Result<u32, CallError<()>>) -> u32 {
-    match r {
-        Ok(v) => v,
-        Err(CallError::Rejected(_)) => 2,
-        Err(CallError::Failed(())) => 3,
-    }
 }
 
 /// What a caller does with recloser's result.

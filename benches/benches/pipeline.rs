@@ -19,7 +19,7 @@ use std::time::Duration;
 use common::builder;
 use criterion::{criterion_group, criterion_main};
 use fusebox::{Breaker, CallError, RateLimit, Registry, RunError};
-use fusebox_benches::Floor;
+use fusebox_benches::{Floor, consume};
 
 fn breaker(policy: fusebox::PolicyBuilder) -> Breaker {
     Registry::new(policy.build().expect("valid policy"))
@@ -41,11 +41,6 @@ fn rate_limit(c: &mut criterion::Criterion) {
     let mut g = c.benchmark_group("rate_limit");
     let floor = Floor::default();
     g.bench_function("floor", |b| b.iter(|| black_box(black_box(&floor).call())));
-    let consume = |r: Result<u32, CallError<()>>| match r {
-        Ok(v) => v,
-        Err(CallError::Rejected(_)) => 2,
-        Err(CallError::Failed(())) => 3,
-    };
     let off = breaker(builder());
     g.bench_function("closed call, no rate limit", |b| {
         b.iter(|| black_box(consume(black_box(&off).call(|| Ok(black_box(1u32))))))

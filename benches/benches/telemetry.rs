@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 use common::{builder, policy};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
-use fusebox::{CallError, ManualClock, Policy, Registry, State};
-use fusebox_benches::Floor;
+use fusebox::{ManualClock, Policy, Registry, State};
+use fusebox_benches::{Floor, consume};
 use metrics_exporter_prometheus::PrometheusBuilder;
 
 /// Breakers in the registry that `render_prometheus_10k` and `publish_10k` read.
@@ -55,16 +55,6 @@ const OPERATIONS: [&str; 8] = [
     "sessions",
     "quotes",
 ];
-
-/// What a caller does with fusebox's result: a `match` on every case.
-#[inline(always)]
-fn consume(r: Result<u32, CallError<()>>) -> u32 {
-    match r {
-        Ok(v) => v,
-        Err(CallError::Rejected(_)) => 2,
-        Err(CallError::Failed(())) => 3,
-    }
-}
 
 fn floor(g: &mut BenchmarkGroup<'_, WallTime>) {
     let floor = Floor::default();

@@ -12,7 +12,7 @@
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use std::time::Duration;
 
-use fusebox::{Policy, PolicyBuilder, Window};
+use fusebox::{CallError, Policy, PolicyBuilder, Window};
 
 /// One state byte and one counter, as a breaker with nothing else to do would have.
 #[derive(Debug, Default)]
@@ -131,4 +131,20 @@ pub fn reference_builder() -> PolicyBuilder {
 /// ```
 pub fn reference_policy() -> Policy {
     reference_builder().build().expect("valid policy")
+}
+
+/// What a caller does with fusebox's result: a `match` on every case, as every bench file
+/// consumes it.
+///
+/// ```
+/// use fusebox::CallError;
+/// assert_eq!(fusebox_benches::consume(Err(CallError::Failed(()))), 3);
+/// ```
+#[inline(always)]
+pub fn consume(r: Result<u32, CallError<()>>) -> u32 {
+    match r {
+        Ok(v) => v,
+        Err(CallError::Rejected(_)) => 2,
+        Err(CallError::Failed(())) => 3,
+    }
 }
