@@ -271,6 +271,10 @@ impl Exposition {
 /// Appends `value` escaped as a label value: backslash, double quote and line feed are the
 /// three characters the format escapes.
 fn escape_label_value(value: &str, out: &mut String) {
+    if !value.bytes().any(|b| matches!(b, b'\\' | b'"' | b'\n')) {
+        out.push_str(value);
+        return;
+    }
     for c in value.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
