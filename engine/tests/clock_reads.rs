@@ -99,3 +99,19 @@ fn a_latency_histogram_reads_the_clock_twice_per_call_and_once_more_beside_a_slo
     }
     assert_eq!(reads.load(Ordering::Relaxed) - before, 300);
 }
+
+#[test]
+fn a_rate_limit_reads_the_clock_once_per_admission_and_none_without_one() {
+    use fusebox_engine::RateLimit;
+    let (b, reads) = breaker(
+        Policy::builder()
+            .rate_limit(RateLimit::new(1_000, Duration::from_secs(1), 1_000))
+            .build()
+            .unwrap(),
+    );
+    let before = reads.load(Ordering::Relaxed);
+    for _ in 0..100 {
+        let _ = b.call(|| Ok::<_, ()>(()));
+    }
+    assert_eq!(reads.load(Ordering::Relaxed) - before, 100);
+}
