@@ -121,6 +121,20 @@ pub struct Latency {
 }
 
 impl Latency {
+    /// The quantiles exporters report as `fusebox_call_duration_seconds{quantile}`, each with
+    /// its label value: the median, p90, p99, p999 and the maximum.
+    ///
+    /// ```
+    /// assert_eq!(fusebox_engine::Latency::SUMMARY_QUANTILES[0], ("0.5", 0.5));
+    /// ```
+    pub const SUMMARY_QUANTILES: [(&'static str, f64); 5] = [
+        ("0.5", 0.5),
+        ("0.9", 0.9),
+        ("0.99", 0.99),
+        ("0.999", 0.999),
+        ("1", 1.0),
+    ];
+
     /// Calls counted.
     ///
     /// ```

@@ -37,18 +37,9 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use crossbeam_channel::{Sender, bounded};
-use fusebox_engine::{Breaker, RejectReason, State};
+use fusebox_engine::{Breaker, Latency, RejectReason, State};
 use fusebox_registry::Registry;
 use metrics::{Counter, Gauge, Label, Level, Metadata};
-
-/// The quantiles `fusebox_call_duration_seconds` reports.
-const QUANTILES: [(&str, f64); 5] = [
-    ("0.5", 0.5),
-    ("0.9", 0.9),
-    ("0.99", 0.99),
-    ("0.999", 0.999),
-    ("1", 1.0),
-];
 
 /// Pushes every breaker's series of `registry` to the installed `metrics` recorder, once.
 /// Handles are made the first time a breaker is published and reused after (kept with the
@@ -190,7 +181,7 @@ struct BreakerHandles {
     slow_call_rate: Gauge,
     window_calls: Gauge,
     open_remaining: Gauge,
-    latency: Option<[Gauge; QUANTILES.len()]>,
+    latency: Option<[Gauge; Latency::SUMMARY_QUANTILES.len()]>,
 }
 
 impl BreakerHandles {
@@ -277,7 +268,7 @@ impl BreakerHandles {
         if let Some(latency) = breaker.latency() {
             let name = &self.name;
             let gauges = self.latency.get_or_insert_with(|| {
-                QUANTILES.map(|(q, _)| {
+                Latency::SUMMARY_QUANTILES.map(|(q, _)| {
                     gauge(
                         "fusebox_call_duration_seconds",
                         vec![
@@ -287,7 +278,7 @@ impl BreakerHandles {
                     )
                 })
             });
-            let values = latency.quantiles(&QUANTILES.map(|(_, q)| q));
+            let values = latency.quantiles(&Latency::SUMMARY_QUANTILES.map(|(_, q)| q));
             for (handle, value) in gauges.iter().zip(values) {
                 handle.set(value.as_secs_f64());
             }

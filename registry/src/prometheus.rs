@@ -15,15 +15,6 @@ use fusebox_engine::{Breaker, Latency, Metrics, RejectReason, State, TransitionC
 
 use crate::Registry;
 
-/// The quantiles `fusebox_call_duration_seconds` reports.
-const QUANTILES: [(&str, f64); 5] = [
-    ("0.5", 0.5),
-    ("0.9", 0.9),
-    ("0.99", 0.99),
-    ("0.999", 0.999),
-    ("1", 1.0),
-];
-
 /// One breaker, read once.
 struct Reading {
     /// `breaker="…"`, escaped.
@@ -198,8 +189,8 @@ impl Registry {
             );
             for r in &readings {
                 let Some(latency) = &r.latency else { continue };
-                let values = latency.quantiles(&QUANTILES.map(|(_, q)| q));
-                for ((label, _), value) in QUANTILES.iter().zip(values) {
+                let values = latency.quantiles(&Latency::SUMMARY_QUANTILES.map(|(_, q)| q));
+                for ((label, _), value) in Latency::SUMMARY_QUANTILES.iter().zip(values) {
                     out.sample("fusebox_call_duration_seconds", r, &[("quantile", label)]);
                     out.float(value.as_secs_f64());
                 }
