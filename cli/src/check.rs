@@ -292,7 +292,7 @@ pub fn check_file(path: &Path) -> Result<Report, String> {
 fn kind_of(text: &str) -> FileKind {
     let (doc, _) = DeTable::parse_recoverable(text);
     let has = |k: &str| doc.get_ref().contains_key(k);
-    if has("defaults") || has("breakers") {
+    if ["defaults", "breakers", "health", "notify"].into_iter().any(has) {
         FileKind::Registry
     } else if has("load") {
         FileKind::Scenario

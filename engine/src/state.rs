@@ -520,6 +520,12 @@ impl fmt::Debug for StateWord {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn config_files_spell_states_as_their_labels() {
+        let labels: Vec<&str> = State::ALL.iter().map(|s| s.as_label()).collect();
+        assert_eq!(labels, fusebox_policies::STATE_LABELS);
+    }
+
+    #[test]
     fn the_timer_marks_open_words_of_its_episode_once() {
         let open = StateWord::CLOSED.trip().unwrap();
         assert!(!open.timed());

@@ -6,6 +6,7 @@ use std::fmt;
 use toml::de::DeValue;
 
 use crate::file::{self, Context, Source, Walker};
+use crate::operator::{self, NotifyConfig, TableAt};
 use crate::{Policy, PolicyError, PolicyPatch};
 
 /// The longest breaker name, in bytes.
@@ -186,9 +187,13 @@ pub struct RegistryConfig {
     defaults_patch: PolicyPatch,
     defaults: Policy,
     breakers: Vec<BreakerConfig>,
+    /// `[health] critical`.
+    critical: Vec<String>,
+    /// `[notify]`.
+    notify: Option<NotifyConfig>,
 }
 
-const TOP_LEVEL_KEYS: &[&str] = &["defaults", "breakers"];
+const TOP_LEVEL_KEYS: &[&str] = &["defaults", "breakers", "health", "notify"];
 
 impl RegistryConfig {
     /// Parses and validates a registry config file. An empty file is valid: default policy,
@@ -269,6 +274,8 @@ impl RegistryConfig {
         let mut has_defaults = false;
         let mut defaults_patch = PolicyPatch::default();
         let mut breakers = Vec::new();
+        let mut critical = Vec::new();
+        let mut notify = None;
         for (key, value) in file::entries(doc.get_ref()) {
             let key_pos = src.position(key.span().start);
             let value_pos = src.position(value.span().start);
@@ -311,7 +318,21 @@ impl RegistryConfig {
                         });
                     }
                 }
-                (name @ ("defaults" | "breakers"), other) => {
+                ("health", DeValue::Table(t)) => {
+                    let at = TableAt {
+                        src: &src,
+                        name: "health",
+                    };
+                    critical = operator::parse_health(&at, t)?;
+                }
+                ("notify", DeValue::Table(t)) => {
+                    let at = TableAt {
+                        src: &src,
+                        name: "notify",
+                    };
+                    notify = Some(operator::parse_notify(&at, t, value.span().start)?);
+                }
+                (name @ ("defaults" | "breakers" | "health" | "notify"), other) => {
                     return Err(ConfigError {
                         section: Section::File,
                         field: name.to_owned(),
@@ -320,7 +341,8 @@ impl RegistryConfig {
                     });
                 }
                 (name, _) => {
-                    let mut reason = "unknown key; expected defaults or breakers".to_owned();
+                    let mut reason =
+                        "unknown key; expected defaults, breakers, health or notify".to_owned();
                     if let Some(close) = file::suggest(name, TOP_LEVEL_KEYS) {
                         reason.push_str(&format!(" (did you mean {close}?)"));
                     } else if file::POLICY_KEYS.contains(&name) {
@@ -346,7 +368,41 @@ impl RegistryConfig {
             defaults_patch,
             defaults,
             breakers,
+            critical,
+            notify,
         })
+    }
+
+    /// The `[health] critical` list: the breakers an operator endpoint's health check
+    /// watches (it fails while one of them is open). Empty without a `[health]` table.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = fusebox_policies::RegistryConfig::from_toml(
+    ///     "[health]\ncritical = [\"pay.stripe\"]\n",
+    /// )?;
+    /// assert_eq!(config.critical(), ["pay.stripe"]);
+    /// # Ok::<(), fusebox_policies::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn critical(&self) -> &[String] {
+        &self.critical
+    }
+
+    /// The `[notify]` table, if the file has one: where an operator endpoint announces
+    /// transitions.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = fusebox_policies::RegistryConfig::from_toml("")?;
+    /// assert!(config.notify().is_none());
+    /// # Ok::<(), fusebox_policies::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn notify(&self) -> Option<&NotifyConfig> {
+        self.notify.as_ref()
     }
 
     /// The registry's default policy: `[defaults]` applied over [`Policy::default`].
@@ -478,6 +534,8 @@ enum Section {
     File,
     Defaults,
     Breaker(String),
+    /// `[health]` or `[notify]`.
+    Operator(&'static str),
 }
 
 /// Why a registry config file was refused: the section, the field, the reason and where.
@@ -553,6 +611,12 @@ impl ConfigError {
     #[must_use]
     pub fn in_defaults(mut self) -> Self {
         self.section = Section::Defaults;
+        self
+    }
+
+    /// The same error, inside the operator table `[table]` (`health` or `notify`).
+    pub(crate) fn in_operator_table(mut self, table: &'static str) -> Self {
+        self.section = Section::Operator(table);
         self
     }
 
@@ -665,6 +729,7 @@ impl fmt::Display for ConfigError {
             Section::File => {}
             Section::Defaults => f.write_str("defaults: ")?,
             Section::Breaker(name) => write!(f, "breakers.{name:?}: ")?,
+            Section::Operator(table) => write!(f, "{table}: ")?,
         }
         if !self.field.is_empty() {
             write!(f, "{}: ", self.field)?;

@@ -53,6 +53,7 @@ use serde::{Deserialize, Serialize};
 mod config;
 pub mod docs;
 mod file;
+mod operator;
 mod patch;
 pub mod presets;
 mod repr;
@@ -60,6 +61,7 @@ mod repr;
 pub use config::{
     BreakerConfig, ConfigError, MAX_NAME_BYTES, NameError, RegistryConfig, validate_name,
 };
+pub use operator::{DEFAULT_NOTIFY_ON, NotifyConfig, STATE_LABELS};
 pub use patch::PolicyPatch;
 
 /// The largest count window, in calls. A count window costs two bits of heap per call.
