@@ -19,6 +19,7 @@ use subtle::ConstantTimeEq;
 
 use crate::config::AdminConfig;
 use crate::error::ApiError;
+use crate::notify::Notifier;
 use crate::state::AppState;
 
 /// Failed attempts allowed per second, on average.
@@ -213,6 +214,8 @@ pub(crate) async fn require(
     mut request: Request,
     next: Next,
 ) -> Response {
+    // A router built outside a runtime starts its notifier with its first request.
+    Notifier::ensure_started(&state.registry);
     let auth: &Arc<Auth> = &state.auth;
     let role = match auth.authenticate(request.headers()) {
         Ok(role) => role,

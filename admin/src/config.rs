@@ -15,8 +15,8 @@ use crate::auth::Token;
 ///   [`serve`](crate::serve) binds only loopback addresses. Only the tokens' SHA-256 digests
 ///   are kept, and `Debug` prints neither.
 /// - **Critical breakers** ([`critical`](Self::critical)): `GET /fusebox/health` answers 503
-///   while one of them is open or forced open. (The registry's config file has no `[health]`
-///   table: its parser accepts only `[defaults]` and `[breakers]`, so the list lives here.)
+///   while one of them is open or forced open, as it does for the breakers the config file in
+///   force names in `[health] critical` (see [`apply_config`](crate::apply_config)).
 ///
 /// # Examples
 ///

@@ -71,17 +71,20 @@ mod auth;
 mod config;
 mod error;
 mod json;
+mod notify;
 mod routes;
 mod serve;
+mod settings;
 mod state;
 mod ttl;
 mod versions;
 
 use axum::Router;
-use fusebox_registry::Registry;
+use fusebox_registry::{ConfigError, Registry};
 
 pub use config::AdminConfig;
 pub use error::Error;
+pub use notify::NOTIFY_QUEUE;
 pub use serve::{Server, serve};
 pub use versions::MAX_VERSIONS;
 
@@ -111,4 +114,35 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 /// ```
 pub fn router(registry: &Registry, config: AdminConfig) -> Router {
     routes::all(state::AppState::new(registry, &config))
+}
+
+/// Applies a registry config file to `registry` as `PUT /fusebox/config` does, all or
+/// nothing, and keeps it as a config version applied by `applied_by` (e.g. `"startup"` for
+/// the file a service starts from, `"reload"` for one re-read on a signal); returns its
+/// version number. Its `[health] critical` list and `[notify]` table take effect with it.
+///
+/// A service that reads its registry's config file itself should apply it through this, so
+/// that `GET /fusebox/config/versions` lists it and an operator can roll back to it.
+///
+/// # Errors
+///
+/// The file's first problem ([`ConfigError`]): nothing is applied.
+///
+/// # Examples
+///
+/// ```
+/// use fusebox_registry::Registry;
+/// let registry = Registry::new(fusebox_engine::Policy::default());
+/// let text = "[breakers.\"db\"]\nmin_calls = 4\n\n[health]\ncritical = [\"db\"]\n";
+/// assert_eq!(fusebox_admin::apply_config(&registry, text, "startup")?, 1);
+/// assert_eq!(registry.resolved_policy("db")?.min_calls(), 4);
+/// assert!(fusebox_admin::apply_config(&registry, "min_calls = 0", "reload").is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn apply_config(
+    registry: &Registry,
+    text: &str,
+    applied_by: &'static str,
+) -> Result<u64, ConfigError> {
+    versions::Versions::of(registry).apply(registry, text.to_owned(), applied_by)
 }

@@ -8,6 +8,7 @@ use tokio::sync::watch;
 
 use crate::auth::Auth;
 use crate::config::AdminConfig;
+use crate::notify::Notifier;
 
 /// The router's state (cheap to clone: handles and `Arc`s).
 #[derive(Clone)]
@@ -20,7 +21,10 @@ pub(crate) struct AppState {
 }
 
 impl AppState {
+    /// The state of a router on `registry`; starts the registry's notifier if this runs on a
+    /// tokio runtime.
     pub(crate) fn new(registry: &Registry, config: &AdminConfig) -> Self {
+        Notifier::ensure_started(registry);
         AppState {
             registry: registry.clone(),
             auth: Arc::new(Auth::new(config)),

@@ -9,10 +9,10 @@ use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use fusebox_registry::{ConfigError, Registry};
+use fusebox_registry::{ConfigError, Registry, RegistryConfig};
 use serde::Serialize;
 
-use crate::auth::Role;
+use crate::settings::{Settings, Tables};
 
 /// How many applied configs are kept for rollback; older ones are forgotten.
 ///
@@ -28,7 +28,8 @@ pub(crate) struct Version {
     pub(crate) version: u64,
     /// When it was applied: milliseconds since the Unix epoch.
     pub(crate) applied_at_ms: u64,
-    /// The role of the token that applied it.
+    /// Who applied it: the role of the token (`admin`), or what the host said
+    /// ([`apply_config`](crate::apply_config)'s `applied_by`, e.g. `startup`).
     pub(crate) applied_by: &'static str,
     /// The version it rolled back to, for a rollback.
     pub(crate) rollback_of: Option<u64>,
@@ -57,6 +58,11 @@ pub(crate) enum RollbackError {
 }
 
 impl Versions {
+    /// The registry's versions (created empty on first use).
+    pub(crate) fn of(registry: &Registry) -> std::sync::Arc<Versions> {
+        registry.extension(Versions::default)
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -66,9 +72,9 @@ impl Versions {
         &self,
         registry: &Registry,
         text: String,
-        role: Role,
+        applied_by: &'static str,
     ) -> Result<u64, ConfigError> {
-        apply_locked(&mut self.lock(), registry, text, role, None)
+        apply_locked(&mut self.lock(), registry, text, applied_by, None)
     }
 
     /// Applies version `version` again, as a new version.
@@ -76,7 +82,7 @@ impl Versions {
         &self,
         registry: &Registry,
         version: u64,
-        role: Role,
+        applied_by: &'static str,
     ) -> Result<u64, RollbackError> {
         let mut inner = self.lock();
         let text = inner
@@ -85,7 +91,7 @@ impl Versions {
             .find(|v| v.version == version)
             .map(|v| v.config.clone())
             .ok_or(RollbackError::Unknown)?;
-        apply_locked(&mut inner, registry, text, role, Some(version))
+        apply_locked(&mut inner, registry, text, applied_by, Some(version))
             .map_err(RollbackError::Invalid)
     }
 
@@ -99,10 +105,12 @@ fn apply_locked(
     inner: &mut Inner,
     registry: &Registry,
     text: String,
-    role: Role,
+    applied_by: &'static str,
     rollback_of: Option<u64>,
 ) -> Result<u64, ConfigError> {
-    registry.apply_toml(&text)?;
+    let config = RegistryConfig::from_toml_unresolved(&text)?;
+    registry.apply_config(&config)?;
+    Settings::of(registry).replace(Tables::of(&config));
     inner.last += 1;
     let applied_at_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -113,7 +121,7 @@ fn apply_locked(
     inner.list.push_back(Version {
         version: inner.last,
         applied_at_ms,
-        applied_by: role.as_label(),
+        applied_by,
         rollback_of,
         config: text,
     });
@@ -125,27 +133,52 @@ mod tests {
     use super::*;
     use fusebox_engine::Policy;
 
+    const ADMIN: &str = "admin";
+
     #[test]
     fn bounded_and_numbered() {
         let registry = Registry::new(Policy::default());
         let v = Versions::default();
         for i in 1..=(MAX_VERSIONS as u64 + 5) {
             let text = format!("[breakers.\"db\"]\nmin_calls = {}\n", i % 90 + 1);
-            assert_eq!(v.apply(&registry, text, Role::Admin).unwrap(), i);
+            assert_eq!(v.apply(&registry, text, ADMIN).unwrap(), i);
         }
         let list = v.list();
         assert_eq!(list.len(), MAX_VERSIONS);
         assert_eq!(list[0].version, 6);
-        assert!(
-            v.apply(&registry, "min_calls = -1".into(), Role::Admin)
-                .is_err()
-        );
+        assert!(v.apply(&registry, "min_calls = -1".into(), ADMIN).is_err());
         assert_eq!(v.list().len(), MAX_VERSIONS);
         assert!(matches!(
-            v.rollback(&registry, 1, Role::Admin),
+            v.rollback(&registry, 1, ADMIN),
             Err(RollbackError::Unknown)
         ));
-        assert_eq!(v.rollback(&registry, 6, Role::Admin).ok(), Some(56));
+        assert_eq!(v.rollback(&registry, 6, ADMIN).ok(), Some(56));
         assert_eq!(registry.resolved_policy("db").unwrap().min_calls(), 7);
+    }
+}
+
+#[cfg(test)]
+mod table_tests {
+    use super::*;
+    use fusebox_engine::Policy;
+
+    #[test]
+    fn a_file_puts_its_tables_in_force() {
+        let registry = Registry::new(Policy::default());
+        let v = Versions::default();
+        let text = "[health]\ncritical = [\"db\"]\n[notify]\nwebhook = \"http://127.0.0.1:9/\"\n";
+        v.apply(&registry, text.into(), "startup").unwrap();
+        let tables = Settings::of(&registry).current();
+        assert_eq!(tables.critical, ["db"]);
+        assert!(tables.notify.is_some());
+        // A file that is refused changes nothing; one without the tables clears them.
+        assert!(
+            v.apply(&registry, "[health]\ncritical = 1\n".into(), "admin")
+                .is_err()
+        );
+        assert_eq!(Settings::of(&registry).current().critical, ["db"]);
+        v.apply(&registry, String::new(), "admin").unwrap();
+        assert_eq!(*Settings::of(&registry).current(), Tables::default());
+        assert_eq!(v.list()[0].applied_by, "startup");
     }
 }

@@ -550,6 +550,27 @@ async fn health_follows_the_critical_breakers() {
 }
 
 #[tokio::test]
+async fn health_follows_the_config_files_health_table() {
+    let registry = registry_with(&["db", "cache"]);
+    let api = Api::secured(&registry).await;
+    let file = "[breakers.\"db\"]\nmin_calls = 5\n\n[health]\ncritical = [\"db\"]\n";
+    let (status, body) = api.put_config(file).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    registry.get("cache").unwrap().force_open(); // not critical
+    assert_eq!(api.get("/fusebox/health").await.0, StatusCode::OK);
+    registry.get("db").unwrap().force_open();
+    let (status, body) = api.get("/fusebox/health").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["open"], json!(["db"]));
+    // The config in force shows the table; a file without it clears the list.
+    let (_, text) = api.get("/fusebox/config").await;
+    let text = text.as_str().unwrap();
+    assert!(text.contains("[health]\ncritical = [\"db\"]\n"), "{text}");
+    api.put_config("").await;
+    assert_eq!(api.get("/fusebox/health").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn metrics_are_prometheus_text() {
     let registry = registry_with(&["db"]);
     registry.get("db").unwrap().force_open();

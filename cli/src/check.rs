@@ -287,12 +287,15 @@ pub fn check_file(path: &Path) -> Result<Report, String> {
     Ok(check_text_in(&text, path.parent()))
 }
 
-/// A registry config if its top level has `defaults` or `breakers`, a scenario if it has
-/// `load`, else a policy.
+/// A registry config if its top level has `defaults`, `breakers`, `health` or `notify`, a
+/// scenario if it has `load`, else a policy.
 fn kind_of(text: &str) -> FileKind {
     let (doc, _) = DeTable::parse_recoverable(text);
     let has = |k: &str| doc.get_ref().contains_key(k);
-    if ["defaults", "breakers", "health", "notify"].into_iter().any(has) {
+    if ["defaults", "breakers", "health", "notify"]
+        .into_iter()
+        .any(has)
+    {
         FileKind::Registry
     } else if has("load") {
         FileKind::Scenario

@@ -14,11 +14,13 @@ use serde_json::{Value, json};
 use crate::actions::body_rejection;
 use crate::auth::Role;
 use crate::error::ApiError;
+use crate::settings::Settings;
 use crate::state::AppState;
 use crate::versions::{RollbackError, Versions};
 
-/// The config in force, rendered as a registry config file: `[defaults]` and a
-/// `[breakers."<name>"]` section for each policy set by name, every key spelled out.
+/// The config in force, rendered as a registry config file: `[defaults]`, a
+/// `[breakers."<name>"]` section for each policy set by name with every key spelled out, and
+/// the `[health]` and `[notify]` tables of the last file applied.
 pub(super) async fn get(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/toml; charset=utf-8")],
@@ -34,6 +36,7 @@ pub(crate) fn render(registry: &Registry) -> String {
         out.push_str(&format!("\n[breakers.\"{name}\"]\n"));
         out.push_str(&policy.to_toml());
     }
+    out.push_str(&Settings::of(registry).current().to_toml());
     out
 }
 
@@ -46,16 +49,15 @@ pub(super) async fn put(
     let bytes = body.map_err(body_rejection)?;
     let text = String::from_utf8(bytes.to_vec())
         .map_err(|e| ApiError::bad_request(format!("the config is not UTF-8: {e}")))?;
-    let versions = state.registry.extension(Versions::default);
-    let version = versions
-        .apply(&state.registry, text, role)
+    let version = Versions::of(&state.registry)
+        .apply(&state.registry, text, role.as_label())
         .map_err(refused)?;
     Ok(Json(json!({ "version": version })))
 }
 
 /// The versions kept, oldest first.
 pub(super) async fn versions(State(state): State<AppState>) -> Json<Value> {
-    let versions = state.registry.extension(Versions::default).list();
+    let versions = Versions::of(&state.registry).list();
     Json(json!({ "versions": versions }))
 }
 
@@ -68,8 +70,7 @@ pub(super) async fn rollback(
     let wanted: u64 = version
         .parse()
         .map_err(|_| ApiError::bad_request(format!("invalid version {version:?}")))?;
-    let versions = state.registry.extension(Versions::default);
-    match versions.rollback(&state.registry, wanted, role) {
+    match Versions::of(&state.registry).rollback(&state.registry, wanted, role.as_label()) {
         Ok(new) => Ok(Json(json!({ "version": new, "rollback_of": wanted }))),
         Err(RollbackError::Unknown) => Err(ApiError::not_found(format!(
             "no config version {wanted} is kept"
