@@ -13,9 +13,12 @@
 
 pub mod chart;
 pub mod check;
+pub mod demo;
 pub mod diag;
+pub mod remote;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+pub mod serve;
 pub mod sim;
 pub mod stress;

@@ -5,6 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use fusebox_cli::remote::{Action, Endpoint};
+use fusebox_cli::serve::ServeOptions;
 use fusebox_cli::{report, scenario::Scenario, sim};
 
 #[derive(Parser)]
@@ -38,6 +40,83 @@ enum Command {
     /// batch averages, not of single calls. The two clock reads around a batch are included;
     /// their cost per call is printed.
     Stress(StressArgs),
+    /// Host breakers from a registry config file behind the operator endpoint and dashboard.
+    ///
+    /// Prints `listening on http://ADDR` first. SIGHUP reloads the file (all or nothing);
+    /// SIGTERM or Ctrl-C stops the server.
+    Serve(ServeArgs),
+    /// Show a live endpoint's breakers as a table.
+    Status(EndpointArgs),
+    /// Force a breaker open on a live endpoint: every call rejected until reset (or the ttl).
+    ForceOpen(ActionArgs),
+    /// Disable a breaker on a live endpoint: every call admitted, nothing recorded.
+    Disable(ActionArgs),
+    /// Put a breaker in metrics-only mode on a live endpoint: every call admitted, recorded.
+    MetricsOnly(ActionArgs),
+    /// Reset a breaker on a live endpoint: closed, its window emptied.
+    Reset(ActionArgs),
+    /// Apply a registry config file to a live endpoint, all or nothing.
+    Apply(ApplyArgs),
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// The registry config file: `[defaults]`, `[breakers."name"]`, `[health]`, `[notify]`.
+    config: PathBuf,
+    /// The address to listen on; port 0 picks a free one. Without a token only a loopback
+    /// address is accepted.
+    #[arg(long, default_value = "127.0.0.1:9000", value_name = "ADDR")]
+    bind: std::net::SocketAddr,
+    /// A file holding the admin token (may read and change everything).
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+    /// A file holding the read token (may only read).
+    #[arg(long, value_name = "FILE")]
+    read_token_file: Option<PathBuf>,
+    /// Drive simulated traffic (the built-in scenario's downstream) through the breakers.
+    #[arg(long)]
+    demo: bool,
+}
+
+#[derive(Args)]
+struct EndpointArgs {
+    /// The endpoint's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:9000")]
+    url: String,
+    /// A file holding the token to present.
+    #[arg(long, value_name = "FILE")]
+    token_file: Option<PathBuf>,
+}
+
+impl EndpointArgs {
+    fn endpoint(&self) -> Endpoint {
+        Endpoint {
+            url: self.url.clone(),
+            token_file: self.token_file.clone(),
+        }
+    }
+}
+
+#[derive(Args)]
+struct ActionArgs {
+    /// The breaker's name.
+    name: String,
+    /// Undo the action by itself after this long (e.g. 10m): a maintenance window.
+    #[arg(long)]
+    ttl: Option<String>,
+    /// Why, for the breaker's history.
+    #[arg(long)]
+    note: Option<String>,
+    #[command(flatten)]
+    endpoint: EndpointArgs,
+}
+
+#[derive(Args)]
+struct ApplyArgs {
+    /// The registry config file.
+    file: PathBuf,
+    #[command(flatten)]
+    endpoint: EndpointArgs,
 }
 
 #[derive(Args)]
@@ -114,6 +193,16 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate(args).map(|out| (out, true)),
         Command::Check(args) => Ok(check(&args)),
         Command::Stress(args) => stress(&args),
+        Command::Serve(args) => serve(args).map(|()| (String::new(), true)),
+        Command::Status(args) => remote(args.endpoint().status()).map(|out| (out, true)),
+        Command::ForceOpen(args) => act(args, Action::ForceOpen),
+        Command::Disable(args) => act(args, Action::Disable),
+        Command::MetricsOnly(args) => act(args, Action::MetricsOnly),
+        Command::Reset(args) => act(args, Action::Reset),
+        Command::Apply(args) => {
+            let endpoint = args.endpoint.endpoint();
+            remote(async move { endpoint.apply(&args.file).await })
+        }
     };
     match result {
         Ok((out, ok)) => {
@@ -220,6 +309,44 @@ fn stress(args: &StressArgs) -> Result<(String, bool), String> {
         progress: true,
     });
     Ok((fusebox_cli::stress::text(&report), report.balances()))
+}
+
+fn serve(args: ServeArgs) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(fusebox_cli::serve::run(ServeOptions {
+        config: args.config,
+        bind: args.bind,
+        token_file: args.token_file,
+        read_token_file: args.read_token_file,
+        demo: args.demo,
+    }))
+}
+
+fn act(args: ActionArgs, action: Action) -> Result<(String, bool), String> {
+    let endpoint = args.endpoint.endpoint();
+    remote(async move {
+        endpoint
+            .act(
+                &args.name,
+                action,
+                args.ttl.as_deref(),
+                args.note.as_deref(),
+            )
+            .await
+    })
+    .map(|out| (out, true))
+}
+
+/// Runs one request to a live endpoint.
+fn remote<T>(request: impl Future<Output = Result<T, String>>) -> Result<T, String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(request)
 }
 
 fn write_stdout(s: &str) {

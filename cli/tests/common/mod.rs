@@ -34,3 +34,82 @@ pub fn output(cmd: &mut Command) -> (String, String, Option<i32>) {
         out.status.code(),
     )
 }
+
+/// A `fusebox serve` child process, killed when dropped.
+pub struct Served {
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT`, from its first line.
+    pub url: String,
+    /// Its stdout after the first line.
+    pub lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Served {
+    /// Starts `fusebox serve ARGS --bind 127.0.0.1:0` and reads its first line, which must be
+    /// `listening on http://ADDR`.
+    pub fn start(args: &[&str]) -> Served {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fusebox"))
+            .arg("serve")
+            .args(args)
+            .args(["--bind", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("fusebox serve starts");
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let first = lines
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("a first line within 30 s");
+        let url = first
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("first line {first:?}"))
+            .to_owned();
+        Served { child, url, lines }
+    }
+
+    /// The next stdout line, within 10 s.
+    pub fn next_line(&self) -> String {
+        self.lines
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("a line within 10 s")
+    }
+
+    /// Sends `signal` (e.g. "HUP", "TERM") to the process.
+    pub fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit, at most 10 s; its exit code.
+    pub fn wait(&mut self) -> Option<i32> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status.code();
+            }
+            assert!(std::time::Instant::now() < deadline, "did not exit in 10 s");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
