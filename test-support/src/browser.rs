@@ -311,8 +311,9 @@ impl Driver {
             self.addr
         );
         if stream.write_all(request.as_bytes()).is_ok() {
-            // Wait for the answer: Chromium has quit once it comes.
-            let _ = stream.read_to_end(&mut Vec::new());
+            // Wait for the answer's first bytes: Chromium has quit once they come (chromedriver
+            // may keep the connection open after them).
+            let _ = stream.read(&mut [0; 512]);
         }
     }
 }
