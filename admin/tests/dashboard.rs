@@ -314,6 +314,18 @@ async fn the_page_shows_each_breaker_and_follows_transitions_live() {
         assert_eq!(api["state"], "closed", "{api}");
         assert_eq!(api["failure"], "0.0 %", "{api}");
 
+        // With no token configured, actions are refused, and no token would help.
+        page.click("api", "force-open").await;
+        page.until(
+            "the refusal",
+            "return document.getElementById('notice').textContent
+               .startsWith('this needs the admin token (no admin token is configured');",
+            vec![],
+        )
+        .await;
+        assert!(!page.token_form_shown().await);
+        assert_eq!(registry.get("api").unwrap().state(), State::Closed);
+
         drop(traffic);
         page.close().await;
         server.shutdown().await.unwrap();
@@ -406,6 +418,94 @@ async fn with_tokens_the_page_asks_for_one_and_actions_need_the_admin_token() {
         drop(traffic);
         page.close().await;
         server.shutdown().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_reconnects_when_the_stream_ends() {
+    bounded(async {
+        let registry = registry();
+        let addr = "127.0.0.1:0".parse().unwrap();
+        let server = serve(&registry, AdminConfig::new(), addr).await.unwrap();
+        let addr = server.local_addr();
+        let page = Page::open(&server).await;
+        page.rows().await;
+        page.until_live().await;
+
+        // The server goes away: the stream ends and the page retries, with a delay.
+        server.shutdown().await.unwrap();
+        page.until(
+            "#stream-status to say it reconnects",
+            "return document.getElementById('stream-status').textContent
+               .startsWith('reconnecting in ');",
+            vec![],
+        )
+        .await;
+
+        // Back on the same port: live again, and a transition made now shows.
+        let server = serve(&registry, AdminConfig::new(), addr).await.unwrap();
+        page.until_live().await;
+        registry
+            .get("cache")
+            .unwrap()
+            .noted("oncall: back")
+            .disable();
+        page.until(
+            "cache's row disabled and the transition in the timeline",
+            "const r = document.querySelector('tr[data-breaker=\"cache\"]');
+             const li = document.querySelector(
+               'li.transition[data-breaker=\"cache\"][data-to=\"disabled\"]');
+             return r.dataset.state === 'disabled' && li !== null
+               && li.querySelector('.note').textContent === 'oncall: back';",
+            vec![],
+        )
+        .await;
+
+        page.close().await;
+        server.shutdown().await.unwrap();
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_tokens_past_the_limit_say_when_to_retry() {
+    bounded(async {
+        let registry = registry();
+        let config = AdminConfig::new().read_token(READ).unwrap();
+        let server = serve(&registry, config, "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let page = Page::open(&server).await;
+        // Each wrong token is refused (two requests, the list and the stream) until the
+        // failed-attempt limit answers 429. The form is filled and submitted by script here,
+        // faster than the limit refills (typing is what the other tests do).
+        let message = page
+            .until(
+                "the page to say when to retry",
+                "const notice = document.getElementById('notice').textContent;
+                 if (notice.startsWith('too many attempts, retry in ')) return notice;
+                 const form = document.getElementById('token-form');
+                 if (!form.hidden) {
+                   document.getElementById('token').value = 'not-the-token';
+                   form.requestSubmit();
+                 }
+                 return null;",
+                vec![],
+            )
+            .await;
+        let message = message.as_str().unwrap();
+        assert!(message.ends_with(" s"), "{message}");
+        // Once the wait is over, the page asks again.
+        page.until(
+            "the token form after the wait",
+            "return document.getElementById('notice').hidden
+               && !document.getElementById('token-form').hidden;",
+            vec![],
+        )
+        .await;
+        server.shutdown().await.unwrap();
+        page.close().await;
     })
     .await;
 }
