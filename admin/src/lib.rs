@@ -28,6 +28,7 @@
 //!
 //! | route | does |
 //! |---|---|
+//! | `GET /fusebox/` | the dashboard: one self-contained HTML page (no external asset) with a row per breaker (state, rates, calls, rejections, open time left), the recent transitions live from the events stream, and force-open and reset buttons; served without a token (it holds no data). `GET /fusebox` redirects to it |
 //! | `GET /fusebox/breakers` | `{"breakers": [...]}`: each breaker's `name`, `state`, `failure_rate`, `slow_call_rate`, `window_calls`, `calls` (`success`, `failure`, `ignored`), `rejected`, `open_remaining_ms`, `policy_source` |
 //! | `GET /fusebox/breakers/{name}` | the same object plus `policy` (TOML) and `history` (`from`, `to`, `reason`, `at_ms`, `note`, `window`); 404 for an unknown breaker |
 //! | `POST /fusebox/breakers/{name}/{action}` | `force-open`, `disable`, `metrics-only` or `reset`; body `{"note": "...", "ttl": "10m"}`, both optional |
@@ -61,6 +62,11 @@
 //! in constant time. Wrong tokens are rate-limited by a fusebox breaker's rate limit (10 a
 //! second): past it, every request with a token, right or wrong, is answered 429 until its
 //! `Retry-After`. A request with no token is a 401 and is not counted.
+//!
+//! The dashboard page asks for a token when the endpoint answers 401 (the read token to look,
+//! the admin token once an action is refused with 403), keeps it in the tab's
+//! `sessionStorage` and sends it as `Authorization: Bearer`; its `Content-Security-Policy`
+//! lets it run only its own inline script and style and connect only to its own origin.
 //!
 //! [axum]: https://docs.rs/axum
 //! [`Registry`]: fusebox_registry::Registry

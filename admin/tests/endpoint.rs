@@ -522,6 +522,57 @@ async fn events_stream_transitions() {
 }
 
 #[tokio::test]
+async fn the_dashboard_page_needs_no_token_and_loads_nothing_from_elsewhere() {
+    let registry = registry_with(&["db"]);
+    let api = Api::secured(&registry).await.as_token(None);
+    let r = api.request(Method::GET, "/fusebox/").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let header = |name: &str| r.headers()[name].to_str().unwrap().to_owned();
+    assert_eq!(header("content-type"), "text/html; charset=utf-8");
+    assert_eq!(header("cache-control"), "no-store");
+    let csp = header("content-security-policy");
+    for directive in [
+        "default-src 'none'",
+        "script-src 'sha256-",
+        "style-src 'sha256-",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(directive), "{csp}");
+    }
+    assert!(!csp.contains("unsafe"), "{csp}");
+    let page = r.text().await.unwrap();
+    assert!(page.starts_with("<!doctype html>"));
+    assert!(page.contains("id=\"token-form\""));
+
+    // `/fusebox` leads to it, relative to where the router is mounted.
+    let no_redirects = Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = no_redirects
+        .get(format!("{}/fusebox", api.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PERMANENT_REDIRECT);
+    assert_eq!(r.headers()["location"], "fusebox/");
+    let (status, body) = api.get("/fusebox").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.as_str().unwrap().contains("<title>fusebox</title>"));
+
+    // The data it shows still needs a token.
+    let (status, _) = api.get("/fusebox/breakers").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let r = api
+        .request(Method::GET, "/fusebox/events")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
 async fn health_follows_the_critical_breakers() {
     let registry = registry_with(&["pay.stripe", "search"]);
     let config = AdminConfig::new()

@@ -1,4 +1,5 @@
-//! What the workspace's tests share: a counting global allocator.
+//! What the workspace's tests share: a counting global allocator, and (feature `browser`) a
+//! headless Chromium driven over WebDriver ([`browser`]).
 //!
 //! [`Counting`] forwards every call to the system allocator unchanged. On a thread that has
 //! switched counting on ([`counting`]), it also counts, in that thread's own counters, the bytes
@@ -24,6 +25,9 @@
 //!     counting(false);
 //! }
 //! ```
+
+#[cfg(feature = "browser")]
+pub mod browser;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

@@ -1,5 +1,5 @@
 //! The routes: which path and method go to which handler, behind the auth middleware and the
-//! body limit.
+//! body limit; the dashboard page alone is outside the auth middleware.
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -11,6 +11,7 @@ use crate::state::AppState;
 
 mod breakers;
 mod config;
+mod dashboard;
 mod events;
 mod groups;
 mod health;
@@ -30,6 +31,10 @@ pub(crate) fn all(state: AppState) -> Router {
         .route("/fusebox/health", get(health::check))
         .route("/metrics", get(metrics::render))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require))
+        // Added after `route_layer`, which wraps only the routes before it: the page carries
+        // no data and asks for the token itself, so loading it needs none.
+        .route("/fusebox/", get(dashboard::page))
+        .route("/fusebox", get(dashboard::redirect))
         .layer(DefaultBodyLimit::max(crate::MAX_BODY_BYTES))
         .with_state(state)
 }
