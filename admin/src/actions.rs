@@ -7,82 +7,53 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
+use axum::http::StatusCode as Status;
 use fusebox_engine::Breaker;
-use fusebox_registry::Registry;
+use fusebox_registry::{FleetOverride, ManualAction, Registry, UnknownAction};
 use serde::Deserialize;
 
 use crate::auth::Role;
 use crate::error::ApiError;
-use crate::ttl::Generations;
 
 /// A manual change, as named in the route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Action {
-    ForceOpen,
-    Disable,
-    MetricsOnly,
-    Reset,
+/// The action named in the path.
+pub(crate) fn parse_action(name: &str) -> Result<ManualAction, ApiError> {
+    name.parse()
+        .map_err(|e: UnknownAction| ApiError::bad_request(e.to_string()))
 }
 
-impl Action {
-    /// The action a route segment names.
-    pub(crate) fn parse(name: &str) -> Result<Action, ApiError> {
-        Ok(match name {
-            "force-open" => Action::ForceOpen,
-            "disable" => Action::Disable,
-            "metrics-only" => Action::MetricsOnly,
-            "reset" => Action::Reset,
-            other => {
-                return Err(ApiError::bad_request(format!(
-                    "unknown action {other:?}: expected force-open, disable, metrics-only or reset"
-                )));
-            }
-        })
-    }
-
-    /// The route segment.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Action::ForceOpen => "force-open",
-            Action::Disable => "disable",
-            Action::MetricsOnly => "metrics-only",
-            Action::Reset => "reset",
-        }
-    }
-
-    /// Applies the action to `breaker` with `note` in its history.
-    pub(crate) fn apply(self, breaker: &Breaker, note: Arc<str>) {
-        let noted = breaker.noted(note);
-        match self {
-            Action::ForceOpen => noted.force_open(),
-            Action::Disable => noted.disable(),
-            Action::MetricsOnly => noted.metrics_only(),
-            Action::Reset => noted.reset(),
-        }
-    }
-}
-
-/// The body as sent.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawBody {
     note: Option<String>,
     ttl: Option<String>,
+    scope: Option<String>,
 }
 
-/// An action's body: an optional note and an optional time to live.
+/// Where an action applies.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// This instance only.
+    #[default]
+    Local,
+    /// Every instance of the fleet, through the registry's fleet sync.
+    Fleet,
+}
+
+/// An action's body: an optional note, time to live and scope.
 #[derive(Debug, Default)]
 pub(crate) struct ActionBody {
     pub(crate) note: Option<String>,
     pub(crate) ttl: Option<Duration>,
+    pub(crate) scope: Scope,
 }
 
 impl ActionBody {
-    /// Parses a body: empty, or a JSON object with `note` and `ttl` (a duration such as
-    /// `"10m"`), both optional. 413 for an oversized body, 400 for anything malformed.
+    /// Parses a body: empty, or a JSON object with `note`, `ttl` (a duration such as
+    /// `"10m"`) and `scope` (`"local"` or `"fleet"`), all optional. 413 for an oversized body, 400 for anything malformed.
     pub(crate) fn parse(
         body: Result<Bytes, BytesRejection>,
-        action: Action,
+        action: ManualAction,
     ) -> Result<ActionBody, ApiError> {
         let bytes = body.map_err(body_rejection)?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -98,7 +69,7 @@ impl ActionBody {
                 if ttl.is_zero() {
                     return Err(ApiError::bad_request("invalid ttl: must be more than 0"));
                 }
-                if action == Action::Reset {
+                if action == ManualAction::Reset {
                     return Err(ApiError::bad_request(
                         "a ttl resets the breaker when it expires: it cannot go with reset",
                     ));
@@ -106,9 +77,19 @@ impl ActionBody {
                 Some(ttl)
             }
         };
+        let scope = match raw.scope.as_deref() {
+            None | Some("local") => Scope::Local,
+            Some("fleet") => Scope::Fleet,
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "invalid scope {other:?}: expected \"local\" or \"fleet\""
+                )));
+            }
+        };
         Ok(ActionBody {
             note: raw.note,
             ttl,
+            scope,
         })
     }
 }
@@ -134,25 +115,49 @@ pub(crate) fn audit_note(role: Role, note: Option<&str>) -> Arc<str> {
 }
 
 /// Applies `action` to each of `breakers`, noted; with a ttl, schedules their reset.
+/// Applies `action` to `breakers` on this instance, audited, with the body's ttl.
 pub(crate) fn act(
     registry: &Registry,
     breakers: &[Breaker],
-    action: Action,
+    action: ManualAction,
     role: Role,
     body: &ActionBody,
 ) {
     let note = audit_note(role, body.note.as_deref());
-    let generations = registry.extension(Generations::default);
-    let scheduled: Vec<(Breaker, u64)> = breakers
-        .iter()
-        .map(|b| {
-            let generation = generations.act(b, || action.apply(b, note.clone()));
-            (b.clone(), generation)
-        })
-        .collect();
-    if let Some(ttl) = body.ttl {
-        crate::ttl::reset_after(generations, scheduled, ttl);
+    match body.ttl {
+        Some(ttl) => registry.act_for(breakers, action, note, ttl),
+        None => registry.act(breakers, action, note),
     }
+}
+
+/// Hands `action` on `name` (a group's prefix with `group`) to the registry's fleet sync,
+/// which applies it here and on every other instance. 503 when no fleet sync is connected
+/// or it cannot store the action.
+pub(crate) async fn act_on_fleet(
+    registry: &Registry,
+    name: &str,
+    group: bool,
+    action: ManualAction,
+    role: Role,
+    body: &ActionBody,
+) -> Result<(), ApiError> {
+    let scope = registry.fleet_scope().ok_or_else(|| {
+        ApiError::new(
+            Status::SERVICE_UNAVAILABLE,
+            "scope fleet: no fleet sync is connected to this registry",
+        )
+    })?;
+    let request = FleetOverride {
+        name: name.to_owned(),
+        group,
+        action,
+        ttl: body.ttl,
+        note: audit_note(role, body.note.as_deref()).to_string(),
+    };
+    scope
+        .submit(request)
+        .await
+        .map_err(|e| ApiError::new(Status::SERVICE_UNAVAILABLE, format!("scope fleet: {e}")))
 }
 
 #[cfg(test)]
@@ -171,7 +176,8 @@ mod tests {
 
     #[test]
     fn bodies() {
-        let parse = |s: &'static str| ActionBody::parse(Ok(Bytes::from(s)), Action::ForceOpen);
+        let parse =
+            |s: &'static str| ActionBody::parse(Ok(Bytes::from(s)), ManualAction::ForceOpen);
         assert!(parse("").unwrap().ttl.is_none());
         let b = parse(r#"{"note":"x","ttl":"10m"}"#).unwrap();
         assert_eq!(b.ttl, Some(Duration::from_secs(600)));
@@ -179,10 +185,13 @@ mod tests {
         assert!(parse(r#"{"ttl":"10 parsecs"}"#).is_err());
         assert!(parse(r#"{"nope":1}"#).is_err());
         assert!(parse("{").is_err());
-        assert!(Action::parse("explode").is_err());
+        assert_eq!(parse(r#"{"scope":"fleet"}"#).unwrap().scope, Scope::Fleet);
+        assert_eq!(parse(r#"{"scope":"local"}"#).unwrap().scope, Scope::Local);
+        assert!(parse(r#"{"scope":"galaxy"}"#).is_err());
+        assert!(parse_action("explode").is_err());
         assert_eq!(
-            Action::parse("metrics-only").unwrap().as_str(),
-            "metrics-only"
+            parse_action("metrics-only").unwrap(),
+            ManualAction::MetricsOnly
         );
     }
 }

@@ -82,7 +82,6 @@ mod routes;
 mod serve;
 mod settings;
 mod state;
-mod ttl;
 mod versions;
 
 use axum::Router;

@@ -674,3 +674,74 @@ async fn serve_binds_loopback_and_refuses_the_network_without_a_token() {
         .expect("shutdown within 5 s")
         .unwrap();
 }
+
+/// A fleet sync stand-in: keeps what it was handed, and applies it here as a real one does.
+struct Recorder {
+    registry: Registry,
+    seen: std::sync::Mutex<Vec<fusebox_registry::FleetOverride>>,
+}
+
+impl fusebox_registry::FleetScope for Recorder {
+    fn submit(&self, o: fusebox_registry::FleetOverride) -> fusebox_registry::FleetScopeFuture {
+        let breakers = if o.group {
+            self.registry.group(&o.name).breakers()
+        } else {
+            vec![self.registry.breaker(&o.name).unwrap()]
+        };
+        self.registry
+            .act(&breakers, o.action, o.note.as_str().into());
+        self.seen.lock().unwrap().push(o);
+        Box::pin(async { Ok(()) })
+    }
+}
+
+#[tokio::test]
+async fn fleet_scoped_actions_go_to_the_fleet_sync() {
+    let registry = registry_with(&["pay.stripe", "pay.adyen"]);
+    let api = Api::secured(&registry).await;
+    // No fleet sync connected: refused, nothing changes.
+    let (status, body) = api
+        .post(
+            "/fusebox/breakers/pay.stripe/force-open",
+            json!({"scope": "fleet"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("no fleet sync"));
+    assert_eq!(registry.get("pay.stripe").unwrap().state(), State::Closed);
+    let (status, _) = api
+        .post(
+            "/fusebox/breakers/pay.stripe/reset",
+            json!({"scope": "mars"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let recorder = std::sync::Arc::new(Recorder {
+        registry: registry.clone(),
+        seen: Default::default(),
+    });
+    let scope: std::sync::Arc<dyn fusebox_registry::FleetScope> = recorder.clone();
+    registry.set_fleet_scope(std::sync::Arc::downgrade(&scope));
+    let (status, body) = api
+        .post(
+            "/fusebox/breakers/pay.stripe/force-open",
+            json!({"scope": "fleet", "ttl": "10m", "note": "incident 7"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["state"], "forced_open");
+    let (status, body) = api
+        .post("/fusebox/groups/pay/disable", json!({"scope": "fleet"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let seen = recorder.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].name, "pay.stripe");
+    assert!(!seen[0].group);
+    assert_eq!(seen[0].ttl, Some(Duration::from_secs(600)));
+    assert_eq!(seen[0].note, "admin: incident 7");
+    assert_eq!(seen[1].name, "pay");
+    assert!(seen[1].group);
+    assert_eq!(registry.get("pay.adyen").unwrap().state(), State::Disabled);
+}

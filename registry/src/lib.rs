@@ -67,9 +67,9 @@ mod table;
 
 pub use builder::RegistryBuilder;
 pub use error::{CheckError, RegistryCallError, RegistryError};
+pub use fleet_scope::{FleetOverride, FleetScope, FleetScopeError, FleetScopeFuture};
 pub use fusebox_engine::Counters;
 pub use fusebox_policies::{ConfigError, RegistryConfig};
-pub use fleet_scope::{FleetOverride, FleetScope, FleetScopeError, FleetScopeFuture};
 pub use group::{Group, GroupMetrics};
 pub use manual::{ManualAction, TTL_EXPIRED_NOTE, UnknownAction};
 #[cfg(feature = "tokio")]

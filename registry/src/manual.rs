@@ -215,11 +215,22 @@ impl Registry {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     #[cfg(feature = "tokio")]
-    pub fn act_for(&self, breakers: &[Breaker], action: ManualAction, note: Arc<str>, ttl: Duration) {
+    pub fn act_for(
+        &self,
+        breakers: &[Breaker],
+        action: ManualAction,
+        note: Arc<str>,
+        ttl: Duration,
+    ) {
         let generations = self.extension(Generations::default);
         let scheduled: Vec<(Breaker, u64)> = breakers
             .iter()
-            .map(|b| (b.clone(), generations.act(b, || action.apply(b, note.clone()))))
+            .map(|b| {
+                (
+                    b.clone(),
+                    generations.act(b, || action.apply(b, note.clone())),
+                )
+            })
             .collect();
         tokio::spawn(async move {
             tokio::time::sleep(ttl).await;

@@ -8,7 +8,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
-use crate::actions::{Action, ActionBody, act as apply};
+use crate::actions::{ActionBody, Scope, act as apply, act_on_fleet, parse_action};
 use crate::auth::Role;
 use crate::error::ApiError;
 use crate::json::BreakerView;
@@ -44,19 +44,22 @@ pub(super) async fn act(
     Path((name, action)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<BreakerView>, ApiError> {
-    let action = Action::parse(&action)?;
+    let action = parse_action(&action)?;
     let body = ActionBody::parse(body, action)?;
     let breaker = state
         .registry
         .get(&name)
         .ok_or_else(|| unknown_breaker(&name))?;
-    apply(
-        &state.registry,
-        std::slice::from_ref(&breaker),
-        action,
-        role,
-        &body,
-    );
+    match body.scope {
+        Scope::Local => apply(
+            &state.registry,
+            std::slice::from_ref(&breaker),
+            action,
+            role,
+            &body,
+        ),
+        Scope::Fleet => act_on_fleet(&state.registry, &name, false, action, role, &body).await?,
+    }
     Ok(Json(BreakerView::detailed(&state.registry, &breaker)))
 }
 

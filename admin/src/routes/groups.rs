@@ -8,7 +8,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
-use crate::actions::{Action, ActionBody, act as apply};
+use crate::actions::{ActionBody, Scope, act as apply, act_on_fleet, parse_action};
 use crate::auth::Role;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -20,7 +20,7 @@ pub(super) async fn act(
     Path((prefix, action)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let action = Action::parse(&action)?;
+    let action = parse_action(&action)?;
     let body = ActionBody::parse(body, action)?;
     let breakers = state.registry.group(&prefix).breakers();
     if breakers.is_empty() {
@@ -28,7 +28,10 @@ pub(super) async fn act(
             "no breaker in group {prefix:?}"
         )));
     }
-    apply(&state.registry, &breakers, action, role, &body);
+    match body.scope {
+        Scope::Local => apply(&state.registry, &breakers, action, role, &body),
+        Scope::Fleet => act_on_fleet(&state.registry, &prefix, true, action, role, &body).await?,
+    }
     let names: Vec<&str> = breakers.iter().map(|b| b.name()).collect();
     Ok(Json(json!({
         "group": prefix,
