@@ -31,7 +31,7 @@
 //! | `GET /fusebox/` | the dashboard: one self-contained HTML page (no external asset) with a row per breaker (state, rates, calls, rejections, open time left), the recent transitions live from the events stream, and force-open and reset buttons; served without a token (it holds no data). `GET /fusebox` redirects to it |
 //! | `GET /fusebox/breakers` | `{"breakers": [...]}`: each breaker's `name`, `state`, `failure_rate`, `slow_call_rate`, `window_calls`, `calls` (`success`, `failure`, `ignored`), `rejected`, `open_remaining_ms`, `policy_source` |
 //! | `GET /fusebox/breakers/{name}` | the same object plus `policy` (TOML) and `history` (`from`, `to`, `reason`, `at_ms`, `note`, `window`); 404 for an unknown breaker |
-//! | `POST /fusebox/breakers/{name}/{action}` | `force-open`, `disable`, `metrics-only` or `reset`; body `{"note": "...", "ttl": "10m"}`, both optional |
+//! | `POST /fusebox/breakers/{name}/{action}` | `force-open`, `disable`, `metrics-only` or `reset`; body `{"note": "...", "ttl": "10m", "scope": "fleet"}`, all optional |
 //! | `POST /fusebox/groups/{prefix}/{action}` | the same for `prefix` and every `prefix.*` breaker; 404 if there is none |
 //! | `GET /fusebox/config` | the config in force as a registry config file (TOML) |
 //! | `PUT /fusebox/config` | applies a whole file, all or nothing: 200 `{"version": n}` or 422 `{"errors": ["line:col: section: field: reason"]}` |
@@ -50,7 +50,9 @@
 //! with no note). With a `ttl`, the breaker resets itself when it expires (noted
 //! `"ttl expired"`): a maintenance window. A later action on the same breaker cancels the
 //! pending reset. A ttl needs a tokio runtime (the handlers' own) and is not kept across
-//! restarts. A malformed body, an unknown action or field, or a bad ttl is a 400 with
+//! restarts. With `"scope": "fleet"` the action goes to the registry's fleet sync
+//! ([`Registry::fleet_scope`]), which applies it on every instance of the service, including
+//! ones started later; without a fleet sync connected that is a 503. A malformed body, an unknown action or field, or a bad ttl is a 400 with
 //! `{"error": "..."}`; a body over [`MAX_BODY_BYTES`] a 413.
 //!
 //! # Auth
@@ -71,6 +73,7 @@
 //! [axum]: https://docs.rs/axum
 //! [`Registry`]: fusebox_registry::Registry
 //! [`Registry::render_prometheus`]: fusebox_registry::Registry::render_prometheus
+//! [`Registry::fleet_scope`]: fusebox_registry::Registry::fleet_scope
 
 mod actions;
 mod auth;
