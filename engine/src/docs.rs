@@ -103,9 +103,11 @@ pub mod rules {
     //! | <a id="rule-13"></a>13 | Panics | A panic inside `call` counts as a failure, frees the permit and is resumed in the caller. |
     //! | <a id="rule-14"></a>14 | Policy swap | `set_policy` keeps the state. The window keeps its contents if its shape (kind and size) is unchanged, and starts empty otherwise. Permits already out complete normally. An open period under way ends no later than the new policy's open period would: shortening `open_timeout` during an incident takes effect at once. |
     //! | <a id="rule-15"></a>15 | Registry inheritance | A name without a policy of its own uses the policy of its longest dotted prefix that has one (`stripe.charges.eu` ← `stripe.charges` ← `stripe`), else the registry default. Changing a parent's policy re-points every child that inherits it, each breaker atomically. A config-file section that sets only some keys stays a patch on its parent: when the parent changes later (by `set_policy` or by a reload), the keys the section does not set change with it. A reload whose file has no `[defaults]` keeps the registry's own default: the one it was built with, or the last one `set_default_policy` gave it. |
+    //! | <a id="rule-16"></a>16 | Following the fleet | `follow_open(remaining)` opens a `Closed` or `Recovering` breaker (a trip from `Recovering` keeps the backoff step) with the reason `Fleet`, for `remaining` from now, no longer than the longest open period the policy in force draws at that step. In every other state it changes nothing and returns false. Racing a trip or another follow, exactly one of them opens the breaker, and the deadline is that one's. The open period then ends as any other does (rule 6). |
     //!
     //! Tests are named after the rule they check, `rule_NN_*`: `rule_07_zero_jitter_is_exact`
     //! checks rule 7. Most are in `engine/tests/rules.rs`; rule 15 is checked by the registry's
-    //! tests (`registry/tests/inheritance.rs` and `registry/tests/config.rs`), and the loom
-    //! models and the engine's reference model name the rules they check in their docs.
+    //! tests (`registry/tests/inheritance.rs` and `registry/tests/config.rs`), rule 16 by the
+    //! unit tests of `engine/src/breaker/fleet.rs`, and the loom models and the engine's
+    //! reference model name the rules they check in their docs.
 }

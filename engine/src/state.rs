@@ -215,6 +215,9 @@ pub enum TransitionReason {
     Reset,
     /// State was put back from a snapshot.
     Restored,
+    /// Other instances of the fleet opened the breaker
+    /// ([`Breaker::follow_open`](crate::Breaker::follow_open)).
+    Fleet,
 }
 
 impl TransitionReason {
@@ -238,6 +241,7 @@ impl TransitionReason {
             TransitionReason::MetricsOnly => "metrics_only",
             TransitionReason::Reset => "reset",
             TransitionReason::Restored => "restored",
+            TransitionReason::Fleet => "fleet",
         }
     }
 }
@@ -257,6 +261,7 @@ impl fmt::Display for TransitionReason {
             TransitionReason::MetricsOnly => "switched to metrics only",
             TransitionReason::Reset => "reset",
             TransitionReason::Restored => "restored from a snapshot",
+            TransitionReason::Fleet => "opened on other instances of the fleet",
         })
     }
 }

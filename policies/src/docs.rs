@@ -24,6 +24,7 @@ pub mod toml {
     //! timeout = "2s"                           # or "none" (the default)
     //! retry = { max_attempts = 3, backoff = "decorrelated", base = "50ms", max = "2s", budget = 0.2 }
     //!                                          # or "none" (the default)
+    //! fleet = { quorum = 3 }                   # or "follow", or "local" (the default)
     //! ```
     //!
     //! - **Absent keys keep what they inherit**: the default (or the preset) in a policy file,
@@ -62,9 +63,18 @@ pub mod toml {
     //!   per second of the window. `"none"` (the default) is one attempt per call. Over
     //!   `"none"` a `retry` table needs all five keys; over an inherited retry it patches key
     //!   by key. See [`Retry`](crate::Retry) and [`Retry::delay`](crate::Retry::delay).
+    //! - **`fleet`** says what the breaker does when other instances of it (the same breaker
+    //!   in the other processes of a fleet) open. It only matters when a fleet sync is
+    //!   connected; without one every instance decides alone, whatever this key says.
+    //!   `"local"` (the default): never opens because others did. `"follow"`: opens here as
+    //!   soon as any other instance of the fleet opens this breaker, for what is left of that
+    //!   instance's open period (no longer than this policy's longest open period), then
+    //!   probes as usual. `{ quorum = N }`: opens once `N` instances have it open at once; `N`
+    //!   is in 2..=1000 (a quorum of 1 is refused: write `"follow"`). An empty table over an
+    //!   inherited quorum keeps it. See [`FleetMode`](crate::FleetMode).
     //! - **Round trip**: `to_toml` writes every key, the optional rules as `"off"`, `"unlimited"`
     //!   (`max_concurrent`, `rate_limit`), `"immediate"` and `"none"` (`timeout`, `retry`),
-    //!   `latency_histogram` as `true` or `false`, floats in their shortest exact form and
+    //!   `"local"` (`fleet`), `latency_histogram` as `true` or `false`, floats in their shortest exact form and
     //!   durations in humantime's exact form, so `from_toml(&p.to_toml()) == Ok(p)` for every
     //!   policy.
     //!
@@ -81,9 +91,11 @@ pub mod toml {
     //! ```text
     //! 7:24: half_open.successes: must be in 1..=5 (half_open.permits), got 8
     //! 3:16: open_timeout: must be a duration such as "30s", "500ms" or "1m 30s", got "10" (no unit; write "10s" or "10ms")
-    //! 1:1: min_call: unknown key; expected preset, window, …, or retry (did you mean min_calls?)
+    //! 1:1: min_call: unknown key; expected preset, window, …, or fleet (did you mean min_calls?)
     //! 2:1: jitter: duplicate key; it is already set at 1:1
     //! 1:21: latency_histogram: must be true or false, got the string "yes"
+    //! 1:20: fleet.quorum: must be in 2..=1000, got 0
+    //! 1:9: fleet: must be "local", "follow" or { quorum = N }, got the string "x"
     //! ```
     //!
     //! ## Registry config files

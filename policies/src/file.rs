@@ -11,13 +11,14 @@ use humantime_serde::re::humantime;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use crate::fleet::{MAX_FLEET_QUORUM, MIN_FLEET_QUORUM};
 use crate::patch::{
-    BackoffPatch, HalfOpenPatch, Item, Pos, RateLimitPatch, RecoveryPatch, RetryPatch,
+    BackoffPatch, FleetPatch, HalfOpenPatch, Item, Pos, RateLimitPatch, RecoveryPatch, RetryPatch,
     SlowCallsPatch, WindowPatch,
 };
 use crate::{
-    Backoff, MAX_CONCURRENT, MAX_COUNT_WINDOW, MAX_HALF_OPEN_PERMITS, MAX_TIME_BUCKETS, Policy,
-    PolicyError, PolicyPatch, Recovery, RetryBackoff, Window, presets,
+    Backoff, FleetMode, MAX_CONCURRENT, MAX_COUNT_WINDOW, MAX_HALF_OPEN_PERMITS, MAX_TIME_BUCKETS,
+    Policy, PolicyError, PolicyPatch, Recovery, RetryBackoff, Window, presets,
 };
 
 /// The text of a file and where its lines start, to turn byte offsets into line and column.
@@ -275,6 +276,7 @@ pub(crate) const POLICY_KEYS: &[&str] = &[
     "rate_limit",
     "timeout",
     "retry",
+    "fleet",
 ];
 
 const WINDOW_FORM: &str = "{ count = N } or { span = \"10s\", buckets = N }";
@@ -285,6 +287,7 @@ const RECOVERY_FORM: &str = "\"immediate\" or { ramp = \"30s\", start_share = 0.
 const RATE_LIMIT_FORM: &str = "\"unlimited\" or { rate = 100, per = \"1s\", burst = 20 }";
 const RETRY_FORM: &str = "\"none\" or { max_attempts = 3, backoff = \"exponential\", \
                           base = \"50ms\", max = \"2s\", budget = 0.2 }";
+const FLEET_FORM: &str = "\"local\", \"follow\" or { quorum = N }";
 const DURATION_FORM: &str = "a duration such as \"30s\", \"500ms\" or \"1m 30s\"";
 const TIMEOUT_FORM: &str = "a duration such as \"30s\", \"500ms\" or \"1m 30s\", or \"none\"";
 
@@ -355,6 +358,7 @@ pub(crate) fn suggest<'k>(key: &str, known: &[&'k str]) -> Option<&'k str> {
 
 fn one_of(known: &[&str]) -> String {
     match known {
+        [a] => (*a).to_owned(),
         [a, b] => format!("{a} or {b}"),
         [init @ .., last] => format!("{}, or {last}", init.join(", ")),
         [] => String::new(),
@@ -656,6 +660,7 @@ impl Walker<'_, '_> {
                     };
                     patch.retry = Some(Item::new(v, vpos));
                 }
+                "fleet" => patch.fleet = Some(self.fleet(value)?),
                 _ => {
                     let mut err = self.unknown_key("", key, POLICY_KEYS);
                     if let (Context::Breaker(name), DeValue::Table(_)) = (context, value.get_ref())
@@ -729,6 +734,37 @@ impl Walker<'_, '_> {
             }
         }
         Ok(Item::new(w, pos))
+    }
+
+    /// `fleet`: a keyword, or a table whose only key is `quorum`. The quorum's range is
+    /// checked by validation, which names `fleet.quorum` at its value.
+    fn fleet(&self, value: &Spanned<DeValue<'_>>) -> Result<Item<FleetPatch>, PolicyError> {
+        let pos = self.src.pos(value);
+        let table = match value.get_ref() {
+            DeValue::String(name) => {
+                return match FleetMode::from_name(name) {
+                    Some(FleetMode::Local) => Ok(Item::new(FleetPatch::Local, pos)),
+                    Some(FleetMode::Follow) => Ok(Item::new(FleetPatch::Follow, pos)),
+                    Some(FleetMode::Quorum(_)) | None => Err(self.err(
+                        "fleet",
+                        format!("must be {FLEET_FORM}, got {}", describe(value.get_ref())),
+                        pos,
+                    )),
+                };
+            }
+            _ => self.table("fleet", FLEET_FORM, value)?,
+        };
+        let mut quorum = None;
+        for (k, v) in entries(table) {
+            match k.get_ref().as_ref() {
+                "quorum" => {
+                    quorum =
+                        Some(self.int("fleet.quorum", MIN_FLEET_QUORUM, MAX_FLEET_QUORUM, v)?);
+                }
+                _ => return Err(self.unknown_key("fleet", k, &["quorum"])),
+            }
+        }
+        Ok(Item::new(FleetPatch::Quorum(quorum), pos))
     }
 
     fn retry_backoff(
@@ -1013,6 +1049,7 @@ pub(crate) fn policy_to_toml(p: &Policy) -> String {
         ("rate_limit", rate_limit),
         ("timeout", timeout),
         ("retry", retry),
+        ("fleet", p.fleet.to_toml()),
     ];
     for (key, value) in lines {
         let _ = writeln!(s, "{key} = {value}");

@@ -2,7 +2,8 @@
 //!
 //! A [`Policy`] says when a breaker trips, how long it stays open, how it probes and how it
 //! recovers; and, if it sets them, how fast calls may go ([`RateLimit`]), how long each
-//! attempt may take ([`Policy::timeout`]) and how failed calls are retried ([`Retry`]). It is
+//! attempt may take ([`Policy::timeout`]), how failed calls are retried ([`Retry`]) and
+//! whether the breaker follows the other instances of its fleet ([`FleetMode`]). It is
 //! immutable once built: [`PolicyBuilder::build`] checks every field and names the first one
 //! that is out of range, so a breaker never runs with a half-valid policy.
 //!
@@ -53,6 +54,7 @@ use serde::{Deserialize, Serialize};
 mod config;
 pub mod docs;
 mod file;
+mod fleet;
 mod operator;
 mod patch;
 pub mod presets;
@@ -61,6 +63,7 @@ mod repr;
 pub use config::{
     BreakerConfig, ConfigError, MAX_NAME_BYTES, NameError, RegistryConfig, validate_name,
 };
+pub use fleet::FleetMode;
 pub use operator::{DEFAULT_NOTIFY_ON, NotifyConfig, STATE_LABELS};
 pub use patch::PolicyPatch;
 
@@ -784,6 +787,7 @@ pub struct Policy {
     rate_limit: Option<RateLimit>,
     timeout: Option<Duration>,
     retry: Option<Retry>,
+    fleet: FleetMode,
 }
 
 impl Default for Policy {
@@ -805,6 +809,7 @@ impl Default for Policy {
             rate_limit: None,
             timeout: None,
             retry: None,
+            fleet: FleetMode::Local,
         }
     }
 }
@@ -951,6 +956,14 @@ impl Policy {
         /// assert_eq!(fusebox_policies::Policy::default().retry(), None);
         /// ```
         retry: Option<Retry>;
+        /// What the breaker does when other instances of its fleet open it, once a fleet
+        /// sync is connected; [`FleetMode::Local`] (the default) is nothing.
+        ///
+        /// ```
+        /// use fusebox_policies::{FleetMode, Policy};
+        /// assert_eq!(Policy::default().fleet(), FleetMode::Local);
+        /// ```
+        fleet: FleetMode;
     }
 
     /// The open period after `step` consecutive re-opens, before jitter.
@@ -1015,8 +1028,8 @@ impl Policy {
     ///
     /// Optional rules that are off are written as `slow_calls = "off"`,
     /// `max_concurrent = "unlimited"`, `recovery = "immediate"`, `rate_limit = "unlimited"`,
-    /// `timeout = "none"` and `retry = "none"`, so the text means the same policy as a file of
-    /// its own or as a registry section over any parent.
+    /// `timeout = "none"`, `retry = "none"` and `fleet = "local"`, so the text means the same
+    /// policy as a file of its own or as a registry section over any parent.
     ///
     /// # Examples
     ///
@@ -1201,6 +1214,9 @@ impl Policy {
                 ));
             }
         }
+        if let FleetMode::Quorum(n) = self.fleet {
+            FleetMode::check_quorum(n).map_err(|why| PolicyError::new("fleet.quorum", why))?;
+        }
         Ok(())
     }
 }
@@ -1376,6 +1392,18 @@ impl PolicyBuilder {
         /// assert!(p.latency_histogram());
         /// ```
         latency_histogram: bool => latency_histogram = latency_histogram;
+        /// What the breaker does when other instances of its fleet open it, once a fleet
+        /// sync is connected (default [`FleetMode::Local`]: nothing). A quorum must be in
+        /// 2..=1000.
+        ///
+        /// ```
+        /// use fusebox_policies::{FleetMode, Policy};
+        /// let p = Policy::builder().fleet(FleetMode::Follow).build().unwrap();
+        /// assert_eq!(p.fleet(), FleetMode::Follow);
+        /// let err = Policy::builder().fleet(FleetMode::Quorum(0)).build().unwrap_err();
+        /// assert_eq!(err.to_string(), "fleet.quorum: must be in 2..=1000, got 0");
+        /// ```
+        fleet: FleetMode => fleet = fleet;
     }
 
     /// Calls lasting at least `duration` are slow; a slow rate ≥ `rate` opens the breaker.
@@ -1744,6 +1772,21 @@ mod tests {
     }
 
     #[test]
+    fn fleet_is_local_by_default_and_set_by_the_builder() {
+        assert_eq!(Policy::default().fleet(), FleetMode::Local);
+        for mode in [
+            FleetMode::Follow,
+            FleetMode::Quorum(2),
+            FleetMode::Quorum(1000),
+        ] {
+            let p = Policy::builder().fleet(mode).build().unwrap();
+            assert_eq!(p.fleet(), mode);
+            let back = p.to_builder().fleet(FleetMode::Local).build();
+            assert_eq!(back, Ok(Policy::default()));
+        }
+    }
+
+    #[test]
     fn timeout_is_off_by_default_and_set_by_the_builder() {
         assert_eq!(Policy::default().timeout(), None);
         let on = Policy::builder()
@@ -2003,6 +2046,19 @@ mod tests {
             (
                 b().retry(Retry::new(3).with_budget(f64::INFINITY)),
                 "retry.budget: must be in [0, 1], got inf",
+            ),
+            (
+                b().fleet(FleetMode::Quorum(0)),
+                "fleet.quorum: must be in 2..=1000, got 0",
+            ),
+            (
+                b().fleet(FleetMode::Quorum(1)),
+                "fleet.quorum: must be in 2..=1000, got 1; a quorum of one instance is \
+                 fleet = \"follow\"",
+            ),
+            (
+                b().fleet(FleetMode::Quorum(1001)),
+                "fleet.quorum: must be in 2..=1000, got 1001",
             ),
         ];
         for (builder, expected) in cases {

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use crate::{
-    Backoff, Policy, PolicyError, RateLimit, Recovery, Retry, RetryBackoff, SlowCalls, Window,
+    Backoff, FleetMode, Policy, PolicyError, RateLimit, Recovery, Retry, RetryBackoff, SlowCalls,
+    Window,
 };
 
 /// A 1-based `(line, column)` in a source file, when the value came from one.
@@ -99,6 +100,15 @@ pub(crate) enum RetryPatch {
     },
 }
 
+/// `fleet = "local"`, `fleet = "follow"` or `fleet = { quorum = .. }`; an empty table keeps an
+/// inherited quorum.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum FleetPatch {
+    Local,
+    Follow,
+    Quorum(Option<Item<u32>>),
+}
+
 /// A partial policy: each field it sets replaces the one it inherits, and nothing else changes.
 ///
 /// A patch is what a registry config file's `[defaults]` and `[breakers."<name>"]` sections hold,
@@ -110,7 +120,7 @@ pub(crate) enum RetryPatch {
 ///
 /// To turn an optional rule off in a patch, write `slow_calls = "off"`,
 /// `max_concurrent = "unlimited"`, `recovery = "immediate"`, `rate_limit = "unlimited"`,
-/// `timeout = "none"` or `retry = "none"`.
+/// `timeout = "none"`, `retry = "none"` or `fleet = "local"`.
 ///
 /// Two patches are equal when they set the same values, wherever they were written.
 ///
@@ -145,6 +155,7 @@ pub struct PolicyPatch {
     pub(crate) rate_limit: Option<Item<RateLimitPatch>>,
     pub(crate) timeout: Option<Item<Option<Duration>>>,
     pub(crate) retry: Option<Item<RetryPatch>>,
+    pub(crate) fleet: Option<Item<FleetPatch>>,
     /// Where the table itself starts (a section header, or the start of the file).
     pub(crate) pos: Pos,
 }
@@ -168,6 +179,7 @@ impl PartialEq for PolicyPatch {
             && self.rate_limit == other.rate_limit
             && self.timeout == other.timeout
             && self.retry == other.retry
+            && self.fleet == other.fleet
     }
 }
 
@@ -276,6 +288,11 @@ impl PolicyPatch {
                     budget: set(r.budget),
                 },
             }),
+            fleet: set(match policy.fleet {
+                FleetMode::Local => FleetPatch::Local,
+                FleetMode::Follow => FleetPatch::Follow,
+                FleetMode::Quorum(n) => FleetPatch::Quorum(set(n)),
+            }),
             pos: None,
         }
     }
@@ -343,6 +360,7 @@ impl PolicyPatch {
             rate_limit,
             timeout,
             retry,
+            fleet,
             pos: _,
         } = self;
         preset.is_none()
@@ -361,6 +379,7 @@ impl PolicyPatch {
             && rate_limit.is_none()
             && timeout.is_none()
             && retry.is_none()
+            && fleet.is_none()
     }
 
     /// Applies the patch over `base` (or over its preset, if it names one) and validates the
@@ -535,6 +554,25 @@ impl PolicyPatch {
                 }
             };
         }
+        if let Some(f) = &self.fleet {
+            p.fleet = match &f.value {
+                FleetPatch::Local => FleetMode::Local,
+                FleetPatch::Follow => FleetMode::Follow,
+                FleetPatch::Quorum(quorum) => {
+                    let inherited = match base.fleet {
+                        FleetMode::Quorum(n) => Some(n),
+                        FleetMode::Local | FleetMode::Follow => None,
+                    };
+                    FleetMode::Quorum(value_or(quorum, inherited).ok_or_else(|| {
+                        missing(
+                            "fleet.quorum",
+                            "a quorum needs its number of instances",
+                            f.pos,
+                        )
+                    })?)
+                }
+            };
+        }
         p.validate().map_err(|e| {
             let pos = self.locate(e.field());
             e.at_pos(pos)
@@ -614,6 +652,14 @@ impl PolicyPatch {
             "rate_limit" => pos(&self.rate_limit),
             "timeout" => pos(&self.timeout),
             "retry" => pos(&self.retry),
+            "fleet" => pos(&self.fleet),
+            "fleet.quorum" => match self.fleet.as_ref() {
+                Some(Item {
+                    value: FleetPatch::Quorum(quorum),
+                    ..
+                }) => pos(quorum),
+                _ => None,
+            },
             "retry.max_attempts" | "retry.backoff" | "retry.base" | "retry.max"
             | "retry.budget" => match self.retry.as_ref() {
                 Some(Item {

@@ -26,7 +26,7 @@
 
 use std::time::Duration;
 
-use crate::{Backoff, Policy, PolicyError, Recovery, SlowCalls, Window};
+use crate::{Backoff, FleetMode, Policy, PolicyError, Recovery, SlowCalls, Window};
 
 /// The names [`Policy::preset`] accepts, in the order of this module's table.
 ///
@@ -67,6 +67,7 @@ const fn secs(s: u64) -> Duration {
 /// rate_limit = "unlimited"
 /// timeout = "none"
 /// retry = "none"
+/// fleet = "local"
 /// ```
 ///
 /// # Examples
@@ -97,6 +98,7 @@ pub fn http_api() -> Policy {
         rate_limit: None,
         timeout: None,
         retry: None,
+        fleet: FleetMode::Local,
     }
 }
 
@@ -121,6 +123,7 @@ pub fn http_api() -> Policy {
 /// rate_limit = "unlimited"
 /// timeout = "none"
 /// retry = "none"
+/// fleet = "local"
 /// ```
 ///
 /// # Examples
@@ -150,6 +153,7 @@ pub fn database() -> Policy {
         rate_limit: None,
         timeout: None,
         retry: None,
+        fleet: FleetMode::Local,
     }
 }
 
@@ -174,6 +178,7 @@ pub fn database() -> Policy {
 /// rate_limit = "unlimited"
 /// timeout = "none"
 /// retry = "none"
+/// fleet = "local"
 /// ```
 ///
 /// # Examples
@@ -204,6 +209,7 @@ pub fn payment_provider() -> Policy {
         rate_limit: None,
         timeout: None,
         retry: None,
+        fleet: FleetMode::Local,
     }
 }
 
@@ -228,6 +234,7 @@ pub fn payment_provider() -> Policy {
 /// rate_limit = "unlimited"
 /// timeout = "none"
 /// retry = "none"
+/// fleet = "local"
 /// ```
 ///
 /// # Examples
@@ -257,6 +264,7 @@ pub fn aggressive() -> Policy {
         rate_limit: None,
         timeout: None,
         retry: None,
+        fleet: FleetMode::Local,
     }
 }
 
@@ -280,6 +288,7 @@ pub fn aggressive() -> Policy {
 /// rate_limit = "unlimited"
 /// timeout = "none"
 /// retry = "none"
+/// fleet = "local"
 /// ```
 ///
 /// # Examples
@@ -306,6 +315,7 @@ pub fn lenient() -> Policy {
         rate_limit: None,
         timeout: None,
         retry: None,
+        fleet: FleetMode::Local,
     }
 }
 

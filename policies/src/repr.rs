@@ -3,8 +3,8 @@
 //! [`PolicyPatch`] and applies it over the defaults, so serde and [`Policy::from_toml`] accept the
 //! same documents and run the same validation.
 //!
-//! `backoff`, `slow_calls`, `recovery`, `max_concurrent`, `rate_limit`, `timeout` and `retry`
-//! take a keyword or a value; their `Deserialize` is written by hand so a mistake reads
+//! `backoff`, `slow_calls`, `recovery`, `max_concurrent`, `rate_limit`, `timeout`, `retry` and
+//! `fleet` take a keyword or a value; their `Deserialize` is written by hand so a mistake reads
 //! `expected "constant" or { exponential = 2.0, max = "5m" }` rather than "data did not match
 //! any variant of untagged enum".
 
@@ -16,10 +16,10 @@ use serde::de::{self, DeserializeOwned, MapAccess, Unexpected, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::patch::{
-    BackoffPatch, HalfOpenPatch, Item, RateLimitPatch, RecoveryPatch, RetryPatch, SlowCallsPatch,
-    WindowPatch,
+    BackoffPatch, FleetPatch, HalfOpenPatch, Item, RateLimitPatch, RecoveryPatch, RetryPatch,
+    SlowCallsPatch, WindowPatch,
 };
-use crate::{Backoff, Policy, PolicyError, PolicyPatch, Recovery, RetryBackoff, Window};
+use crate::{Backoff, FleetMode, Policy, PolicyError, PolicyPatch, Recovery, RetryBackoff, Window};
 
 fn item<T>(value: Option<T>) -> Option<Item<T>> {
     value.map(|v| Item::new(v, None))
@@ -64,6 +64,8 @@ pub(crate) struct PolicyRepr {
     pub timeout: Option<Timeout>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<KeywordOr<RetryRepr, NoRetry>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<Fleet>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -314,6 +316,57 @@ impl<'de> Deserialize<'de> for Timeout {
     }
 }
 
+/// `fleet`: `"local"`, `"follow"` or `{ quorum = N }`, the quorum optional as in a patch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Fleet {
+    Local,
+    Follow,
+    Quorum(Option<u32>),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FleetTableRepr {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    quorum: Option<u32>,
+}
+
+impl Serialize for Fleet {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match *self {
+            Fleet::Local => s.serialize_str("local"),
+            Fleet::Follow => s.serialize_str("follow"),
+            Fleet::Quorum(quorum) => FleetTableRepr { quorum }.serialize(s),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Fleet {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Fleet;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("\"local\", \"follow\" or { quorum = N }")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Fleet, E> {
+                match FleetMode::from_name(v) {
+                    Some(FleetMode::Local) => Ok(Fleet::Local),
+                    Some(FleetMode::Follow) => Ok(Fleet::Follow),
+                    Some(FleetMode::Quorum(_)) | None => {
+                        Err(E::invalid_value(Unexpected::Str(v), &self))
+                    }
+                }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Fleet, A::Error> {
+                FleetTableRepr::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(|t| Fleet::Quorum(t.quorum))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 impl From<Policy> for PolicyRepr {
     fn from(p: Policy) -> Self {
         PolicyRepr {
@@ -382,6 +435,11 @@ impl From<Policy> for PolicyRepr {
                     max: Some(r.max()),
                     budget: Some(r.budget()),
                 }),
+            }),
+            fleet: Some(match p.fleet {
+                FleetMode::Local => Fleet::Local,
+                FleetMode::Follow => Fleet::Follow,
+                FleetMode::Quorum(n) => Fleet::Quorum(Some(n)),
             }),
         }
     }
@@ -474,6 +532,11 @@ impl TryFrom<PolicyRepr> for PolicyPatch {
             })),
             timeout: item(r.timeout.map(|t| t.0)),
             retry: item(retry),
+            fleet: item(r.fleet.map(|f| match f {
+                Fleet::Local => FleetPatch::Local,
+                Fleet::Follow => FleetPatch::Follow,
+                Fleet::Quorum(quorum) => FleetPatch::Quorum(item(quorum)),
+            })),
             pos: None,
         })
     }

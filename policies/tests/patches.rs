@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use fusebox_policies::{
-    Backoff, Policy, PolicyPatch, RateLimit, Recovery, Retry, RetryBackoff, Window,
+    Backoff, FleetMode, Policy, PolicyPatch, RateLimit, Recovery, Retry, RetryBackoff, Window,
 };
 
 fn apply(patch: &str, base: &Policy) -> Result<Policy, String> {
@@ -27,6 +27,7 @@ fn base() -> Policy {
         .rate_limit(RateLimit::new(200, Duration::from_secs(1), 50))
         .timeout(Duration::from_millis(1500))
         .retry(base_retry())
+        .fleet(FleetMode::Quorum(4))
         .build()
         .unwrap()
 }
@@ -216,6 +217,50 @@ fn rate_limit_is_inherited_unless_the_patch_sets_it() {
     assert_eq!(
         apply("rate_limit = { burst = 0 }", &b),
         Err("1:24: rate_limit.burst: must be at least 1, got 0".into())
+    );
+}
+
+#[test]
+fn fleet_is_inherited_unless_the_patch_sets_it() {
+    let b = base();
+    assert_eq!(
+        apply("jitter = 0.3", &b).unwrap().fleet(),
+        FleetMode::Quorum(4)
+    );
+    for (text, mode) in [
+        ("fleet = \"local\"", FleetMode::Local),
+        ("fleet = \"follow\"", FleetMode::Follow),
+        ("fleet = { quorum = 7 }", FleetMode::Quorum(7)),
+        // An empty table keeps the inherited quorum.
+        ("fleet = {}", FleetMode::Quorum(4)),
+    ] {
+        let p = apply(text, &b).unwrap();
+        assert_eq!(p.fleet(), mode, "{text}");
+        assert_eq!(
+            p.to_builder().fleet(FleetMode::Quorum(4)).build().unwrap(),
+            b
+        );
+    }
+    assert_eq!(
+        apply("fleet = {}", &Policy::default()),
+        Err("1:9: fleet.quorum: missing; a quorum needs its number of instances".into())
+    );
+    assert_eq!(
+        apply("jitter = 0.1\nfleet = { quorum = 1 }", &b),
+        Err(
+            "2:20: fleet.quorum: must be in 2..=1000, got 1; a quorum of one instance is \
+             fleet = \"follow\""
+                .into()
+        )
+    );
+
+    let patch = PolicyPatch::from_toml("fleet = \"local\"").unwrap();
+    assert!(!patch.is_empty());
+    assert_ne!(patch, PolicyPatch::new());
+    assert_ne!(patch, PolicyPatch::from_toml("fleet = \"follow\"").unwrap());
+    assert_eq!(
+        PolicyPatch::from_toml("fleet.quorum = 3").unwrap(),
+        PolicyPatch::from_toml("fleet = { quorum = 3 }").unwrap()
     );
 }
 

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use fusebox_policies::{
-    ConfigError, Policy, RateLimit, RegistryConfig, Retry, RetryBackoff, Window, validate_name,
+    ConfigError, FleetMode, Policy, RateLimit, RegistryConfig, Retry, RetryBackoff, Window,
+    validate_name,
 };
 
 const FILE: &str = r#"
@@ -162,6 +163,51 @@ rate_limit = { rate = 5, per = "1s", burst = 5 }
 }
 
 #[test]
+fn fleet_in_the_defaults_is_inherited_and_sections_override_it() {
+    let config = RegistryConfig::from_toml(
+        r#"
+[defaults]
+fleet = "follow"
+
+[breakers."stripe"]
+fleet = { quorum = 3 }
+
+[breakers."stripe.charges"]
+fleet = {}
+
+[breakers."stripe.refunds"]
+fleet = "local"
+
+[breakers."search"]
+jitter = 0.1
+"#,
+    )
+    .unwrap();
+    assert_eq!(config.defaults().fleet(), FleetMode::Follow);
+    let policies = config.resolve().unwrap();
+    assert_eq!(policies["stripe"].fleet(), FleetMode::Quorum(3));
+    assert_eq!(policies["stripe.charges"].fleet(), FleetMode::Quorum(3));
+    assert_eq!(policies["stripe.refunds"].fleet(), FleetMode::Local);
+    assert_eq!(policies["search"].fleet(), FleetMode::Follow);
+
+    // A section may set only `fleet`.
+    let config = RegistryConfig::from_toml("[breakers.\"db\"]\nfleet = \"follow\"\n").unwrap();
+    assert_eq!(config.defaults().fleet(), FleetMode::Local);
+    let db = &config.resolve().unwrap()["db"];
+    assert_eq!(db.fleet(), FleetMode::Follow);
+    assert_eq!(
+        db.to_builder().fleet(FleetMode::Local).build(),
+        Ok(Policy::default())
+    );
+    let err = RegistryConfig::from_toml("[breakers.\"db\"]\nfleet = { quorum = 1 }\n").unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("2:20: breakers.\"db\": fleet.quorum: must be in 2..=1000, got 1"),
+        "{err}"
+    );
+}
+
+#[test]
 fn timeout_in_the_defaults_is_inherited_and_sections_override_it() {
     let config = RegistryConfig::from_toml(
         r#"
@@ -289,7 +335,7 @@ fn a_child_error_caused_by_its_parent_is_reported_in_the_child() {
 fn invalid_files_name_the_section_field_reason_and_position() {
     let keys = "preset, window, failure_rate_threshold, min_calls, consecutive_failures, slow_calls, \
                 open_timeout, backoff, jitter, half_open, max_concurrent, recovery, latency_histogram, \
-                rate_limit, timeout, or retry";
+                rate_limit, timeout, retry, or fleet";
     let cases: Vec<(&str, String)> = vec![
         (
             "[breakers.\"stripe.charges\"]\nhalf_open = { permits = 5, successes = 8 }",

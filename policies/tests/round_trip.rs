@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use arbitrary::{Result, Unstructured};
 use fusebox_policies::{
-    Backoff, MAX_BACKOFF_FACTOR, MAX_CONCURRENT, MAX_COUNT_WINDOW, MAX_DURATION,
+    Backoff, FleetMode, MAX_BACKOFF_FACTOR, MAX_CONCURRENT, MAX_COUNT_WINDOW, MAX_DURATION,
     MAX_HALF_OPEN_PERMITS, MAX_TIME_BUCKETS, Policy, PolicyPatch, RateLimit, Recovery, Retry,
     RetryBackoff, Window,
 };
@@ -132,6 +132,11 @@ fn policy(u: &mut Unstructured<'_>) -> Result<Policy> {
     if u.arbitrary()? {
         b = b.retry(retry(u)?);
     }
+    b = b.fleet(match u.int_in_range(0..=2)? {
+        0 => FleetMode::Local,
+        1 => FleetMode::Follow,
+        _ => FleetMode::Quorum(count(u, 2, 1000)?),
+    });
     Ok(b.build().expect("the generator makes valid policies"))
 }
 
@@ -299,7 +304,7 @@ fn retry_round_trips_and_overrides_any_parent() {
                  budget = 0.0 }"
             }
         };
-        assert!(text.ends_with(&format!("\n{line}\n")), "{text}");
+        assert!(text.contains(&format!("\n{line}\n")), "{text}");
         assert_eq!(Policy::from_toml(&text), Ok(p.clone()));
         let serde_text = toml::to_string(&p).unwrap();
         assert_eq!(toml::from_str::<Policy>(&serde_text).unwrap(), p);
@@ -321,7 +326,38 @@ fn retry_round_trips_and_overrides_any_parent() {
             "retry = {{ max_attempts = 2, backoff = {backoff:?}, base = \"1ms\", max = \"1ms\", budget = 1.0 }}"
         );
         let p = Policy::from_toml(&text).unwrap();
-        assert!(p.to_toml().ends_with(&format!("\n{text}\n")), "{text}");
+        assert!(p.to_toml().contains(&format!("\n{text}\n")), "{text}");
+    }
+}
+
+#[test]
+fn fleet_round_trips_and_overrides_any_parent() {
+    let modes = [
+        FleetMode::Local,
+        FleetMode::Follow,
+        FleetMode::Quorum(2),
+        FleetMode::Quorum(1000),
+    ];
+    for (mode, line) in modes.into_iter().zip([
+        "fleet = \"local\"",
+        "fleet = \"follow\"",
+        "fleet = { quorum = 2 }",
+        "fleet = { quorum = 1000 }",
+    ]) {
+        let p = Policy::builder().fleet(mode).build().unwrap();
+        let text = p.to_toml();
+        assert!(text.ends_with(&format!("\n{line}\n")), "{text}");
+        assert_eq!(Policy::from_toml(&text), Ok(p.clone()));
+        let serde_text = toml::to_string(&p).unwrap();
+        assert_eq!(toml::from_str::<Policy>(&serde_text).unwrap(), p);
+        for parent in modes {
+            let parent = Policy::builder().fleet(parent).build().unwrap();
+            assert_eq!(
+                PolicyPatch::from_toml(&text).unwrap().apply(&parent),
+                Ok(p.clone())
+            );
+            assert_eq!(PolicyPatch::from_policy(&p).apply(&parent), Ok(p.clone()));
+        }
     }
 }
 
@@ -353,6 +389,7 @@ fn edge_values_round_trip() {
                 .with_max(MAX_DURATION)
                 .with_budget(f64::MIN_POSITIVE),
         )
+        .fleet(FleetMode::Quorum(1000))
         .build()
         .unwrap();
     let text = p.to_toml();
@@ -373,6 +410,7 @@ latency_histogram = true
 rate_limit = { rate = 4294967295, per = "7days", burst = 4294967295 }
 timeout = "1s 1ns"
 retry = { max_attempts = 4294967295, backoff = "full_jitter", base = "1ns", max = "7days", budget = 2.2250738585072014e-308 }
+fleet = { quorum = 1000 }
 "#
     );
     assert_eq!(Policy::from_toml(&text), Ok(p));

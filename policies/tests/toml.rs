@@ -2,15 +2,18 @@
 
 use std::time::Duration;
 
-use fusebox_policies::{Backoff, Policy, RateLimit, Recovery, Retry, RetryBackoff, Window};
+use fusebox_policies::{
+    Backoff, FleetMode, Policy, RateLimit, Recovery, Retry, RetryBackoff, Window,
+};
 
 const KEYS: &str = "preset, window, failure_rate_threshold, min_calls, consecutive_failures, \
                     slow_calls, open_timeout, backoff, jitter, half_open, max_concurrent, recovery, \
-                    latency_histogram, rate_limit, timeout, or retry";
+                    latency_histogram, rate_limit, timeout, retry, or fleet";
 const RETRY_FORM: &str = "\"none\" or { max_attempts = 3, backoff = \"exponential\", base = \"50ms\", \
                           max = \"2s\", budget = 0.2 }";
 const BACKOFFS: &str = "\"constant\", \"exponential\", \"full_jitter\", \"decorrelated\"";
 const FULL_RETRY: &str = "retry = { max_attempts = 3, backoff = \"exponential\", base = \"50ms\", max = \"2s\", budget = 0.2 }";
+const FLEET_FORM: &str = "\"local\", \"follow\" or { quorum = N }";
 const DURATION: &str = "must be a duration such as \"30s\", \"500ms\" or \"1m 30s\", got";
 const TIMEOUT: &str =
     "must be a duration such as \"30s\", \"500ms\" or \"1m 30s\", or \"none\", got";
@@ -156,6 +159,19 @@ fn invalid_files_name_the_field_the_reason_and_the_position() {
         ("retrys = \"none\"", format!("1:1: retrys: unknown key; expected {KEYS} (did you mean retry?)")),
         ("timeouts = \"2s\"", format!("1:1: timeouts: unknown key; expected {KEYS} (did you mean timeout?)")),
         ("rate_limits = \"unlimited\"", format!("1:1: rate_limits: unknown key; expected {KEYS} (did you mean rate_limit?)")),
+        ("flet = \"follow\"", format!("1:1: flet: unknown key; expected {KEYS} (did you mean fleet?)")),
+        ("fleet = { quorom = 3 }", "1:11: fleet.quorom: unknown key; expected quorum (did you mean quorum?)".into()),
+        ("fleet = { size = 3 }", "1:11: fleet.size: unknown key; expected quorum".into()),
+        ("fleet = \"x\"", format!("1:9: fleet: must be {FLEET_FORM}, got the string \"x\"")),
+        ("fleet = \"quorum\"", format!("1:9: fleet: must be {FLEET_FORM}, got the string \"quorum\"")),
+        ("fleet = 3", format!("1:9: fleet: must be {FLEET_FORM}, got the integer 3")),
+        ("fleet = true", format!("1:9: fleet: must be {FLEET_FORM}, got the boolean true")),
+        ("fleet = { quorum = \"3\" }", "1:20: fleet.quorum: must be an integer in 2..=1000, got the string \"3\"".into()),
+        ("fleet = { quorum = -1 }", "1:20: fleet.quorum: must be in 2..=1000, got -1".into()),
+        ("fleet = { quorum = 0 }", "1:20: fleet.quorum: must be in 2..=1000, got 0".into()),
+        ("fleet = { quorum = 1 }", "1:20: fleet.quorum: must be in 2..=1000, got 1; a quorum of one instance is fleet = \"follow\"".into()),
+        ("jitter = 0.1\nfleet = { quorum = 1001 }", "2:20: fleet.quorum: must be in 2..=1000, got 1001".into()),
+        ("fleet = {}", "1:9: fleet.quorum: missing; a quorum needs its number of instances".into()),
         // Not TOML at all.
         ("min_calls = ", "1:13: min_calls: invalid TOML: string values must be quoted, expected literal string".into()),
         ("min_calls 5", "1:11: min_calls: invalid TOML: key with no value, expected `=`".into()),
@@ -501,6 +517,43 @@ fn a_preset_is_a_starting_point_that_fields_override() {
 }
 
 #[test]
+fn fleet_is_a_keyword_or_a_quorum_and_local_by_default() {
+    assert_eq!(Policy::from_toml("").unwrap().fleet(), FleetMode::Local);
+    assert_eq!(
+        Policy::from_toml("fleet = \"local\""),
+        Ok(Policy::default())
+    );
+    assert_eq!(
+        Policy::from_toml("fleet = \"follow\"").unwrap().fleet(),
+        FleetMode::Follow
+    );
+    for text in [
+        "fleet = { quorum = 3 }",
+        "[fleet]\nquorum = 3",
+        "fleet.quorum = 3",
+    ] {
+        assert_eq!(
+            Policy::from_toml(text).unwrap().fleet(),
+            FleetMode::Quorum(3),
+            "{text}"
+        );
+    }
+    for (n, ok) in [(2, true), (1000, true), (1, false), (1001, false)] {
+        let text = format!("fleet = {{ quorum = {n} }}");
+        assert_eq!(Policy::from_toml(&text).is_ok(), ok, "{text}");
+    }
+    // Presets are local; a file may change that over one.
+    for name in Policy::preset_names() {
+        assert_eq!(Policy::preset(name).unwrap().fleet(), FleetMode::Local);
+    }
+    let p = Policy::from_toml("preset = \"database\"\nfleet = \"follow\"").unwrap();
+    assert_eq!(
+        p.to_builder().fleet(FleetMode::Local).build(),
+        Policy::preset("database")
+    );
+}
+
+#[test]
 fn serde_errors_are_readable_too() {
     let err = |text: &str| {
         toml::from_str::<Policy>(text)
@@ -553,6 +606,18 @@ fn serde_errors_are_readable_too() {
         err("retry = { max_attempts = 3, backoff = \"linear\" }"),
         "retry.backoff: must be one of \"constant\", \"exponential\", \"full_jitter\", \"decorrelated\", \
          got \"linear\""
+    );
+    assert_eq!(
+        err("fleet = \"quorum\""),
+        "invalid value: string \"quorum\", expected \"local\", \"follow\" or { quorum = N }"
+    );
+    assert_eq!(
+        err("fleet = { quorom = 3 }"),
+        "unknown field `quorom`, expected `quorum`"
+    );
+    assert_eq!(
+        err("fleet = { quorum = 0 }"),
+        "fleet.quorum: must be in 2..=1000, got 0"
     );
     assert_eq!(
         err("retry = { max_attempts = 3 }"),

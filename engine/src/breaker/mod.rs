@@ -8,7 +8,9 @@
 //! - acquire.rs: `try_acquire`, admission and rejection.
 //! - rate.rs: the rate limit, GCRA in one atomic word.
 //! - record.rs: what an outcome does to the window and the counters.
-//! - transition.rs: judging, tripping, probes, expiry, manual control, restore, policy swap.
+//! - transition.rs: judging, tripping, following the fleet open, probes, expiry, manual
+//!   control, restore, policy swap.
+//! - fleet.rs: `follow_open`, opening because other instances of the breaker opened.
 //! - permit.rs: `Permit` and `OwnedPermit`.
 //! - metrics.rs: the counters, the metrics and the saved state.
 //! - events.rs: what a transition sends to the history, subscribers, feeds and `tracing`.
@@ -46,6 +48,7 @@ mod acquire;
 mod config;
 mod events;
 mod flags;
+mod fleet;
 mod history;
 mod inner;
 mod kinds;

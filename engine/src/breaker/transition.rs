@@ -1,5 +1,6 @@
-//! Transitions: judging a window, tripping, the end of a probe, expiry, manual control,
-//! restore and policy swap, and the publication of each episode's values.
+//! Transitions: judging a window, tripping, following the fleet open, the end of a probe,
+//! expiry, manual control, restore and policy swap, and the publication of each episode's
+//! values.
 //!
 //! # Synchronization
 //!
@@ -8,7 +9,8 @@
 //!   it: the cleared window when leaving `HalfOpen`, the store pointer, the window cleared by
 //!   `reset`.
 //! - **Open deadline** (`open_until`, `open_epoch`), the writer's side: written by the thread
-//!   whose exchange entered `Open`, *after* the exchange: `open_until` (`Relaxed`), then
+//!   whose exchange entered `Open` (a trip, a failed probe or a fleet follow, all through
+//!   [`Inner::entered_open`]), *after* the exchange: `open_until` (`Relaxed`), then
 //!   `open_epoch` (`Release`), which readers `Acquire` (acquire.rs). Writing first and
 //!   exchanging second would let a thread stalled across several transitions overwrite a
 //!   newer deadline; writing second could too, so the writes are made under `publish_lock`,
@@ -110,7 +112,7 @@ impl Inner {
             };
             match self.exchange(word, next) {
                 Ok(()) => {
-                    self.entered_open(word, next, reason);
+                    self.entered_open(word, next, reason, OpenFor::Drawn);
                     return true;
                 }
                 Err(actual) => word = actual,
@@ -118,16 +120,57 @@ impl Inner {
         }
     }
 
-    /// Publishes the deadline of the `Open` episode `next` that this thread entered.
-    fn entered_open(&self, from: StateWord, next: StateWord, reason: TransitionReason) {
+    /// Opens the breaker because other instances of the fleet opened it, for `remaining`
+    /// (ns); true if this call opened it. Unlike a judged trip it is tied to no episode: it
+    /// opens from whatever word it finds, if that word is one that trips (`Closed`,
+    /// `Recovering`), so it takes effect at its exchange or finds the breaker in a state it
+    /// leaves alone. A racing trip or follow that wins the exchange leaves this one nothing
+    /// to do: one transition into `Open` per episode.
+    #[cold]
+    pub(super) fn follow_open(&self, remaining: u64) -> bool {
+        let mut word = self.word();
+        loop {
+            let Some(next) = word.trip() else {
+                return false;
+            };
+            match self.exchange(word, next) {
+                Ok(()) => {
+                    self.entered_open(
+                        word,
+                        next,
+                        TransitionReason::Fleet,
+                        OpenFor::Remaining(remaining),
+                    );
+                    return true;
+                }
+                Err(actual) => word = actual,
+            }
+        }
+    }
+
+    /// Publishes the deadline of the `Open` episode `next` that this thread entered, `open_for`
+    /// from now (or until a later Retry-After floor), and reports the transition.
+    fn entered_open(
+        &self,
+        from: StateWord,
+        next: StateWord,
+        reason: TransitionReason,
+        open_for: OpenFor,
+    ) {
         let now = self.cold.clock.now();
-        let policy = self.cold.policy.load();
-        let draw = if policy.jitter() > 0.0 {
-            self.random_unit()
-        } else {
-            0.5
+        let period = match open_for {
+            OpenFor::Drawn => {
+                let policy = self.cold.policy.load();
+                let draw = if policy.jitter() > 0.0 {
+                    self.random_unit()
+                } else {
+                    0.5
+                };
+                open_period_drawn(&policy, next.step(), draw)
+            }
+            // Clamped to the policy's longest period when published (`publish_open`).
+            OpenFor::Remaining(remaining) => remaining,
         };
-        let period = open_period_drawn(&policy, next.step(), draw);
         let deadline = now.saturating_add(period);
         let floor = self.retry_after_floor();
         if floor > deadline {
@@ -301,7 +344,7 @@ impl Inner {
             match self.exchange(word, next) {
                 Ok(()) => {
                     match next.state() {
-                        State::Open => self.entered_open(word, next, why),
+                        State::Open => self.entered_open(word, next, why, OpenFor::Drawn),
                         State::Recovering => {
                             let now = self.cold.clock.now();
                             self.publish_ramp(next, now);
@@ -485,6 +528,16 @@ impl Inner {
         crate::intern::forget_if_unshared(&old, 1);
         self.shorten_open_period();
     }
+}
+
+/// How long an `Open` episode entered by a thread lasts, before `publish_open` clamps it to
+/// the longest period of the policy in force.
+#[derive(Clone, Copy)]
+enum OpenFor {
+    /// The period the policy draws at the episode's backoff step, jitter included.
+    Drawn,
+    /// What another instance of the fleet has left of its own open period (ns).
+    Remaining(u64),
 }
 
 impl crate::timer::Expire for Inner {
