@@ -76,6 +76,16 @@ struct ServeArgs {
     /// Drive simulated traffic (the built-in scenario's downstream) through the breakers.
     #[arg(long)]
     demo: bool,
+    /// Share transitions and fleet-scoped overrides with other instances through this Redis
+    /// (redis://host:port).
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
+    /// The fleet's namespace in Redis: instances with the same one are one fleet.
+    #[arg(long, default_value = "default", requires = "redis")]
+    namespace: String,
+    /// This instance's id in the fleet (default: host name and process id).
+    #[arg(long, value_name = "ID", requires = "redis")]
+    instance: Option<String>,
 }
 
 #[derive(Args)]
@@ -107,6 +117,10 @@ struct ActionArgs {
     /// Why, for the breaker's history.
     #[arg(long)]
     note: Option<String>,
+    /// `fleet`: on every instance of the fleet (the endpoint's service must be connected to
+    /// one, e.g. `fusebox serve --redis`); `local` (the default): this instance only.
+    #[arg(long, default_value = "local", value_parser = ["local", "fleet"])]
+    scope: String,
     #[command(flatten)]
     endpoint: EndpointArgs,
 }
@@ -322,6 +336,9 @@ fn serve(args: ServeArgs) -> Result<(), String> {
         token_file: args.token_file,
         read_token_file: args.read_token_file,
         demo: args.demo,
+        redis: args.redis,
+        namespace: args.namespace,
+        instance: args.instance,
     }))
 }
 
@@ -334,6 +351,7 @@ fn act(args: ActionArgs, action: Action) -> Result<(String, bool), String> {
                 action,
                 args.ttl.as_deref(),
                 args.note.as_deref(),
+                args.scope == "fleet",
             )
             .await
     })

@@ -62,8 +62,8 @@ impl Endpoint {
         Ok(status_table(&body))
     }
 
-    /// `POST /fusebox/breakers/{name}/{action}` with the note and ttl; answers the breaker's
-    /// state after it.
+    /// `POST /fusebox/breakers/{name}/{action}` with the note and ttl (and `"scope": "fleet"`
+    /// with `fleet`: every instance of the fleet); answers the breaker's state after it.
     ///
     /// # Errors
     ///
@@ -74,8 +74,12 @@ impl Endpoint {
         action: Action,
         ttl: Option<&str>,
         note: Option<&str>,
+        fleet: bool,
     ) -> Result<String, String> {
         let mut body = serde_json::Map::new();
+        if fleet {
+            body.insert("scope".into(), json!("fleet"));
+        }
         if let Some(ttl) = ttl {
             body.insert("ttl".into(), json!(ttl));
         }
@@ -92,9 +96,10 @@ impl Endpoint {
             .await
             .map_err(|e| e.line(&self.url))?;
         let state = answer["state"].as_str().unwrap_or("?");
+        let everywhere = if fleet { ", on every instance" } else { "" };
         Ok(match ttl {
-            Some(ttl) => format!("{name}: {state} (resets itself in {ttl})\n"),
-            None => format!("{name}: {state}\n"),
+            Some(ttl) => format!("{name}: {state}{everywhere} (resets itself in {ttl})\n"),
+            None => format!("{name}: {state}{everywhere}\n"),
         })
     }
 

@@ -4,13 +4,15 @@
 //! The file is applied as config version 1 (`startup`); a breaker is created for each name it
 //! lists, so the endpoint shows them before any traffic. SIGHUP re-reads the file and applies
 //! it all or nothing (a bad file is reported and the config in force kept); SIGTERM or Ctrl-C
-//! stops the server, letting requests in flight finish.
+//! stops the server, letting requests in flight finish. With `--redis`, the registry joins a
+//! fleet (see `fusebox::fleet`) once the endpoint listens.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use fusebox::admin::{self, AdminConfig};
+use fusebox::fleet::{Fleet, FleetConfig};
 use fusebox::policies::RegistryConfig;
 use fusebox::{Policy, Registry};
 use tokio::signal::unix::{SignalKind, signal};
@@ -31,6 +33,12 @@ pub struct ServeOptions {
     pub read_token_file: Option<PathBuf>,
     /// Drive simulated traffic through the breakers.
     pub demo: bool,
+    /// Share state with the other instances through this Redis.
+    pub redis: Option<String>,
+    /// The fleet's namespace in Redis.
+    pub namespace: String,
+    /// This instance's id in the fleet (default: host and pid).
+    pub instance: Option<String>,
 }
 
 /// Reads and applies the config file, serves the endpoint, prints `listening on http://ADDR`
@@ -63,6 +71,28 @@ pub async fn run(options: ServeOptions) -> Result<(), String> {
         .await
         .map_err(|e| format!("--bind {}: {e}", options.bind))?;
     say(&format!("listening on http://{}", server.local_addr()));
+    let fleet = match &options.redis {
+        Some(url) => {
+            let config = FleetConfig {
+                url: url.clone(),
+                namespace: options.namespace.clone(),
+                instance: options
+                    .instance
+                    .clone()
+                    .unwrap_or_else(FleetConfig::default_instance),
+            };
+            let fleet = Fleet::connect(&registry, config)
+                .await
+                .map_err(|e| format!("--redis: {e}"))?;
+            say(&format!(
+                "fleet: {} in namespace {} at {url}",
+                fleet.instance(),
+                options.namespace
+            ));
+            Some(fleet)
+        }
+        None => None,
+    };
     let traffic = if options.demo {
         let names = if names.is_empty() {
             demo::DEMO_BREAKERS
@@ -91,6 +121,7 @@ pub async fn run(options: ServeOptions) -> Result<(), String> {
     for task in traffic {
         task.abort();
     }
+    drop(fleet);
     server
         .shutdown()
         .await

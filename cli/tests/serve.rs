@@ -53,6 +53,14 @@ fn get(url: &str, token: &str) -> (u16, Value) {
     })
 }
 
+/// Replaces the file at once (write aside, then rename), as an editor or a deploy does: a
+/// SIGHUP sent right after never reads it half written.
+fn replace(path: &std::path::Path, text: &str) {
+    let aside = path.with_extension("toml.new");
+    std::fs::write(&aside, text).unwrap();
+    std::fs::rename(&aside, path).unwrap();
+}
+
 fn cli(args: &[&str]) -> (String, String, Option<i32>) {
     output(fusebox().args(args))
 }
@@ -132,11 +140,10 @@ fn sighup_reloads_the_file_all_or_nothing() {
     let path = config.to_str().unwrap();
     let served = Served::start(&[path, "--token-file", admin.to_str().unwrap()]);
     let token = "admin-0123456789";
-    std::fs::write(
+    replace(
         &config,
-        format!("{CONFIG}\n[breakers.\"db\"]\nmin_calls = 7\n"),
-    )
-    .unwrap();
+        &format!("{CONFIG}\n[breakers.\"db\"]\nmin_calls = 7\n"),
+    );
     served.signal("HUP");
     assert_eq!(
         served.next_line(),
@@ -150,9 +157,9 @@ fn sighup_reloads_the_file_all_or_nothing() {
     );
 
     // A broken file is refused: the config in force stays, the server keeps running.
-    std::fs::write(&config, "[breakers.\"db\"]\nmin_calls = 0\n").unwrap();
+    replace(&config, "[breakers.\"db\"]\nmin_calls = 0\n");
     served.signal("HUP");
-    std::fs::write(&config, CONFIG).unwrap();
+    replace(&config, CONFIG);
     served.signal("HUP");
     assert_eq!(
         served.next_line(),

@@ -3,7 +3,8 @@
 //! This crate re-exports the public API of the workspace: policies
 //! ([`fusebox_policies`]), the breaker engine ([`fusebox_engine`]) and the named-breaker
 //! registry ([`fusebox_registry`]); with feature `tower`, the tower middleware as
-//! `fusebox::tower`; with feature `admin`, the operator endpoint as `fusebox::admin`.
+//! `fusebox::tower`; with feature `admin`, the operator endpoint as `fusebox::admin`; with
+//! feature `redis`, fleet state over Redis as `fusebox::fleet`.
 //!
 //! ```
 //! use std::time::Duration;
@@ -100,6 +101,26 @@ pub use fusebox_tower as tower;
 /// ```
 #[cfg(feature = "admin")]
 pub use fusebox_admin as admin;
+
+/// Fleet state over Redis (feature `redis`): [`fleet::Fleet::connect`] shares a registry's
+/// transitions and fleet-scoped overrides with the other instances of a service, while every
+/// decision stays local ([`fusebox_fleet`]).
+///
+/// ```no_run
+/// use fusebox::fleet::{Fleet, FleetConfig};
+/// # async fn run(registry: fusebox::Registry) -> Result<(), fusebox::fleet::FleetError> {
+/// let fleet = Fleet::connect(&registry, FleetConfig {
+///     url: "redis://127.0.0.1:6379".into(),
+///     namespace: "checkout".into(),
+///     instance: FleetConfig::default_instance(),
+/// })
+/// .await?;
+/// # drop(fleet);
+/// # Ok(())
+/// # }
+/// ```
+#[cfg(feature = "redis")]
+pub use fusebox_fleet as fleet;
 
 pub use fusebox_registry::{
     BreakerSnapshot, CheckError, ConfigError, Counters, Group, GroupMetrics, PolicySource,
