@@ -28,6 +28,8 @@
 
 #[cfg(feature = "browser")]
 pub mod browser;
+#[cfg(feature = "redis")]
+pub mod redis_server;
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
