@@ -75,8 +75,11 @@ impl Traffic {
             while !stopped.load(Ordering::Relaxed) && Instant::now() < end {
                 i += 1;
                 let _ = registry.call("api", || Ok::<_, ()>(()));
-                let _ = registry.call("cache", || if i % 5 == 0 { Err(()) } else { Ok(()) });
-                let _ = registry.call("db", || if i % 7 == 0 { Ok(()) } else { Err(()) });
+                let _ = registry.call(
+                    "cache",
+                    || if i.is_multiple_of(5) { Err(()) } else { Ok(()) },
+                );
+                let _ = registry.call("db", || if i.is_multiple_of(7) { Ok(()) } else { Err(()) });
                 match (db.state(), opened) {
                     (State::Open, None) => opened = Some(Instant::now()),
                     (State::Open, Some(at)) if at.elapsed() > hold => {

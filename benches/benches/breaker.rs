@@ -68,7 +68,7 @@ fn closed(c: &mut Criterion) {
     g.bench_function("fusebox_every_10th_fails", |b| {
         b.iter(|| {
             i = i.wrapping_add(1);
-            black_box(call_outcome(&every_tenth, i % 10 == 0))
+            black_box(call_outcome(&every_tenth, i.is_multiple_of(10)))
         })
     });
     assert_eq!(every_tenth.state(), State::Closed);
@@ -222,7 +222,7 @@ fn time_window(c: &mut Criterion) {
     g.bench_function("fusebox_time_window_every_10th_fails", |b| {
         b.iter(|| {
             i = i.wrapping_add(1);
-            black_box(call_outcome(&time_tenth, i % 10 == 0))
+            black_box(call_outcome(&time_tenth, i.is_multiple_of(10)))
         })
     });
     assert_eq!(time_tenth.state(), State::Closed);
@@ -301,7 +301,7 @@ fn permit_vs_call(c: &mut Criterion) {
     g.bench_function("fusebox_call_every_10th_fails", |b| {
         b.iter(|| {
             i = i.wrapping_add(1);
-            black_box(call_outcome(&call_tenth, i % 10 == 0))
+            black_box(call_outcome(&call_tenth, i.is_multiple_of(10)))
         })
     });
     let permit_tenth = Breaker::new("bench-api-permit-10", policy());
@@ -310,7 +310,7 @@ fn permit_vs_call(c: &mut Criterion) {
         b.iter(|| {
             j = j.wrapping_add(1);
             if let Ok(p) = black_box(&permit_tenth).try_acquire() {
-                if black_box(j % 10 == 0) {
+                if black_box(j.is_multiple_of(10)) {
                     p.failure();
                 } else {
                     p.success();

@@ -39,7 +39,11 @@ fn swapper(breaker: Breaker, stop: Arc<AtomicBool>) -> thread::JoinHandle<u64> {
         let mut n = 0u64;
         // Relaxed: a stop flag; the join publishes what the thread did.
         while !stop.load(Ordering::Relaxed) {
-            breaker.set_policy(if n % 2 == 0 { a.clone() } else { b.clone() });
+            breaker.set_policy(if n.is_multiple_of(2) {
+                a.clone()
+            } else {
+                b.clone()
+            });
             n += 1;
             let next = start + period * n as u32;
             let now = Instant::now();

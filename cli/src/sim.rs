@@ -489,10 +489,10 @@ impl<'b> Engine<'_, 'b> {
             Kind::WaitDeadline(id) => {
                 // Callers wait in arrival order and share one timeout, so a caller whose
                 // deadline has come is at the front if it is still waiting.
-                if self.waiting.front().is_some_and(|c| c.id == id) {
-                    if let Some(call) = self.waiting.pop_front() {
-                        self.finish(call, End::GaveUpWaiting, now);
-                    }
+                if self.waiting.front().is_some_and(|c| c.id == id)
+                    && let Some(call) = self.waiting.pop_front()
+                {
+                    self.finish(call, End::GaveUpWaiting, now);
                 }
             }
         }

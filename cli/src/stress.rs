@@ -676,7 +676,7 @@ mod tests {
             let mut samples = Vec::new();
             for _ in 0..1 + rng.next_u64() % 500 {
                 // Mostly cheap batches, now and then a stall.
-                let nanos = if rng.next_u64() % 50 == 0 {
+                let nanos = if rng.next_u64().is_multiple_of(50) {
                     rng.next_u64() % 5_000_000
                 } else {
                     1_000 + rng.next_u64() % 20_000

@@ -629,7 +629,7 @@ fn subscribers_coming_and_going_under_concurrent_calls() {
                 let (b, clock, ok, failed, rejected) = (&b, &clock, &ok, &failed, &rejected);
                 s.spawn(move || {
                     for i in 0..CALLS {
-                        let fail = (i + t as u64) % 4 == 0;
+                        let fail = (i + t as u64).is_multiple_of(4);
                         clock.advance(Duration::from_micros(100));
                         match b.call(|| if fail { Err(()) } else { Ok(()) }) {
                             Ok(()) => ok.fetch_add(1, Ordering::Relaxed),

@@ -76,7 +76,7 @@ fn rule_01_count_window_holds_last_n() {
             .min_calls(10)
             .failure_rate_threshold(1.0),
     );
-    let pattern = |i: usize| i % 3 == 0; // failure on 0, 3, 6, ...
+    let pattern = |i: usize| i.is_multiple_of(3); // failure on 0, 3, 6, ...
     for i in 0..25 {
         let outcome = if pattern(i) {
             Outcome::Failure

@@ -127,12 +127,12 @@ fn one_call(b: &Breaker, rng: &mut XorShift, t: &mut Tally, fail_pct: u64) {
         0 | 1 => match b.try_acquire() {
             Err(r) => t.reject(r.reason()),
             Ok(p) => {
-                if roll % 4 == 0 {
+                if roll.is_multiple_of(4) {
                     // Hold the permit across a reschedule: contention for probe and bulkhead
                     // slots.
                     thread::yield_now();
                 }
-                if outcome == Outcome::Ignored && roll % 2 == 0 {
+                if outcome == Outcome::Ignored && roll.is_multiple_of(2) {
                     drop(p);
                 } else {
                     p.record(outcome);
@@ -330,10 +330,10 @@ fn exact_accounting_with_trips_on_the_real_clock() {
             while timeouts.load(Ordering::Relaxed) < TIMEOUTS
                 && started.elapsed() < Duration::from_secs(10)
             {
-                if let Ok(e) = events.recv_timeout(Duration::from_millis(10)) {
-                    if e.reason == TransitionReason::OpenTimeoutElapsed {
-                        timeouts.fetch_add(1, Ordering::Relaxed);
-                    }
+                if let Ok(e) = events.recv_timeout(Duration::from_millis(10))
+                    && e.reason == TransitionReason::OpenTimeoutElapsed
+                {
+                    timeouts.fetch_add(1, Ordering::Relaxed);
                 }
             }
             done.store(true, Ordering::Relaxed);

@@ -305,7 +305,7 @@ fn swap_storm_under_load_keeps_exact_counts_and_subscribers() {
                         Err(CallError::Rejected(_)) => rejected.fetch_add(1, Ordering::Relaxed),
                     };
                     n += 1;
-                    if n % 256 == 0 {
+                    if n.is_multiple_of(256) {
                         clock.advance(Duration::from_micros(500));
                     }
                 }

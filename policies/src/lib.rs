@@ -1159,13 +1159,13 @@ impl Policy {
                 ),
             ));
         }
-        if let Some(m) = self.max_concurrent {
-            if m == 0 || m > MAX_CONCURRENT {
-                return Err(PolicyError::new(
-                    "max_concurrent",
-                    format!("must be in 1..={MAX_CONCURRENT}, got {m}"),
-                ));
-            }
+        if let Some(m) = self.max_concurrent
+            && (m == 0 || m > MAX_CONCURRENT)
+        {
+            return Err(PolicyError::new(
+                "max_concurrent",
+                format!("must be in 1..={MAX_CONCURRENT}, got {m}"),
+            ));
         }
         if let Recovery::Ramp {
             duration,

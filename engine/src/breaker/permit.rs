@@ -394,10 +394,8 @@ impl Inner {
     #[cold]
     fn finish_failure(&self, ticket: Ticket, failure: Failure) {
         let recorded = ticket.kind != PermitKind::Passthrough;
-        if recorded {
-            if let Some(after) = failure.retry_after_hint() {
-                self.raise_retry_after_floor(after);
-            }
+        if recorded && let Some(after) = failure.retry_after_hint() {
+            self.raise_retry_after_floor(after);
         }
         self.finish(ticket, Outcome::Failure);
         if let (true, Some(kind)) = (recorded, failure.kind()) {

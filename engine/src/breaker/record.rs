@@ -55,15 +55,13 @@ impl Inner {
                 outcome,
                 self.hot.stripes.as_deref(),
                 crate::counter::current_lane(),
-            ) {
-                if let WindowStore::Count(w) = self.window() {
-                    if w.is_small() {
-                        if let Some(r) = stripes.take_success(lane, w) {
-                            self.striped_success_slow(stripes, lane, w, r);
-                        }
-                        return;
-                    }
+            ) && let WindowStore::Count(w) = self.window()
+                && w.is_small()
+            {
+                if let Some(r) = stripes.take_success(lane, w) {
+                    self.striped_success_slow(stripes, lane, w, r);
                 }
+                return;
             }
             if self.record_striped(outcome) || self.record_shared(outcome, start) {
                 return;
@@ -152,11 +150,11 @@ impl Inner {
         let tally = stripes.record(lane, w, failure);
         // Counted as a failure after it is counted as recorded: see `counters`.
         self.count_failure(failure);
-        if let Some(tally) = tally {
-            if word.state() != State::MetricsOnly {
-                // The stripe is judged alone (see window/stripes.rs).
-                self.evaluate(tally, &self.hot.config.read(), word);
-            }
+        if let Some(tally) = tally
+            && word.state() != State::MetricsOnly
+        {
+            // The stripe is judged alone (see window/stripes.rs).
+            self.evaluate(tally, &self.hot.config.read(), word);
         }
         true
     }
@@ -261,11 +259,11 @@ impl Inner {
                 Some(w.record(now, failure, slow.unwrap_or(false)))
             }
         };
-        if let Some(tally) = tally {
-            if word.state() != State::MetricsOnly {
-                let config = config.get_or_insert_with(|| self.hot.config.read());
-                self.evaluate(tally, config, word);
-            }
+        if let Some(tally) = tally
+            && word.state() != State::MetricsOnly
+        {
+            let config = config.get_or_insert_with(|| self.hot.config.read());
+            self.evaluate(tally, config, word);
         }
     }
 

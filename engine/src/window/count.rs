@@ -158,10 +158,10 @@ impl CountWindow {
             if word.load(Ordering::Relaxed) & bit == 0 {
                 return false;
             }
-            if word.fetch_and(!bit, Ordering::SeqCst) & bit != 0 {
-                if let Some(count) = count {
-                    count.fetch_sub(1, Ordering::SeqCst);
-                }
+            if word.fetch_and(!bit, Ordering::SeqCst) & bit != 0
+                && let Some(count) = count
+            {
+                count.fetch_sub(1, Ordering::SeqCst);
             }
         }
         false

@@ -617,10 +617,11 @@ impl Model {
         let calls = t.calls as f64;
         if t.failures > 0 && t.failures as f64 / calls >= self.policy.failure_rate_threshold() {
             self.trip(TransitionReason::FailureRate);
-        } else if let Some(rule) = self.policy.slow_calls() {
-            if t.slow > 0 && t.slow as f64 / calls >= rule.rate {
-                self.trip(TransitionReason::SlowCallRate);
-            }
+        } else if let Some(rule) = self.policy.slow_calls()
+            && t.slow > 0
+            && t.slow as f64 / calls >= rule.rate
+        {
+            self.trip(TransitionReason::SlowCallRate);
         }
     }
 

@@ -61,7 +61,7 @@ pub fn calls_under_changes(
                     let mut i = 0u64;
                     // Relaxed: counters, read once the threads are joined.
                     while i < calls || applied.load(Ordering::Relaxed) < changes {
-                        let fail = (i + t) % 4 == 0;
+                        let fail = (i + t).is_multiple_of(4);
                         match registry.call(name, || if fail { Err(()) } else { Ok(()) }) {
                             Ok(()) => successes.fetch_add(1, Ordering::Relaxed),
                             Err(RegistryCallError::Failed(())) => {
