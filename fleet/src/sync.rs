@@ -352,11 +352,9 @@ async fn send(shared: &Shared, out: &Outgoing) -> Result<(), String> {
     let m = &out.message;
     let json = serde_json::to_string(m).map_err(|e| e.to_string())?;
     let keys = &shared.keys;
+    // The open set first, then the message: an instance counting a quorum on receipt
+    // finds the sender already in the set.
     let mut pipe = redis::pipe();
-    pipe.cmd("PUBLISH")
-        .arg(keys.transitions())
-        .arg(&json)
-        .ignore();
     let set = keys.open_set(&m.breaker);
     if let (true, Some(remaining)) = (m.is_own_opening(), m.open_remaining_ms) {
         let until = m.at_ms.saturating_add(remaining);
@@ -372,6 +370,10 @@ async fn send(shared: &Shared, out: &Outgoing) -> Result<(), String> {
     } else if m.from == State::Open.as_label() && m.to != State::Open.as_label() {
         pipe.cmd("ZREM").arg(&set).arg(&m.instance).ignore();
     }
+    pipe.cmd("PUBLISH")
+        .arg(keys.transitions())
+        .arg(&json)
+        .ignore();
     shared
         .command(async |c| pipe.query_async::<()>(c).await)
         .await?;
