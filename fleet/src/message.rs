@@ -67,6 +67,15 @@ impl TransitionMessage {
         self.to == State::Open.as_label() && self.reason != TransitionReason::Fleet.as_label()
     }
 
+    /// What is left, at `now_ms` (Unix ms, this instance's clock), of the sender's open
+    /// period: never more than the sender said (a clock behind the sender's does not extend
+    /// it), `None` once it has passed (a message delayed in a backlog).
+    pub(crate) fn remaining_at(&self, now_ms: u64) -> Option<Duration> {
+        let said = self.open_remaining_ms?;
+        let left = self.at_ms.saturating_add(said).saturating_sub(now_ms).min(said);
+        (left > 0).then(|| Duration::from_millis(left))
+    }
+
     /// Parses and checks a message from another instance.
     pub(crate) fn parse(bytes: &[u8]) -> Result<Self, String> {
         let m: TransitionMessage = parse_json(bytes)?;
@@ -155,6 +164,17 @@ mod tests {
             .replace("\"pay\"", "\"pay..x\"");
         assert!(TransitionMessage::parse(bad_name.as_bytes()).is_err());
         assert!(TransitionMessage::parse(&vec![b' '; MAX_MESSAGE_BYTES + 1]).is_err());
+    }
+
+    #[test]
+    fn the_remaining_period_counts_from_when_it_was_sent() {
+        let mut m = TransitionMessage::parse(&transition("open", "failure_rate")).unwrap();
+        m.at_ms = 10_000;
+        let ms = Duration::from_millis;
+        assert_eq!(m.remaining_at(10_000), Some(ms(500)));
+        assert_eq!(m.remaining_at(10_200), Some(ms(300)));
+        assert_eq!(m.remaining_at(9_000), Some(ms(500)), "never longer than said");
+        assert_eq!(m.remaining_at(10_500), None);
     }
 
     #[test]

@@ -228,7 +228,7 @@ impl Sync {
             return Counters::add(&counters.own_ignored);
         }
         Counters::add(&counters.received);
-        let (true, Some(remaining)) = (m.is_own_opening(), m.open_remaining_ms) else {
+        let (true, Some(remaining)) = (m.is_own_opening(), m.remaining_at(unix_ms())) else {
             return;
         };
         // Only breakers this instance has: a message never creates one.
@@ -261,7 +261,7 @@ impl Sync {
                 }
             }
         };
-        if follow && breaker.follow_open(Duration::from_millis(remaining)) {
+        if follow && breaker.follow_open(remaining) {
             Counters::add(&counters.followed);
         }
     }
