@@ -72,7 +72,11 @@ impl TransitionMessage {
     /// it), `None` once it has passed (a message delayed in a backlog).
     pub(crate) fn remaining_at(&self, now_ms: u64) -> Option<Duration> {
         let said = self.open_remaining_ms?;
-        let left = self.at_ms.saturating_add(said).saturating_sub(now_ms).min(said);
+        let left = self
+            .at_ms
+            .saturating_add(said)
+            .saturating_sub(now_ms)
+            .min(said);
         (left > 0).then(|| Duration::from_millis(left))
     }
 
@@ -173,7 +177,11 @@ mod tests {
         let ms = Duration::from_millis;
         assert_eq!(m.remaining_at(10_000), Some(ms(500)));
         assert_eq!(m.remaining_at(10_200), Some(ms(300)));
-        assert_eq!(m.remaining_at(9_000), Some(ms(500)), "never longer than said");
+        assert_eq!(
+            m.remaining_at(9_000),
+            Some(ms(500)),
+            "never longer than said"
+        );
         assert_eq!(m.remaining_at(10_500), None);
     }
 
