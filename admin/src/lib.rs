@@ -32,6 +32,7 @@
 //! | `GET /fusebox/breakers` | `{"breakers": [...]}`: each breaker's `name`, `state`, `failure_rate`, `slow_call_rate`, `window_calls`, `calls` (`success`, `failure`, `ignored`), `rejected`, `open_remaining_ms`, `policy_source` |
 //! | `GET /fusebox/breakers/{name}` | the same object plus `policy` (TOML) and `history` (`from`, `to`, `reason`, `at_ms`, `note`, `window`); 404 for an unknown breaker |
 //! | `POST /fusebox/breakers/{name}/{action}` | `force-open`, `disable`, `metrics-only` or `reset`; body `{"note": "...", "ttl": "10m", "scope": "fleet"}`, all optional |
+//! | `POST /fusebox/breakers/{name}/chaos-off` | switches the breaker's `chaos` off ([`Registry::chaos_off`]): answers the breaker's view (as `GET /fusebox/breakers/{name}`); body `{"note": "..."}`, optional; 404 for an unknown breaker, 409 when it runs without chaos |
 //! | `POST /fusebox/groups/{prefix}/{action}` | the same for `prefix` and every `prefix.*` breaker; 404 if there is none |
 //! | `GET /fusebox/config` | the config in force as a registry config file (TOML) |
 //! | `PUT /fusebox/config` | applies a whole file, all or nothing: 200 `{"version": n}` or 422 `{"errors": ["line:col: section: field: reason"]}` |
@@ -55,6 +56,18 @@
 //! ones started later; without a fleet sync connected that is a 503. A malformed body, an unknown action or field, or a bad ttl is a 400 with
 //! `{"error": "..."}`; a body over [`MAX_BODY_BYTES`] a 413.
 //!
+//! # Chaos
+//!
+//! `POST /fusebox/breakers/{name}/chaos-off` ends a chaos experiment on one breaker at once:
+//! the breaker runs its policy without `chaos` from then on, keeping its state and counters,
+//! and its history gets an entry with the reason `chaos_off` and the audit note, as an
+//! action does. It holds across config reloads (`PUT /fusebox/config`, a rollback,
+//! [`apply_config`]) that set the same chaos for the breaker, so re-applying the file that
+//! started the experiment does not start it again; a file that sets different chaos for it
+//! (another seed, rate or `until`) starts that new experiment. `GET /fusebox/config` still
+//! shows the chaos as configured; the breaker's view shows the policy it runs with. There is
+//! no route to switch chaos back on: configure a new experiment.
+//!
 //! # Auth
 //!
 //! `Authorization: Bearer <token>`. The admin token may do everything, the read token only
@@ -73,6 +86,7 @@
 //! [axum]: https://docs.rs/axum
 //! [`Registry`]: fusebox_registry::Registry
 //! [`Registry::render_prometheus`]: fusebox_registry::Registry::render_prometheus
+//! [`Registry::chaos_off`]: fusebox_registry::Registry::chaos_off
 //! [`Registry::fleet_scope`]: fusebox_registry::Registry::fleet_scope
 
 mod actions;

@@ -745,3 +745,103 @@ async fn fleet_scoped_actions_go_to_the_fleet_sync() {
     assert!(seen[1].group);
     assert_eq!(registry.get("pay.adyen").unwrap().state(), State::Disabled);
 }
+
+#[tokio::test]
+async fn chaos_off_switches_a_breakers_chaos_off_and_keeps_it_off_across_reloads() {
+    let registry = registry_with(&["db"]);
+    let api = Api::secured(&registry).await;
+    let file = "[defaults]\nmin_calls = 50\n\n[breakers.\"pay\"]\n\
+                chaos = { fault_rate = 1.0, seed = 7, until = \"none\" }\n";
+    let (status, body) = api.put_config(file).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let pay = registry.breaker("pay").unwrap();
+    assert!(pay.policy().chaos().is_some());
+
+    // Admin token only, like every mutation.
+    let (status, _) = api
+        .as_token(Some(READ))
+        .post_raw("/fusebox/breakers/pay/chaos-off", "")
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = api
+        .as_token(None)
+        .post_raw("/fusebox/breakers/pay/chaos-off", "")
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(pay.policy().chaos().is_some());
+
+    let (status, body) = api
+        .post(
+            "/fusebox/breakers/pay/chaos-off",
+            json!({"note": "experiment over"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["name"], "pay");
+    assert_eq!(body["state"], "closed");
+    let policy = Policy::from_toml(body["policy"].as_str().unwrap()).unwrap();
+    assert_eq!(policy.chaos(), None);
+    assert_eq!(policy.min_calls(), 50);
+    let last = body["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["reason"], "chaos_off");
+    assert_eq!(
+        (&last["from"], &last["to"]),
+        (&json!("closed"), &json!("closed"))
+    );
+    assert_eq!(last["note"], "admin: experiment over");
+    assert_eq!(pay.policy().chaos(), None);
+
+    // Nothing left to switch off: 409; an unknown breaker: 404; a bad body: 400.
+    let (status, body) = api.post_raw("/fusebox/breakers/pay/chaos-off", "").await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(error_line(&body).contains("without chaos"), "{body}");
+    let (status, body) = api.post_raw("/fusebox/breakers/db/chaos-off", "").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let (status, body) = api.post_raw("/fusebox/breakers/nope/chaos-off", "").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    error_line(&body);
+    let (status, body) = api
+        .post("/fusebox/breakers/pay/chaos-off", json!({"ttl": "10m"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    error_line(&body);
+
+    // The config still shows the chaos as configured; the breaker without a section says
+    // `chaos = "off"` only where needed, and what GET answers, PUT accepts.
+    let (status, text) = api.get("/fusebox/config").await;
+    assert_eq!(status, StatusCode::OK);
+    let text = text.as_str().unwrap().to_owned();
+    assert!(text.contains("chaos = { fault_rate = 1.0"), "{text}");
+    // Reloading the same experiment leaves it off.
+    let (status, _) = api.put_config(&text).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = api.put_config(file).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(pay.policy().chaos(), None);
+    let (_, one) = api.get("/fusebox/breakers/pay").await;
+    assert!(!one["policy"].as_str().unwrap().contains("chaos"));
+    // A new experiment starts.
+    let (status, _) = api.put_config(&file.replace("seed = 7", "seed = 8")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(pay.policy().chaos().map(|c| c.seed()), Some(8));
+}
+
+#[tokio::test]
+async fn the_config_says_chaos_off_where_a_section_would_inherit_it() {
+    let registry = registry_with(&[]);
+    let api = Api::secured(&registry).await;
+    let file = "[defaults]\nchaos = { fault_rate = 0.5 }\n\n[breakers.\"db\"]\nchaos = \"off\"\n";
+    let (status, body) = api.put_config(file).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, text) = api.get("/fusebox/config").await;
+    let text = text.as_str().unwrap().to_owned();
+    assert!(text.contains("[breakers.\"db\"]\n"), "{text}");
+    assert!(
+        text.ends_with("chaos = \"off\"\n") || text.contains("chaos = \"off\"\n\n"),
+        "{text}"
+    );
+    let (status, _) = api.put_config(&text).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(registry.resolved_policy("db").unwrap().chaos(), None);
+    assert!(registry.resolved_policy("other").unwrap().chaos().is_some());
+}

@@ -16,6 +16,10 @@
 //! is blanked in turn, so that the checker can go on to the rest of the file. The price is
 //! that an error which depends on a value set aside is left for the next run, once the errors
 //! reported are fixed: the checker never reports a value the file does not hold.
+//!
+//! Warnings are things a valid file may mean but probably does not: a `chaos` table with no
+//! `until` (an experiment that never ends by itself) in the file or a section that does not
+//! inherit one. They are reported with the problems but do not make the file fail.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -59,6 +63,9 @@ pub struct Report {
     pub problems: Vec<Diagnostic>,
     /// Problems in other files this one names (a scenario's policy file), as whole lines.
     pub elsewhere: Vec<String>,
+    /// Warnings, in file order: reported, but the file passes with them. Each reason starts
+    /// with `warning: `.
+    pub warnings: Vec<Diagnostic>,
     /// For a valid registry config, how many breaker sections it has.
     pub breakers: usize,
 }
@@ -98,6 +105,7 @@ pub fn check_text_in(text: &str, dir: Option<&Path>) -> Report {
             kind,
             problems,
             elsewhere,
+            warnings: Vec::new(),
             breakers: 0,
         };
     }
@@ -151,9 +159,21 @@ pub fn check_text_in(text: &str, dir: Option<&Path>) -> Report {
         kind,
         problems,
         elsewhere: Vec::new(),
+        warnings: origin.chaos_warnings(kind),
         breakers,
     }
 }
+
+/// The warning on a `chaos` table with no `until`.
+///
+/// ```
+/// use fusebox_cli::check::{check_text, NO_UNTIL};
+/// let r = check_text("chaos = { fault_rate = 0.1 }\n");
+/// assert!(r.problems.is_empty());
+/// assert_eq!(r.warnings[0].to_string(), format!("1:9: chaos: {NO_UNTIL}"));
+/// ```
+pub const NO_UNTIL: &str = "warning: no until: chaos stays on until removed; \
+                            set until = \"<RFC 3339>\" for an experiment that ends by itself";
 
 /// What one parse of the (partly blanked) file gave.
 enum Outcome {
@@ -194,12 +214,14 @@ fn split_field(field: &str) -> Vec<String> {
 
 /// The file as written, to tell the values it holds from the ones blanking left in their place.
 struct Origin<'a> {
+    text: &'a str,
     doc: Spanned<DeTable<'a>>,
 }
 
 impl<'a> Origin<'a> {
     fn new(text: &'a str) -> Self {
         Origin {
+            text,
             doc: DeTable::parse_recoverable(text).0,
         }
     }
@@ -235,6 +257,106 @@ impl<'a> Origin<'a> {
         }
         self.parent(section)
             .is_some_and(|parent| self.is_stand_in(&parent, field, set_aside))
+    }
+
+    /// A warning for each table of the file (the policy, `[defaults]`, each breaker section)
+    /// whose `chaos` table has no `until` and inherits none.
+    fn chaos_warnings(&self, kind: FileKind) -> Vec<Diagnostic> {
+        let sections: Vec<Vec<String>> = match kind {
+            FileKind::Policy => vec![Vec::new()],
+            FileKind::Registry => {
+                let breakers = match self.doc.get_ref().get("breakers").map(|v| v.get_ref()) {
+                    Some(DeValue::Table(t)) => {
+                        t.iter().map(|(k, _)| k.get_ref().to_string()).collect()
+                    }
+                    _ => Vec::new(),
+                };
+                std::iter::once(vec!["defaults".to_owned()])
+                    .chain(
+                        breakers
+                            .into_iter()
+                            .map(|name| vec!["breakers".to_owned(), name]),
+                    )
+                    .collect()
+            }
+            FileKind::Scenario => Vec::new(),
+        };
+        let mut warnings: Vec<Diagnostic> = sections
+            .iter()
+            .filter_map(|section| {
+                let mut path = section.clone();
+                path.push("chaos".to_owned());
+                let chaos = self.value(&path)?;
+                let DeValue::Table(table) = chaos.get_ref() else {
+                    return None;
+                };
+                if table.contains_key("until") || self.inherits_until(section) {
+                    return None;
+                }
+                let (line, column) = self.position(chaos.span().start);
+                Some(Diagnostic {
+                    line,
+                    column,
+                    // As errors name the section: `breakers."pay"`, quoted.
+                    field: match section.as_slice() {
+                        [first, name] if first == "breakers" => {
+                            format!("breakers.{name:?}.chaos")
+                        }
+                        [defaults] => format!("{defaults}.chaos"),
+                        _ => "chaos".to_owned(),
+                    },
+                    reason: NO_UNTIL.to_owned(),
+                })
+            })
+            .collect();
+        warnings.sort_by_key(|d| (d.line, d.column));
+        warnings
+    }
+
+    /// Whether the chaos of `section` patches a chaos with an `until` that it inherits: from
+    /// its parent section, unless it starts from a preset (which has no chaos).
+    fn inherits_until(&self, section: &[String]) -> bool {
+        let mut current = section.to_vec();
+        loop {
+            let mut preset = current.clone();
+            preset.push("preset".to_owned());
+            if self.writes(&preset) {
+                return false;
+            }
+            let Some(parent) = self.parent(&current) else {
+                return false;
+            };
+            let mut chaos = parent.clone();
+            chaos.push("chaos".to_owned());
+            match self.value(&chaos).map(|v| v.get_ref()) {
+                Some(DeValue::Table(t)) if t.contains_key("until") => return true,
+                Some(DeValue::Table(_)) | None => current = parent,
+                Some(_) => return false,
+            }
+        }
+    }
+
+    /// The value at `path`, if the file sets it.
+    fn value(&self, path: &[String]) -> Option<&Spanned<DeValue<'a>>> {
+        let (last, init) = path.split_last()?;
+        let mut table = self.doc.get_ref();
+        for key in init {
+            match table.get(key.as_str())?.get_ref() {
+                DeValue::Table(t) => table = t,
+                _ => return None,
+            }
+        }
+        table.get(last.as_str())
+    }
+
+    /// The 1-based line and character column of a byte offset of the file.
+    fn position(&self, offset: usize) -> (usize, usize) {
+        let text = &self.text[..offset.min(self.text.len())];
+        let line_start = text.rfind('\n').map_or(0, |i| i + 1);
+        (
+            text.matches('\n').count() + 1,
+            text[line_start..].chars().count() + 1,
+        )
     }
 
     /// Whether the file sets the key at `path`.
@@ -669,6 +791,61 @@ mod tests {
         let got = lines("min_calls = [1,\n");
         assert_eq!(got.len(), 1);
         assert!(got[0].starts_with("1:"), "{got:?}");
+    }
+
+    fn warnings(text: &str) -> Vec<String> {
+        check_text(text)
+            .warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn chaos_without_until_is_a_warning_unless_inherited() {
+        let w = |at: &str, field: &str| format!("{at}: {field}: {NO_UNTIL}");
+        assert_eq!(
+            warnings(
+                "chaos = { fault_rate = 0.1 }
+"
+            ),
+            [w("1:9", "chaos")]
+        );
+        assert_eq!(
+            warnings(
+                "[chaos]
+fault_rate = 0.1
+"
+            ),
+            [w("1:1", "chaos")]
+        );
+        for quiet in [
+            "chaos = { fault_rate = 0.1, until = \"2026-12-31T00:00:00Z\" }\n",
+            "chaos = { fault_rate = 0.1, until = \"none\" }\n",
+            "chaos = \"off\"\n",
+            "min_calls = 5\n",
+        ] {
+            assert!(warnings(quiet).is_empty(), "{quiet}");
+        }
+        let text = "[defaults]\nchaos = { fault_rate = 0.1, until = \"none\" }\n\
+                    [breakers.a]\nchaos = { seed = 1 }\n\
+                    [breakers.\"a.b\"]\nchaos = { seed = 2 }\n\
+                    [breakers.c]\npreset = \"database\"\nchaos = { fault_rate = 0.2 }\n\
+                    [breakers.d]\nchaos = \"off\"\n\
+                    [breakers.\"d.e\"]\nchaos = { fault_rate = 0.3 }\n";
+        assert_eq!(
+            warnings(text),
+            [
+                w("9:9", "breakers.\"c\".chaos"),
+                w("13:9", "breakers.\"d.e\".chaos"),
+            ]
+        );
+        let r = check_text(text);
+        assert!(r.problems.is_empty(), "{:?}", r.problems);
+        assert_eq!(
+            warnings("[breakers.x]\nchaos = { fault_rate = 0.1 }\n"),
+            [w("2:9", "breakers.\"x\".chaos")]
+        );
     }
 
     #[test]

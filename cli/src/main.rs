@@ -244,6 +244,10 @@ fn check(args: &CheckArgs) -> (String, bool) {
                 ok = false;
             }
             Ok(report) if report.problems.is_empty() && report.elsewhere.is_empty() => {
+                // Warnings do not fail the file: printed before its `ok`.
+                for d in &report.warnings {
+                    out.push_str(&format!("{}:{d}\n", file.display()));
+                }
                 let what = match report.kind {
                     fusebox_cli::check::FileKind::Registry => format!(
                         "registry config, {} breaker section{}",
@@ -256,7 +260,9 @@ fn check(args: &CheckArgs) -> (String, bool) {
             }
             Ok(report) => {
                 ok = false;
-                for d in &report.problems {
+                let mut lines: Vec<_> = report.problems.iter().chain(&report.warnings).collect();
+                lines.sort_by_key(|d| (d.line, d.column));
+                for d in lines {
                     out.push_str(&format!("{}:{d}\n", file.display()));
                 }
                 for line in &report.elsewhere {

@@ -140,3 +140,53 @@ fn a_limit_set_by_another_field_is_reported_once() {
     );
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A `chaos` table without `until` is a warning: printed, but the file passes. A section that
+/// inherits an `until` from its parent gets none.
+#[test]
+fn chaos_without_until_is_a_warning_that_does_not_fail_the_run() {
+    let no_until = "warning: no until: chaos stays on until removed; set until = \"<RFC 3339>\" \
+                    for an experiment that ends by itself";
+    let f = fixture("chaos-no-until.toml");
+    let (out, err, code) = output(fusebox().arg("check").arg(&f));
+    assert_eq!(code, Some(0), "{err}");
+    let f = f.display();
+    assert_eq!(
+        out,
+        format!(
+            "{f}:5:9: breakers.\"pay\".chaos: {no_until}\n\
+             {f}: ok (registry config, 3 breaker sections)\n"
+        )
+    );
+
+    // In a policy file, and among the errors of a file that fails.
+    let dir = scratch("chaos-no-until");
+    let p = dir.join("policy.toml");
+    std::fs::write(
+        &p,
+        "jitter = 2.0\nchaos = { fault_rate = 0.1 }\nmin_calls = 0\n",
+    )
+    .unwrap();
+    let (out, _, code) = output(fusebox().arg("check").arg(&p));
+    assert_eq!(code, Some(1));
+    let p = p.display();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        lines[0].starts_with(&format!("{p}:1:10: jitter: ")),
+        "{out}"
+    );
+    assert_eq!(lines[1], format!("{p}:2:9: chaos: {no_until}"));
+    assert!(
+        lines[2].starts_with(&format!("{p}:3:13: min_calls: ")),
+        "{out}"
+    );
+
+    // `until = "none"` says so on purpose: no warning.
+    let q = dir.join("forever.toml");
+    std::fs::write(&q, "chaos = { fault_rate = 0.1, until = \"none\" }\n").unwrap();
+    let (out, _, code) = output(fusebox().arg("check").arg(&q));
+    assert_eq!(code, Some(0));
+    assert_eq!(out, format!("{}: ok (policy)\n", q.display()));
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -50,7 +50,7 @@ pub use breaker::{
     Noted, OTHER_KIND, OwnedPermit, Permit, SavedState, TransitionCounts,
 };
 #[cfg(feature = "tokio")]
-pub use breaker::{RunError, TIMEOUT_KIND, TokioClock};
+pub use breaker::{CHAOS_KIND, RunError, TIMEOUT_KIND, TokioClock};
 pub use clock::{Clock, ManualClock, QuantaClock};
 pub use error::{CallError, Outcome, RejectReason, Rejected, Transition, WindowCounts};
 #[cfg(feature = "tokio")]
@@ -61,6 +61,6 @@ pub use state::{State, TransitionReason};
 pub use verdict::{Failure, Verdict};
 
 pub use fusebox_policies::{
-    Backoff, FleetMode, Policy, PolicyBuilder, PolicyError, RateLimit, Recovery, Retry,
+    Backoff, Chaos, FleetMode, Policy, PolicyBuilder, PolicyError, RateLimit, Recovery, Retry,
     RetryBackoff, SlowCalls, Window,
 };

@@ -218,6 +218,10 @@ pub enum TransitionReason {
     /// Other instances of the fleet opened the breaker
     /// ([`Breaker::follow_open`](crate::Breaker::follow_open)).
     Fleet,
+    /// An operator switched the policy's chaos off
+    /// ([`Noted::chaos_off`](crate::Noted::chaos_off)): a policy change, kept in the history
+    /// with the operator's note; the state is unchanged.
+    ChaosOff,
 }
 
 impl TransitionReason {
@@ -242,6 +246,7 @@ impl TransitionReason {
             TransitionReason::Reset => "reset",
             TransitionReason::Restored => "restored",
             TransitionReason::Fleet => "fleet",
+            TransitionReason::ChaosOff => "chaos_off",
         }
     }
 }
@@ -262,6 +267,7 @@ impl fmt::Display for TransitionReason {
             TransitionReason::Reset => "reset",
             TransitionReason::Restored => "restored from a snapshot",
             TransitionReason::Fleet => "opened on other instances of the fleet",
+            TransitionReason::ChaosOff => "chaos switched off",
         })
     }
 }

@@ -60,7 +60,7 @@
 //! ```
 
 pub use fusebox_engine::{
-    Backoff, Breaker, BreakerBuilder, CallError, Clock, Failure, FailureKinds, FleetMode,
+    Backoff, Breaker, BreakerBuilder, CallError, Chaos, Clock, Failure, FailureKinds, FleetMode,
     HISTORY_CAPACITY, Latency, MAX_FAILURE_KINDS, ManualClock, Metrics, Noted, OTHER_KIND, Outcome,
     OwnedPermit, Permit, Policy, PolicyBuilder, PolicyError, QuantaClock, RateLimit, Recovery,
     RejectReason, Rejected, Retry, RetryBackoff, SUBSCRIBER_CAPACITY, SavedState, SlowCalls, State,
@@ -68,7 +68,7 @@ pub use fusebox_engine::{
 };
 
 #[cfg(feature = "tokio")]
-pub use fusebox_engine::{RunError, TIMEOUT_KIND, TokioClock, TransitionStream};
+pub use fusebox_engine::{CHAOS_KIND, RunError, TIMEOUT_KIND, TokioClock, TransitionStream};
 #[cfg(feature = "tokio")]
 pub use fusebox_registry::FailoverError;
 

@@ -25,6 +25,8 @@ pub mod toml {
     //! retry = { max_attempts = 3, backoff = "decorrelated", base = "50ms", max = "2s", budget = 0.2 }
     //!                                          # or "none" (the default)
     //! fleet = { quorum = 3 }                   # or "follow", or "local" (the default)
+    //! chaos = { fault_rate = 0.1, latency = "200ms", latency_rate = 0.05, seed = 7, until = "2026-12-31T00:00:00Z" }
+    //!                                          # or "off" (the default)
     //! ```
     //!
     //! - **Absent keys keep what they inherit**: the default (or the preset) in a policy file,
@@ -72,11 +74,29 @@ pub mod toml {
     //!   probes as usual. `{ quorum = N }`: opens once `N` instances have it open at once; `N`
     //!   is in 2..=1000 (a quorum of 1 is refused: write `"follow"`). An empty table over an
     //!   inherited quorum keeps it. See [`FleetMode`](crate::FleetMode).
+    //! - **`chaos`** injects faults and latency into the calls a breaker runs
+    //!   (`Breaker::run`, and the tower layer built on it), for a resilience experiment. Before
+    //!   each attempt the breaker admitted, while chaos is on: with probability `latency_rate`
+    //!   it waits `latency` first (inside the `timeout`, as real latency would be); with
+    //!   probability `fault_rate` it does not make the call and ends the attempt as a failure of
+    //!   kind `"chaos"`, recorded like a real failure (the breaker can trip on it) and retried
+    //!   like one. Every key is optional: `fault_rate` and `latency_rate` are in [0, 1]
+    //!   (default 0) and at least one must be above 0; `latency` is a duration in [1ns, 7days],
+    //!   needed when `latency_rate` is above 0; `seed` is an integer in 0..=2^64-1 (default 0):
+    //!   the same seed and the same sequence of calls inject the same faults; `until` is an
+    //!   RFC 3339 time in UTC (`"2026-12-31T00:00:00Z"`, quoted or as a TOML date-time, `Z` or
+    //!   `+00:00`) past which chaos is off, or `"none"` (the default) for chaos that stays on
+    //!   until removed (`fusebox check` warns about a `chaos` table without `until`). Over an
+    //!   inherited chaos a table patches key by key; `"off"` (the default) removes it. See
+    //!   [`Chaos`](crate::Chaos).
     //! - **Round trip**: `to_toml` writes every key, the optional rules as `"off"`, `"unlimited"`
     //!   (`max_concurrent`, `rate_limit`), `"immediate"` and `"none"` (`timeout`, `retry`),
     //!   `"local"` (`fleet`), `latency_histogram` as `true` or `false`, floats in their shortest exact form and
     //!   durations in humantime's exact form, so `from_toml(&p.to_toml()) == Ok(p)` for every
-    //!   policy.
+    //!   policy. `chaos` is the exception: it is written (last, every key but an unset
+    //!   `latency`, `until = "none"` for no end) only when set, so the text of a policy without
+    //!   chaos does not change; as a registry section over a parent with chaos, add
+    //!   `chaos = "off"` to it.
     //!
     //! [humantime]: https://docs.rs/humantime
     //!
@@ -91,11 +111,13 @@ pub mod toml {
     //! ```text
     //! 7:24: half_open.successes: must be in 1..=5 (half_open.permits), got 8
     //! 3:16: open_timeout: must be a duration such as "30s", "500ms" or "1m 30s", got "10" (no unit; write "10s" or "10ms")
-    //! 1:1: min_call: unknown key; expected preset, window, …, or fleet (did you mean min_calls?)
+    //! 1:1: min_call: unknown key; expected preset, window, …, or chaos (did you mean min_calls?)
     //! 2:1: jitter: duplicate key; it is already set at 1:1
     //! 1:21: latency_histogram: must be true or false, got the string "yes"
     //! 1:20: fleet.quorum: must be in 2..=1000, got 0
     //! 1:9: fleet: must be "local", "follow" or { quorum = N }, got the string "x"
+    //! 1:23: chaos.fault_rate: must be in [0, 1], got 1.5
+    //! 1:41: chaos.until: must be an RFC 3339 time such as "2026-12-31T00:00:00Z", got "tomorrow"
     //! ```
     //!
     //! ## Registry config files

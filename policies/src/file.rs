@@ -11,10 +11,11 @@ use humantime_serde::re::humantime;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use crate::chaos::{format_until, parse_until, until_expected};
 use crate::fleet::{MAX_FLEET_QUORUM, MIN_FLEET_QUORUM};
 use crate::patch::{
-    BackoffPatch, FleetPatch, HalfOpenPatch, Item, Pos, RateLimitPatch, RecoveryPatch, RetryPatch,
-    SlowCallsPatch, WindowPatch,
+    BackoffPatch, ChaosPatch, FleetPatch, HalfOpenPatch, Item, Pos, RateLimitPatch, RecoveryPatch,
+    RetryPatch, SlowCallsPatch, WindowPatch,
 };
 use crate::{
     Backoff, FleetMode, MAX_CONCURRENT, MAX_COUNT_WINDOW, MAX_HALF_OPEN_PERMITS, MAX_TIME_BUCKETS,
@@ -277,6 +278,7 @@ pub(crate) const POLICY_KEYS: &[&str] = &[
     "timeout",
     "retry",
     "fleet",
+    "chaos",
 ];
 
 const WINDOW_FORM: &str = "{ count = N } or { span = \"10s\", buckets = N }";
@@ -288,6 +290,8 @@ const RATE_LIMIT_FORM: &str = "\"unlimited\" or { rate = 100, per = \"1s\", burs
 const RETRY_FORM: &str = "\"none\" or { max_attempts = 3, backoff = \"exponential\", \
                           base = \"50ms\", max = \"2s\", budget = 0.2 }";
 const FLEET_FORM: &str = "\"local\", \"follow\" or { quorum = N }";
+const CHAOS_FORM: &str = "\"off\" or { fault_rate = 0.1, latency = \"200ms\", latency_rate = 0.05, \
+                          seed = 7, until = \"2026-12-31T00:00:00Z\" }";
 const DURATION_FORM: &str = "a duration such as \"30s\", \"500ms\" or \"1m 30s\"";
 const TIMEOUT_FORM: &str = "a duration such as \"30s\", \"500ms\" or \"1m 30s\", or \"none\"";
 
@@ -661,6 +665,7 @@ impl Walker<'_, '_> {
                     patch.retry = Some(Item::new(v, vpos));
                 }
                 "fleet" => patch.fleet = Some(self.fleet(value)?),
+                "chaos" => patch.chaos = Some(self.chaos(value)?),
                 _ => {
                     let mut err = self.unknown_key("", key, POLICY_KEYS);
                     if let (Context::Breaker(name), DeValue::Table(_)) = (context, value.get_ref())
@@ -765,6 +770,87 @@ impl Walker<'_, '_> {
             }
         }
         Ok(Item::new(FleetPatch::Quorum(quorum), pos))
+    }
+
+    /// `chaos`: `"off"`, or a table of optional keys. Ranges are checked by validation,
+    /// which names the field at its value.
+    fn chaos(&self, value: &Spanned<DeValue<'_>>) -> Result<Item<ChaosPatch>, PolicyError> {
+        let pos = self.src.pos(value);
+        let Some(table) = self.keyword_or_table("chaos", "off", CHAOS_FORM, value)? else {
+            return Ok(Item::new(ChaosPatch::Off, pos));
+        };
+        let mut fault_rate = None;
+        let mut latency = None;
+        let mut latency_rate = None;
+        let mut seed = None;
+        let mut until = None;
+        for (k, v) in entries(table) {
+            match k.get_ref().as_ref() {
+                "fault_rate" => {
+                    fault_rate = Some(self.number("chaos.fault_rate", "in [0, 1]", v)?)
+                }
+                "latency" => latency = Some(self.duration("chaos.latency", v)?),
+                "latency_rate" => {
+                    latency_rate = Some(self.number("chaos.latency_rate", "in [0, 1]", v)?);
+                }
+                "seed" => seed = Some(self.int64("chaos.seed", v)?),
+                "until" => until = Some(self.until(v)?),
+                _ => {
+                    return Err(self.unknown_key(
+                        "chaos",
+                        k,
+                        &["fault_rate", "latency", "latency_rate", "seed", "until"],
+                    ));
+                }
+            }
+        }
+        Ok(Item::new(
+            ChaosPatch::Chaos {
+                fault_rate,
+                latency,
+                latency_rate,
+                seed,
+                until,
+            },
+            pos,
+        ))
+    }
+
+    /// `chaos.until`: an RFC 3339 time in UTC, as a string or a TOML offset date-time, or
+    /// `"none"` for no end.
+    fn until(
+        &self,
+        value: &Spanned<DeValue<'_>>,
+    ) -> Result<Item<Option<std::time::SystemTime>>, PolicyError> {
+        let pos = self.src.pos(value);
+        let (parsed, got) = match value.get_ref() {
+            DeValue::String(s) if s == "none" => return Ok(Item::new(None, pos)),
+            DeValue::String(s) => (parse_until(s), format!("{:?}", s.as_ref())),
+            DeValue::Datetime(d) => (parse_until(&d.to_string()), describe(value.get_ref())),
+            other => (None, describe(other)),
+        };
+        match parsed {
+            Some(t) => Ok(Item::new(Some(t), pos)),
+            None => Err(self.err("chaos.until", until_expected(&got), pos)),
+        }
+    }
+
+    /// A whole number from 0 to `u64::MAX`.
+    fn int64(&self, field: &str, value: &Spanned<DeValue<'_>>) -> Result<Item<u64>, PolicyError> {
+        let pos = self.src.pos(value);
+        let range = format!("0..={}", u64::MAX);
+        match value.get_ref() {
+            DeValue::Integer(i) => i128::from_str_radix(i.as_str(), i.radix())
+                .ok()
+                .and_then(|n| u64::try_from(n).ok())
+                .map(|n| Item::new(n, pos))
+                .ok_or_else(|| self.err(field, format!("must be in {range}, got {i}"), pos)),
+            other => Err(self.err(
+                field,
+                format!("must be an integer in {range}, got {}", describe(other)),
+                pos,
+            )),
+        }
     }
 
     fn retry_backoff(
@@ -1053,6 +1139,23 @@ pub(crate) fn policy_to_toml(p: &Policy) -> String {
     ];
     for (key, value) in lines {
         let _ = writeln!(s, "{key} = {value}");
+    }
+    // Written only when set, so the text of a policy without chaos does not change.
+    if let Some(c) = p.chaos {
+        let _ = write!(s, "chaos = {{ fault_rate = {}", fmt_float(c.fault_rate()));
+        if let Some(latency) = c.latency() {
+            let _ = write!(s, ", latency = {}", fmt_duration(latency));
+        }
+        let until = c
+            .until()
+            .and_then(format_until)
+            .unwrap_or_else(|| "none".to_owned());
+        let _ = writeln!(
+            s,
+            ", latency_rate = {}, seed = {}, until = \"{until}\" }}",
+            fmt_float(c.latency_rate()),
+            c.seed()
+        );
     }
     s
 }

@@ -2,8 +2,9 @@
 //!
 //! A [`Policy`] says when a breaker trips, how long it stays open, how it probes and how it
 //! recovers; and, if it sets them, how fast calls may go ([`RateLimit`]), how long each
-//! attempt may take ([`Policy::timeout`]), how failed calls are retried ([`Retry`]) and
-//! whether the breaker follows the other instances of its fleet ([`FleetMode`]). It is
+//! attempt may take ([`Policy::timeout`]), how failed calls are retried ([`Retry`]),
+//! whether the breaker follows the other instances of its fleet ([`FleetMode`]) and whether
+//! faults and latency are injected for an experiment ([`Chaos`]). It is
 //! immutable once built: [`PolicyBuilder::build`] checks every field and names the first one
 //! that is out of range, so a breaker never runs with a half-valid policy.
 //!
@@ -51,6 +52,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod chaos;
 mod config;
 pub mod docs;
 mod file;
@@ -60,6 +62,7 @@ mod patch;
 pub mod presets;
 mod repr;
 
+pub use chaos::Chaos;
 pub use config::{
     BreakerConfig, ConfigError, MAX_NAME_BYTES, NameError, RegistryConfig, validate_name,
 };
@@ -788,6 +791,7 @@ pub struct Policy {
     timeout: Option<Duration>,
     retry: Option<Retry>,
     fleet: FleetMode,
+    chaos: Option<Chaos>,
 }
 
 impl Default for Policy {
@@ -810,6 +814,7 @@ impl Default for Policy {
             timeout: None,
             retry: None,
             fleet: FleetMode::Local,
+            chaos: None,
         }
     }
 }
@@ -984,6 +989,44 @@ impl Policy {
         self.backoff.period(self.open_timeout, step)
     }
 
+    /// The chaos experiment, if any: faults and latency injected into the calls a breaker
+    /// runs; `None` (the default) is no chaos.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fusebox_policies::{Chaos, Policy};
+    /// assert_eq!(Policy::default().chaos(), None);
+    /// let p = Policy::builder().chaos(Chaos::new().with_fault_rate(0.1)).build()?;
+    /// assert_eq!(p.chaos().map(|c| c.fault_rate()), Some(0.1));
+    /// # Ok::<(), fusebox_policies::PolicyError>(())
+    /// ```
+    #[inline]
+    pub fn chaos(&self) -> Option<&Chaos> {
+        self.chaos.as_ref()
+    }
+
+    /// The same policy without chaos: what switching an experiment off leaves. Removing chaos
+    /// keeps a valid policy valid, so this cannot fail.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fusebox_policies::{Chaos, Policy};
+    /// let p = Policy::builder().min_calls(5).chaos(Chaos::new().with_fault_rate(0.5)).build()?;
+    /// let calm = p.without_chaos();
+    /// assert_eq!(calm.chaos(), None);
+    /// assert_eq!(calm, p.to_builder().no_chaos().build()?);
+    /// # Ok::<(), fusebox_policies::PolicyError>(())
+    /// ```
+    #[must_use]
+    pub fn without_chaos(&self) -> Policy {
+        Policy {
+            chaos: None,
+            ..self.clone()
+        }
+    }
+
     /// Parses a policy written in TOML (the schema is in the [`toml` docs module](docs::toml)).
     ///
     /// Every key is optional: an absent key keeps its default, so an empty file is
@@ -1030,6 +1073,11 @@ impl Policy {
     /// `max_concurrent = "unlimited"`, `recovery = "immediate"`, `rate_limit = "unlimited"`,
     /// `timeout = "none"`, `retry = "none"` and `fleet = "local"`, so the text means the same
     /// policy as a file of its own or as a registry section over any parent.
+    ///
+    /// The one exception is [`chaos`](Self::chaos), an experiment rather than a rule: it is
+    /// written only when set (last, with `until = "none"` for no end), so the text of a
+    /// policy without chaos does not mention it. As a registry section over a parent with
+    /// chaos, such a text inherits the parent's: add `chaos = "off"` to it.
     ///
     /// # Examples
     ///
@@ -1217,6 +1265,9 @@ impl Policy {
         if let FleetMode::Quorum(n) = self.fleet {
             FleetMode::check_quorum(n).map_err(|why| PolicyError::new("fleet.quorum", why))?;
         }
+        if let Some(chaos) = &self.chaos {
+            chaos.validate()?;
+        }
         Ok(())
     }
 }
@@ -1224,8 +1275,9 @@ impl Policy {
 /// The other fields whose values set `field`'s accepted range, as [`Policy::validate`] checks
 /// it: `min_calls` is at most `window.count`, `window.span` at least a bucket's minimum width
 /// times `window.buckets`, `backoff.max` at least `open_timeout`, `half_open.successes` at
-/// most `half_open.permits`, `rate_limit.rate` at most `rate_limit.per` in nanoseconds, and
-/// `retry.max` at least `retry.base`.
+/// most `half_open.permits`, `rate_limit.rate` at most `rate_limit.per` in nanoseconds,
+/// `retry.max` at least `retry.base`, `chaos.latency` is needed by a `chaos.latency_rate` above
+/// 0, and `chaos` needs one of `chaos.fault_rate` and `chaos.latency_rate` above 0.
 pub(crate) fn limited_by(field: &str) -> &'static [&'static str] {
     match field {
         "min_calls" => &["window.count"],
@@ -1234,6 +1286,8 @@ pub(crate) fn limited_by(field: &str) -> &'static [&'static str] {
         "half_open.successes" => &["half_open.permits"],
         "rate_limit.rate" => &["rate_limit.per"],
         "retry.max" => &["retry.base"],
+        "chaos.latency" => &["chaos.latency_rate"],
+        "chaos" => &["chaos.fault_rate", "chaos.latency_rate"],
         _ => &[],
     }
 }
@@ -1557,6 +1611,41 @@ impl PolicyBuilder {
     /// ```
     pub fn no_retry(mut self) -> Self {
         self.policy.retry = None;
+        self
+    }
+
+    /// Chaos: faults and latency injected into the calls a breaker runs, for an experiment
+    /// (default: none). See [`Chaos`] for the ranges.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox_policies::{Chaos, Policy};
+    /// let chaos = Chaos::new().with_latency(Duration::from_millis(200), 0.05).with_seed(7);
+    /// let p = Policy::builder().chaos(chaos).build()?;
+    /// assert_eq!(p.chaos(), Some(&chaos));
+    /// let err = Policy::builder().chaos(Chaos::new()).build().unwrap_err();
+    /// assert_eq!(err.field(), "chaos");
+    /// # Ok::<(), fusebox_policies::PolicyError>(())
+    /// ```
+    pub fn chaos(mut self, chaos: Chaos) -> Self {
+        self.policy.chaos = Some(chaos);
+        self
+    }
+
+    /// Removes chaos (the default).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fusebox_policies::{Chaos, Policy};
+    /// let p = Policy::builder().chaos(Chaos::new().with_fault_rate(0.1)).no_chaos().build()?;
+    /// assert_eq!(p.chaos(), None);
+    /// # Ok::<(), fusebox_policies::PolicyError>(())
+    /// ```
+    pub fn no_chaos(mut self) -> Self {
+        self.policy.chaos = None;
         self
     }
 

@@ -1,10 +1,10 @@
 //! A partial policy: what a TOML table or a registry section changes over what it inherits.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use crate::{
-    Backoff, FleetMode, Policy, PolicyError, RateLimit, Recovery, Retry, RetryBackoff, SlowCalls,
-    Window,
+    Backoff, Chaos, FleetMode, Policy, PolicyError, RateLimit, Recovery, Retry, RetryBackoff,
+    SlowCalls, Window,
 };
 
 /// A 1-based `(line, column)` in a source file, when the value came from one.
@@ -109,6 +109,21 @@ pub(crate) enum FleetPatch {
     Quorum(Option<Item<u32>>),
 }
 
+/// `chaos = "off"` or `chaos = { fault_rate = .., latency = .., latency_rate = .., seed = ..,
+/// until = .. }`, every key optional: a key left out keeps an inherited chaos's value, else
+/// its default. `until` is `None` for `until = "none"`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ChaosPatch {
+    Off,
+    Chaos {
+        fault_rate: Option<Item<f64>>,
+        latency: Option<Item<Duration>>,
+        latency_rate: Option<Item<f64>>,
+        seed: Option<Item<u64>>,
+        until: Option<Item<Option<SystemTime>>>,
+    },
+}
+
 /// A partial policy: each field it sets replaces the one it inherits, and nothing else changes.
 ///
 /// A patch is what a registry config file's `[defaults]` and `[breakers."<name>"]` sections hold,
@@ -120,7 +135,7 @@ pub(crate) enum FleetPatch {
 ///
 /// To turn an optional rule off in a patch, write `slow_calls = "off"`,
 /// `max_concurrent = "unlimited"`, `recovery = "immediate"`, `rate_limit = "unlimited"`,
-/// `timeout = "none"`, `retry = "none"` or `fleet = "local"`.
+/// `timeout = "none"`, `retry = "none"`, `fleet = "local"` or `chaos = "off"`.
 ///
 /// Two patches are equal when they set the same values, wherever they were written.
 ///
@@ -156,6 +171,7 @@ pub struct PolicyPatch {
     pub(crate) timeout: Option<Item<Option<Duration>>>,
     pub(crate) retry: Option<Item<RetryPatch>>,
     pub(crate) fleet: Option<Item<FleetPatch>>,
+    pub(crate) chaos: Option<Item<ChaosPatch>>,
     /// Where the table itself starts (a section header, or the start of the file).
     pub(crate) pos: Pos,
 }
@@ -180,6 +196,7 @@ impl PartialEq for PolicyPatch {
             && self.timeout == other.timeout
             && self.retry == other.retry
             && self.fleet == other.fleet
+            && self.chaos == other.chaos
     }
 }
 
@@ -293,6 +310,16 @@ impl PolicyPatch {
                 FleetMode::Follow => FleetPatch::Follow,
                 FleetMode::Quorum(n) => FleetPatch::Quorum(set(n)),
             }),
+            chaos: set(match policy.chaos {
+                None => ChaosPatch::Off,
+                Some(c) => ChaosPatch::Chaos {
+                    fault_rate: set(c.fault_rate()),
+                    latency: c.latency().and_then(set),
+                    latency_rate: set(c.latency_rate()),
+                    seed: set(c.seed()),
+                    until: set(c.until()),
+                },
+            }),
             pos: None,
         }
     }
@@ -361,6 +388,7 @@ impl PolicyPatch {
             timeout,
             retry,
             fleet,
+            chaos,
             pos: _,
         } = self;
         preset.is_none()
@@ -380,6 +408,7 @@ impl PolicyPatch {
             && timeout.is_none()
             && retry.is_none()
             && fleet.is_none()
+            && chaos.is_none()
     }
 
     /// Applies the patch over `base` (or over its preset, if it names one) and validates the
@@ -573,6 +602,36 @@ impl PolicyPatch {
                 }
             };
         }
+        if let Some(c) = &self.chaos {
+            p.chaos = match &c.value {
+                ChaosPatch::Off => None,
+                ChaosPatch::Chaos {
+                    fault_rate,
+                    latency,
+                    latency_rate,
+                    seed,
+                    until,
+                } => {
+                    let inherited = base.chaos;
+                    let mut chaos = Chaos::new()
+                        .with_fault_rate(
+                            value_or(fault_rate, inherited.map(|c| c.fault_rate())).unwrap_or(0.0),
+                        )
+                        .with_seed(value_or(seed, inherited.map(|c| c.seed())).unwrap_or(0));
+                    let latency_rate =
+                        value_or(latency_rate, inherited.map(|c| c.latency_rate())).unwrap_or(0.0);
+                    match value_or(latency, inherited.and_then(|c| c.latency())) {
+                        Some(latency) => chaos = chaos.with_latency(latency, latency_rate),
+                        // Validation names the missing latency if the rate needs one.
+                        None => chaos = chaos.with_latency_rate(latency_rate),
+                    }
+                    if let Some(until) = value_or(until, inherited.map(|c| c.until())).flatten() {
+                        chaos = chaos.with_until(until);
+                    }
+                    Some(chaos)
+                }
+            };
+        }
         p.validate().map_err(|e| {
             let pos = self.locate(e.field());
             e.at_pos(pos)
@@ -678,6 +737,28 @@ impl PolicyPatch {
                     "retry.base" => pos(base),
                     "retry.max" => pos(max),
                     _ => pos(budget),
+                },
+                _ => None,
+            },
+            "chaos" => pos(&self.chaos),
+            "chaos.fault_rate" | "chaos.latency" | "chaos.latency_rate" | "chaos.seed"
+            | "chaos.until" => match self.chaos.as_ref() {
+                Some(Item {
+                    value:
+                        ChaosPatch::Chaos {
+                            fault_rate,
+                            latency,
+                            latency_rate,
+                            seed,
+                            until,
+                        },
+                    ..
+                }) => match field {
+                    "chaos.fault_rate" => pos(fault_rate),
+                    "chaos.latency" => pos(latency),
+                    "chaos.latency_rate" => pos(latency_rate),
+                    "chaos.seed" => pos(seed),
+                    _ => pos(until),
                 },
                 _ => None,
             },

@@ -99,6 +99,7 @@ pub fn http_api() -> Policy {
         timeout: None,
         retry: None,
         fleet: FleetMode::Local,
+        chaos: None,
     }
 }
 
@@ -154,6 +155,7 @@ pub fn database() -> Policy {
         timeout: None,
         retry: None,
         fleet: FleetMode::Local,
+        chaos: None,
     }
 }
 
@@ -210,6 +212,7 @@ pub fn payment_provider() -> Policy {
         timeout: None,
         retry: None,
         fleet: FleetMode::Local,
+        chaos: None,
     }
 }
 
@@ -265,6 +268,7 @@ pub fn aggressive() -> Policy {
         timeout: None,
         retry: None,
         fleet: FleetMode::Local,
+        chaos: None,
     }
 }
 
@@ -316,6 +320,7 @@ pub fn lenient() -> Policy {
         timeout: None,
         retry: None,
         fleet: FleetMode::Local,
+        chaos: None,
     }
 }
 

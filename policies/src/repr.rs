@@ -3,8 +3,8 @@
 //! [`PolicyPatch`] and applies it over the defaults, so serde and [`Policy::from_toml`] accept the
 //! same documents and run the same validation.
 //!
-//! `backoff`, `slow_calls`, `recovery`, `max_concurrent`, `rate_limit`, `timeout`, `retry` and
-//! `fleet` take a keyword or a value; their `Deserialize` is written by hand so a mistake reads
+//! `backoff`, `slow_calls`, `recovery`, `max_concurrent`, `rate_limit`, `timeout`, `retry`,
+//! `fleet` and `chaos` take a keyword or a value; their `Deserialize` is written by hand so a mistake reads
 //! `expected "constant" or { exponential = 2.0, max = "5m" }` rather than "data did not match
 //! any variant of untagged enum".
 
@@ -15,9 +15,10 @@ use std::time::Duration;
 use serde::de::{self, DeserializeOwned, MapAccess, Unexpected, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::chaos::{format_until, parse_until, until_expected};
 use crate::patch::{
-    BackoffPatch, FleetPatch, HalfOpenPatch, Item, RateLimitPatch, RecoveryPatch, RetryPatch,
-    SlowCallsPatch, WindowPatch,
+    BackoffPatch, ChaosPatch, FleetPatch, HalfOpenPatch, Item, RateLimitPatch, RecoveryPatch,
+    RetryPatch, SlowCallsPatch, WindowPatch,
 };
 use crate::{Backoff, FleetMode, Policy, PolicyError, PolicyPatch, Recovery, RetryBackoff, Window};
 
@@ -66,6 +67,8 @@ pub(crate) struct PolicyRepr {
     pub retry: Option<KeywordOr<RetryRepr, NoRetry>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fleet: Option<Fleet>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chaos: Option<KeywordOr<ChaosRepr, ChaosOff>>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -171,6 +174,27 @@ pub(crate) struct RetryRepr {
     budget: Option<f64>,
 }
 
+/// `chaos = { .. }`; `until` is an RFC 3339 string (or `"none"`), checked when the patch is
+/// made, so the message is the same as a file's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChaosRepr {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fault_rate: Option<f64>,
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    latency: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    latency_rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    seed: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    until: Option<String>,
+}
+
 /// The keyword of a `KeywordOr` and the message for anything else.
 pub(crate) trait Keyword {
     const WORD: &'static str;
@@ -194,6 +218,7 @@ keywords! {
     Immediate = "immediate", "\"immediate\" or { ramp = \"30s\", start_share = 0.1 }";
     Unlimited = "unlimited", "\"unlimited\" or { rate = 100, per = \"1s\", burst = 20 }";
     NoRetry = "none", "\"none\" or { max_attempts = 3, backoff = \"exponential\", base = \"50ms\", max = \"2s\", budget = 0.2 }";
+    ChaosOff = "off", "\"off\" or { fault_rate = 0.1, latency = \"200ms\", latency_rate = 0.05, seed = 7, until = \"2026-12-31T00:00:00Z\" }";
 }
 
 /// A keyword (`"off"`, `"constant"`, `"immediate"`, `"unlimited"`, `"none"`) or a table.
@@ -441,6 +466,20 @@ impl From<Policy> for PolicyRepr {
                 FleetMode::Follow => Fleet::Follow,
                 FleetMode::Quorum(n) => Fleet::Quorum(Some(n)),
             }),
+            // Left out when off, as `to_toml` leaves it out.
+            chaos: p.chaos.map(|c| {
+                KeywordOr::Table(ChaosRepr {
+                    fault_rate: Some(c.fault_rate()),
+                    latency: c.latency(),
+                    latency_rate: Some(c.latency_rate()),
+                    seed: Some(c.seed()),
+                    until: Some(
+                        c.until()
+                            .and_then(format_until)
+                            .unwrap_or_else(|| "none".to_owned()),
+                    ),
+                })
+            }),
         }
     }
 }
@@ -484,6 +523,26 @@ impl TryFrom<PolicyRepr> for PolicyPatch {
                     base: item(t.base),
                     max: item(t.max),
                     budget: item(t.budget),
+                })
+            }
+        };
+        let chaos = match r.chaos {
+            None => None,
+            Some(KeywordOr::Keyword(_)) => Some(ChaosPatch::Off),
+            Some(KeywordOr::Table(t)) => {
+                let until = match t.until.as_deref() {
+                    None => None,
+                    Some("none") => Some(None),
+                    Some(text) => Some(Some(parse_until(text).ok_or_else(|| {
+                        PolicyError::new("chaos.until", until_expected(&format!("{text:?}")))
+                    })?)),
+                };
+                Some(ChaosPatch::Chaos {
+                    fault_rate: item(t.fault_rate),
+                    latency: item(t.latency),
+                    latency_rate: item(t.latency_rate),
+                    seed: item(t.seed),
+                    until: item(until),
                 })
             }
         };
@@ -537,6 +596,7 @@ impl TryFrom<PolicyRepr> for PolicyPatch {
                 Fleet::Follow => FleetPatch::Follow,
                 Fleet::Quorum(quorum) => FleetPatch::Quorum(item(quorum)),
             })),
+            chaos: item(chaos),
             pos: None,
         })
     }

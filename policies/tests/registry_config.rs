@@ -335,7 +335,7 @@ fn a_child_error_caused_by_its_parent_is_reported_in_the_child() {
 fn invalid_files_name_the_section_field_reason_and_position() {
     let keys = "preset, window, failure_rate_threshold, min_calls, consecutive_failures, slow_calls, \
                 open_timeout, backoff, jitter, half_open, max_concurrent, recovery, latency_histogram, \
-                rate_limit, timeout, retry, or fleet";
+                rate_limit, timeout, retry, fleet, or chaos";
     let cases: Vec<(&str, String)> = vec![
         (
             "[breakers.\"stripe.charges\"]\nhalf_open = { permits = 5, successes = 8 }",

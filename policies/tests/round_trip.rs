@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use arbitrary::{Result, Unstructured};
 use fusebox_policies::{
-    Backoff, FleetMode, MAX_BACKOFF_FACTOR, MAX_CONCURRENT, MAX_COUNT_WINDOW, MAX_DURATION,
+    Backoff, Chaos, FleetMode, MAX_BACKOFF_FACTOR, MAX_CONCURRENT, MAX_COUNT_WINDOW, MAX_DURATION,
     MAX_HALF_OPEN_PERMITS, MAX_TIME_BUCKETS, Policy, PolicyPatch, RateLimit, Recovery, Retry,
     RetryBackoff, Window,
 };
@@ -137,6 +137,28 @@ fn policy(u: &mut Unstructured<'_>) -> Result<Policy> {
         1 => FleetMode::Follow,
         _ => FleetMode::Quorum(count(u, 2, 1000)?),
     });
+    if u.arbitrary()? {
+        // A latency is always set: one left unset would be inherited by the text over a
+        // parent that sets one (with no effect, as its rate is then 0).
+        let mut chaos = Chaos::new()
+            .with_fault_rate(float(u, 0.0, 1.0, true, false)?)
+            .with_latency(
+                duration(u, Duration::from_nanos(1))?,
+                float(u, 0.0, 1.0, false, false)?,
+            )
+            .with_seed(u.arbitrary()?);
+        if u.arbitrary()? {
+            // From 1970 to the end of 9999, as RFC 3339 writes it.
+            let nanos = u.int_in_range(0..=253_402_300_799_999_999_999u128)?;
+            let until = std::time::UNIX_EPOCH
+                + Duration::new(
+                    (nanos / 1_000_000_000) as u64,
+                    (nanos % 1_000_000_000) as u32,
+                );
+            chaos = chaos.with_until(until);
+        }
+        b = b.chaos(chaos);
+    }
     Ok(b.build().expect("the generator makes valid policies"))
 }
 
@@ -169,8 +191,16 @@ fn a_full_patch_yields_its_policy_over_any_base() {
         let p = policy(u)?;
         let base = policy(u)?;
         assert_eq!(PolicyPatch::from_policy(&p).apply(&base), Ok(p.clone()));
+        // `to_toml` leaves chaos out when off: over a base with chaos, say so.
+        let off = if p.chaos().is_none() {
+            "chaos = \"off\"\n"
+        } else {
+            ""
+        };
         assert_eq!(
-            PolicyPatch::from_toml(&p.to_toml()).unwrap().apply(&base),
+            PolicyPatch::from_toml(&format!("{}{off}", p.to_toml()))
+                .unwrap()
+                .apply(&base),
             Ok(p)
         );
         Ok(())

@@ -8,7 +8,7 @@ use fusebox_policies::{
 
 const KEYS: &str = "preset, window, failure_rate_threshold, min_calls, consecutive_failures, \
                     slow_calls, open_timeout, backoff, jitter, half_open, max_concurrent, recovery, \
-                    latency_histogram, rate_limit, timeout, retry, or fleet";
+                    latency_histogram, rate_limit, timeout, retry, fleet, or chaos";
 const RETRY_FORM: &str = "\"none\" or { max_attempts = 3, backoff = \"exponential\", base = \"50ms\", \
                           max = \"2s\", budget = 0.2 }";
 const BACKOFFS: &str = "\"constant\", \"exponential\", \"full_jitter\", \"decorrelated\"";

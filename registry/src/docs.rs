@@ -70,6 +70,16 @@
 //! report each section as the policy it resolves to now; a snapshot restored later sets them
 //! as whole policies.
 //!
+//! **Chaos switched off.** [`Registry::chaos_off`](crate::Registry::chaos_off) (the operator
+//! endpoint's `POST /fusebox/breakers/{name}/chaos-off`) switches one breaker's `chaos` off
+//! and keeps it off for that chaos: a reload of a file that still sets the same chaos for
+//! the name leaves it off rather than starting the experiment again unnoticed. A file that
+//! sets different chaos for it (another seed, rate or `until`) starts a new experiment, and
+//! a file that drops chaos for it ends the switch. The sections keep the chaos as written:
+//! [`Registry::policies`](crate::Registry::policies) and the config the endpoint serves show
+//! it, while the breaker and [`Registry::resolved_policy`](crate::Registry::resolved_policy)
+//! run without it.
+//!
 //! # Dependencies
 //!
 //! [`Registry::depend`](crate::Registry::depend)`(a, b)` makes the registry refuse calls to `a`

@@ -45,6 +45,7 @@ use fusebox_engine::{Policy, TransitionFeed};
 
 mod builder;
 mod call;
+mod chaos;
 mod config;
 mod deps;
 pub mod docs;

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use fusebox_engine::Policy;
+use fusebox_engine::{Chaos, Policy};
 use fusebox_policies::{PolicyError, PolicyPatch};
 use serde::{Deserialize, Serialize};
 
@@ -69,6 +69,16 @@ pub(crate) struct SectionError {
     pub(crate) error: PolicyError,
 }
 
+/// Chaos an operator switched off for one name ([`Registry::chaos_off`]): the chaos switched
+/// off, and the policy the name runs with while the table still sets that chaos.
+///
+/// [`Registry::chaos_off`]: crate::Registry::chaos_off
+#[derive(Debug, Clone)]
+pub(crate) struct ChaosOff {
+    pub(crate) chaos: Chaos,
+    pub(crate) policy: Policy,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct PolicyTable {
     /// The default in force: `code_default`, or the `[defaults]` of the config file applied
@@ -77,6 +87,9 @@ pub(crate) struct PolicyTable {
     /// The default set in code: at construction or by `set_default_policy`.
     pub(crate) code_default: Policy,
     pub(crate) own: HashMap<Arc<str>, Own>,
+    /// Chaos switched off by name (chaos.rs): kept while the name's configured policy has
+    /// that very chaos, dropped once it has other chaos or none.
+    pub(crate) chaos_off: HashMap<Arc<str>, ChaosOff>,
 }
 
 impl PolicyTable {
@@ -85,11 +98,26 @@ impl PolicyTable {
             code_default: default.clone(),
             default,
             own: HashMap::new(),
+            chaos_off: HashMap::new(),
         }
     }
 
-    /// The policy `name` runs with and where it comes from (rule 15).
+    /// The policy `name` runs with and where it comes from (rule 15), without the chaos an
+    /// operator switched off for it.
     pub(crate) fn resolve(&self, name: &str) -> (&Policy, PolicySource) {
+        let (policy, source) = self.configured(name);
+        if self.chaos_off.is_empty() {
+            return (policy, source);
+        }
+        match self.chaos_off.get(name) {
+            Some(off) => (&off.policy, source),
+            None => (policy, source),
+        }
+    }
+
+    /// The policy the table sets for `name` and where it comes from (rule 15), chaos
+    /// included.
+    pub(crate) fn configured(&self, name: &str) -> (&Policy, PolicySource) {
         if self.own.is_empty() {
             return (&self.default, PolicySource::Default);
         }
@@ -146,7 +174,23 @@ impl PolicyTable {
                 own.policy = policy;
             }
         }
+        self.refresh_chaos_off();
         Ok(())
+    }
+
+    /// Keeps each chaos switched off only while the name's configured policy still has it,
+    /// with the rest of that policy as it is now.
+    pub(crate) fn refresh_chaos_off(&mut self) {
+        let mut chaos_off = std::mem::take(&mut self.chaos_off);
+        chaos_off.retain(|name, off| {
+            let configured = self.configured(name).0;
+            if configured.chaos() != Some(&off.chaos) {
+                return false;
+            }
+            off.policy = configured.without_chaos();
+            true
+        });
+        self.chaos_off = chaos_off;
     }
 
     /// The policies set by name, sorted.

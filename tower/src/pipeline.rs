@@ -21,7 +21,9 @@ use crate::classify::{Classify, DefaultClassifier};
 /// (and a rate-limit token), runs under the policy's `timeout`, and is classified; failures,
 /// timeouts and responses the classifier calls failures (a 503, say) are retried per the
 /// policy's `retry` while its budget allows, each attempt on a clone of the request and of the
-/// service. A rejection is never retried. Errors are [`RunError`]s.
+/// service. A rejection is never retried. Errors are [`RunError`]s. The policy's `chaos`, if
+/// any, applies to each attempt as in `run`: an injected fault does not call the service and
+/// ends as [`RunError::Injected`] when no retry follows.
 ///
 /// The response future is boxed: it is `run`'s, whose type has no name.
 ///

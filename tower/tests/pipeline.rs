@@ -130,3 +130,37 @@ async fn a_rejection_is_an_error_at_once_and_readiness_never_fails() {
     assert_eq!(calls.load(Ordering::Relaxed), 0);
     assert_eq!(breaker.state(), State::ForcedOpen);
 }
+
+#[tokio::test(start_paused = true)]
+async fn injected_faults_reach_the_service_caller_as_run_errors() {
+    let chaos = fusebox_engine::Chaos::new().with_fault_rate(1.0);
+    let policy = Policy::builder()
+        .retry(Retry::new(2).with_backoff(RetryBackoff::Constant))
+        .min_calls(100)
+        .chaos(chaos)
+        .build()
+        .unwrap();
+    let breaker = Breaker::with_clock("chaotic", policy, TokioClock::new());
+    let calls = Arc::new(AtomicU32::new(0));
+    let counted = calls.clone();
+    let svc = PipelineLayer::new(breaker.clone()).layer(service_fn(move |_: ()| {
+        counted.fetch_add(1, Ordering::Relaxed);
+        async { Ok::<u16, ()>(200) }
+    }));
+    let r = svc.clone().oneshot(()).await;
+    assert!(
+        matches!(r, Err(RunError::Injected { attempts: 2 })),
+        "{r:?}"
+    );
+    assert_eq!(calls.load(Ordering::Relaxed), 0);
+    assert_eq!(
+        breaker
+            .metrics()
+            .failures_of_kind(fusebox_engine::CHAOS_KIND),
+        2
+    );
+    // Switched off: the service is called again.
+    assert!(breaker.chaos_off());
+    assert_eq!(svc.oneshot(()).await.unwrap(), 200);
+    assert_eq!(calls.load(Ordering::Relaxed), 1);
+}

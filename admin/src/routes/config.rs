@@ -20,7 +20,10 @@ use crate::versions::{RollbackError, Versions};
 
 /// The config in force, rendered as a registry config file: `[defaults]`, a
 /// `[breakers."<name>"]` section for each policy set by name with every key spelled out, and
-/// the `[health]` and `[notify]` tables of the last file applied.
+/// the `[health]` and `[notify]` tables of the last file applied. `to_toml` leaves chaos out
+/// of a policy without it, so when some policy of the file has chaos, the sections without
+/// it say `chaos = "off"` rather than inherit their parent's. Chaos switched off by an
+/// operator is rendered as set: the file is what was configured.
 pub(super) async fn get(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/toml; charset=utf-8")],
@@ -30,11 +33,17 @@ pub(super) async fn get(State(state): State<AppState>) -> impl IntoResponse {
 
 pub(crate) fn render(registry: &Registry) -> String {
     let mut out = String::from("[defaults]\n");
-    out.push_str(&registry.default_policy().to_toml());
-    for (name, policy) in registry.policies() {
+    let default = registry.default_policy();
+    out.push_str(&default.to_toml());
+    let policies = registry.policies();
+    let any_chaos = default.chaos().is_some() || policies.values().any(|p| p.chaos().is_some());
+    for (name, policy) in policies {
         // Valid names hold no quote or backslash.
         out.push_str(&format!("\n[breakers.\"{name}\"]\n"));
         out.push_str(&policy.to_toml());
+        if any_chaos && policy.chaos().is_none() {
+            out.push_str("chaos = \"off\"\n");
+        }
     }
     out.push_str(&Settings::of(registry).current().to_toml());
     out

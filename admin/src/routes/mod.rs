@@ -10,6 +10,7 @@ use crate::auth;
 use crate::state::AppState;
 
 mod breakers;
+mod chaos;
 mod config;
 mod dashboard;
 mod events;
@@ -22,6 +23,7 @@ pub(crate) fn all(state: AppState) -> Router {
     Router::new()
         .route("/fusebox/breakers", get(breakers::list))
         .route("/fusebox/breakers/{name}", get(breakers::one))
+        .route("/fusebox/breakers/{name}/chaos-off", post(chaos::off))
         .route("/fusebox/breakers/{name}/{action}", post(breakers::act))
         .route("/fusebox/groups/{prefix}/{action}", post(groups::act))
         .route("/fusebox/config", get(config::get).put(config::put))

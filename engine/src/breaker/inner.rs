@@ -151,6 +151,10 @@ pub(super) struct Extras {
     /// First attempts and retries of `run`, for its retry budget (run/budget.rs).
     #[cfg(feature = "tokio")]
     pub(super) retry_budget: super::run::RetryBudget,
+    /// Attempts of `run` that drew chaos since the policy's chaos last changed: the index of
+    /// the next draw (run/chaos.rs; `Relaxed`).
+    #[cfg(feature = "tokio")]
+    pub(super) chaos_draws: StatU64,
 }
 
 impl Extras {

@@ -18,7 +18,9 @@
 //! - kinds.rs: failures by kind, and the Retry-After floor under the open period.
 //! - telemetry.rs: the history, transition counts, latency and async subscribers, as read.
 //! - noted.rs: manual changes that carry an operator's note.
-//! - run/: `run` (feature `tokio`): timeout, retries with backoff under a budget.
+//! - chaos.rs: `chaos_off`, switching a policy's chaos off.
+//! - run/: `run` (feature `tokio`): chaos injection, timeout, retries with backoff under a
+//!   budget.
 //!
 //! # Synchronization
 //!
@@ -45,6 +47,7 @@
 //!   uses one policy. The closed-success fast path reads only the flags, a single value.
 
 mod acquire;
+mod chaos;
 mod config;
 mod events;
 mod flags;
@@ -82,7 +85,7 @@ pub use metrics::{Counters, Metrics, SavedState};
 pub use noted::Noted;
 pub use permit::{OwnedPermit, Permit};
 #[cfg(feature = "tokio")]
-pub use run::{RunError, TIMEOUT_KIND, TokioClock};
+pub use run::{CHAOS_KIND, RunError, TIMEOUT_KIND, TokioClock};
 
 /// A named circuit breaker: one atomic state word and a sliding window.
 ///

@@ -30,14 +30,14 @@ use crate::state::{State, TransitionReason};
 #[derive(Debug)]
 #[must_use = "a noted change does nothing until one of its actions is called"]
 pub struct Noted<'a> {
-    breaker: &'a Breaker,
-    note: Arc<str>,
+    pub(super) breaker: &'a Breaker,
+    pub(super) note: Arc<str>,
 }
 
 impl Breaker {
     /// The manual changes ([`Noted::force_open`], [`Noted::disable`],
-    /// [`Noted::metrics_only`], [`Noted::reset`]) with `note` attached to the transition each
-    /// makes.
+    /// [`Noted::metrics_only`], [`Noted::reset`], [`Noted::chaos_off`]) with `note` attached
+    /// to the transition each makes.
     ///
     /// ```
     /// # use fusebox_engine::*;

@@ -481,6 +481,11 @@ impl Inner {
 
     pub(super) fn set_policy(&self, policy: Policy) {
         let _config = lock(&self.cold.config_lock);
+        self.swap_policy(policy);
+    }
+
+    /// `set_policy`, for a caller that holds `config_lock`.
+    pub(super) fn swap_policy(&self, policy: Policy) {
         let (reevaluate, slow_rule_on, new_rate_limit) = {
             let old = self.cold.policy.load();
             (
@@ -524,6 +529,10 @@ impl Inner {
             self.hot.config.owe_reevaluation();
         }
         let old = self.cold.policy.swap(crate::intern::shared(policy));
+        #[cfg(feature = "tokio")]
+        if old.chaos() != self.cold.policy.load().chaos() {
+            self.restart_chaos_draws();
+        }
         // Held by `old` alone: no breaker uses it any more.
         crate::intern::forget_if_unshared(&old, 1);
         self.shorten_open_period();

@@ -5,7 +5,8 @@ use std::fmt;
 use crate::error::Rejected;
 
 /// Why [`Breaker::run`](crate::Breaker::run) returned no value. Every variant says how many
-/// times the closure was called ([`attempts`](Self::attempts)).
+/// attempts were made ([`attempts`](Self::attempts)): each call of the closure, and each
+/// attempt that the policy's chaos ended with a fault before calling it.
 ///
 /// # Examples
 ///
@@ -40,23 +41,33 @@ pub enum RunError<E> {
         /// Calls of the closure.
         attempts: u32,
     },
+    /// The last attempt was ended by the policy's chaos with an injected fault: the closure
+    /// was not called for it (and no retry was left or allowed). It was recorded as a failure
+    /// of kind [`CHAOS_KIND`](crate::CHAOS_KIND).
+    Injected {
+        /// Attempts made, the injected ones included.
+        attempts: u32,
+    },
     /// Nothing was attempted, for a reason outside the breaker: a registry refused the name
     /// (invalid, or the registry is full). The reason says which.
     Refused(Box<dyn std::error::Error + Send + Sync + 'static>),
 }
 
 impl<E> RunError<E> {
-    /// How many times the closure was called.
+    /// How many attempts were made: calls of the closure, and attempts ended by an injected
+    /// fault before it was called.
     ///
     /// ```
     /// use fusebox_engine::RunError;
     /// assert_eq!(RunError::<()>::TimedOut { attempts: 3 }.attempts(), 3);
+    /// assert_eq!(RunError::<()>::Injected { attempts: 2 }.attempts(), 2);
     /// ```
     pub fn attempts(&self) -> u32 {
         match self {
             RunError::Rejected { attempts, .. }
             | RunError::Failed { attempts, .. }
-            | RunError::TimedOut { attempts } => *attempts,
+            | RunError::TimedOut { attempts }
+            | RunError::Injected { attempts } => *attempts,
             RunError::Refused(_) => 0,
         }
     }
@@ -101,6 +112,9 @@ impl<E: fmt::Display> fmt::Display for RunError<E> {
             RunError::TimedOut { attempts } => {
                 write!(f, "timed out (after {attempts} attempts)")
             }
+            RunError::Injected { .. } => {
+                f.write_str("chaos: a fault was injected (the call did not run)")
+            }
             RunError::Refused(reason) => reason.fmt(f),
         }
     }
@@ -111,7 +125,7 @@ impl<E: std::error::Error + 'static> std::error::Error for RunError<E> {
         match self {
             RunError::Rejected { rejected, .. } => Some(rejected),
             RunError::Failed { error, .. } => Some(error),
-            RunError::TimedOut { .. } => None,
+            RunError::TimedOut { .. } | RunError::Injected { .. } => None,
             RunError::Refused(reason) => Some(&**reason),
         }
     }

@@ -1,15 +1,18 @@
 //! [`Breaker::run`] (feature `tokio`): the call pipeline around one breaker. Each attempt
-//! takes a permit, runs under the policy's `timeout`, and records its outcome; failures and
-//! timeouts are retried per the policy's `retry` while the retry budget allows; a rejection
-//! is never retried.
+//! takes a permit, meets the policy's `chaos` if it has one (chaos.rs), runs under the
+//! policy's `timeout`, and records its outcome; failures, injected faults and timeouts are
+//! retried per the policy's `retry` while the retry budget allows; a rejection is never
+//! retried.
 //!
 //! # Synchronization
 //!
 //! None of its own beyond the breaker's: an attempt is an acquire and a record, the retry
 //! budget is `Relaxed` counting (budget.rs), the backoff's jitter draws from the breaker's
-//! random state. Timers are tokio's, so paused tokio time drives `run` in tests.
+//! random state, chaos draws by a `Relaxed` counter (chaos.rs). Timers are tokio's, so
+//! paused tokio time drives `run` in tests.
 
 mod budget;
+mod chaos;
 mod clock;
 mod error;
 
@@ -27,6 +30,21 @@ use crate::verdict::{Failure, Verdict};
 /// The kind a timed-out attempt's failure is counted under.
 pub const TIMEOUT_KIND: &str = "timeout";
 
+/// The kind an attempt ended by the policy's chaos with an injected fault is counted under.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// use fusebox_engine::{Breaker, CHAOS_KIND, Chaos, Policy, RunError};
+/// let policy = Policy::builder().chaos(Chaos::new().with_fault_rate(1.0)).build()?;
+/// let b = Breaker::new("db", policy);
+/// let r = b.run(|| async { Ok::<_, std::io::Error>(()) }).await;
+/// assert!(matches!(r, Err(RunError::Injected { attempts: 1 })));
+/// assert_eq!(b.metrics().failures_of_kind(CHAOS_KIND), 1);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+pub const CHAOS_KIND: &str = "chaos";
+
 impl Breaker {
     /// Runs `f` through the breaker as the policy says: each attempt acquires a permit, runs
     /// under the policy's `timeout` (a timed-out attempt is a failure of kind `"timeout"`,
@@ -39,6 +57,16 @@ impl Breaker {
     /// drops its permit, which records `Ignored`, so a dependency that only ever times out
     /// would never trip the breaker.
     ///
+    /// If the policy in force has [`chaos`](crate::Policy::chaos) and its `until` has not passed,
+    /// each admitted attempt first draws: with probability `latency_rate` it waits `latency`
+    /// before calling `f` (inside the timeout, as real latency would be); with probability
+    /// `fault_rate` it does not call `f` at all and ends as a failure of kind
+    /// [`CHAOS_KIND`], recorded on the permit like a real failure (the breaker trips on
+    /// injected faults as on real ones) and retried like one. The draws follow the chaos's
+    /// `seed` and the breaker's count of attempts that drew since its chaos last changed, so
+    /// the same seed and the same sequence of calls inject the same faults. A breaker without
+    /// chaos reads no clock and draws nothing for it.
+    ///
     /// The returned future owns a handle of the breaker: it is `'static` (and `Send`) when
     /// `f` and its futures are. If `f` or its future panics, the attempt records a failure
     /// and the panic continues.
@@ -46,7 +74,8 @@ impl Breaker {
     /// # Errors
     ///
     /// [`RunError::Rejected`] when an attempt was rejected, [`RunError::Failed`] with the last
-    /// error, [`RunError::TimedOut`] when the last attempt timed out.
+    /// error, [`RunError::TimedOut`] when the last attempt timed out, [`RunError::Injected`]
+    /// when chaos ended the last attempt with a fault.
     ///
     /// # Examples
     ///
@@ -147,7 +176,17 @@ impl Breaker {
                     breaker.inner.deposit_first_attempt();
                 }
                 attempts += 1;
-                let attempt = f();
+                let plan = breaker.inner.chaos_plan();
+                // `None` for an injected fault: `f` is not called.
+                let attempt = async {
+                    if let Some(delay) = plan.delay {
+                        tokio::time::sleep(delay).await;
+                    }
+                    if plan.fault {
+                        return None;
+                    }
+                    Some(f().await)
+                };
                 let result = match timeout {
                     Some(limit) => tokio::time::timeout(limit, attempt).await.ok(),
                     None => Some(attempt.await),
@@ -158,7 +197,11 @@ impl Breaker {
                         permit.failure_with(Failure::of_kind(TIMEOUT_KIND));
                         Err(RunError::TimedOut { attempts })
                     }
-                    Some(result) => {
+                    Some(None) => {
+                        permit.failure_with(Failure::of_kind(CHAOS_KIND));
+                        Err(RunError::Injected { attempts })
+                    }
+                    Some(Some(result)) => {
                         let verdict = classify(&result).into();
                         permit.record_verdict(verdict);
                         let result = result.map_err(|error| RunError::Failed { error, attempts });
