@@ -159,6 +159,9 @@ async fn read(
             .notify
             .as_ref()
             .is_some_and(|n| n.announces(transition.to.as_label()));
+        // An audit entry with no change of state (a chaos switch-off) is not a transition
+        // into anything.
+        let announced = announced && transition.from != transition.to;
         if announced && queue.try_send(payload(&transition)).is_err() {
             notifier.counts.dropped.fetch_add(1, Ordering::Relaxed);
         }

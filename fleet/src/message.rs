@@ -63,8 +63,11 @@ impl TransitionMessage {
 
     /// Whether this is a breaker opening by its own judgement (not by following the fleet):
     /// what `follow` and `quorum` react to.
+    /// (An audit entry such as a chaos switch-off has `from == to`: it opens nothing.)
     pub(crate) fn is_own_opening(&self) -> bool {
-        self.to == State::Open.as_label() && self.reason != TransitionReason::Fleet.as_label()
+        self.to == State::Open.as_label()
+            && self.from != self.to
+            && self.reason != TransitionReason::Fleet.as_label()
     }
 
     /// What is left, at `now_ms` (Unix ms, this instance's clock), of the sender's open
@@ -160,6 +163,10 @@ mod tests {
         assert_eq!(m.open_remaining_ms, Some(500));
         let followed = TransitionMessage::parse(&transition("open", "fleet")).unwrap();
         assert!(!followed.is_own_opening());
+        let mut audit = m.clone();
+        audit.from = "open".into();
+        audit.reason = "chaos_off".into();
+        assert!(!audit.is_own_opening());
         assert!(TransitionMessage::parse(&transition("ajar", "x")).is_err());
         assert!(TransitionMessage::parse(b"{").is_err());
         assert!(TransitionMessage::parse(br#"{"instance":"b"}"#).is_err());
