@@ -61,6 +61,6 @@ pub use state::{State, TransitionReason};
 pub use verdict::{Failure, Verdict};
 
 pub use fusebox_policies::{
-    Backoff, Chaos, FleetMode, Policy, PolicyBuilder, PolicyError, RateLimit, Recovery, Retry,
-    RetryBackoff, SlowCalls, Window,
+    Backoff, Chaos, ChaosAttempt, FleetMode, Policy, PolicyBuilder, PolicyError, RateLimit,
+    Recovery, Retry, RetryBackoff, SlowCalls, Window,
 };

@@ -65,7 +65,45 @@ pub struct Chaos {
     until: Option<SystemTime>,
 }
 
+/// What chaos does to one attempt: [`Chaos::attempt`].
+///
+/// ```
+/// let a = fusebox_policies::ChaosAttempt::default();
+/// assert_eq!((a.delay, a.fault), (None, false));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChaosAttempt {
+    /// A wait before the call, inside the attempt's timeout.
+    pub delay: Option<Duration>,
+    /// The call is not made: the attempt fails with kind `"chaos"`.
+    pub fault: bool,
+}
+
 impl Chaos {
+    /// What chaos does to attempt number `index` of its sequence: two draws of splitmix64
+    /// seeded with [`seed`](Self::seed), one for the latency and one for the fault. A pure
+    /// function (counter-based), so a seed replays and anything that numbers its attempts
+    /// (`Breaker::run`, the simulator) injects the same faults. `until` is not looked at:
+    /// callers decide whether chaos is on ([`is_on_at`](Self::is_on_at)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fusebox_policies::Chaos;
+    /// let chaos = Chaos::new().with_fault_rate(0.5).with_seed(7);
+    /// let faults = (0..1000).filter(|&i| chaos.attempt(i).fault).count();
+    /// assert!((400..600).contains(&faults));
+    /// assert_eq!(chaos.attempt(3), chaos.attempt(3));
+    /// ```
+    pub fn attempt(&self, index: u64) -> ChaosAttempt {
+        let latency_draw = unit(draw(self.seed, index.wrapping_mul(2)));
+        let fault_draw = unit(draw(self.seed, index.wrapping_mul(2).wrapping_add(1)));
+        ChaosAttempt {
+            delay: self.latency.filter(|_| latency_draw < self.latency_rate),
+            fault: fault_draw < self.fault_rate,
+        }
+    }
+
     /// Chaos that injects nothing yet: both rates 0, no latency, seed 0, no end. Set a rate
     /// before building a policy with it.
     ///
@@ -255,6 +293,20 @@ impl Chaos {
     }
 }
 
+/// Number `n` of splitmix64's sequence from `seed`: counter-based, so any draw is computed
+/// from its index alone.
+fn draw(seed: u64, n: u64) -> u64 {
+    let mut z = seed.wrapping_add(n.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// The top 53 bits of `x` as a number in [0, 1).
+fn unit(x: u64) -> f64 {
+    (x >> 11) as f64 / (1u64 << 53) as f64
+}
+
 fn check_rate(field: &'static str, value: f64) -> Result<(), PolicyError> {
     if (0.0..=1.0).contains(&value) {
         Ok(())
@@ -290,6 +342,40 @@ pub(crate) fn until_expected(got: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn splitmix64_matches_its_reference_values() {
+        // The first outputs of splitmix64 seeded with 0 (Vigna's reference implementation).
+        assert_eq!(draw(0, 0), 0xe220_a839_7b1d_cdaf);
+        assert_eq!(draw(0, 1), 0x6e78_9e6a_a1b9_65f4);
+    }
+
+    #[test]
+    fn rates_of_0_and_1_are_never_and_always() {
+        let never = Chaos::new().with_latency(Duration::from_millis(5), 0.0);
+        let always = Chaos::new()
+            .with_fault_rate(1.0)
+            .with_latency(Duration::from_millis(5), 1.0);
+        for i in 0..1000 {
+            assert_eq!(never.attempt(i), ChaosAttempt::default());
+            assert_eq!(
+                always.attempt(i),
+                ChaosAttempt {
+                    delay: Some(Duration::from_millis(5)),
+                    fault: true
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn the_share_of_faults_is_close_to_the_rate() {
+        let chaos = Chaos::new().with_fault_rate(0.1).with_seed(7);
+        let faults = (0..100_000).filter(|&i| chaos.attempt(i).fault).count();
+        assert!((9_500..10_500).contains(&faults), "{faults}");
+        let other = Chaos::new().with_fault_rate(0.1).with_seed(8);
+        assert!((0..64).any(|i| chaos.attempt(i) != other.attempt(i)));
+    }
 
     #[test]
     fn until_round_trips_through_rfc_3339() {

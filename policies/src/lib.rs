@@ -62,7 +62,7 @@ mod patch;
 pub mod presets;
 mod repr;
 
-pub use chaos::Chaos;
+pub use chaos::{Chaos, ChaosAttempt};
 pub use config::{
     BreakerConfig, ConfigError, MAX_NAME_BYTES, NameError, RegistryConfig, validate_name,
 };
