@@ -169,7 +169,11 @@ struct StressArgs {
 #[derive(Args)]
 struct SimulateArgs {
     /// The scenario file (TOML); without one, the built-in payment-API scenario.
+    #[arg(conflicts_with = "named")]
     scenario: Option<PathBuf>,
+    /// A built-in scenario by name (`--scenario list` shows them): payments, chaos.
+    #[arg(long = "scenario", value_name = "NAME")]
+    named: Option<String>,
     /// Overrides the scenario's seed.
     #[arg(long)]
     seed: Option<u64>,
@@ -186,7 +190,8 @@ struct SimulateArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
-    /// Print the built-in scenario's TOML, to start your own from it, and exit.
+    /// Print the built-in scenario's TOML (or that of `--scenario NAME`), to start your own
+    /// from it, and exit.
     #[arg(long)]
     print_builtin: bool,
 }
@@ -381,12 +386,27 @@ fn write_stdout(s: &str) {
 }
 
 fn simulate(args: SimulateArgs) -> Result<String, String> {
-    if args.print_builtin {
-        return Ok(fusebox_cli::scenario::BUILTIN.to_owned());
+    if args.named.as_deref() == Some("list") {
+        let width = fusebox_cli::scenario::NAMED
+            .iter()
+            .map(|(n, _, _)| n.len())
+            .max()
+            .unwrap_or(0);
+        return Ok(fusebox_cli::scenario::NAMED
+            .iter()
+            .map(|(name, what, _)| format!("{name:<width$}  {what}\n"))
+            .collect());
     }
-    let mut scenario = match &args.scenario {
-        Some(path) => Scenario::load(path)?,
-        None => Scenario::builtin(),
+    if args.print_builtin {
+        return match &args.named {
+            Some(name) => fusebox_cli::scenario::named_source(name).map(str::to_owned),
+            None => Ok(fusebox_cli::scenario::BUILTIN.to_owned()),
+        };
+    }
+    let mut scenario = match (&args.scenario, &args.named) {
+        (Some(path), _) => Scenario::load(path)?,
+        (None, Some(name)) => Scenario::named(name)?,
+        (None, None) => Scenario::builtin(),
     };
     if let Some(seed) = args.seed {
         scenario.seed = seed;

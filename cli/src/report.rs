@@ -303,6 +303,19 @@ fn summary(out: &mut String, sim: &Simulation) {
             all(&|r| r.failed_waiting.to_string()),
         );
     }
+    if runs
+        .iter()
+        .any(|r| r.failed_injected > 0 || r.injected_delays > 0)
+    {
+        t.row(
+            "      injected fault (chaos)",
+            all(&|r| r.failed_injected.to_string()),
+        );
+        t.row(
+            "    delayed by chaos",
+            all(&|r| r.injected_delays.to_string()),
+        );
+    }
     t.row(
         "  rejected",
         breaker_only(&|r| {
@@ -455,6 +468,8 @@ struct JsonRun {
     failed_errors: u64,
     failed_timeouts: u64,
     failed_waiting: u64,
+    failed_injected: u64,
+    injected_delays: u64,
     rejected: u64,
     rejected_by_reason: crate::sim::Rejections,
     saved: u64,
@@ -510,6 +525,8 @@ fn json_run(sim: &Simulation, r: &Run) -> JsonRun {
         failed_errors: r.failed_errors,
         failed_timeouts: r.failed_timeouts,
         failed_waiting: r.failed_waiting,
+        failed_injected: r.failed_injected,
+        injected_delays: r.injected_delays,
         rejected: r.rejected.total(),
         rejected_by_reason: r.rejected,
         saved: r.saved,

@@ -40,6 +40,45 @@ pub const BUILTIN: &str = include_str!("../scenarios/builtin.toml");
 /// The name under which errors in the built-in scenario are reported.
 pub const BUILTIN_NAME: &str = "<built-in>";
 
+/// The scenarios `fusebox simulate --scenario NAME` knows: name, what it shows, TOML source.
+/// The first is the default.
+pub const NAMED: &[(&str, &str, &str)] = &[
+    (
+        "payments",
+        "a payment API: 15-second outage, then a slow recovery (the default)",
+        BUILTIN,
+    ),
+    (
+        "chaos",
+        "a chaos experiment: the policy's injected faults trip the breaker, which closes after",
+        include_str!("../scenarios/chaos.toml"),
+    ),
+];
+
+/// The TOML source of the named scenario.
+///
+/// # Errors
+///
+/// An unknown name, with the known ones.
+///
+/// ```
+/// assert!(fusebox_cli::scenario::named_source("chaos").is_ok());
+/// assert!(fusebox_cli::scenario::named_source("nope").unwrap_err().contains("payments"));
+/// ```
+pub fn named_source(name: &str) -> Result<&'static str, String> {
+    NAMED
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, _, text)| *text)
+        .ok_or_else(|| {
+            let known: Vec<&str> = NAMED.iter().map(|(n, _, _)| *n).collect();
+            format!(
+                "--scenario: no scenario named {name:?}; the scenarios are {} (or list)",
+                known.join(", ")
+            )
+        })
+}
+
 /// At most this many calls in one scenario, so that a typo cannot run for hours.
 pub const MAX_CALLS: f64 = 20_000_000.0;
 
@@ -68,6 +107,33 @@ pub struct Scenario {
     pub baseline: Upstate,
     /// The downstream's phases, sorted by start, not overlapping.
     pub phases: Vec<Phase>,
+    /// When the policy's `chaos` is on (the simulator runs on virtual time, so a chaos
+    /// `until` does not apply): from `[experiment]`, else the whole run.
+    pub experiment: Option<Experiment>,
+}
+
+/// A chaos experiment's window, `[experiment] start = "15s", end = "35s"`: the policy's
+/// `chaos` injects faults and latency into the calls the breaker admits in it, and only in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Experiment {
+    /// When the injection starts.
+    pub start: Duration,
+    /// When it stops (exclusive).
+    pub end: Duration,
+}
+
+impl Experiment {
+    /// Whether `t` is in the window.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let e = fusebox_cli::scenario::Experiment { start: Duration::from_secs(1), end: Duration::from_secs(2) };
+    /// assert!(e.contains(Duration::from_millis(1500)));
+    /// assert!(!e.contains(Duration::from_secs(2)));
+    /// ```
+    pub fn contains(&self, t: Duration) -> bool {
+        self.start <= t && t < self.end
+    }
 }
 
 /// How calls arrive.
@@ -196,6 +262,21 @@ impl Scenario {
             // The built-in scenario is checked by the tests; this cannot happen in a release.
             Err(e) => unreachable!("the built-in scenario is invalid: {e}"),
         }
+    }
+
+    /// A scenario of [`NAMED`].
+    ///
+    /// # Errors
+    ///
+    /// An unknown name.
+    ///
+    /// ```
+    /// let s = fusebox_cli::scenario::Scenario::named("chaos")?;
+    /// assert!(s.experiment.is_some());
+    /// # Ok::<(), String>(())
+    /// ```
+    pub fn named(name: &str) -> Result<Scenario, String> {
+        Scenario::from_toml(named_source(name)?, &format!("<{name}>"), None)
     }
 
     /// Reads and validates the scenario file at `path`.
@@ -424,6 +505,16 @@ struct ScenarioFile {
     downstream: Option<DownstreamFile>,
     #[serde(default)]
     phases: Vec<PhaseFile>,
+    experiment: Option<ExperimentFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExperimentFile {
+    #[serde(with = "humantime_serde")]
+    start: Duration,
+    #[serde(with = "humantime_serde")]
+    end: Duration,
 }
 
 #[derive(Deserialize)]
@@ -763,6 +854,42 @@ fn validate(
         (Policy::default(), "default".to_owned())
     };
 
+    let experiment = match &raw.experiment {
+        None => None,
+        Some(e) => {
+            if e.start >= e.end {
+                return Err(fail(
+                    path(&["experiment", "end"]),
+                    format!(
+                        "must be after experiment.start ({}), got {}",
+                        fmt_duration(e.start),
+                        fmt_duration(e.end)
+                    ),
+                ));
+            }
+            if e.end > load.duration {
+                return Err(fail(
+                    path(&["experiment", "end"]),
+                    format!(
+                        "must be within the load's duration ({}), got {}",
+                        fmt_duration(load.duration),
+                        fmt_duration(e.end)
+                    ),
+                ));
+            }
+            if policy.chaos().is_none() {
+                return Err(fail(
+                    path(&["experiment"]),
+                    "an experiment needs a policy with chaos, e.g. chaos = { fault_rate = 0.3 }"
+                        .to_owned(),
+                ));
+            }
+            Some(Experiment {
+                start: e.start,
+                end: e.end,
+            })
+        }
+    };
     Ok(Scenario {
         name: raw.name.unwrap_or_else(|| "downstream".to_owned()),
         description: raw.description,
@@ -772,6 +899,7 @@ fn validate(
         load,
         baseline,
         phases: phases.into_iter().map(|(_, p)| p).collect(),
+        experiment,
     })
 }
 

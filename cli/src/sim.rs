@@ -27,7 +27,8 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::time::Duration;
 
 use fusebox::{
-    Breaker, ManualClock, Metrics, Permit, Policy, RejectReason, State, TransitionReason,
+    Breaker, CHAOS_KIND, Failure, ManualClock, Metrics, Permit, Policy, RejectReason, State,
+    TransitionReason,
 };
 use hdrhistogram::Histogram;
 
@@ -140,6 +141,10 @@ pub struct Run {
     pub failed_timeouts: u64,
     /// Calls whose caller gave up while waiting for a slot.
     pub failed_waiting: u64,
+    /// Calls failed by an injected fault (the policy's `chaos`): never sent.
+    pub failed_injected: u64,
+    /// Calls delayed by injected latency before they were sent.
+    pub injected_delays: u64,
     /// Calls rejected by the breaker.
     pub rejected: Rejections,
     /// Rejected calls the downstream would have failed: spared a dead downstream.
@@ -176,7 +181,7 @@ pub struct Run {
 impl Run {
     /// Calls that failed, for any reason other than a rejection.
     pub fn failed(&self) -> u64 {
-        self.failed_errors + self.failed_timeouts + self.failed_waiting
+        self.failed_errors + self.failed_timeouts + self.failed_waiting + self.failed_injected
     }
 
     /// Time spent in `state`.
@@ -275,12 +280,16 @@ enum End {
     Error,
     Timeout,
     GaveUpWaiting,
+    /// A fault chaos injected: the call was never sent.
+    Injected,
 }
 
 struct Call<'b> {
     id: u64,
     arrival: u64,
     permit: Option<Permit<'b>>,
+    /// Latency chaos injected before the call is sent, in ns.
+    delay: u64,
 }
 
 enum Kind<'b> {
@@ -346,6 +355,8 @@ struct Engine<'s, 'b> {
     arrivals_rng: SplitMix64,
     /// The Poisson process's time, unrounded.
     arrival_clock: f64,
+    /// Attempts chaos has drawn for: the index of the next one's draws.
+    chaos_draws: u64,
     run: Run,
 }
 
@@ -408,11 +419,25 @@ impl<'b> Engine<'_, 'b> {
         if let Some(b) = self.bucket_mut(now) {
             b.admitted += 1;
         }
-        let call = Call {
+        let mut call = Call {
             id,
             arrival: now,
             permit,
+            delay: 0,
         };
+        // Chaos acts where `Breaker::run` does: after admission, before the call is made.
+        if let Some(chaos) = self.chaos_at(now) {
+            let attempt = chaos.attempt(self.chaos_draws);
+            self.chaos_draws += 1;
+            if attempt.fault {
+                self.finish(call, End::Injected, now);
+                return;
+            }
+            if let Some(delay) = attempt.delay {
+                self.run.injected_delays += 1;
+                call.delay = nanos(delay);
+            }
+        }
         if self.in_flight < self.s.load.concurrency {
             self.dispatch(call, now);
         } else {
@@ -428,7 +453,7 @@ impl<'b> Engine<'_, 'b> {
         self.run.downstream_calls += 1;
         let (latency, fails) = self.respond(call.id, now);
         let deadline = call.arrival.saturating_add(self.timeout);
-        let answered = now.saturating_add(latency);
+        let answered = now.saturating_add(call.delay).saturating_add(latency);
         let (at, end) = if answered >= deadline {
             (deadline, End::Timeout)
         } else if fails {
@@ -451,6 +476,7 @@ impl<'b> Engine<'_, 'b> {
             End::Error => self.run.failed_errors += 1,
             End::Timeout => self.run.failed_timeouts += 1,
             End::GaveUpWaiting => self.run.failed_waiting += 1,
+            End::Injected => self.run.failed_injected += 1,
         }
         if end != End::Success {
             self.run.failing_time += Duration::from_nanos(took);
@@ -460,11 +486,21 @@ impl<'b> Engine<'_, 'b> {
             b.failed += u64::from(end != End::Success);
         }
         if let Some(p) = call.permit {
-            if end == End::Success {
-                p.success();
-            } else {
-                p.failure();
+            match end {
+                End::Success => p.success(),
+                End::Injected => p.failure_with(Failure::of_kind(CHAOS_KIND)),
+                _ => p.failure(),
             }
+        }
+    }
+
+    /// The policy's chaos, if the breaker's policy has it and `now` is in the experiment's
+    /// window (the whole run without one).
+    fn chaos_at(&self, now: u64) -> Option<fusebox::Chaos> {
+        let chaos = *self.breaker?.policy().chaos()?;
+        match self.s.experiment {
+            Some(e) if !e.contains(Duration::from_nanos(now)) => None,
+            _ => Some(chaos),
         }
     }
 
@@ -540,6 +576,7 @@ fn run(
         // A stream of its own, so the arrivals do not depend on what the calls draw.
         arrivals_rng: SplitMix64::new(s.seed ^ 0x6172_7269_7661_6c73),
         arrival_clock: 0.0,
+        chaos_draws: 0,
         run: Run {
             label: label.to_owned(),
             policy: policy.cloned(),
@@ -549,6 +586,8 @@ fn run(
             failed_errors: 0,
             failed_timeouts: 0,
             failed_waiting: 0,
+            failed_injected: 0,
+            injected_delays: 0,
             rejected: Rejections::default(),
             saved: 0,
             saved_time: Duration::ZERO,

@@ -206,3 +206,70 @@ fn long_timelines_are_cut_in_text_but_whole_in_json() {
     let listed = text.lines().filter(|l| l.contains(" -> ")).count();
     assert_eq!(listed, 40);
 }
+
+#[test]
+fn scenario_list_names_each_built_in_scenario() {
+    let (out, err, code) = output(fusebox().args(["simulate", "--scenario", "list"]));
+    assert_eq!(code, Some(0), "{err}");
+    let names: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(names[..2], ["payments", "chaos"]);
+    let (_, err, code) = output(fusebox().args(["simulate", "--scenario", "nope"]));
+    assert_eq!(code, Some(1));
+    assert!(err.contains("no scenario named \"nope\""), "{err}");
+    assert!(err.contains("payments, chaos"), "{err}");
+}
+
+#[test]
+fn the_chaos_experiment_trips_the_breaker_only_while_it_runs() {
+    let (out, err, code) =
+        output(fusebox().args(["simulate", "--scenario", "chaos", "--json", "--no-chart"]));
+    assert_eq!(code, Some(0), "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let run = &json["runs"][0];
+    assert!(run["failed_injected"].as_u64().unwrap() > 0, "{run}");
+    assert_eq!(json["baseline"]["failed_injected"], 0);
+    let transitions = run["transitions"].as_array().unwrap();
+    let at = |t: &serde_json::Value| t["at_s"].as_f64().unwrap();
+    let first_open = transitions
+        .iter()
+        .find(|t| t["to"] == "open")
+        .expect("the injected faults trip the breaker");
+    // The experiment runs from 15 s to 35 s: the breaker opens inside it, and ends closed.
+    assert!((15.0..35.0).contains(&at(first_open)), "{first_open}");
+    let last = transitions.last().unwrap();
+    assert_eq!(last["to"], "closed", "{last}");
+    assert!(at(last) >= 35.0, "{last}");
+}
+
+#[test]
+fn an_experiment_window_is_checked() {
+    let dir = scratch("experiment");
+    let file = dir.join("s.toml");
+    let base =
+        "[policy]\nchaos = { fault_rate = 0.5 }\n[load]\ncalls_per_sec = 10\nduration = \"10s\"\n";
+    std::fs::write(
+        &file,
+        format!("{base}[experiment]\nstart = \"5s\"\nend = \"20s\"\n"),
+    )
+    .unwrap();
+    let (_, err, code) = output(fusebox().args(["simulate", file.to_str().unwrap(), "--no-chart"]));
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("experiment.end: must be within the load's duration"),
+        "{err}"
+    );
+    std::fs::write(
+        &file,
+        "[load]\ncalls_per_sec = 10\nduration = \"10s\"\n[experiment]\nstart = \"1s\"\nend = \"2s\"\n",
+    )
+    .unwrap();
+    let (_, err, code) = output(fusebox().args(["simulate", file.to_str().unwrap(), "--no-chart"]));
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("experiment: an experiment needs a policy with chaos"),
+        "{err}"
+    );
+}
