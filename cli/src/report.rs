@@ -156,6 +156,20 @@ pub fn text(sim: &Simulation, chart: Option<&str>) -> String {
         let span = format!("{} to {}", fmt_duration(from), fmt_duration(to));
         let _ = writeln!(out, "  {span:<14} {what}");
     }
+    if let Some(capacity) = s.capacity {
+        let _ = writeln!(
+            out,
+            "  serves at most {capacity} calls at once; more wait in its queue"
+        );
+    }
+    if let Some(e) = s.experiment {
+        let _ = writeln!(
+            out,
+            "  chaos experiment from {} to {}",
+            fmt_duration(e.start),
+            fmt_duration(e.end)
+        );
+    }
 
     for run in &sim.runs {
         if let Some(p) = &run.policy {

@@ -105,6 +105,9 @@ pub struct Scenario {
     pub load: Load,
     /// The downstream outside every phase.
     pub baseline: Upstate,
+    /// How many calls the downstream serves at once (`[downstream] capacity`); more wait in
+    /// its queue, so that latency grows with load. `None`: as many as are sent.
+    pub capacity: Option<u32>,
     /// The downstream's phases, sorted by start, not overlapping.
     pub phases: Vec<Phase>,
     /// When the policy's `chaos` is on (the simulator runs on virtual time, so a chaos
@@ -534,6 +537,7 @@ struct LoadFile {
 struct DownstreamFile {
     latency: Option<LatencyFile>,
     error_rate: Option<f64>,
+    capacity: Option<u32>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -667,6 +671,13 @@ fn validate(
         latency,
         error_rate,
     };
+    let capacity = d.and_then(|d| d.capacity);
+    if capacity == Some(0) {
+        return Err(fail(
+            path(&["downstream", "capacity"]),
+            "must be at least 1 (leave it out for no limit)".to_owned(),
+        ));
+    }
 
     // Phases.
     let mut phases: Vec<(usize, Phase)> = Vec::new();
@@ -898,6 +909,7 @@ fn validate(
         policy_source,
         load,
         baseline,
+        capacity,
         phases: phases.into_iter().map(|(_, p)| p).collect(),
         experiment,
     })

@@ -296,6 +296,10 @@ enum Kind<'b> {
     Arrival(u64),
     Done(Call<'b>, End),
     WaitDeadline(u64),
+    /// A call still in the downstream's queue at its caller's deadline.
+    QueueDeadline(u64),
+    /// One of the downstream's servers finished a call (answered or not in time).
+    ServerFree,
 }
 
 struct Event<'b> {
@@ -348,6 +352,10 @@ struct Engine<'s, 'b> {
     heap: BinaryHeap<Event<'b>>,
     waiting: VecDeque<Call<'b>>,
     in_flight: u32,
+    /// Calls sent that wait for one of the downstream's `capacity` servers.
+    downstream_queue: VecDeque<Call<'b>>,
+    /// The downstream's servers busy now.
+    servers_busy: u32,
     seq: u64,
     timeout: u64,
     duration: u64,
@@ -447,13 +455,34 @@ impl<'b> Engine<'_, 'b> {
         }
     }
 
+    /// Sends `call` from a caller's slot to the downstream: served at once, or queued while
+    /// all of the downstream's servers are busy.
     fn dispatch(&mut self, call: Call<'b>, now: u64) {
         self.in_flight += 1;
         self.run.peak_in_flight = self.run.peak_in_flight.max(self.in_flight);
         self.run.downstream_calls += 1;
+        match self.s.capacity {
+            Some(capacity) if self.servers_busy >= capacity => {
+                let deadline = call.arrival.saturating_add(self.timeout);
+                self.push(deadline, Kind::QueueDeadline(call.id));
+                self.downstream_queue.push_back(call);
+            }
+            _ => self.serve(call, now),
+        }
+    }
+
+    /// A server of the downstream takes `call`: it answers after the call's latency (a
+    /// server stays busy until then, even if the caller gave up before).
+    fn serve(&mut self, call: Call<'b>, now: u64) {
         let (latency, fails) = self.respond(call.id, now);
         let deadline = call.arrival.saturating_add(self.timeout);
         let answered = now.saturating_add(call.delay).saturating_add(latency);
+        if self.s.capacity.is_some() {
+            self.servers_busy += 1;
+            if answered != u64::MAX {
+                self.push(answered, Kind::ServerFree);
+            }
+        }
         let (at, end) = if answered >= deadline {
             (deadline, End::Timeout)
         } else if fails {
@@ -462,6 +491,17 @@ impl<'b> Engine<'_, 'b> {
             (answered, End::Success)
         };
         self.push(at, Kind::Done(call, end));
+    }
+
+    /// A caller's slot is free: the next waiting caller takes it.
+    fn release_slot(&mut self, now: u64) {
+        self.in_flight -= 1;
+        while self.in_flight < self.s.load.concurrency {
+            let Some(next) = self.waiting.pop_front() else {
+                break;
+            };
+            self.dispatch(next, now);
+        }
     }
 
     fn finish(&mut self, call: Call<'b>, end: End, now: u64) {
@@ -513,13 +553,21 @@ impl<'b> Engine<'_, 'b> {
                 self.schedule_arrival(id + 1);
             }
             Kind::Done(call, end) => {
-                self.in_flight -= 1;
                 self.finish(call, end, now);
-                while self.in_flight < self.s.load.concurrency {
-                    let Some(next) = self.waiting.pop_front() else {
-                        break;
-                    };
-                    self.dispatch(next, now);
+                self.release_slot(now);
+            }
+            Kind::QueueDeadline(id) => {
+                if let Some(i) = self.downstream_queue.iter().position(|c| c.id == id)
+                    && let Some(call) = self.downstream_queue.remove(i)
+                {
+                    self.finish(call, End::Timeout, now);
+                    self.release_slot(now);
+                }
+            }
+            Kind::ServerFree => {
+                self.servers_busy -= 1;
+                if let Some(next) = self.downstream_queue.pop_front() {
+                    self.serve(next, now);
                 }
             }
             Kind::WaitDeadline(id) => {
@@ -569,6 +617,8 @@ fn run(
         heap: BinaryHeap::new(),
         waiting: VecDeque::new(),
         in_flight: 0,
+        downstream_queue: VecDeque::new(),
+        servers_busy: 0,
         seq: 0,
         timeout: nanos(s.load.timeout),
         duration,
