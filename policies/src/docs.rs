@@ -17,7 +17,8 @@ pub mod toml {
     //! backoff = { exponential = 2.0, max = "5m" }       # or "constant" (the default)
     //! jitter = 0.1                             # [0, 1)
     //! half_open = { permits = 5, successes = 3 }        # successes ≤ permits
-    //! max_concurrent = 64                      # or "unlimited" (the default)
+    //! max_concurrent = 64                      # or "unlimited" (the default), or adaptive:
+    //!                                          # { adaptive = "aimd", min = 4, max = 200, initial = 20 }
     //! recovery = { ramp = "30s", start_share = 0.1 }    # or "immediate" (the default)
     //! latency_histogram = true                 # or false (the default)
     //! rate_limit = { rate = 100, per = "1s", burst = 20 }   # or "unlimited" (the default)
@@ -42,6 +43,17 @@ pub mod toml {
     //!   mean `min_calls`?). So are duplicate keys.
     //! - **`latency_histogram`** records each admitted call's duration, from acquire to record,
     //!   in a latency histogram. It is `true` or `false`; any other value is an error.
+    //! - **`max_concurrent`** caps the calls in flight at once (a bulkhead): a number in
+    //!   1..=16777216 for a fixed cap, or a table for an *adaptive* one whose cap moves with the
+    //!   latency and the drops (failures and timeouts) of completed calls. `adaptive` names the
+    //!   algorithm, `"aimd"`, `"gradient2"` or `"vegas"` (Netflix's `concurrency-limits`;
+    //!   `gradient2` is changed to back off ×0.9 after a window with a drop, where the
+    //!   published one ignores drops and climbs to `max` when every call times out at a flat
+    //!   latency). `min` (default 4) is at least 1, `max` (default 200) from `min` to
+    //!   16777216, `initial` (default 20, or the nearest bound when that is outside them)
+    //!   within `[min, max]`. Over an inherited adaptive limit the table patches key by key;
+    //!   over anything else it needs `adaptive`. See [`AdaptiveLimit`](crate::AdaptiveLimit);
+    //!   the engine's docs give the formulas.
     //! - **`rate_limit`** admits on average at most `rate` calls per `per`, by the generic cell
     //!   rate algorithm (GCRA): calls are spaced by the emission interval `per / rate`, and up
     //!   to `burst` calls may go at once after a quiet spell; `burst = 1` spaces them evenly.
@@ -72,8 +84,9 @@ pub mod toml {
     //!   probes as usual. `{ quorum = N }`: opens once `N` instances have it open at once; `N`
     //!   is in 2..=1000 (a quorum of 1 is refused: write `"follow"`). An empty table over an
     //!   inherited quorum keeps it. See [`FleetMode`](crate::FleetMode).
-    //! - **Round trip**: `to_toml` writes every key, the optional rules as `"off"`, `"unlimited"`
-    //!   (`max_concurrent`, `rate_limit`), `"immediate"` and `"none"` (`timeout`, `retry`),
+    //! - **Round trip**: `to_toml` writes every key (an adaptive `max_concurrent` with all four
+    //!   of its keys), the optional rules as `"off"`, `"unlimited"` (`max_concurrent`,
+    //!   `rate_limit`), `"immediate"` and `"none"` (`timeout`, `retry`),
     //!   `"local"` (`fleet`), `latency_histogram` as `true` or `false`, floats in their shortest exact form and
     //!   durations in humantime's exact form, so `from_toml(&p.to_toml()) == Ok(p)` for every
     //!   policy.
@@ -96,6 +109,7 @@ pub mod toml {
     //! 1:21: latency_histogram: must be true or false, got the string "yes"
     //! 1:20: fleet.quorum: must be in 2..=1000, got 0
     //! 1:9: fleet: must be "local", "follow" or { quorum = N }, got the string "x"
+    //! 1:31: max_concurrent.adaptive: must be "aimd", "gradient2" or "vegas", got "x"
     //! ```
     //!
     //! ## Registry config files
