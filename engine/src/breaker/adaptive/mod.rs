@@ -26,7 +26,8 @@
 //!   and then a reset limit word of the next generation with `Release`: an owner that
 //!   acquires a word of that generation reads those parameters, and one still computing from
 //!   the older generation fails its exchange (the generation differs) and starts again.
-//! - `windows` and `probed_at` are `Relaxed` counts that only owners touch.
+//! - `windows` and `probed_at` are `Relaxed` counts that only owners and swaps touch: a
+//!   stale value moves one Vegas probe by a window.
 
 mod algorithm;
 mod word;
