@@ -82,6 +82,24 @@ fn main() {
                 black_box(black_box(&breaker).call(|| Ok::<u32, ()>(1)).is_err());
             }
         }
+        // A closed call through a static bulkhead of 64, and through adaptive ones (limit 64).
+        "bulkhead" | "aimd" | "gradient2" => {
+            let b = fusebox_benches::reference_builder();
+            let limit = |a| fusebox::AdaptiveLimit::new(a).with_initial(64);
+            let policy = match scenario.as_str() {
+                "bulkhead" => b.max_concurrent(64),
+                "aimd" => b.adaptive_limit(limit(fusebox::LimitAlgorithm::Aimd)),
+                _ => b.adaptive_limit(limit(fusebox::LimitAlgorithm::Gradient2)),
+            };
+            let bounded = Breaker::new("icount-bounded", policy.build().expect("valid policy"));
+            for _ in 0..n {
+                black_box(
+                    black_box(&bounded)
+                        .call(|| Ok::<u32, ()>(black_box(1)))
+                        .is_ok(),
+                );
+            }
+        }
         other => panic!("unknown scenario {other}"),
     }
 }

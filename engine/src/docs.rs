@@ -57,6 +57,11 @@
 //!   a read-modify-write on every call.
 //! - A half-open probe holds its slot until it ends, even when its half-open episode is over:
 //!   at no time are more than `half_open_permits` probes in flight.
+//! - An adaptive bulkhead's limit is read once per acquire, on its own: an acquire racing a
+//!   recompute uses the limit before or after it; calls already in flight when the limit
+//!   falls complete normally. A policy swap that keeps the same adaptive limit keeps the
+//!   learned limit; any other starts from `initial`, and the first acquire racing that swap
+//!   may read the previous limit (or none) once.
 //! - The rate limit is taken after the bulkhead (a token cannot be given back, a bulkhead slot
 //!   can); a rate-limited probe gives its probe slot back. A swap that changes the limit
 //!   starts the new one with its whole burst. A disabled breaker is not rate limited.
@@ -77,6 +82,49 @@
 //! | rejection while open, `QuantaClock` | 0 (a timer thread marks the deadline) |
 //! | rejection while open, other clocks | 1 |
 //! | recovering | 1 per acquire |
+//! | adaptive limit, AIMD | 0 |
+//! | adaptive limit, Gradient2 or Vegas | 2 (acquire, completion); the acquire's read shared with a slow-call rule, the histogram or the rate limit |
+//!
+//! # Adaptive limits
+//!
+//! `max_concurrent = { adaptive = "aimd" | "gradient2" | "vegas", min, max, initial }`
+//! ([`AdaptiveLimit`](crate::AdaptiveLimit)) makes the bulkhead's limit move with what the
+//! calls it admits see, by the algorithms of Netflix's `concurrency-limits`.
+//!
+//! **Samples.** Every permit that holds a bulkhead slot and is recorded as a success or a
+//! failure is one sample: a *drop* if it failed (a `run` timeout is a failure), *busy* if the
+//! calls in flight as it completed (itself included) were at least half the limit, and, for
+//! Gradient2 and Vegas, its latency from its acquire on the breaker's clock (capped at about
+//! 36 minutes a call). Ignored and dropped permits, and a disabled breaker's calls, are no
+//! samples; a permit acquired before the policy asked for latency is none either.
+//!
+//! **Windows.** Samples go into one atomic window word; the sample that makes it 32 calls
+//! takes it whole (the same compare-exchange empties it) and that thread alone recomputes the
+//! limit from the window: its calls, drops, busy calls and mean latency. Windows are counted
+//! in calls, not time, so a breaker with no traffic keeps its limit, and AIMD needs no clock.
+//! The new limit is clamped to `[min, max]`, kept to 1/128 between windows, and its integer
+//! part is the limit in force.
+//!
+//! **Formulas**, per window (`L` the limit, `rtt` the window's mean latency):
+//!
+//! - *AIMD*: a drop → `L · 0.9`; else busy → `L + 1`; else `L`.
+//! - *Vegas*: `no_load` is the least `rtt` seen (the first window, or any faster one, sets it
+//!   and keeps `L`); once `30 · L` calls have completed since it was last set, the window's
+//!   `rtt` replaces it (a probe). Otherwise, with `l = max(1, ⌊log10 L⌋)`: a drop → `L − l`;
+//!   not busy → `L`; else `queue = ⌈L · (1 − no_load / rtt)⌉` and `queue ≤ l` → `L + 6l`,
+//!   `queue < 3l` → `L + l`, `queue > 6l` → `L − l`, else `L`.
+//! - *Gradient2*: `long` is an exponential average of the windows' `rtt` (factor 2/601; the
+//!   first window sets it), cut by 5 % when over twice `rtt`. A drop → `L · 0.9`, `long`
+//!   unchanged. Not busy → `L`. Else `gradient = clamp(1.5 · long / rtt, 0.5, 1)` and
+//!   `L ← 0.8 · L + 0.2 · (L · gradient + √L)`.
+//!
+//!   The drop rule is a fix: the published Gradient2 reads latency alone, so when every call
+//!   times out at the same latency the gradient stays 1 and the limit climbs to `max`, the
+//!   opposite of what an overloaded dependency needs. With the fix such windows back off like
+//!   AIMD's and the limit falls to `min` (`engine/tests/adaptive.rs`,
+//!   `gradient2_falls_to_min_when_every_call_times_out_at_a_flat_latency`).
+//!
+//! **Priorities** apply to the limit in force (rule 11).
 
 pub mod rules {
     //! The semantic rules, numbered: what a breaker and a registry must do, whatever the
@@ -98,7 +146,7 @@ pub mod rules {
     //! | <a id="rule-08"></a>8 | HalfOpen | A half-open breaker admits at most `half_open_permits` probes in flight; other acquires get `HalfOpenFull`. One failed probe re-opens it; `success_threshold` successful probes close it. A probe that ends `Ignored`, or is dropped, gives its slot back, so a breaker never stays stuck in `HalfOpen`. |
     //! | <a id="rule-09"></a>9 | Fresh window | Leaving `HalfOpen` (for `Closed` or `Recovering`) starts with an empty window, and so does `reset()`. Going from `Recovering` to `Closed` keeps the window as it is. |
     //! | <a id="rule-10"></a>10 | Recovering | With `Recovery::ramp(d, s)`, once `HalfOpen` closes, the share of acquires admitted rises linearly from s to 1 over d; the others get `RejectReason::Ramp`. Admission is deterministic: at one clock time with share p, any n acquires in a row admit ⌊p·n⌋ or ⌈p·n⌉ of them. Outcomes are judged as in `Closed`, and a trip goes to `Open`. After d the state is `Closed`. |
-    //! | <a id="rule-11"></a>11 | Bulkhead | With `max_concurrent(m)`, at most m permits are alive at once, in every state that admits calls; other acquires get `BulkheadFull`. A permit frees its slot when it records, when it is dropped and when the call it guards panics. |
+    //! | <a id="rule-11"></a>11 | Bulkhead | With `max_concurrent(m)`, at most m permits are alive at once, in every state that admits calls; other acquires get `BulkheadFull`. A permit frees its slot when it records, when it is dropped and when the call it guards panics. With an adaptive limit, m is the limit in force when the acquire is made. A `Priority::Low` acquire is refused once ⌊0.8·m⌋ (at least 1) are alive, and a `Priority::Critical` one admitted up to m + ⌈0.1·m⌉ (a reserve of at least 1); `Normal`, the default, is the rule above. Without a bulkhead priorities change nothing. |
     //! | <a id="rule-12"></a>12 | Manual states and reset | `ForcedOpen` rejects every acquire with `RejectReason::ForcedOpen` and no `retry_after`. `Disabled` admits everything, records nothing and never transitions. `MetricsOnly` admits everything, records into the window and the metrics, and never transitions. `reset()` returns to `Closed` with an empty window and backoff step 0; the lifetime counters of `metrics()` keep counting across it, so counters exported from them never go backwards ([`Counters`](crate::Counters) says what a read racing a call can see). |
     //! | <a id="rule-13"></a>13 | Panics | A panic inside `call` counts as a failure, frees the permit and is resumed in the caller. |
     //! | <a id="rule-14"></a>14 | Policy swap | `set_policy` keeps the state. The window keeps its contents if its shape (kind and size) is unchanged, and starts empty otherwise. Permits already out complete normally. An open period under way ends no later than the new policy's open period would: shortening `open_timeout` during an incident takes effect at once. |

@@ -39,6 +39,7 @@ mod error;
 mod feed;
 mod intern;
 mod latency;
+mod priority;
 mod state;
 mod sync;
 mod timer;
@@ -57,10 +58,11 @@ pub use error::{CallError, Outcome, RejectReason, Rejected, Transition, WindowCo
 pub use feed::TransitionStream;
 pub use feed::{SUBSCRIBER_CAPACITY, TransitionFeed};
 pub use latency::Latency;
+pub use priority::Priority;
 pub use state::{State, TransitionReason};
 pub use verdict::{Failure, Verdict};
 
 pub use fusebox_policies::{
-    Backoff, Chaos, ChaosAttempt, FleetMode, Policy, PolicyBuilder, PolicyError, RateLimit,
-    Recovery, Retry, RetryBackoff, SlowCalls, Window,
+    AdaptiveLimit, Backoff, Chaos, ChaosAttempt, FleetMode, LimitAlgorithm, Policy, PolicyBuilder,
+    PolicyError, RateLimit, Recovery, Retry, RetryBackoff, SlowCalls, Window,
 };

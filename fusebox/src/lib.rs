@@ -60,12 +60,12 @@
 //! ```
 
 pub use fusebox_engine::{
-    Backoff, Breaker, BreakerBuilder, CallError, Chaos, ChaosAttempt, Clock, Failure, FailureKinds,
-    FleetMode, HISTORY_CAPACITY, Latency, MAX_FAILURE_KINDS, ManualClock, Metrics, Noted,
-    OTHER_KIND, Outcome, OwnedPermit, Permit, Policy, PolicyBuilder, PolicyError, QuantaClock,
-    RateLimit, Recovery, RejectReason, Rejected, Retry, RetryBackoff, SUBSCRIBER_CAPACITY,
-    SavedState, SlowCalls, State, Transition, TransitionCounts, TransitionFeed, TransitionReason,
-    Verdict, Window, WindowCounts,
+    AdaptiveLimit, Backoff, Breaker, BreakerBuilder, CallError, Chaos, ChaosAttempt, Clock,
+    Failure, FailureKinds, FleetMode, HISTORY_CAPACITY, Latency, LimitAlgorithm, MAX_FAILURE_KINDS,
+    ManualClock, Metrics, Noted, OTHER_KIND, Outcome, OwnedPermit, Permit, Policy, PolicyBuilder,
+    PolicyError, Priority, QuantaClock, RateLimit, Recovery, RejectReason, Rejected, Retry,
+    RetryBackoff, SUBSCRIBER_CAPACITY, SavedState, SlowCalls, State, Transition, TransitionCounts,
+    TransitionFeed, TransitionReason, Verdict, Window, WindowCounts,
 };
 
 #[cfg(feature = "tokio")]

@@ -17,7 +17,8 @@ pub mod toml {
     //! backoff = { exponential = 2.0, max = "5m" }       # or "constant" (the default)
     //! jitter = 0.1                             # [0, 1)
     //! half_open = { permits = 5, successes = 3 }        # successes ≤ permits
-    //! max_concurrent = 64                      # or "unlimited" (the default)
+    //! max_concurrent = 64                      # or "unlimited" (the default), or adaptive:
+    //!                                          # { adaptive = "aimd", min = 4, max = 200, initial = 20 }
     //! recovery = { ramp = "30s", start_share = 0.1 }    # or "immediate" (the default)
     //! latency_histogram = true                 # or false (the default)
     //! rate_limit = { rate = 100, per = "1s", burst = 20 }   # or "unlimited" (the default)
@@ -44,6 +45,17 @@ pub mod toml {
     //!   mean `min_calls`?). So are duplicate keys.
     //! - **`latency_histogram`** records each admitted call's duration, from acquire to record,
     //!   in a latency histogram. It is `true` or `false`; any other value is an error.
+    //! - **`max_concurrent`** caps the calls in flight at once (a bulkhead): a number in
+    //!   1..=16777216 for a fixed cap, or a table for an *adaptive* one whose cap moves with the
+    //!   latency and the drops (failures and timeouts) of completed calls. `adaptive` names the
+    //!   algorithm, `"aimd"`, `"gradient2"` or `"vegas"` (Netflix's `concurrency-limits`;
+    //!   `gradient2` is changed to back off ×0.9 after a window with a drop, where the
+    //!   published one ignores drops and climbs to `max` when every call times out at a flat
+    //!   latency). `min` (default 4) is at least 1, `max` (default 200) from `min` to
+    //!   16777216, `initial` (default 20, or the nearest bound when that is outside them)
+    //!   within `[min, max]`. Over an inherited adaptive limit the table patches key by key;
+    //!   over anything else it needs `adaptive`. See [`AdaptiveLimit`](crate::AdaptiveLimit);
+    //!   the engine's docs give the formulas.
     //! - **`rate_limit`** admits on average at most `rate` calls per `per`, by the generic cell
     //!   rate algorithm (GCRA): calls are spaced by the emission interval `per / rate`, and up
     //!   to `burst` calls may go at once after a quiet spell; `burst = 1` spaces them evenly.
@@ -89,8 +101,9 @@ pub mod toml {
     //!   until removed (`fusebox check` warns about a `chaos` table without `until`). Over an
     //!   inherited chaos a table patches key by key; `"off"` (the default) removes it. See
     //!   [`Chaos`](crate::Chaos).
-    //! - **Round trip**: `to_toml` writes every key, the optional rules as `"off"`, `"unlimited"`
-    //!   (`max_concurrent`, `rate_limit`), `"immediate"` and `"none"` (`timeout`, `retry`),
+    //! - **Round trip**: `to_toml` writes every key (an adaptive `max_concurrent` with all four
+    //!   of its keys), the optional rules as `"off"`, `"unlimited"` (`max_concurrent`,
+    //!   `rate_limit`), `"immediate"` and `"none"` (`timeout`, `retry`),
     //!   `"local"` (`fleet`), `latency_histogram` as `true` or `false`, floats in their shortest exact form and
     //!   durations in humantime's exact form, so `from_toml(&p.to_toml()) == Ok(p)` for every
     //!   policy. `chaos` is the exception: it is written (last, every key but an unset
@@ -118,6 +131,7 @@ pub mod toml {
     //! 1:9: fleet: must be "local", "follow" or { quorum = N }, got the string "x"
     //! 1:23: chaos.fault_rate: must be in [0, 1], got 1.5
     //! 1:41: chaos.until: must be an RFC 3339 time such as "2026-12-31T00:00:00Z", got "tomorrow"
+    //! 1:31: max_concurrent.adaptive: must be "aimd", "gradient2" or "vegas", got "x"
     //! ```
     //!
     //! ## Registry config files

@@ -11,15 +11,16 @@ use humantime_serde::re::humantime;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use crate::adaptive::Concurrency;
 use crate::chaos::{format_until, parse_until, until_expected};
 use crate::fleet::{MAX_FLEET_QUORUM, MIN_FLEET_QUORUM};
 use crate::patch::{
-    BackoffPatch, ChaosPatch, FleetPatch, HalfOpenPatch, Item, Pos, RateLimitPatch, RecoveryPatch,
-    RetryPatch, SlowCallsPatch, WindowPatch,
+    BackoffPatch, ChaosPatch, ConcurrencyPatch, FleetPatch, HalfOpenPatch, Item, Pos,
+    RateLimitPatch, RecoveryPatch, RetryPatch, SlowCallsPatch, WindowPatch,
 };
 use crate::{
-    Backoff, FleetMode, MAX_CONCURRENT, MAX_COUNT_WINDOW, MAX_HALF_OPEN_PERMITS, MAX_TIME_BUCKETS,
-    Policy, PolicyError, PolicyPatch, Recovery, RetryBackoff, Window, presets,
+    Backoff, FleetMode, LimitAlgorithm, MAX_CONCURRENT, MAX_COUNT_WINDOW, MAX_HALF_OPEN_PERMITS,
+    MAX_TIME_BUCKETS, Policy, PolicyError, PolicyPatch, Recovery, RetryBackoff, Window, presets,
 };
 
 /// The text of a file and where its lines start, to turn byte offsets into line and column.
@@ -286,6 +287,7 @@ const SLOW_CALLS_FORM: &str = "\"off\" or { duration = \"500ms\", rate = 0.8 }";
 const BACKOFF_FORM: &str = "\"constant\" or { exponential = 2.0, max = \"5m\" }";
 const HALF_OPEN_FORM: &str = "{ permits = N, successes = N }";
 const RECOVERY_FORM: &str = "\"immediate\" or { ramp = \"30s\", start_share = 0.1 }";
+const ADAPTIVE_FORM: &str = "{ adaptive = \"aimd\", min = 4, max = 200, initial = 20 }";
 const RATE_LIMIT_FORM: &str = "\"unlimited\" or { rate = 100, per = \"1s\", burst = 20 }";
 const RETRY_FORM: &str = "\"none\" or { max_attempts = 3, backoff = \"exponential\", \
                           base = \"50ms\", max = \"2s\", budget = 0.2 }";
@@ -519,25 +521,7 @@ impl Walker<'_, '_> {
                     }
                     patch.half_open = Some(Item::new(h, vpos));
                 }
-                "max_concurrent" => {
-                    let v = match value.get_ref() {
-                        DeValue::String(s) if s == "unlimited" => None,
-                        DeValue::Integer(_) => {
-                            Some(self.int("max_concurrent", 1, MAX_CONCURRENT, value)?.value)
-                        }
-                        other => {
-                            return Err(self.err(
-                                "max_concurrent",
-                                format!(
-                                    "must be an integer in 1..={MAX_CONCURRENT} or \"unlimited\", got {}",
-                                    describe(other)
-                                ),
-                                vpos,
-                            ));
-                        }
-                    };
-                    patch.max_concurrent = Some(Item::new(v, vpos));
-                }
+                "max_concurrent" => patch.max_concurrent = Some(self.max_concurrent(value)?),
                 "recovery" => {
                     let v = match self.keyword_or_table(
                         "recovery",
@@ -739,6 +723,79 @@ impl Walker<'_, '_> {
             }
         }
         Ok(Item::new(w, pos))
+    }
+
+    /// `max_concurrent`: `"unlimited"`, a number of permits, or an adaptive limit's table.
+    /// Ranges are checked by validation, which names the key at its value.
+    fn max_concurrent(
+        &self,
+        value: &Spanned<DeValue<'_>>,
+    ) -> Result<Item<ConcurrencyPatch>, PolicyError> {
+        let pos = self.src.pos(value);
+        let table = match value.get_ref() {
+            DeValue::String(s) if s == "unlimited" => {
+                return Ok(Item::new(ConcurrencyPatch::Unlimited, pos));
+            }
+            DeValue::Integer(_) => {
+                let max = self.int("max_concurrent", 1, MAX_CONCURRENT, value)?.value;
+                return Ok(Item::new(ConcurrencyPatch::Static(max), pos));
+            }
+            DeValue::Table(t) => t,
+            other => {
+                return Err(self.err(
+                    "max_concurrent",
+                    format!(
+                        "must be an integer in 1..={MAX_CONCURRENT}, \"unlimited\" or {ADAPTIVE_FORM}, got {}",
+                        describe(other)
+                    ),
+                    pos,
+                ));
+            }
+        };
+        let (mut algorithm, mut min, mut max, mut initial) = (None, None, None, None);
+        for (k, v) in entries(table) {
+            match k.get_ref().as_ref() {
+                "adaptive" => {
+                    let vpos = self.src.pos(v);
+                    let got = match v.get_ref() {
+                        DeValue::String(name) => match LimitAlgorithm::from_name(name) {
+                            Some(a) => {
+                                algorithm = Some(Item::new(a, vpos));
+                                continue;
+                            }
+                            None => format!("{:?}", name.as_ref()),
+                        },
+                        other => describe(other),
+                    };
+                    return Err(self.err(
+                        "max_concurrent.adaptive",
+                        LimitAlgorithm::expected(&got),
+                        vpos,
+                    ));
+                }
+                "min" => min = Some(self.int("max_concurrent.min", 1, MAX_CONCURRENT, v)?),
+                "max" => max = Some(self.int("max_concurrent.max", 1, MAX_CONCURRENT, v)?),
+                "initial" => {
+                    initial = Some(self.int("max_concurrent.initial", 1, MAX_CONCURRENT, v)?);
+                }
+                _ => {
+                    return Err(self.unknown_key(
+                        "max_concurrent",
+                        k,
+                        &["adaptive", "min", "max", "initial"],
+                    ));
+                }
+            }
+        }
+        Ok(Item::new(
+            ConcurrencyPatch::Adaptive {
+                algorithm,
+                min,
+                max,
+                initial,
+            },
+            pos,
+        ))
     }
 
     /// `fleet`: a keyword, or a table whose only key is `quorum`. The quorum's range is
@@ -1073,7 +1130,14 @@ pub(crate) fn policy_to_toml(p: &Policy) -> String {
     };
     let max_concurrent = match p.max_concurrent {
         None => "\"unlimited\"".to_owned(),
-        Some(m) => m.to_string(),
+        Some(Concurrency::Static(m)) => m.to_string(),
+        Some(Concurrency::Adaptive(l)) => format!(
+            "{{ adaptive = \"{}\", min = {}, max = {}, initial = {} }}",
+            l.algorithm.name(),
+            l.min,
+            l.max,
+            l.initial
+        ),
     };
     let recovery = match p.recovery {
         Recovery::Immediate => "\"immediate\"".to_owned(),

@@ -52,6 +52,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+mod adaptive;
 mod chaos;
 mod config;
 pub mod docs;
@@ -62,6 +63,11 @@ mod patch;
 pub mod presets;
 mod repr;
 
+use adaptive::Concurrency;
+pub use adaptive::{
+    ADAPTIVE_INITIAL_DEFAULT, ADAPTIVE_MAX_DEFAULT, ADAPTIVE_MIN_DEFAULT, AdaptiveLimit,
+    LimitAlgorithm,
+};
 pub use chaos::{Chaos, ChaosAttempt};
 pub use config::{
     BreakerConfig, ConfigError, MAX_NAME_BYTES, NameError, RegistryConfig, validate_name,
@@ -80,7 +86,7 @@ pub const MIN_BUCKET_WIDTH: Duration = Duration::from_millis(1);
 pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The most half-open probes that may be in flight at once.
 pub const MAX_HALF_OPEN_PERMITS: u32 = 10_000;
-/// The largest bulkhead (`max_concurrent`).
+/// The largest bulkhead (`max_concurrent`), static or the `max` of an adaptive one.
 pub const MAX_CONCURRENT: u32 = 1 << 24;
 /// The largest exponential backoff factor.
 pub const MAX_BACKOFF_FACTOR: f64 = 1000.0;
@@ -784,7 +790,7 @@ pub struct Policy {
     jitter: f64,
     half_open_permits: u32,
     success_threshold: u32,
-    max_concurrent: Option<u32>,
+    max_concurrent: Option<Concurrency>,
     recovery: Recovery,
     latency_histogram: bool,
     rate_limit: Option<RateLimit>,
@@ -922,12 +928,6 @@ impl Policy {
         /// assert_eq!(fusebox_policies::Policy::default().success_threshold(), 3);
         /// ```
         success_threshold: u32;
-        /// The bulkhead: how many permits may be alive at once; `None` is unlimited.
-        ///
-        /// ```
-        /// assert_eq!(fusebox_policies::Policy::default().max_concurrent(), None);
-        /// ```
-        max_concurrent: Option<u32>;
         /// What happens after half-open closes.
         ///
         /// ```
@@ -969,6 +969,43 @@ impl Policy {
         /// assert_eq!(Policy::default().fleet(), FleetMode::Local);
         /// ```
         fleet: FleetMode;
+    }
+
+    /// The static bulkhead: how many permits may be alive at once; `None` when there is no
+    /// bulkhead or when it is adaptive (see [`adaptive_limit`](Self::adaptive_limit)).
+    ///
+    /// ```
+    /// use fusebox_policies::{AdaptiveLimit, LimitAlgorithm, Policy};
+    /// assert_eq!(Policy::default().max_concurrent(), None);
+    /// assert_eq!(Policy::builder().max_concurrent(8).build()?.max_concurrent(), Some(8));
+    /// let adaptive = Policy::builder().adaptive_limit(AdaptiveLimit::new(LimitAlgorithm::Aimd));
+    /// assert_eq!(adaptive.build()?.max_concurrent(), None);
+    /// # Ok::<(), fusebox_policies::PolicyError>(())
+    /// ```
+    #[inline]
+    pub fn max_concurrent(&self) -> Option<u32> {
+        match self.max_concurrent {
+            Some(Concurrency::Static(max)) => Some(max),
+            Some(Concurrency::Adaptive(_)) | None => None,
+        }
+    }
+
+    /// The adaptive bulkhead, if `max_concurrent` is one: a limit on permits alive at once
+    /// that moves with the latency and drops of completed calls.
+    ///
+    /// ```
+    /// use fusebox_policies::{AdaptiveLimit, LimitAlgorithm, Policy};
+    /// assert_eq!(Policy::default().adaptive_limit(), None);
+    /// let p = Policy::from_toml("max_concurrent = { adaptive = \"aimd\", max = 50 }")?;
+    /// assert_eq!(p.adaptive_limit(), Some(AdaptiveLimit::new(LimitAlgorithm::Aimd).with_max(50)));
+    /// # Ok::<(), fusebox_policies::PolicyError>(())
+    /// ```
+    #[inline]
+    pub fn adaptive_limit(&self) -> Option<AdaptiveLimit> {
+        match self.max_concurrent {
+            Some(Concurrency::Adaptive(limit)) => Some(limit),
+            Some(Concurrency::Static(_)) | None => None,
+        }
     }
 
     /// The open period after `step` consecutive re-opens, before jitter.
@@ -1207,13 +1244,15 @@ impl Policy {
                 ),
             ));
         }
-        if let Some(m) = self.max_concurrent
-            && (m == 0 || m > MAX_CONCURRENT)
-        {
-            return Err(PolicyError::new(
-                "max_concurrent",
-                format!("must be in 1..={MAX_CONCURRENT}, got {m}"),
-            ));
+        match self.max_concurrent {
+            Some(Concurrency::Static(m)) if m == 0 || m > MAX_CONCURRENT => {
+                return Err(PolicyError::new(
+                    "max_concurrent",
+                    format!("must be in 1..={MAX_CONCURRENT}, got {m}"),
+                ));
+            }
+            Some(Concurrency::Adaptive(limit)) => limit.validate()?,
+            Some(Concurrency::Static(_)) | None => {}
         }
         if let Recovery::Ramp {
             duration,
@@ -1276,8 +1315,9 @@ impl Policy {
 /// it: `min_calls` is at most `window.count`, `window.span` at least a bucket's minimum width
 /// times `window.buckets`, `backoff.max` at least `open_timeout`, `half_open.successes` at
 /// most `half_open.permits`, `rate_limit.rate` at most `rate_limit.per` in nanoseconds,
-/// `retry.max` at least `retry.base`, `chaos.latency` is needed by a `chaos.latency_rate` above
-/// 0, and `chaos` needs one of `chaos.fault_rate` and `chaos.latency_rate` above 0.
+/// `retry.max` at least `retry.base`, `max_concurrent.max` at least `max_concurrent.min`,
+/// `max_concurrent.initial` within both, `chaos.latency` is needed by a `chaos.latency_rate`
+/// above 0, and `chaos` needs one of `chaos.fault_rate` and `chaos.latency_rate` above 0.
 pub(crate) fn limited_by(field: &str) -> &'static [&'static str] {
     match field {
         "min_calls" => &["window.count"],
@@ -1285,6 +1325,8 @@ pub(crate) fn limited_by(field: &str) -> &'static [&'static str] {
         "backoff.max" => &["open_timeout"],
         "half_open.successes" => &["half_open.permits"],
         "rate_limit.rate" => &["rate_limit.per"],
+        "max_concurrent.max" => &["max_concurrent.min"],
+        "max_concurrent.initial" => &["max_concurrent.min", "max_concurrent.max"],
         "retry.max" => &["retry.base"],
         "chaos.latency" => &["chaos.latency_rate"],
         "chaos" => &["chaos.fault_rate", "chaos.latency_rate"],
@@ -1490,7 +1532,7 @@ impl PolicyBuilder {
         self
     }
 
-    /// A bulkhead: at most `max` permits alive at once.
+    /// A static bulkhead: at most `max` permits alive at once (replacing an adaptive one).
     ///
     /// # Examples
     ///
@@ -1499,11 +1541,33 @@ impl PolicyBuilder {
     /// assert_eq!(p.max_concurrent(), Some(16));
     /// ```
     pub fn max_concurrent(mut self, max: u32) -> Self {
-        self.policy.max_concurrent = Some(max);
+        self.policy.max_concurrent = Some(Concurrency::Static(max));
         self
     }
 
-    /// Removes the bulkhead (the default).
+    /// An adaptive bulkhead: at most *limit* permits alive at once, the limit moved by
+    /// `limit.algorithm` within `[limit.min, limit.max]` (replacing a static bulkhead).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fusebox_policies::{AdaptiveLimit, LimitAlgorithm, Policy};
+    /// let limit = AdaptiveLimit::new(LimitAlgorithm::Gradient2).with_min(8);
+    /// let p = Policy::builder().max_concurrent(16).adaptive_limit(limit).build()?;
+    /// assert_eq!((p.adaptive_limit(), p.max_concurrent()), (Some(limit), None));
+    /// let err = Policy::builder().adaptive_limit(limit.with_initial(300)).build().unwrap_err();
+    /// assert_eq!(
+    ///     err.to_string(),
+    ///     "max_concurrent.initial: must be in 8..=200 (max_concurrent.min, max_concurrent.max), got 300"
+    /// );
+    /// # Ok::<(), fusebox_policies::PolicyError>(())
+    /// ```
+    pub fn adaptive_limit(mut self, limit: AdaptiveLimit) -> Self {
+        self.policy.max_concurrent = Some(Concurrency::Adaptive(limit));
+        self
+    }
+
+    /// Removes the bulkhead, static or adaptive (the default).
     ///
     /// # Examples
     ///
@@ -2067,6 +2131,25 @@ mod tests {
                 "max_concurrent: must be in 1..=16777216, got 0",
             ),
             (
+                b().adaptive_limit(AdaptiveLimit::new(LimitAlgorithm::Aimd).with_min(0)),
+                "max_concurrent.min: must be in 1..=16777216, got 0",
+            ),
+            (
+                b().adaptive_limit(AdaptiveLimit::new(LimitAlgorithm::Aimd).with_max(3)),
+                "max_concurrent.max: must be in 4..=16777216 (max_concurrent.min), got 3",
+            ),
+            (
+                b().adaptive_limit(
+                    AdaptiveLimit::new(LimitAlgorithm::Vegas).with_max(MAX_CONCURRENT + 1),
+                ),
+                "max_concurrent.max: must be in 4..=16777216 (max_concurrent.min), got 16777217",
+            ),
+            (
+                b().adaptive_limit(AdaptiveLimit::new(LimitAlgorithm::Gradient2).with_initial(2)),
+                "max_concurrent.initial: must be in 4..=200 (max_concurrent.min, \
+                 max_concurrent.max), got 2",
+            ),
+            (
                 b().recovery(Recovery::ramp(Duration::from_secs(1), 0.0)),
                 "recovery.start_share: must be in (0, 1], got 0",
             ),
@@ -2207,6 +2290,23 @@ mod tests {
             assert_eq!(err.field(), field);
             assert_eq!(err.limited_by(), [limit], "{field}");
         }
+        let adaptive = AdaptiveLimit::new(LimitAlgorithm::Aimd);
+        assert!(b().adaptive_limit(adaptive.with_min(20)).build().is_ok());
+        let err = b()
+            .adaptive_limit(adaptive.with_min(21))
+            .build()
+            .unwrap_err();
+        assert_eq!(err.field(), "max_concurrent.initial");
+        assert_eq!(
+            err.limited_by(),
+            ["max_concurrent.min", "max_concurrent.max"]
+        );
+        let err = b()
+            .adaptive_limit(adaptive.with_min(201).with_initial(201))
+            .build()
+            .unwrap_err();
+        assert_eq!(err.field(), "max_concurrent.max");
+        assert_eq!(err.limited_by(), ["max_concurrent.min"]);
         assert!(b().jitter(2.0).build().unwrap_err().limited_by().is_empty());
     }
 
@@ -2232,7 +2332,7 @@ mod tests {
         let p = Policy::builder()
             .slow_calls(Duration::from_millis(500), 0.8)
             .backoff(Backoff::exponential(2.0, Duration::from_secs(300)))
-            .max_concurrent(64)
+            .adaptive_limit(AdaptiveLimit::new(LimitAlgorithm::Vegas).with_max(64))
             .recovery(Recovery::ramp(Duration::from_secs(30), 0.1))
             .latency_histogram(true)
             .rate_limit(RateLimit::new(100, Duration::from_secs(1), 20))

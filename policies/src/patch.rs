@@ -2,9 +2,11 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::adaptive::Concurrency;
 use crate::{
-    Backoff, Chaos, FleetMode, Policy, PolicyError, RateLimit, Recovery, Retry, RetryBackoff,
-    SlowCalls, Window,
+    ADAPTIVE_INITIAL_DEFAULT, ADAPTIVE_MAX_DEFAULT, ADAPTIVE_MIN_DEFAULT, AdaptiveLimit, Backoff,
+    Chaos, FleetMode, LimitAlgorithm, Policy, PolicyError, RateLimit, Recovery, Retry,
+    RetryBackoff, SlowCalls, Window,
 };
 
 /// A 1-based `(line, column)` in a source file, when the value came from one.
@@ -86,6 +88,20 @@ pub(crate) enum RateLimitPatch {
     },
 }
 
+/// `max_concurrent = "unlimited"`, `max_concurrent = N` or
+/// `max_concurrent = { adaptive = .., min = .., max = .., initial = .. }`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum ConcurrencyPatch {
+    Unlimited,
+    Static(u32),
+    Adaptive {
+        algorithm: Option<Item<LimitAlgorithm>>,
+        min: Option<Item<u32>>,
+        max: Option<Item<u32>>,
+        initial: Option<Item<u32>>,
+    },
+}
+
 /// `retry = "none"` or `retry = { max_attempts = .., backoff = .., base = .., max = ..,
 /// budget = .. }`.
 #[derive(Debug, Clone, PartialEq)]
@@ -164,7 +180,7 @@ pub struct PolicyPatch {
     pub(crate) backoff: Option<Item<BackoffPatch>>,
     pub(crate) jitter: Option<Item<f64>>,
     pub(crate) half_open: Option<Item<HalfOpenPatch>>,
-    pub(crate) max_concurrent: Option<Item<Option<u32>>>,
+    pub(crate) max_concurrent: Option<Item<ConcurrencyPatch>>,
     pub(crate) recovery: Option<Item<RecoveryPatch>>,
     pub(crate) latency_histogram: Option<Item<bool>>,
     pub(crate) rate_limit: Option<Item<RateLimitPatch>>,
@@ -274,7 +290,16 @@ impl PolicyPatch {
                 permits: set(policy.half_open_permits),
                 successes: set(policy.success_threshold),
             }),
-            max_concurrent: set(policy.max_concurrent),
+            max_concurrent: set(match policy.max_concurrent {
+                None => ConcurrencyPatch::Unlimited,
+                Some(Concurrency::Static(m)) => ConcurrencyPatch::Static(m),
+                Some(Concurrency::Adaptive(l)) => ConcurrencyPatch::Adaptive {
+                    algorithm: set(l.algorithm),
+                    min: set(l.min),
+                    max: set(l.max),
+                    initial: set(l.initial),
+                },
+            }),
             recovery: set(match policy.recovery {
                 Recovery::Immediate => RecoveryPatch::Immediate,
                 Recovery::Ramp {
@@ -505,8 +530,40 @@ impl PolicyPatch {
                 p.success_threshold = v.value;
             }
         }
-        if let Some(v) = &self.max_concurrent {
-            p.max_concurrent = v.value;
+        if let Some(m) = &self.max_concurrent {
+            p.max_concurrent = match &m.value {
+                ConcurrencyPatch::Unlimited => None,
+                ConcurrencyPatch::Static(max) => Some(Concurrency::Static(*max)),
+                ConcurrencyPatch::Adaptive {
+                    algorithm,
+                    min,
+                    max,
+                    initial,
+                } => {
+                    // Over an adaptive limit, absent keys are inherited; over anything else
+                    // they take the defaults, and the algorithm must be named.
+                    let inherited = base.adaptive_limit();
+                    let min =
+                        value_or(min, inherited.map(|l| l.min)).unwrap_or(ADAPTIVE_MIN_DEFAULT);
+                    let max =
+                        value_or(max, inherited.map(|l| l.max)).unwrap_or(ADAPTIVE_MAX_DEFAULT);
+                    Some(Concurrency::Adaptive(AdaptiveLimit {
+                        algorithm: value_or(algorithm, inherited.map(|l| l.algorithm)).ok_or_else(
+                            || {
+                                missing(
+                                    "max_concurrent.adaptive",
+                                    "an adaptive limit needs its algorithm",
+                                    m.pos,
+                                )
+                            },
+                        )?,
+                        min,
+                        max,
+                        initial: value_or(initial, inherited.map(|l| l.initial))
+                            .unwrap_or_else(|| ADAPTIVE_INITIAL_DEFAULT.max(min).min(max)),
+                    }))
+                }
+            };
         }
         if let Some(r) = &self.recovery {
             p.recovery = match &r.value {
@@ -689,6 +746,27 @@ impl PolicyPatch {
             "half_open.permits" => half_open.and_then(|h| pos(&h.permits)),
             "half_open.successes" => half_open.and_then(|h| pos(&h.successes)),
             "max_concurrent" => pos(&self.max_concurrent),
+            "max_concurrent.adaptive"
+            | "max_concurrent.min"
+            | "max_concurrent.max"
+            | "max_concurrent.initial" => match self.max_concurrent.as_ref() {
+                Some(Item {
+                    value:
+                        ConcurrencyPatch::Adaptive {
+                            algorithm,
+                            min,
+                            max,
+                            initial,
+                        },
+                    ..
+                }) => match field {
+                    "max_concurrent.adaptive" => pos(algorithm),
+                    "max_concurrent.min" => pos(min),
+                    "max_concurrent.max" => pos(max),
+                    _ => pos(initial),
+                },
+                _ => None,
+            },
             "recovery" => pos(&self.recovery),
             "recovery.ramp" | "recovery.start_share" => match self.recovery.as_ref() {
                 Some(Item {

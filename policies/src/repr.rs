@@ -3,8 +3,8 @@
 //! [`PolicyPatch`] and applies it over the defaults, so serde and [`Policy::from_toml`] accept the
 //! same documents and run the same validation.
 //!
-//! `backoff`, `slow_calls`, `recovery`, `max_concurrent`, `rate_limit`, `timeout`, `retry`,
-//! `fleet` and `chaos` take a keyword or a value; their `Deserialize` is written by hand so a mistake reads
+//! `backoff`, `slow_calls`, `recovery`, `max_concurrent` (a number, a keyword or a table),
+//! `rate_limit`, `timeout`, `retry`, `fleet` and `chaos` take a keyword or a value; their `Deserialize` is written by hand so a mistake reads
 //! `expected "constant" or { exponential = 2.0, max = "5m" }` rather than "data did not match
 //! any variant of untagged enum".
 
@@ -15,12 +15,16 @@ use std::time::Duration;
 use serde::de::{self, DeserializeOwned, MapAccess, Unexpected, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::adaptive::Concurrency;
 use crate::chaos::{format_until, parse_until, until_expected};
 use crate::patch::{
-    BackoffPatch, ChaosPatch, FleetPatch, HalfOpenPatch, Item, RateLimitPatch, RecoveryPatch,
-    RetryPatch, SlowCallsPatch, WindowPatch,
+    BackoffPatch, ChaosPatch, ConcurrencyPatch, FleetPatch, HalfOpenPatch, Item, RateLimitPatch,
+    RecoveryPatch, RetryPatch, SlowCallsPatch, WindowPatch,
 };
-use crate::{Backoff, FleetMode, Policy, PolicyError, PolicyPatch, Recovery, RetryBackoff, Window};
+use crate::{
+    Backoff, FleetMode, LimitAlgorithm, Policy, PolicyError, PolicyPatch, Recovery, RetryBackoff,
+    Window,
+};
 
 fn item<T>(value: Option<T>) -> Option<Item<T>> {
     value.map(|v| Item::new(v, None))
@@ -260,15 +264,36 @@ impl<'de, T: DeserializeOwned, K: Keyword> Deserialize<'de> for KeywordOr<T, K> 
     }
 }
 
-/// `max_concurrent`: a number of permits or `"unlimited"`.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Limit(pub Option<u32>);
+/// `max_concurrent`: a number of permits, `"unlimited"`, or an adaptive limit's table.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Limit {
+    Unlimited,
+    Static(u32),
+    Adaptive(AdaptiveRepr),
+}
+
+/// `max_concurrent = { adaptive = .., min = .., max = .., initial = .. }`; `adaptive` is
+/// checked against [`LimitAlgorithm`]'s names when the patch is made, so the message is the
+/// same as a file's.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AdaptiveRepr {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    adaptive: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    min: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    initial: Option<u32>,
+}
 
 impl Serialize for Limit {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self.0 {
-            Some(m) => s.serialize_u32(m),
-            None => s.serialize_str("unlimited"),
+        match self {
+            Limit::Static(m) => s.serialize_u32(*m),
+            Limit::Unlimited => s.serialize_str("unlimited"),
+            Limit::Adaptive(t) => t.serialize(s),
         }
     }
 }
@@ -281,26 +306,30 @@ impl<'de> Deserialize<'de> for Limit {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 write!(
                     f,
-                    "an integer in 1..={} or \"unlimited\"",
+                    "an integer in 1..={}, \"unlimited\" or {{ adaptive = \"aimd\", min = 4, max = 200, initial = 20 }}",
                     crate::MAX_CONCURRENT
                 )
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Limit, E> {
                 u32::try_from(v)
-                    .map(|v| Limit(Some(v)))
+                    .map(Limit::Static)
                     .map_err(|_| E::invalid_value(Unexpected::Unsigned(v), &self))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Limit, E> {
                 u32::try_from(v)
-                    .map(|v| Limit(Some(v)))
+                    .map(Limit::Static)
                     .map_err(|_| E::invalid_value(Unexpected::Signed(v), &self))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Limit, E> {
                 if v == "unlimited" {
-                    Ok(Limit(None))
+                    Ok(Limit::Unlimited)
                 } else {
                     Err(E::invalid_value(Unexpected::Str(v), &self))
                 }
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Limit, A::Error> {
+                AdaptiveRepr::deserialize(de::value::MapAccessDeserializer::new(map))
+                    .map(Limit::Adaptive)
             }
         }
         d.deserialize_any(V)
@@ -430,7 +459,16 @@ impl From<Policy> for PolicyRepr {
                 permits: Some(p.half_open_permits),
                 successes: Some(p.success_threshold),
             }),
-            max_concurrent: Some(Limit(p.max_concurrent)),
+            max_concurrent: Some(match p.max_concurrent {
+                None => Limit::Unlimited,
+                Some(Concurrency::Static(m)) => Limit::Static(m),
+                Some(Concurrency::Adaptive(l)) => Limit::Adaptive(AdaptiveRepr {
+                    adaptive: Some(l.algorithm.name().to_owned()),
+                    min: Some(l.min),
+                    max: Some(l.max),
+                    initial: Some(l.initial),
+                }),
+            }),
             recovery: Some(match p.recovery {
                 Recovery::Immediate => KeywordOr::Keyword(PhantomData),
                 Recovery::Ramp {
@@ -546,6 +584,28 @@ impl TryFrom<PolicyRepr> for PolicyPatch {
                 })
             }
         };
+        let max_concurrent = match r.max_concurrent {
+            None => None,
+            Some(Limit::Unlimited) => Some(ConcurrencyPatch::Unlimited),
+            Some(Limit::Static(m)) => Some(ConcurrencyPatch::Static(m)),
+            Some(Limit::Adaptive(t)) => {
+                let algorithm = match t.adaptive {
+                    None => None,
+                    Some(name) => Some(LimitAlgorithm::from_name(&name).ok_or_else(|| {
+                        PolicyError::new(
+                            "max_concurrent.adaptive",
+                            LimitAlgorithm::expected(&format!("{name:?}")),
+                        )
+                    })?),
+                };
+                Some(ConcurrencyPatch::Adaptive {
+                    algorithm: item(algorithm),
+                    min: item(t.min),
+                    max: item(t.max),
+                    initial: item(t.initial),
+                })
+            }
+        };
         Ok(PolicyPatch {
             preset: item(r.preset),
             window: item(window),
@@ -572,7 +632,7 @@ impl TryFrom<PolicyRepr> for PolicyPatch {
                 permits: item(h.permits),
                 successes: item(h.successes),
             })),
-            max_concurrent: item(r.max_concurrent.map(|m| m.0)),
+            max_concurrent: item(max_concurrent),
             recovery: item(r.recovery.map(|rec| match rec {
                 KeywordOr::Keyword(_) => RecoveryPatch::Immediate,
                 KeywordOr::Table(t) => RecoveryPatch::Ramp {

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use fusebox_policies::{
-    Backoff, FleetMode, Policy, PolicyPatch, RateLimit, Recovery, Retry, RetryBackoff, Window,
+    AdaptiveLimit, Backoff, FleetMode, LimitAlgorithm, Policy, PolicyPatch, RateLimit, Recovery,
+    Retry, RetryBackoff, Window,
 };
 
 fn apply(patch: &str, base: &Policy) -> Result<Policy, String> {
@@ -217,6 +218,83 @@ fn rate_limit_is_inherited_unless_the_patch_sets_it() {
     assert_eq!(
         apply("rate_limit = { burst = 0 }", &b),
         Err("1:24: rate_limit.burst: must be at least 1, got 0".into())
+    );
+}
+
+#[test]
+fn an_adaptive_limit_patches_key_by_key_over_an_adaptive_parent_only() {
+    let parent = Policy::builder()
+        .adaptive_limit(
+            AdaptiveLimit::new(LimitAlgorithm::Vegas)
+                .with_min(10)
+                .with_max(100)
+                .with_initial(50),
+        )
+        .build()
+        .unwrap();
+    assert_eq!(
+        apply("jitter = 0.3", &parent).unwrap().adaptive_limit(),
+        parent.adaptive_limit()
+    );
+    // Over an adaptive parent, absent keys are inherited.
+    let p = apply("max_concurrent = { max = 60 }", &parent).unwrap();
+    assert_eq!(
+        p.adaptive_limit(),
+        Some(
+            AdaptiveLimit::new(LimitAlgorithm::Vegas)
+                .with_min(10)
+                .with_max(60)
+                .with_initial(50)
+        )
+    );
+    let p = apply("max_concurrent = { adaptive = \"aimd\" }", &parent).unwrap();
+    assert_eq!(
+        p.adaptive_limit().map(|l| (l.algorithm, l.max)),
+        Some((LimitAlgorithm::Aimd, 100))
+    );
+    // Over anything else they take the defaults; `initial` is moved into `[min, max]`.
+    for base in [
+        Policy::default(),
+        Policy::builder().max_concurrent(7).build().unwrap(),
+    ] {
+        let p = apply("max_concurrent = { adaptive = \"aimd\" }", &base).unwrap();
+        assert_eq!(
+            p.adaptive_limit(),
+            Some(AdaptiveLimit::new(LimitAlgorithm::Aimd))
+        );
+        assert_eq!(p.max_concurrent(), None);
+        let p = apply("max_concurrent = { adaptive = \"aimd\", min = 30 }", &base).unwrap();
+        assert_eq!(p.adaptive_limit().map(|l| l.initial), Some(30));
+        let p = apply("max_concurrent = { adaptive = \"aimd\", max = 10 }", &base).unwrap();
+        assert_eq!(p.adaptive_limit().map(|l| l.initial), Some(10));
+        assert_eq!(
+            apply("max_concurrent = { max = 10 }", &base),
+            Err(
+                "1:18: max_concurrent.adaptive: missing; an adaptive limit needs its algorithm"
+                    .into()
+            )
+        );
+    }
+    // A number or "unlimited" replaces the adaptive limit.
+    assert_eq!(
+        apply("max_concurrent = 5", &parent)
+            .unwrap()
+            .max_concurrent(),
+        Some(5)
+    );
+    let off = apply("max_concurrent = \"unlimited\"", &parent).unwrap();
+    assert_eq!((off.max_concurrent(), off.adaptive_limit()), (None, None));
+    // A patched key is checked against the inherited ones, at its value.
+    assert_eq!(
+        apply("jitter = 0.1\nmax_concurrent = { min = 200 }", &parent),
+        Err(
+            "2:26: max_concurrent.max: must be in 200..=16777216 (max_concurrent.min), got 100"
+                .into()
+        )
+    );
+    assert_eq!(
+        apply("max_concurrent = { initial = 5 }", &parent),
+        Err("1:30: max_concurrent.initial: must be in 10..=100 (max_concurrent.min, max_concurrent.max), got 5".into())
     );
 }
 

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use arbitrary::{Result, Unstructured};
 use fusebox_policies::{
-    Backoff, Chaos, FleetMode, MAX_BACKOFF_FACTOR, MAX_CONCURRENT, MAX_COUNT_WINDOW, MAX_DURATION,
-    MAX_HALF_OPEN_PERMITS, MAX_TIME_BUCKETS, Policy, PolicyPatch, RateLimit, Recovery, Retry,
-    RetryBackoff, Window,
+    AdaptiveLimit, Backoff, Chaos, FleetMode, LimitAlgorithm, MAX_BACKOFF_FACTOR, MAX_CONCURRENT,
+    MAX_COUNT_WINDOW, MAX_DURATION, MAX_HALF_OPEN_PERMITS, MAX_TIME_BUCKETS, Policy, PolicyPatch,
+    RateLimit, Recovery, Retry, RetryBackoff, Window,
 };
 
 /// A duration in `[min, MAX_DURATION]`, often a round one, sometimes down to the nanosecond.
@@ -107,8 +107,24 @@ fn policy(u: &mut Unstructured<'_>) -> Result<Policy> {
         .jitter(float(u, 0.0, 1.0, false, true)?)
         .half_open_permits(permits)
         .success_threshold(count(u, 1, permits)?);
-    if u.arbitrary()? {
-        b = b.max_concurrent(count(u, 1, MAX_CONCURRENT)?);
+    match u.int_in_range(0..=2)? {
+        0 => {}
+        1 => b = b.max_concurrent(count(u, 1, MAX_CONCURRENT)?),
+        _ => {
+            let algorithm = *u.choose(&[
+                LimitAlgorithm::Aimd,
+                LimitAlgorithm::Gradient2,
+                LimitAlgorithm::Vegas,
+            ])?;
+            let min = count(u, 1, MAX_CONCURRENT)?;
+            let max = count(u, min, MAX_CONCURRENT)?;
+            b = b.adaptive_limit(AdaptiveLimit {
+                algorithm,
+                min,
+                max,
+                initial: count(u, min, max)?,
+            });
+        }
     }
     if u.arbitrary()? {
         b = b.recovery(Recovery::ramp(
@@ -240,6 +256,42 @@ fn latency_histogram_round_trips_and_overrides_any_parent() {
             Ok(p.clone())
         );
         assert_eq!(PolicyPatch::from_policy(&p).apply(&parent), Ok(p));
+    }
+}
+
+#[test]
+fn adaptive_limit_round_trips_and_overrides_any_parent() {
+    let adaptive = AdaptiveLimit::new(LimitAlgorithm::Gradient2).with_max(64);
+    let other = AdaptiveLimit::new(LimitAlgorithm::Vegas)
+        .with_min(10)
+        .with_max(1000)
+        .with_initial(500);
+    let cases = [
+        (Policy::builder(), "max_concurrent = \"unlimited\""),
+        (Policy::builder().max_concurrent(9), "max_concurrent = 9"),
+        (
+            Policy::builder().adaptive_limit(adaptive),
+            "max_concurrent = { adaptive = \"gradient2\", min = 4, max = 64, initial = 20 }",
+        ),
+    ];
+    for (b, line) in cases {
+        let p = b.build().unwrap();
+        let text = p.to_toml();
+        assert!(text.contains(&format!("\n{line}\n")), "{text}");
+        assert_eq!(Policy::from_toml(&text), Ok(p.clone()));
+        let serde_text = toml::to_string(&p).unwrap();
+        assert_eq!(toml::from_str::<Policy>(&serde_text).unwrap(), p);
+        for parent in [
+            Policy::default(),
+            Policy::builder().max_concurrent(3).build().unwrap(),
+            Policy::builder().adaptive_limit(other).build().unwrap(),
+        ] {
+            assert_eq!(
+                PolicyPatch::from_toml(&text).unwrap().apply(&parent),
+                Ok(p.clone())
+            );
+            assert_eq!(PolicyPatch::from_policy(&p).apply(&parent), Ok(p.clone()));
+        }
     }
 }
 

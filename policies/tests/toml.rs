@@ -141,7 +141,18 @@ fn invalid_files_name_the_field_the_reason_and_the_position() {
         ("backoff = { exponential = 0.5, max = \"5m\" }", "1:27: backoff.exponential: must be in [1, 1000], got 0.5".into()),
         ("slow_calls = \"on\"", "1:14: slow_calls: must be \"off\" or { duration = \"500ms\", rate = 0.8 }, got the string \"on\"".into()),
         ("slow_calls = { duration = \"1s\" }", "1:14: slow_calls.rate: missing; a slow-call rule needs both duration and rate".into()),
-        ("max_concurrent = \"none\"", "1:18: max_concurrent: must be an integer in 1..=16777216 or \"unlimited\", got the string \"none\"".into()),
+        ("max_concurrent = \"none\"", "1:18: max_concurrent: must be an integer in 1..=16777216, \"unlimited\" or { adaptive = \"aimd\", min = 4, max = 200, initial = 20 }, got the string \"none\"".into()),
+        // Adaptive bulkheads.
+        ("max_concurrent = { adaptive = \"x\" }", "1:31: max_concurrent.adaptive: must be \"aimd\", \"gradient2\" or \"vegas\", got \"x\"".into()),
+        ("max_concurrent = { adaptive = 3 }", "1:31: max_concurrent.adaptive: must be \"aimd\", \"gradient2\" or \"vegas\", got the integer 3".into()),
+        ("max_concurrent = { adaptive = \"aimd\", mins = 2 }", "1:39: max_concurrent.mins: unknown key; expected adaptive, min, max, or initial (did you mean min?)".into()),
+        ("max_concurrent = { adaptive = \"aimd\", min = 0 }", "1:45: max_concurrent.min: must be in 1..=16777216, got 0".into()),
+        ("max_concurrent = { adaptive = \"aimd\", min = 50, max = 10 }", "1:55: max_concurrent.max: must be in 50..=16777216 (max_concurrent.min), got 10".into()),
+        ("max_concurrent = { adaptive = \"aimd\", max = 16777217 }", "1:45: max_concurrent.max: must be in 4..=16777216 (max_concurrent.min), got 16777217".into()),
+        ("max_concurrent = { adaptive = \"vegas\", initial = 300 }", "1:50: max_concurrent.initial: must be in 4..=200 (max_concurrent.min, max_concurrent.max), got 300".into()),
+        ("max_concurrent = { adaptive = \"vegas\", min = -1 }", "1:46: max_concurrent.min: must be in 1..=16777216, got -1".into()),
+        ("max_concurrent = { min = 8 }", "1:18: max_concurrent.adaptive: missing; an adaptive limit needs its algorithm".into()),
+        ("max_concurrent = true", "1:18: max_concurrent: must be an integer in 1..=16777216, \"unlimited\" or { adaptive = \"aimd\", min = 4, max = 200, initial = 20 }, got the boolean true".into()),
         ("recovery = \"slow\"", "1:12: recovery: must be \"immediate\" or { ramp = \"30s\", start_share = 0.1 }, got the string \"slow\"".into()),
         ("recovery = { ramp = \"30s\" }", "1:12: recovery.start_share: missing; a ramp needs both ramp and start_share".into()),
         ("rate_limit = \"none\"", format!("1:14: rate_limit: must be {rate_limit_form}, got the string \"none\"")),
@@ -571,7 +582,16 @@ fn serde_errors_are_readable_too() {
     );
     assert_eq!(
         err("max_concurrent = \"none\""),
-        "invalid value: string \"none\", expected an integer in 1..=16777216 or \"unlimited\""
+        "invalid value: string \"none\", expected an integer in 1..=16777216, \"unlimited\" or \
+         { adaptive = \"aimd\", min = 4, max = 200, initial = 20 }"
+    );
+    assert_eq!(
+        err("max_concurrent = { adaptive = \"x\" }"),
+        "max_concurrent.adaptive: must be \"aimd\", \"gradient2\" or \"vegas\", got \"x\""
+    );
+    assert_eq!(
+        err("max_concurrent = { adaptive = \"aimd\", mins = 2 }"),
+        "unknown field `mins`, expected one of `adaptive`, `min`, `max`, `initial`"
     );
     assert_eq!(
         err("half_open = { permits = 2, successes = 3 }"),

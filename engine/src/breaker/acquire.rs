@@ -13,7 +13,8 @@
 //!   `Relaxed` without `open_epoch`.
 //! - **Ramp start** (`ramp_start`, `ramp_epoch`): the same protocol for `Recovering`.
 //! - The bulkhead (`permits_out`) and the ramp counter are `Relaxed` counts that publish
-//!   nothing.
+//!   nothing. An adaptive bulkhead's limit is one `Relaxed` load of the limiter's limit word
+//!   (adaptive/).
 
 use fusebox_policies::Recovery;
 
@@ -22,6 +23,7 @@ use super::inner::Inner;
 use super::permit::{NOT_TIMED, Permit, PermitKind, Ticket};
 use crate::clock::{ClockSource, duration_nanos};
 use crate::error::{Name, RejectReason, Rejected, RetryAfter};
+use crate::priority::Priority;
 use crate::state::{AcquireDecision, ProbeEnd, State, StateWord, TransitionReason};
 use crate::sync::Ordering;
 
@@ -29,18 +31,30 @@ use crate::sync::Ordering;
 const RAMP_SCALE: u128 = 1_000_000_000;
 
 /// The rules that take a closed admission off the fast path: a permit that must be timed (for
-/// a slow-call rule or the latency histogram), counted against the bulkhead, or take a token
-/// of the rate limit.
+/// a slow-call rule, the latency histogram or an adaptive limit that reads latency), counted
+/// against the bulkhead (static or adaptive), or take a token of the rate limit.
 const TIMED_OR_BOUNDED: Flags = Flags::SLOW
     .union(Flags::LATENCY)
     .union(Flags::BULKHEAD)
     .union(Flags::RATE_LIMIT);
 
+/// The rules whose permits carry their start time.
+const TIMED: Flags = Flags::SLOW
+    .union(Flags::LATENCY)
+    .union(Flags::ADAPTIVE_TIMED);
+
 impl Inner {
-    /// `Breaker::try_acquire`: the closed fast path and the timed rejection inline, the rest
-    /// out of line.
+    /// `Breaker::try_acquire`: [`try_acquire_with`](Self::try_acquire_with) at `Normal`
+    /// priority, the same code with a constant.
     #[inline(always)]
     pub(super) fn try_acquire(&self) -> Result<Permit<'_>, Rejected> {
+        self.try_acquire_with(Priority::Normal)
+    }
+
+    /// `Breaker::try_acquire_with`: the closed fast path and the timed rejection inline, the
+    /// rest out of line. The priority matters only to the bulkhead, off the fast path.
+    #[inline(always)]
+    pub(super) fn try_acquire_with(&self, priority: Priority) -> Result<Permit<'_>, Rejected> {
         // Acquire: pairs with the AcqRel exchange that produced this word (see module docs).
         let word = StateWord::from_bits(self.hot.state.load(Ordering::Acquire));
         // The flags are read on their own (Relaxed): a swap racing with us may go either way.
@@ -70,23 +84,29 @@ impl Inner {
                 self.cold.short_name.clone(),
             ));
         }
-        self.acquire_slow(word)
+        self.acquire_slow(word, priority)
     }
 
     #[cold]
-    fn acquire_slow(&self, mut word: StateWord) -> Result<Permit<'_>, Rejected> {
+    fn acquire_slow(
+        &self,
+        mut word: StateWord,
+        priority: Priority,
+    ) -> Result<Permit<'_>, Rejected> {
         loop {
             // One value on its own: no seqlock needed (see config.rs).
             let permits = self.hot.config.half_open_permits();
             match word.acquire(permits) {
-                AcquireDecision::Admit => return self.admit(PermitKind::Normal, word),
-                AcquireDecision::Passthrough => return self.admit(PermitKind::Passthrough, word),
+                AcquireDecision::Admit => return self.admit(PermitKind::Normal, word, priority),
+                AcquireDecision::Passthrough => {
+                    return self.admit(PermitKind::Passthrough, word, priority);
+                }
                 AcquireDecision::Probe(next) => match self.exchange(word, next) {
                     Ok(()) => {
                         if word.state() == State::Open {
                             self.emit(word, next, TransitionReason::OpenTimeoutElapsed, None);
                         }
-                        return self.admit(PermitKind::Probe, next);
+                        return self.admit(PermitKind::Probe, next, priority);
                     }
                     Err(actual) => word = actual,
                 },
@@ -96,7 +116,7 @@ impl Inner {
                 },
                 AcquireDecision::Ramp => match self.ramp_check(word) {
                     Ok(Some(next)) => word = next,
-                    Ok(None) => return self.admit(PermitKind::Normal, word),
+                    Ok(None) => return self.admit(PermitKind::Normal, word, priority),
                     Err(()) => {
                         return Err(self.reject(RejectReason::Ramp, word, RetryAfter::UNKNOWN));
                     }
@@ -182,16 +202,27 @@ impl Inner {
     }
 
     #[inline]
-    fn admit(&self, kind: PermitKind, word: StateWord) -> Result<Permit<'_>, Rejected> {
+    fn admit(
+        &self,
+        kind: PermitKind,
+        word: StateWord,
+        priority: Priority,
+    ) -> Result<Permit<'_>, Rejected> {
         // Two values read on their own, not through the seqlock: a swap racing with this
         // acquire can at worst apply the old bulkhead or none to it, once.
         let flags = self.hot.config.flags();
         let mut bulkhead = false;
         if flags.contains(Flags::BULKHEAD) {
-            let max = self.hot.config.max_concurrent();
+            let limit = if flags.contains(Flags::ADAPTIVE) {
+                self.adaptive_limit()
+            } else {
+                self.hot.config.max_concurrent()
+            };
+            let cap = priority.cap(limit);
             // Relaxed: the count itself is the only shared data; a permit's work is the
-            // caller's, not published through the bulkhead.
-            if self.busy.permits_out.fetch_add(1, Ordering::Relaxed) >= max {
+            // caller's, not published through the bulkhead. An admission leaves at most `cap`
+            // slots out, itself included: the limit it read, plus the reserve if critical.
+            if self.busy.permits_out.fetch_add(1, Ordering::Relaxed) >= cap {
                 self.busy.permits_out.fetch_sub(1, Ordering::Relaxed);
                 if kind == PermitKind::Probe {
                     self.end_probe(word.epoch(), ProbeEnd::Release);
@@ -218,7 +249,7 @@ impl Inner {
                 return Err(self.reject(RejectReason::RateLimited, word, retry));
             }
         }
-        let start = if flags.intersects(Flags::SLOW.union(Flags::LATENCY)) {
+        let start = if flags.intersects(TIMED) {
             now.unwrap_or_else(|| self.cold.clock.now())
         } else {
             NOT_TIMED

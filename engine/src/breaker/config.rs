@@ -101,6 +101,12 @@ impl HotConfig {
         if policy.max_concurrent().is_some() {
             flags = flags.union(Flags::BULKHEAD);
         }
+        if let Some(limit) = policy.adaptive_limit() {
+            flags = flags.union(Flags::BULKHEAD).union(Flags::ADAPTIVE);
+            if limit.algorithm != fusebox_policies::LimitAlgorithm::Aimd {
+                flags = flags.union(Flags::ADAPTIVE_TIMED);
+            }
+        }
         if matches!(policy.recovery(), Recovery::Ramp { .. }) {
             flags = flags.union(Flags::RAMP);
         }
@@ -222,7 +228,8 @@ impl HotConfig {
         )
     }
 
-    /// The bulkhead's limit, read on its own.
+    /// The static bulkhead's limit, read on its own (`u32::MAX` for an adaptive one, whose
+    /// limit is the adaptive limiter's).
     #[inline(always)]
     pub(super) fn max_concurrent(&self) -> u32 {
         // Relaxed: one value on its own, no seqlock needed (see the module docs).

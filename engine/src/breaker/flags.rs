@@ -33,6 +33,11 @@ impl Flags {
     pub(super) const LATENCY: Flags = Flags(1 << 6);
     /// A rate limit is set: each admission takes a token from the GCRA word (rate.rs).
     pub(super) const RATE_LIMIT: Flags = Flags(1 << 7);
+    /// The bulkhead is adaptive: its limit is the adaptive limiter's, and each completed call
+    /// is a sample of it (adaptive/).
+    pub(super) const ADAPTIVE: Flags = Flags(1 << 8);
+    /// The adaptive limit's algorithm reads latency: permits are timed.
+    pub(super) const ADAPTIVE_TIMED: Flags = Flags(1 << 9);
 
     /// The flags of a word read from the atomic that holds them.
     #[inline(always)]
@@ -73,7 +78,7 @@ impl Flags {
 
 impl fmt::Debug for Flags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const NAMES: [(Flags, &str); 8] = [
+        const NAMES: [(Flags, &str); 10] = [
             (Flags::SLOW, "SLOW"),
             (Flags::CONSECUTIVE, "CONSECUTIVE"),
             (Flags::BULKHEAD, "BULKHEAD"),
@@ -82,6 +87,8 @@ impl fmt::Debug for Flags {
             (Flags::STRIPED, "STRIPED"),
             (Flags::LATENCY, "LATENCY"),
             (Flags::RATE_LIMIT, "RATE_LIMIT"),
+            (Flags::ADAPTIVE, "ADAPTIVE"),
+            (Flags::ADAPTIVE_TIMED, "ADAPTIVE_TIMED"),
         ];
         let mut set = f.debug_set();
         for (flag, name) in NAMES {
@@ -108,6 +115,8 @@ mod tests {
             Flags::STRIPED,
             Flags::LATENCY,
             Flags::RATE_LIMIT,
+            Flags::ADAPTIVE,
+            Flags::ADAPTIVE_TIMED,
         ];
         for (i, f) in all.iter().enumerate() {
             assert_eq!(f.bits(), 1 << i);

@@ -13,9 +13,10 @@
 //!   before the breaker: the pointer always points into `Cold::store` or `Extras::stores`.
 //! - **Hot configuration** (`Hot::config`): a seqlock, see config.rs. Construction loads the
 //!   first policy before the breaker is shared.
-//! - **Extras**: allocated on first use through a `OnceLock` (under loom, at construction).
-//!   Their telemetry (the history, the subscribers, the latency histograms, the rejections
-//!   by reason) is statistics behind `std` locks and atomics, outside every protocol above.
+//! - **Extras**: allocated on first use through a `OnceLock` (under loom, at construction);
+//!   the adaptive limiter's atomics in them follow adaptive/'s protocol. Their telemetry (the
+//!   history, the subscribers, the latency histograms, the rejections by reason) is
+//!   statistics behind `std` locks and atomics, outside every protocol above.
 
 use std::sync::Weak;
 use std::sync::atomic::AtomicU64 as StatU64;
@@ -155,6 +156,9 @@ pub(super) struct Extras {
     /// the next draw (run/chaos.rs; `Relaxed`).
     #[cfg(feature = "tokio")]
     pub(super) chaos_draws: StatU64,
+    /// The adaptive bulkhead's limit and window (adaptive/); made with the extras by the
+    /// first policy that sets one.
+    pub(super) adaptive: super::adaptive::AdaptiveLimiter,
 }
 
 impl Extras {
@@ -288,6 +292,7 @@ impl Inner {
             // Relaxed: published with the configuration by the seqlock's Release below.
             self.busy.consecutive_failures.store(0, Ordering::Relaxed);
         }
+        self.configure_adaptive(policy, self.hot.config.flags());
         self.hot.config.load(policy, rules);
     }
 }

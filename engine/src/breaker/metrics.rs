@@ -112,6 +112,19 @@ pub struct Metrics {
     pub window_failures: u64,
     /// Slow calls in the current window (0 while no slow-call rule is set).
     pub window_slow: u64,
+    /// The bulkhead's limit now: `max_concurrent` for a static bulkhead, the limit in force
+    /// for an adaptive one; `None` without a bulkhead.
+    ///
+    /// ```
+    /// use fusebox_engine::{AdaptiveLimit, Breaker, LimitAlgorithm, ManualClock, Policy};
+    /// let b = |p| Breaker::with_clock("x", p, ManualClock::new());
+    /// assert_eq!(b(Policy::default()).metrics().limit, None);
+    /// assert_eq!(b(Policy::builder().max_concurrent(8).build()?).metrics().limit, Some(8));
+    /// let adaptive = AdaptiveLimit::new(LimitAlgorithm::Aimd).with_initial(12);
+    /// assert_eq!(b(Policy::builder().adaptive_limit(adaptive).build()?).metrics().limit, Some(12));
+    /// # Ok::<(), fusebox_engine::PolicyError>(())
+    /// ```
+    pub limit: Option<u32>,
     /// Rejections per reason, indexed like [`RejectReason::ALL`]; they sum to `rejected`.
     rejected_by: [u64; RejectReason::ALL.len()],
     /// Failures that named a kind, by kind.
@@ -363,8 +376,21 @@ impl Inner {
             window_calls: window.calls,
             window_failures: window.failures,
             window_slow: window.slow,
+            limit: self.bulkhead_limit(),
             rejected_by,
             failure_kinds: self.failure_kinds(),
+        }
+    }
+
+    /// The bulkhead's limit now (`Metrics::limit`).
+    pub(super) fn bulkhead_limit(&self) -> Option<u32> {
+        let flags = self.hot.config.flags();
+        if !flags.contains(Flags::BULKHEAD) {
+            None
+        } else if flags.contains(Flags::ADAPTIVE) {
+            Some(self.adaptive_limit())
+        } else {
+            Some(self.hot.config.max_concurrent())
         }
     }
 

@@ -6,6 +6,7 @@
 //! - config.rs: the policy's hot values under a seqlock, and judging a window against them.
 //! - flags.rs: which optional rules are on.
 //! - acquire.rs: `try_acquire`, admission and rejection.
+//! - adaptive/: the adaptive bulkhead's limit, its windows and algorithms.
 //! - rate.rs: the rate limit, GCRA in one atomic word.
 //! - record.rs: what an outcome does to the window and the counters.
 //! - transition.rs: judging, tripping, following the fleet open, probes, expiry, manual
@@ -40,6 +41,9 @@
 //! - **Window pointer** (`Hot::window`): `Release`-stored after the new store is cleared
 //!   (transition.rs) and `Acquire`-loaded by recorders (inner.rs). Stores are never freed
 //!   before the breaker.
+//! - **Adaptive limit** (`Extras::adaptive`): a window word every sample exchanges, and a limit
+//!   word that the one owner of each full window exchanges and admissions load on their own
+//!   (adaptive/).
 //! - **Counters** (`Busy`): an outcome is counted as recorded (`SeqCst`) before as failed
 //!   (record.rs) and read in the other order (metrics.rs).
 //! - **Policy**: the `ArcSwap` holds the whole policy for readers of `policy()`; the hot values
@@ -47,6 +51,7 @@
 //!   uses one policy. The closed-success fast path reads only the flags, a single value.
 
 mod acquire;
+mod adaptive;
 mod chaos;
 mod config;
 mod events;
@@ -75,6 +80,7 @@ use fusebox_policies::Policy;
 use crate::clock::{Clock, ClockSource};
 use crate::error::{CallError, Outcome, Rejected, Transition};
 use crate::feed::TransitionFeed;
+use crate::priority::Priority;
 use crate::state::{State, TransitionReason};
 use crate::verdict::Verdict;
 
@@ -376,6 +382,17 @@ impl Breaker {
         self.inner.loom_timer_fires()
     }
 
+    /// Loom models only: the adaptive limit in force, the windows it has closed, and the
+    /// calls in the window being filled; zeros without an adaptive limit.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn loom_adaptive(&self) -> (u32, u64, u32) {
+        self.inner.adaptive().map_or((0, 0, 0), |a| {
+            let (windows, pending) = a.loom_windows();
+            (a.limit(), windows, pending)
+        })
+    }
+
     /// The breaker's name.
     ///
     /// ```
@@ -478,6 +495,55 @@ impl Breaker {
         Ok(self.try_acquire()?.into_owned(self.clone()))
     }
 
+    /// Like [`try_acquire`](Self::try_acquire), at `priority`: with a bulkhead (static or
+    /// adaptive) of limit `L`, a `Low` call is rejected once 80 % of `L` are in flight, a
+    /// `Normal` one at `L`, and a `Critical` one may use a reserve of 10 % above `L` (see
+    /// [`Priority`]). Without a bulkhead the priority changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// As for [`try_acquire`](Self::try_acquire); [`RejectReason::BulkheadFull`](crate::RejectReason::BulkheadFull)
+    /// at the priority's cap.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("db", Policy::builder().max_concurrent(10).build()?, ManualClock::new());
+    /// let held: Vec<_> = (0..10).map(|_| b.try_acquire().unwrap()).collect();
+    /// assert_eq!(b.try_acquire().unwrap_err().reason(), RejectReason::BulkheadFull);
+    /// let critical = b.try_acquire_with(Priority::Critical)?; // the 11th: the reserve
+    /// assert!(b.try_acquire_with(Priority::Critical).is_err());
+    /// # drop((held, critical));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline(always)]
+    pub fn try_acquire_with(&self, priority: Priority) -> Result<Permit<'_>, Rejected> {
+        self.inner.try_acquire_with(priority)
+    }
+
+    /// Like [`try_acquire_owned`](Self::try_acquire_owned), at `priority` (see
+    /// [`try_acquire_with`](Self::try_acquire_with)).
+    ///
+    /// # Errors
+    ///
+    /// As for [`try_acquire_with`](Self::try_acquire_with).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("db", Policy::builder().max_concurrent(1).build()?, ManualClock::new());
+    /// let permit: OwnedPermit = b.try_acquire_owned_with(Priority::Low)?;
+    /// assert!(b.try_acquire_owned_with(Priority::Critical).is_ok()); // the reserve of one
+    /// permit.success();
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline(always)]
+    pub fn try_acquire_owned_with(&self, priority: Priority) -> Result<OwnedPermit, Rejected> {
+        Ok(self.try_acquire_with(priority)?.into_owned(self.clone()))
+    }
+
     /// Runs `f` if the breaker admits it; `Ok` is recorded as a success, `Err` as a failure.
     /// A panic in `f` is recorded as a failure and resumed.
     ///
@@ -499,6 +565,46 @@ impl Breaker {
         F: FnOnce() -> Result<T, E>,
     {
         let permit = self.try_acquire()?;
+        match f() {
+            Ok(v) => {
+                permit.success();
+                Ok(v)
+            }
+            Err(e) => {
+                permit.failure();
+                Err(CallError::Failed(e))
+            }
+        }
+    }
+
+    /// Like [`call`](Self::call), at `priority` (see
+    /// [`try_acquire_with`](Self::try_acquire_with)): a `Low` call is shed first when the
+    /// bulkhead fills, a `Critical` one may use its reserve. To classify the result as well,
+    /// acquire with [`try_acquire_with`](Self::try_acquire_with) and record through the
+    /// permit's [`record_verdict`](Permit::record_verdict).
+    ///
+    /// # Errors
+    ///
+    /// As for [`call`](Self::call).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("db", Policy::builder().max_concurrent(1).build()?, ManualClock::new());
+    /// let held = b.try_acquire()?;
+    /// let r = b.call_with_priority(Priority::Low, || Ok::<_, ()>(1));
+    /// assert!(matches!(r, Err(CallError::Rejected(_))));
+    /// assert_eq!(b.call_with_priority(Priority::Critical, || Ok::<_, ()>(2)).unwrap(), 2);
+    /// # drop(held);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn call_with_priority<T, E, F>(&self, priority: Priority, f: F) -> Result<T, CallError<E>>
+    where
+        F: FnOnce() -> Result<T, E>,
+    {
+        let permit = self.try_acquire_with(priority)?;
         match f() {
             Ok(v) => {
                 permit.success();
@@ -622,6 +728,48 @@ impl Breaker {
             let permit = breaker.try_acquire()?;
             let result = fut.await;
             permit.record_verdict(classify(&result));
+            result.map_err(CallError::Failed)
+        }
+    }
+
+    /// Like [`call_async`](Self::call_async), at `priority` (see
+    /// [`try_acquire_with`](Self::try_acquire_with)).
+    ///
+    /// # Errors
+    ///
+    /// As for [`call`](Self::call).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("db", Policy::builder().max_concurrent(1).build()?, ManualClock::new());
+    /// let held = b.try_acquire()?;
+    /// let low = futures_executor::block_on(b.call_async_with_priority(Priority::Low, async { Ok::<_, ()>(1) }));
+    /// assert!(matches!(low, Err(CallError::Rejected(_))));
+    /// let critical = b.call_async_with_priority(Priority::Critical, async { Ok::<_, ()>(2) });
+    /// assert_eq!(futures_executor::block_on(critical).unwrap(), 2);
+    /// # drop(held);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn call_async_with_priority<T, E, F>(
+        &self,
+        priority: Priority,
+        fut: F,
+    ) -> impl Future<Output = Result<T, CallError<E>>> + use<T, E, F>
+    where
+        F: Future<Output = Result<T, E>>,
+    {
+        // As in `call_async_with`.
+        let breaker = self.clone();
+        async move {
+            let permit = breaker.try_acquire_with(priority)?;
+            let result = fut.await;
+            if result.is_ok() {
+                permit.success();
+            } else {
+                permit.failure();
+            }
             result.map_err(CallError::Failed)
         }
     }

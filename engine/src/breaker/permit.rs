@@ -5,14 +5,16 @@
 //! A permit carries what its acquire decided, its [`Ticket`] (its kind, the epoch of the word
 //! it was admitted in, whether it holds a bulkhead slot, its start time), and touches no atomic
 //! itself:
-//! [`Inner::finish`] gives back the bulkhead slot (`Relaxed`, as `admit` took it) and hands the
-//! outcome to record.rs or, for a probe, to transition.rs. An [`OwnedPermit`] also holds a
+//! [`Inner::finish`] gives back the bulkhead slot (`Relaxed`, as `admit` took it), gives an
+//! adaptive bulkhead its sample (adaptive/), and hands the outcome to record.rs or, for a
+//! probe, to transition.rs. An [`OwnedPermit`] also holds a
 //! handle of the breaker (one reference-count increment), so the breaker outlives it, and
 //! keeps its ticket packed in two words ([`PackedTicket`]).
 
 use std::fmt;
 
 use super::Breaker;
+use super::flags::Flags;
 use super::inner::Inner;
 use crate::error::Outcome;
 use crate::sync::Ordering;
@@ -380,7 +382,11 @@ impl Inner {
     fn finish(&self, ticket: Ticket, outcome: Outcome) {
         if ticket.bulkhead {
             // Relaxed: see `admit`.
-            self.busy.permits_out.fetch_sub(1, Ordering::Relaxed);
+            let in_flight = self.busy.permits_out.fetch_sub(1, Ordering::Relaxed);
+            let flags = self.hot.config.flags();
+            if flags.contains(Flags::ADAPTIVE) && ticket.kind != PermitKind::Passthrough {
+                self.sample_limit(flags, ticket.start, outcome, in_flight);
+            }
         }
         match ticket.kind {
             PermitKind::Normal => self.record(outcome, ticket.start),

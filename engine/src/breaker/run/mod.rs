@@ -25,6 +25,7 @@ pub use error::RunError;
 use super::Breaker;
 use super::inner::Inner;
 use crate::error::Outcome;
+use crate::priority::Priority;
 use crate::verdict::{Failure, Verdict};
 
 /// The kind a timed-out attempt's failure is counted under.
@@ -150,6 +151,64 @@ impl Breaker {
     /// ```
     pub fn run_with<T, E, F, Fut, C, V>(
         &self,
+        f: F,
+        classify: C,
+    ) -> impl Future<Output = Result<T, RunError<E>>> + use<T, E, F, Fut, C, V>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+        C: FnMut(&Result<T, E>) -> V,
+        V: Into<Verdict>,
+    {
+        self.run_at(Priority::Normal, f, classify)
+    }
+
+    /// [`run`](Self::run) at `priority`: every attempt, retries included, acquires at that
+    /// priority (see [`try_acquire_with`](Self::try_acquire_with)), so a `Low` call is shed
+    /// first when the bulkhead fills and a `Critical` one may use its reserve.
+    ///
+    /// # Errors
+    ///
+    /// As for [`run`](Self::run).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use fusebox_engine::{Breaker, Policy, Priority, RejectReason, RunError};
+    /// # tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap().block_on(async {
+    /// let b = Breaker::new("api", Policy::builder().max_concurrent(1).build()?);
+    /// let held = b.try_acquire()?;
+    /// let low = b.run_with_priority(Priority::Low, || async { Ok::<_, ()>(1) }).await;
+    /// assert!(matches!(low, Err(RunError::Rejected { ref rejected, .. })
+    ///     if rejected.reason() == RejectReason::BulkheadFull));
+    /// let critical = b.run_with_priority(Priority::Critical, || async { Ok::<_, ()>(2) });
+    /// assert_eq!(critical.await.unwrap(), 2);
+    /// # drop(held);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    pub fn run_with_priority<T, E, F, Fut>(
+        &self,
+        priority: Priority,
+        f: F,
+    ) -> impl Future<Output = Result<T, RunError<E>>> + use<T, E, F, Fut>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, E>>,
+    {
+        self.run_at(priority, f, |r: &Result<T, E>| {
+            if r.is_ok() {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            }
+        })
+    }
+
+    /// `run_with` at `priority`.
+    fn run_at<T, E, F, Fut, C, V>(
+        &self,
+        priority: Priority,
         mut f: F,
         mut classify: C,
     ) -> impl Future<Output = Result<T, RunError<E>>> + use<T, E, F, Fut, C, V>
@@ -168,7 +227,7 @@ impl Breaker {
             let mut attempts = 0u32;
             let mut previous_delay = retry.map(|r| r.base()).unwrap_or_default();
             loop {
-                let permit = match breaker.try_acquire() {
+                let permit = match breaker.try_acquire_with(priority) {
                     Ok(permit) => permit,
                     Err(rejected) => return Err(RunError::Rejected { rejected, attempts }),
                 };
