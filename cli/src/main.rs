@@ -171,7 +171,7 @@ struct SimulateArgs {
     /// The scenario file (TOML); without one, the built-in payment-API scenario.
     #[arg(conflicts_with = "named")]
     scenario: Option<PathBuf>,
-    /// A built-in scenario by name (`--scenario list` shows them): payments, chaos.
+    /// A built-in scenario by name (`--scenario list` shows them): payments, overload, chaos.
     #[arg(long = "scenario", value_name = "NAME")]
     named: Option<String>,
     /// Overrides the scenario's seed.
@@ -412,6 +412,7 @@ fn simulate(args: SimulateArgs) -> Result<String, String> {
         scenario.seed = seed;
     }
     let mut policies = vec![(label_of(&scenario), scenario.policy.clone())];
+    policies.extend(scenario.compare.iter().cloned());
     if let Some(path) = &args.compare {
         // A preset's name works too, unless a file of that name exists.
         let p = fusebox_cli::scenario::policy_or_preset(path)?;
@@ -441,6 +442,9 @@ fn simulate(args: SimulateArgs) -> Result<String, String> {
 }
 
 fn label_of(s: &Scenario) -> String {
+    if let Some(label) = &s.policy_label {
+        return label.clone();
+    }
     match s.policy_source.as_str() {
         "inline" | "default" => "policy".to_owned(),
         path => std::path::Path::new(path)

@@ -191,6 +191,10 @@ pub fn text(sim: &Simulation, chart: Option<&str>) -> String {
 
     let _ = writeln!(out);
     summary(&mut out, sim);
+    if !s.compare.is_empty() {
+        let _ = writeln!(out);
+        comparison(&mut out, sim);
+    }
 
     let _ = writeln!(out);
     let _ = writeln!(
@@ -266,6 +270,54 @@ fn timeline(out: &mut String, s: &Scenario, run: &Run, named: bool) {
     }
     if run.transitions.is_empty() {
         let _ = writeln!(out, "  (the breaker never changed state)");
+    }
+}
+
+/// The runs side by side on what a limit is for: goodput, the latency of the calls served,
+/// and the calls shed to keep it; then which run held the p99 lowest.
+fn comparison(out: &mut String, sim: &Simulation) {
+    let seconds = sim
+        .scenario
+        .load
+        .duration
+        .as_secs_f64()
+        .max(f64::MIN_POSITIVE);
+    let runs: Vec<&crate::sim::Run> = sim.runs.iter().chain([&sim.baseline]).collect();
+    let width = runs
+        .iter()
+        .map(|r| r.label.len())
+        .max()
+        .unwrap_or(0)
+        .max(10);
+    let _ = writeln!(
+        out,
+        "{:<width$}  {:>12}  {:>12}  {:>12}  {:>8}  {:>8}",
+        "comparison", "goodput/s", "p50 served", "p99 served", "shed", "failed"
+    );
+    for r in &runs {
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:>12.1}  {:>12}  {:>12}  {:>8}  {:>8}",
+            r.label,
+            r.succeeded as f64 / seconds,
+            fmt_duration(r.success_latency_at(50.0)),
+            fmt_duration(r.success_latency_at(99.0)),
+            r.rejected.total(),
+            r.failed()
+        );
+    }
+    if let Some(best) = sim
+        .runs
+        .iter()
+        .min_by_key(|r| (r.success_latency_at(99.0), std::cmp::Reverse(r.succeeded)))
+    {
+        let _ = writeln!(
+            out,
+            "lowest p99 of served calls: {} ({}, {:.1} successes/s)",
+            best.label,
+            fmt_duration(best.success_latency_at(99.0)),
+            best.succeeded as f64 / seconds
+        );
     }
 }
 

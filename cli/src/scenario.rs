@@ -49,6 +49,11 @@ pub const NAMED: &[(&str, &str, &str)] = &[
         BUILTIN,
     ),
     (
+        "overload",
+        "a latency spike under constant load: a static bulkhead against AIMD, Gradient2 and Vegas",
+        include_str!("../scenarios/overload.toml"),
+    ),
+    (
         "chaos",
         "a chaos experiment: the policy's injected faults trip the breaker, which closes after",
         include_str!("../scenarios/chaos.toml"),
@@ -110,6 +115,11 @@ pub struct Scenario {
     pub capacity: Option<u32>,
     /// The downstream's phases, sorted by start, not overlapping.
     pub phases: Vec<Phase>,
+    /// The policy's label in reports (`policy_label`), if the file gives one.
+    pub policy_label: Option<String>,
+    /// Other policies run side by side with [`policy`](Self::policy), by label: each
+    /// `[compare.<label>]` table's keys over `[policy]`'s.
+    pub compare: Vec<(String, Policy)>,
     /// When the policy's `chaos` is on (the simulator runs on virtual time, so a chaos
     /// `until` does not apply): from `[experiment]`, else the whole run.
     pub experiment: Option<Experiment>,
@@ -502,8 +512,12 @@ struct ScenarioFile {
     description: Option<String>,
     seed: Option<u64>,
     policy_file: Option<String>,
+    policy_label: Option<String>,
     // Checked separately, so that its errors name `policy.<field>`.
     policy: Option<serde::de::IgnoredAny>,
+    // Checked separately: each `[compare.<label>]` is merged over `[policy]`.
+    #[allow(dead_code)]
+    compare: Option<serde::de::IgnoredAny>,
     load: LoadFile,
     downstream: Option<DownstreamFile>,
     #[serde(default)]
@@ -865,6 +879,8 @@ fn validate(
         (Policy::default(), "default".to_owned())
     };
 
+    let compare = compare_policies(doc, raw.policy.is_some())?;
+
     let experiment = match &raw.experiment {
         None => None,
         Some(e) => {
@@ -911,8 +927,58 @@ fn validate(
         baseline,
         capacity,
         phases: phases.into_iter().map(|(_, p)| p).collect(),
+        policy_label: raw.policy_label,
+        compare,
         experiment,
     })
+}
+
+/// The `[compare.<label>]` policies, in file order: each table's keys over `[policy]`'s,
+/// validated as a whole policy, errors at their place in the file.
+fn compare_policies(
+    doc: &Document<'_>,
+    has_policy: bool,
+) -> Result<Vec<(String, Policy)>, Failure> {
+    use toml::de::DeValue;
+    let Some(compare) = doc.get(&path(&["compare"])) else {
+        return Ok(Vec::new());
+    };
+    let DeValue::Table(labels) = compare.get_ref() else {
+        return Err(Failure::Here(doc.at(
+            &path(&["compare"]),
+            "must be a table of policies by label: [compare.<label>]",
+        )));
+    };
+    if !has_policy {
+        return Err(Failure::Here(doc.at(
+            &path(&["compare"]),
+            "compares against an inline [policy]: give one (not policy_file)",
+        )));
+    }
+    let base = match doc.get(&path(&["policy"])).map(|p| p.get_ref()) {
+        Some(DeValue::Table(t)) => t.clone(),
+        _ => return Err(Failure::Here(doc.at(&path(&["policy"]), "must be a table"))),
+    };
+    let mut entries: Vec<_> = labels.iter().collect();
+    entries.sort_by_key(|(k, _)| k.span().start);
+    let mut out = Vec::with_capacity(entries.len());
+    for (label, over) in entries {
+        let at = vec![
+            Seg::Key("compare".to_owned()),
+            Seg::Key(label.get_ref().to_string()),
+        ];
+        let DeValue::Table(keys) = over.get_ref() else {
+            return Err(Failure::Here(doc.at(&at, "must be a table of policy keys")));
+        };
+        let mut merged = base.clone();
+        for (k, v) in keys.iter() {
+            merged.insert(k.clone(), v.clone());
+        }
+        let merged = toml::Spanned::new(over.span(), DeValue::Table(merged));
+        let policy: Policy = doc.deserialize_value(merged, &at)?;
+        out.push((label.get_ref().to_string(), policy));
+    }
+    Ok(out)
 }
 
 fn kind_str(k: KindFile) -> &'static str {

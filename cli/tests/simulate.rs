@@ -215,11 +215,11 @@ fn scenario_list_names_each_built_in_scenario() {
         .lines()
         .filter_map(|l| l.split_whitespace().next())
         .collect();
-    assert_eq!(names[..2], ["payments", "chaos"]);
+    assert_eq!(names[..3], ["payments", "overload", "chaos"]);
     let (_, err, code) = output(fusebox().args(["simulate", "--scenario", "nope"]));
     assert_eq!(code, Some(1));
     assert!(err.contains("no scenario named \"nope\""), "{err}");
-    assert!(err.contains("payments, chaos"), "{err}");
+    assert!(err.contains("payments, overload, chaos"), "{err}");
 }
 
 #[test]
@@ -272,4 +272,53 @@ fn an_experiment_window_is_checked() {
         err.contains("experiment: an experiment needs a policy with chaos"),
         "{err}"
     );
+}
+
+#[test]
+fn overload_compares_a_static_bulkhead_with_each_adaptive_limit() {
+    let (out, err, code) =
+        output(fusebox().args(["simulate", "--scenario", "overload", "--no-chart"]));
+    assert_eq!(code, Some(0), "{err}");
+    let table: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("comparison"))
+        .take(6)
+        .collect();
+    let labels: Vec<&str> = table[1..]
+        .iter()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        labels,
+        ["static", "aimd", "gradient2", "vegas", "no"],
+        "{out}"
+    );
+    let p99 = |label: &str| -> f64 {
+        let row = table.iter().find(|l| l.starts_with(label)).unwrap();
+        let cell = row.split_whitespace().nth(3).unwrap();
+        cell.trim_end_matches("ms").parse().unwrap()
+    };
+    // Under the spike, a limit that follows latency keeps the served calls' p99 below the
+    // static bulkhead's (the simulation is deterministic: this is its result, not a timing).
+    assert!(p99("gradient2") < p99("static"), "{out}");
+    assert!(p99("vegas") < p99("static"), "{out}");
+    assert!(
+        out.contains("lowest p99 of served calls: gradient2"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_compare_table_is_checked_where_it_is_written() {
+    let dir = scratch("compare");
+    let file = dir.join("s.toml");
+    std::fs::write(
+        &file,
+        "[policy]\nmax_concurrent = 10\n[compare.x]\nmax_concurrent = { adaptive = \"fast\" }\n[load]\ncalls_per_sec = 10\nduration = \"10s\"\n",
+    )
+    .unwrap();
+    let (_, err, code) = output(fusebox().args(["simulate", file.to_str().unwrap(), "--no-chart"]));
+    assert_eq!(code, Some(1));
+    assert!(err.contains(":4:"), "{err}");
+    assert!(err.contains("compare.x.max_concurrent"), "{err}");
 }
