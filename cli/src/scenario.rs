@@ -1159,7 +1159,8 @@ mod tests {
         assert_eq!(
             err(&format!("bogus = 1\n{LOAD}")),
             "s.toml:1:1: bogus: unknown key; expected one of `name`, `description`, `seed`, \
-             `policy_file`, `policy`, `load`, `downstream`, `phases`, `experiment`"
+             `policy_file`, `policy_label`, `policy`, `compare`, `load`, `downstream`, `phases`, \
+             `experiment`"
         );
         assert!(
             err(&format!("{LOAD}bogus = 1\n")).starts_with("s.toml:4:1: load.bogus: unknown key")
