@@ -565,16 +565,7 @@ impl Breaker {
         F: FnOnce() -> Result<T, E>,
     {
         let permit = self.try_acquire()?;
-        match f() {
-            Ok(v) => {
-                permit.success();
-                Ok(v)
-            }
-            Err(e) => {
-                permit.failure();
-                Err(CallError::Failed(e))
-            }
-        }
+        settle(permit, f())
     }
 
     /// Like [`call`](Self::call), at `priority` (see
@@ -605,16 +596,7 @@ impl Breaker {
         F: FnOnce() -> Result<T, E>,
     {
         let permit = self.try_acquire_with(priority)?;
-        match f() {
-            Ok(v) => {
-                permit.success();
-                Ok(v)
-            }
-            Err(e) => {
-                permit.failure();
-                Err(CallError::Failed(e))
-            }
-        }
+        settle(permit, f())
     }
 
     /// Like [`call`](Self::call), with `classify` deciding what the result means to the
@@ -955,5 +937,21 @@ impl fmt::Debug for Breaker {
             .field("state", &self.state())
             .field("clock", &self.inner.cold.clock)
             .finish()
+    }
+}
+
+/// Records `result` on `permit` (`Ok` a success, `Err` a failure) and hands it back, an error
+/// as [`CallError::Failed`]: the end of [`Breaker::call`] and its priority variant.
+#[inline(always)]
+fn settle<T, E>(permit: Permit<'_>, result: Result<T, E>) -> Result<T, CallError<E>> {
+    match result {
+        Ok(v) => {
+            permit.success();
+            Ok(v)
+        }
+        Err(e) => {
+            permit.failure();
+            Err(CallError::Failed(e))
+        }
     }
 }
