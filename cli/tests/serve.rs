@@ -159,6 +159,15 @@ fn sighup_reloads_the_file_all_or_nothing() {
     // A broken file is refused: the config in force stays, the server keeps running.
     replace(&config, "[breakers.\"db\"]\nmin_calls = 0\n");
     served.signal("HUP");
+    let refused = served.next_error();
+    assert!(
+        refused.starts_with("error: reload refused, the config in force is kept:"),
+        "{refused}"
+    );
+    assert!(
+        refused.contains(":2:13: breakers.\"db\": min_calls:"),
+        "{refused}"
+    );
     replace(&config, CONFIG);
     served.signal("HUP");
     assert_eq!(

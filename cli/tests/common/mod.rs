@@ -42,13 +42,29 @@ pub struct Served {
     pub url: String,
     /// Its stdout after the first line.
     pub lines: std::sync::mpsc::Receiver<String>,
+    /// Its stderr, line by line.
+    pub errors: std::sync::mpsc::Receiver<String>,
+}
+
+/// Sends each line `from` reads to the returned receiver, from a thread of its own.
+fn line_reader(from: impl std::io::Read + Send + 'static) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(from).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
 }
 
 impl Served {
     /// Starts `fusebox serve ARGS --bind 127.0.0.1:0` and reads its first line, which must be
     /// `listening on http://ADDR`.
     pub fn start(args: &[&str]) -> Served {
-        use std::io::BufRead;
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fusebox"))
             .arg("serve")
             .args(args)
@@ -57,16 +73,7 @@ impl Served {
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("fusebox serve starts");
-        let stdout = child.stdout.take().expect("piped");
-        let (tx, lines) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
+        let lines = line_reader(child.stdout.take().expect("piped"));
         let first = lines
             .recv_timeout(std::time::Duration::from_secs(30))
             .expect("a first line within 30 s");
@@ -74,7 +81,13 @@ impl Served {
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("first line {first:?}"))
             .to_owned();
-        Served { child, url, lines }
+        let errors = line_reader(child.stderr.take().expect("piped"));
+        Served {
+            child,
+            url,
+            lines,
+            errors,
+        }
     }
 
     /// The next stdout line, within 10 s.
@@ -82,6 +95,13 @@ impl Served {
         self.lines
             .recv_timeout(std::time::Duration::from_secs(10))
             .expect("a line within 10 s")
+    }
+
+    /// The next stderr line, within 10 s.
+    pub fn next_error(&self) -> String {
+        self.errors
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("an error line within 10 s")
     }
 
     /// Sends `signal` (e.g. "HUP", "TERM") to the process.
