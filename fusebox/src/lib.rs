@@ -125,7 +125,8 @@ pub use fusebox_fleet as fleet;
 
 pub use fusebox_registry::{
     BreakerSnapshot, CheckError, ConfigError, Counters, Group, GroupMetrics, PolicySource,
-    Registry, RegistryBuilder, RegistryCallError, RegistryConfig, RegistryError, Snapshot,
+    RecordedCall, RecordedOutcome, Registry, RegistryBuilder, RegistryCallError, RegistryConfig,
+    RegistryError, Snapshot,
 };
 
 /// The registry's long-form documentation: names, inheritance, dependencies, pruning, locking.

@@ -60,6 +60,7 @@ mod name;
 mod policy;
 mod prometheus;
 mod prune;
+mod recording;
 #[cfg(feature = "tokio")]
 mod run;
 mod slot;
@@ -73,6 +74,7 @@ pub use fusebox_engine::Counters;
 pub use fusebox_policies::{ConfigError, RegistryConfig};
 pub use group::{Group, GroupMetrics};
 pub use manual::{ManualAction, TTL_EXPIRED_NOTE, UnknownAction};
+pub use recording::{RecordedCall, RecordedOutcome};
 #[cfg(feature = "tokio")]
 pub use run::FailoverError;
 pub use snapshot::{BreakerSnapshot, SNAPSHOT_VERSION, Snapshot};
