@@ -16,6 +16,7 @@ pub mod check;
 pub mod demo;
 pub mod diag;
 pub mod remote;
+pub mod replay;
 pub mod report;
 pub mod rng;
 pub mod scenario;

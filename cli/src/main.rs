@@ -168,12 +168,28 @@ struct StressArgs {
 
 #[derive(Args)]
 struct SimulateArgs {
-    /// The scenario file (TOML); without one, the built-in payment-API scenario.
-    #[arg(conflicts_with = "named")]
+    /// The scenario file (TOML); without one, the built-in payment-API scenario. With
+    /// `--replay`: the policy file (or preset) to replay the recording with (default: the
+    /// default policy).
+    #[arg(conflicts_with = "named", value_name = "SCENARIO.toml|POLICY.toml")]
     scenario: Option<PathBuf>,
     /// A built-in scenario by name (`--scenario list` shows them): payments, overload, chaos.
-    #[arg(long = "scenario", value_name = "NAME")]
+    #[arg(long = "scenario", value_name = "NAME", conflicts_with = "replay")]
     named: Option<String>,
+    /// Replay a recording (JSON Lines, one call per line) instead of a scenario: its arrivals
+    /// as recorded, its downstream second by second as the admitted calls saw it.
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
+    /// The breaker to replay, when the recording holds several.
+    #[arg(long, value_name = "NAME", requires = "replay")]
+    breaker: Option<String>,
+    /// Skip lines of the recording that are not recorded calls (counted in the report)
+    /// instead of stopping at the first.
+    #[arg(long, requires = "replay")]
+    skip_bad_lines: bool,
+    /// Also write the calls of the first policy's run to FILE, as a recording (JSON Lines).
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
     /// Overrides the scenario's seed.
     #[arg(long)]
     seed: Option<u64>,
@@ -403,10 +419,16 @@ fn simulate(args: SimulateArgs) -> Result<String, String> {
             None => Ok(fusebox_cli::scenario::BUILTIN.to_owned()),
         };
     }
-    let mut scenario = match (&args.scenario, &args.named) {
-        (Some(path), _) => Scenario::load(path)?,
-        (None, Some(name)) => Scenario::named(name)?,
-        (None, None) => Scenario::builtin(),
+    let mut scenario = match (&args.replay, &args.scenario, &args.named) {
+        (Some(file), policy, _) => replay_scenario(
+            file,
+            args.breaker.as_deref(),
+            args.skip_bad_lines,
+            policy.as_deref(),
+        )?,
+        (None, Some(path), _) => Scenario::load(path)?,
+        (None, None, Some(name)) => Scenario::named(name)?,
+        (None, None, None) => Scenario::builtin(),
     };
     if let Some(seed) = args.seed {
         scenario.seed = seed;
@@ -425,6 +447,16 @@ fn simulate(args: SimulateArgs) -> Result<String, String> {
         policies.push((label, p));
     }
     let sim = sim::simulate(&scenario, &policies)?;
+    if let Some(path) = &args.record {
+        let calls = sim::record(&scenario, &policies[0].1)?;
+        let mut text = String::with_capacity(calls.len() * 80);
+        for call in &calls {
+            text.push_str(&call.to_json_line());
+            text.push('\n');
+        }
+        std::fs::write(path, text)
+            .map_err(|e| format!("--record: cannot write {}: {e}", path.display()))?;
+    }
     let chart = if args.no_chart {
         None
     } else {
@@ -439,6 +471,30 @@ fn simulate(args: SimulateArgs) -> Result<String, String> {
     } else {
         report::text(&sim, chart.as_deref())
     })
+}
+
+/// The scenario of `--replay FILE [POLICY]`.
+fn replay_scenario(
+    file: &std::path::Path,
+    breaker: Option<&str>,
+    skip_bad_lines: bool,
+    policy: Option<&std::path::Path>,
+) -> Result<Scenario, String> {
+    use fusebox_cli::replay::{BadLines, Replay};
+    let bad = if skip_bad_lines {
+        BadLines::Skip
+    } else {
+        BadLines::Stop
+    };
+    let replay = Replay::load(file, breaker, bad)?;
+    let (policy, source) = match policy {
+        Some(path) => (
+            fusebox_cli::scenario::policy_or_preset(path)?,
+            path.display().to_string(),
+        ),
+        None => (fusebox::Policy::default(), "default".to_owned()),
+    };
+    Ok(replay.into_scenario(policy, source, 1))
 }
 
 fn label_of(s: &Scenario) -> String {

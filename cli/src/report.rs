@@ -43,6 +43,10 @@ fn secs(d: Duration) -> String {
 /// The downstream's timeline: every phase, and the baseline in the gaps.
 fn downstream_rows(s: &Scenario) -> Vec<(Duration, Duration, String)> {
     let mut rows = Vec::new();
+    if s.replay.is_some() {
+        // A replay's downstream is the recording's, second by second: no phases to list.
+        return rows;
+    }
     let mut at = Duration::ZERO;
     let healthy = format!("healthy: {}", describe_up(&s.baseline));
     for p in &s.phases {
@@ -137,24 +141,37 @@ pub fn text(sim: &Simulation, chart: Option<&str>) -> String {
             .map(|d| format!(" ({d})"))
             .unwrap_or_default()
     );
-    let _ = writeln!(
-        out,
-        "seed {}; {} calls/s ({} arrivals) for {}; at most {} in flight; callers give up after {}",
-        s.seed,
-        trim_float(s.load.calls_per_sec),
-        match s.load.arrivals {
-            crate::scenario::Arrivals::Poisson => "poisson",
-            crate::scenario::Arrivals::Uniform => "uniform",
-        },
-        fmt_duration(s.load.duration),
-        s.load.concurrency,
-        fmt_duration(s.load.timeout)
-    );
-
-    let _ = writeln!(out, "\ndownstream");
-    for (from, to, what) in downstream_rows(s) {
-        let span = format!("{} to {}", fmt_duration(from), fmt_duration(to));
-        let _ = writeln!(out, "  {span:<14} {what}");
+    if let Some(replay) = &s.replay {
+        let _ = writeln!(
+            out,
+            "seed {}; the recorded arrivals ({} calls/s on average) over {}; no caller timeout or limit on calls in flight beyond what was recorded",
+            s.seed,
+            trim_float((s.load.calls_per_sec * 10.0).round() / 10.0),
+            fmt_duration(s.load.duration),
+        );
+        let _ = writeln!(out, "\ndownstream (replayed)");
+        for line in replay.describe() {
+            let _ = writeln!(out, "  {line}");
+        }
+    } else {
+        let _ = writeln!(
+            out,
+            "seed {}; {} calls/s ({} arrivals) for {}; at most {} in flight; callers give up after {}",
+            s.seed,
+            trim_float(s.load.calls_per_sec),
+            match s.load.arrivals {
+                crate::scenario::Arrivals::Poisson => "poisson",
+                crate::scenario::Arrivals::Uniform => "uniform",
+            },
+            fmt_duration(s.load.duration),
+            s.load.concurrency,
+            fmt_duration(s.load.timeout)
+        );
+        let _ = writeln!(out, "\ndownstream");
+        for (from, to, what) in downstream_rows(s) {
+            let span = format!("{} to {}", fmt_duration(from), fmt_duration(to));
+            let _ = writeln!(out, "  {span:<14} {what}");
+        }
     }
     if let Some(capacity) = s.capacity {
         let _ = writeln!(
@@ -486,6 +503,19 @@ struct JsonScenario<'a> {
     timeout_s: f64,
     arrivals: crate::scenario::Arrivals,
     downstream: Vec<JsonPhase>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replay: Option<JsonReplay<'a>>,
+}
+
+#[derive(Serialize)]
+struct JsonReplay<'a> {
+    source: &'a str,
+    calls: usize,
+    admitted: u64,
+    rejected: u64,
+    seconds: u64,
+    inferred_seconds: &'a [u64],
+    skipped_lines: u64,
 }
 
 #[derive(Serialize)]
@@ -689,6 +719,15 @@ pub fn json(sim: &Simulation, chart: Option<&str>) -> String {
                     description,
                 })
                 .collect(),
+            replay: s.replay.as_deref().map(|r| JsonReplay {
+                source: &r.source,
+                calls: r.arrivals.len(),
+                admitted: r.admitted,
+                rejected: r.rejected,
+                seconds: r.duration().as_secs(),
+                inferred_seconds: &r.inferred_seconds,
+                skipped_lines: r.skipped_lines,
+            }),
         },
         runs: sim.runs.iter().map(|r| json_run(sim, r)).collect(),
         baseline: json_run(sim, b),

@@ -123,6 +123,9 @@ pub struct Scenario {
     /// When the policy's `chaos` is on (the simulator runs on virtual time, so a chaos
     /// `until` does not apply): from `[experiment]`, else the whole run.
     pub experiment: Option<Experiment>,
+    /// A recording replayed (`simulate --replay`): its arrivals and its downstream, second by
+    /// second, instead of the load's arrivals and the phases.
+    pub replay: Option<std::sync::Arc<crate::replay::Replay>>,
 }
 
 /// A chaos experiment's window, `[experiment] start = "15s", end = "35s"`: the policy's
@@ -930,6 +933,7 @@ fn validate(
         policy_label: raw.policy_label,
         compare,
         experiment,
+        replay: None,
     })
 }
 

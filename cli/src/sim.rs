@@ -27,8 +27,8 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::time::Duration;
 
 use fusebox::{
-    Breaker, CHAOS_KIND, Failure, ManualClock, Metrics, Permit, Policy, RejectReason, State,
-    TransitionReason,
+    Breaker, CHAOS_KIND, Failure, ManualClock, Metrics, Permit, Policy, RecordedCall,
+    RecordedOutcome, RejectReason, State, TransitionReason,
 };
 use hdrhistogram::Histogram;
 
@@ -176,6 +176,9 @@ pub struct Run {
     pub metrics: Option<Metrics>,
     /// When the last call finished.
     pub finished_at: Duration,
+    /// Every call as a recording would hold it, in the order the calls ended (rejected calls
+    /// end at once): filled by [`record`] only.
+    pub calls: Vec<RecordedCall>,
 }
 
 impl Run {
@@ -245,10 +248,10 @@ pub struct Simulation {
 /// ```
 pub fn simulate(scenario: &Scenario, policies: &[(String, Policy)]) -> Result<Simulation, String> {
     let bucket = bucket_width(scenario.load.duration);
-    let baseline = run(scenario, None, "no breaker", bucket)?;
+    let baseline = run(scenario, None, "no breaker", bucket, false)?;
     let runs = policies
         .iter()
-        .map(|(label, p)| run(scenario, Some(p), label, bucket))
+        .map(|(label, p)| run(scenario, Some(p), label, bucket, false))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(Simulation {
         scenario: scenario.clone(),
@@ -256,6 +259,58 @@ pub fn simulate(scenario: &Scenario, policies: &[(String, Policy)]) -> Result<Si
         runs,
         baseline,
     })
+}
+
+/// Runs `scenario` with a breaker on `policy` and returns every call as a recording holds
+/// it: the calls `fusebox simulate --record` writes, sorted by arrival.
+///
+/// # Errors
+///
+/// As [`simulate`].
+///
+/// ```
+/// use fusebox_cli::{scenario::Scenario, sim::record};
+/// let s = Scenario::builtin();
+/// let calls = record(&s, &s.policy).unwrap();
+/// assert!(calls.iter().any(|c| c.outcome == fusebox::RecordedOutcome::Rejected));
+/// assert!(calls.windows(2).all(|w| w[0].t_ms <= w[1].t_ms));
+/// ```
+pub fn record(scenario: &Scenario, policy: &Policy) -> Result<Vec<RecordedCall>, String> {
+    let bucket = bucket_width(scenario.load.duration);
+    let mut calls = run(scenario, Some(policy), "recording", bucket, true)?.calls;
+    calls.sort_by(|a, b| a.t_ms.total_cmp(&b.t_ms));
+    Ok(calls)
+}
+
+/// Runs `scenario` once with a breaker on `policy`, without the baseline run: what a search
+/// over policies needs from each candidate.
+///
+/// # Errors
+///
+/// As [`simulate`].
+pub fn run_policy(scenario: &Scenario, policy: &Policy, label: &str) -> Result<Run, String> {
+    run(
+        scenario,
+        Some(policy),
+        label,
+        bucket_width(scenario.load.duration),
+        false,
+    )
+}
+
+/// Runs `scenario` once without a breaker.
+///
+/// # Errors
+///
+/// As [`simulate`].
+pub fn run_baseline(scenario: &Scenario) -> Result<Run, String> {
+    run(
+        scenario,
+        None,
+        "no breaker",
+        bucket_width(scenario.load.duration),
+        false,
+    )
 }
 
 /// A round bucket width giving at most 120 buckets.
@@ -365,6 +420,8 @@ struct Engine<'s, 'b> {
     arrival_clock: f64,
     /// Attempts chaos has drawn for: the index of the next one's draws.
     chaos_draws: u64,
+    /// Whether to keep every call in [`Run::calls`].
+    record: bool,
     run: Run,
 }
 
@@ -389,6 +446,10 @@ impl<'b> Engine<'_, 'b> {
     /// `u64::MAX`.
     fn respond(&self, id: u64, at: u64) -> (u64, bool) {
         let (u_error, u_latency) = call_draws(self.s.seed, id);
+        if let Some(replay) = &self.s.replay {
+            let answer = replay.answer(at, u_latency);
+            return (answer.latency, answer.fails);
+        }
         match self.s.behaviour_at(Duration::from_nanos(at)) {
             Behaviour::Up(up) => (up.latency.sample_nanos(u_latency), u_error < up.error_rate),
             Behaviour::Down { fail_after } => (fail_after.map_or(u64::MAX, nanos), true),
@@ -409,6 +470,15 @@ impl<'b> Engine<'_, 'b> {
                 Ok(p) => Some(p),
                 Err(rejected) => {
                     self.run.rejected.add(rejected.reason());
+                    if self.record {
+                        self.run.calls.push(RecordedCall {
+                            t_ms: now as f64 / 1e6,
+                            breaker: self.s.name.clone(),
+                            outcome: RecordedOutcome::Rejected,
+                            duration_ms: None,
+                            reason: Some(rejected.reason().as_label().to_owned()),
+                        });
+                    }
                     self.run.latency.saturating_record(0);
                     if doomed {
                         self.run.saved += 1;
@@ -506,6 +576,19 @@ impl<'b> Engine<'_, 'b> {
 
     fn finish(&mut self, call: Call<'b>, end: End, now: u64) {
         let took = now - call.arrival;
+        if self.record {
+            self.run.calls.push(RecordedCall {
+                t_ms: call.arrival as f64 / 1e6,
+                breaker: self.s.name.clone(),
+                outcome: if end == End::Success {
+                    RecordedOutcome::Success
+                } else {
+                    RecordedOutcome::Failure
+                },
+                duration_ms: Some(took as f64 / 1e6),
+                reason: None,
+            });
+        }
         let micros = took.div_ceil(1_000);
         self.run.latency.saturating_record(micros);
         match end {
@@ -584,6 +667,12 @@ impl<'b> Engine<'_, 'b> {
 
     /// Schedules call `id`, if it arrives before the load ends.
     fn schedule_arrival(&mut self, id: u64) {
+        if let Some(replay) = &self.s.replay {
+            if let Some(&at) = replay.arrivals.get(id as usize) {
+                self.push(at, Kind::Arrival(id));
+            }
+            return;
+        }
         let gap_nanos = 1e9 / self.s.load.calls_per_sec;
         let at = match self.s.load.arrivals {
             Arrivals::Uniform => id as f64 * gap_nanos,
@@ -604,6 +693,7 @@ fn run(
     policy: Option<&Policy>,
     label: &str,
     bucket: Duration,
+    record: bool,
 ) -> Result<Run, String> {
     let clock = ManualClock::new();
     let breaker = policy.map(|p| Breaker::with_clock(s.name.as_str(), p.clone(), clock.clone()));
@@ -627,6 +717,7 @@ fn run(
         arrivals_rng: SplitMix64::new(s.seed ^ 0x6172_7269_7661_6c73),
         arrival_clock: 0.0,
         chaos_draws: 0,
+        record,
         run: Run {
             label: label.to_owned(),
             policy: policy.cloned(),
@@ -653,6 +744,7 @@ fn run(
             buckets: vec![Bucket::default(); duration.div_ceil(bucket_ns) as usize],
             metrics: None,
             finished_at: Duration::ZERO,
+            calls: Vec::new(),
         },
     };
     e.schedule_arrival(0);
