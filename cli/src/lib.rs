@@ -23,3 +23,4 @@ pub mod scenario;
 pub mod serve;
 pub mod sim;
 pub mod stress;
+pub mod tune;

@@ -25,6 +25,14 @@ struct Cli {
 enum Command {
     /// Run a failure scenario on a virtual clock: a breaker against no breaker.
     Simulate(SimulateArgs),
+    /// Search thresholds on a scenario or a replayed recording: the Pareto front of failed
+    /// calls against healthy calls rejected, and the recommended policy as TOML.
+    ///
+    /// Each candidate is simulated on the same scenario with the same draws, in parallel
+    /// across cores; the same --seed gives the same search. The starting policy (the
+    /// scenario's, or --policy) is a candidate, so the recommendation never does worse than
+    /// it on the objective.
+    Tune(TuneArgs),
     /// Validate policy files and registry config files.
     Check(CheckArgs),
     /// Hammer breakers from real threads on the real clock, then check the books.
@@ -134,6 +142,48 @@ struct ApplyArgs {
 }
 
 #[derive(Args)]
+struct TuneArgs {
+    /// The scenario file (TOML); without one (and without --replay), the built-in scenario.
+    #[arg(conflicts_with_all = ["named", "replay"], value_name = "SCENARIO.toml")]
+    scenario: Option<PathBuf>,
+    /// A built-in scenario by name: payments, overload, chaos.
+    #[arg(long = "scenario", value_name = "NAME", conflicts_with = "replay")]
+    named: Option<String>,
+    /// Tune on a recording (JSON Lines) replayed, instead of a scenario.
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
+    /// The breaker to replay, when the recording holds several.
+    #[arg(long, value_name = "NAME", requires = "replay")]
+    breaker: Option<String>,
+    /// Skip malformed lines of the recording instead of stopping at the first.
+    #[arg(long, requires = "replay")]
+    skip_bad_lines: bool,
+    /// The starting policy (file or preset) instead of the scenario's (a replay's default:
+    /// the default policy).
+    #[arg(long, value_name = "POLICY.toml|PRESET")]
+    policy: Option<PathBuf>,
+    /// Candidates to simulate, the starting policy included.
+    #[arg(long, default_value_t = 200)]
+    budget: usize,
+    /// The seed of the search's draws.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// How to weigh failed calls against healthy calls rejected: `time` (caller time lost),
+    /// `calls` (one each), or `failed=W1,rejected=W2`.
+    #[arg(long, default_value = "time")]
+    objective: String,
+    /// Also write the recommended policy to FILE.
+    #[arg(long, value_name = "FILE")]
+    write: Option<PathBuf>,
+    /// Where to write the chart (SVG); by default fusebox-tune.svg in the temp directory.
+    #[arg(long, value_name = "OUT.svg")]
+    chart: Option<PathBuf>,
+    /// Write no chart.
+    #[arg(long, conflicts_with = "chart")]
+    no_chart: bool,
+}
+
+#[derive(Args)]
 struct CheckArgs {
     /// Policy files, registry config files (with `[defaults]` or `[breakers."name"]`), or
     /// simulate scenarios (with `[load]`).
@@ -226,6 +276,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Simulate(args) => simulate(args).map(|out| (out, true)),
+        Command::Tune(args) => tune(args).map(|out| (out, true)),
         Command::Check(args) => Ok(check(&args)),
         Command::Stress(args) => stress(&args),
         Command::Serve(args) => serve(args).map(|()| (String::new(), true)),
@@ -471,6 +522,48 @@ fn simulate(args: SimulateArgs) -> Result<String, String> {
     } else {
         report::text(&sim, chart.as_deref())
     })
+}
+
+fn tune(args: TuneArgs) -> Result<String, String> {
+    use fusebox_cli::tune::{self, Objective, TuneOptions};
+    let objective = Objective::parse(&args.objective)?;
+    let mut scenario = match (&args.replay, &args.scenario, &args.named) {
+        (Some(file), _, _) => replay_scenario(
+            file,
+            args.breaker.as_deref(),
+            args.skip_bad_lines,
+            args.policy.as_deref(),
+        )?,
+        (None, Some(path), _) => Scenario::load(path)?,
+        (None, None, Some(name)) => Scenario::named(name)?,
+        (None, None, None) => Scenario::builtin(),
+    };
+    if let (Some(path), None) = (&args.policy, &args.replay) {
+        scenario.policy = fusebox_cli::scenario::policy_or_preset(path)?;
+        scenario.policy_source = path.display().to_string();
+    }
+    let tuning = tune::tune(
+        &scenario,
+        TuneOptions {
+            budget: args.budget,
+            seed: args.seed,
+            objective,
+        },
+    )?;
+    if let Some(path) = &args.write {
+        std::fs::write(path, tune::report::policy_file(&tuning))
+            .map_err(|e| format!("--write: cannot write {}: {e}", path.display()))?;
+    }
+    let chart = if args.no_chart {
+        None
+    } else {
+        let path = args
+            .chart
+            .unwrap_or_else(|| std::env::temp_dir().join("fusebox-tune.svg"));
+        tune::chart::write(&tuning, &path)?;
+        Some(path.display().to_string())
+    };
+    Ok(tune::report::text(&tuning, chart.as_deref()))
 }
 
 /// The scenario of `--replay FILE [POLICY]`.
