@@ -73,6 +73,8 @@ fn draw(t: &Tuning, root: &Area<'_>) -> Result<(), Box<dyn std::error::Error>> {
         .label_style((FONT, 12))
         .x_desc("failed calls sent to the downstream")
         .y_desc("healthy calls rejected")
+        .x_label_formatter(&|v| format!("{v:.0}"))
+        .y_label_formatter(&|v| format!("{v:.0}"))
         .light_line_style(WHITE)
         .draw()?;
     chart
