@@ -1,5 +1,5 @@
 //! Adaptive limits: a closed call on a breaker with an adaptive bulkhead (AIMD, which reads
-//! no clock, and Gradient2, which reads it at acquire and completion) against a static
+//! no clock; Gradient2 and Vegas, which time one admission in 8 per thread) against a static
 //! bulkhead and no bulkhead, with the floor in the same run.
 //!
 //! `cargo bench -p fusebox-benches --bench adaptive`
@@ -45,6 +45,10 @@ fn adaptive(c: &mut criterion::Criterion) {
     g.bench_function("closed call, adaptive gradient2", |b| {
         b.iter(|| black_box(consume(black_box(&gradient2).call(|| Ok(black_box(1u32))))))
     });
+    let vegas = breaker(builder().adaptive_limit(limit(LimitAlgorithm::Vegas)));
+    g.bench_function("closed call, adaptive vegas", |b| {
+        b.iter(|| black_box(consume(black_box(&vegas).call(|| Ok(black_box(1u32))))))
+    });
     g.bench_function(
         "closed call, adaptive gradient2, call_with_priority(Low)",
         |b| {
@@ -55,7 +59,7 @@ fn adaptive(c: &mut criterion::Criterion) {
             })
         },
     );
-    for b in [&none, &fixed, &aimd, &gradient2] {
+    for b in [&none, &fixed, &aimd, &gradient2, &vegas] {
         assert_eq!(b.metrics().rejected, 0);
     }
     assert_eq!(aimd.metrics().limit, Some(64));

@@ -83,7 +83,7 @@
 //! | rejection while open, other clocks | 1 |
 //! | recovering | 1 per acquire |
 //! | adaptive limit, AIMD | 0 |
-//! | adaptive limit, Gradient2 or Vegas | 2 (acquire, completion); the acquire's read shared with a slow-call rule, the histogram or the rate limit |
+//! | adaptive limit, Gradient2 or Vegas | 2 (acquire, completion) on one admission in 8 per thread, 0 on the others: ¼ a call on average; every call when a slow-call rule or the histogram times it anyway |
 //!
 //! # Adaptive limits
 //!
@@ -94,14 +94,18 @@
 //! **Samples.** Every permit that holds a bulkhead slot and is recorded as a success or a
 //! failure is one sample: a *drop* if it failed (a `run` timeout is a failure), *busy* if the
 //! calls in flight as it completed (itself included) were at least half the limit, and, for
-//! Gradient2 and Vegas, its latency from its acquire on the breaker's clock (capped at about
-//! 36 minutes a call). Ignored and dropped permits, and a disabled breaker's calls, are no
-//! samples; a permit acquired before the policy asked for latency is none either.
+//! Gradient2 and Vegas, if it was timed, its latency from its acquire on the breaker's clock
+//! (capped at about 34 seconds a call). Each thread times one admission in 8 on such breakers
+//! (a thread-local count), so the clock costs a quarter of a read per call; a permit timed
+//! for a slow-call rule or the latency histogram always gives its latency. Ignored and
+//! dropped permits, and a disabled breaker's calls, are no samples.
 //!
 //! **Windows.** Samples go into one atomic window word; the sample that makes it 32 calls
 //! takes it whole (the same compare-exchange empties it) and that thread alone recomputes the
-//! limit from the window: its calls, drops, busy calls and mean latency. Windows are counted
-//! in calls, not time, so a breaker with no traffic keeps its limit, and AIMD needs no clock.
+//! limit from the window: its calls, drops, busy calls and the mean latency of its timed
+//! calls (a window with none keeps its limit but for its drops: Gradient2 × 0.9, Vegas
+//! `− l`). Windows are counted in calls, not time, so a breaker with no traffic keeps its
+//! limit, and AIMD needs no clock.
 //! The new limit is clamped to `[min, max]`, kept to 1/128 between windows, and its integer
 //! part is the limit in force.
 //!

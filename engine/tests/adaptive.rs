@@ -250,7 +250,7 @@ fn a_swap_keeps_the_learned_limit_only_for_the_same_adaptive_limit() {
 }
 
 #[test]
-fn aimd_reads_no_clock_and_gradient2_reads_it_at_acquire_and_completion() {
+fn aimd_reads_no_clock_and_gradient2_times_one_call_in_eight() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -261,7 +261,13 @@ fn aimd_reads_no_clock_and_gradient2_reads_it_at_acquire_and_completion() {
             self.0.fetch_add(1, Ordering::Relaxed)
         }
     }
-    for (algorithm, reads) in [(LimitAlgorithm::Aimd, 0), (LimitAlgorithm::Gradient2, 2)] {
+    // 64 calls on this test's own thread: a timed call reads the clock at acquire and at
+    // completion, and the thread times every 8th admission.
+    for (algorithm, reads) in [
+        (LimitAlgorithm::Aimd, 0),
+        (LimitAlgorithm::Gradient2, 16),
+        (LimitAlgorithm::Vegas, 16),
+    ] {
         let clock = Counting::default();
         let policy = Policy::builder()
             .adaptive_limit(AdaptiveLimit::new(algorithm))
@@ -269,7 +275,9 @@ fn aimd_reads_no_clock_and_gradient2_reads_it_at_acquire_and_completion() {
             .unwrap();
         let b = Breaker::with_clock("dep", policy, clock.clone());
         let before = clock.0.load(Ordering::Relaxed);
-        b.call(|| Ok::<_, ()>(())).unwrap();
+        for _ in 0..64 {
+            b.call(|| Ok::<_, ()>(())).unwrap();
+        }
         assert_eq!(
             clock.0.load(Ordering::Relaxed) - before,
             reads,

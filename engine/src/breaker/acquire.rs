@@ -38,10 +38,9 @@ const TIMED_OR_BOUNDED: Flags = Flags::SLOW
     .union(Flags::BULKHEAD)
     .union(Flags::RATE_LIMIT);
 
-/// The rules whose permits carry their start time.
-const TIMED: Flags = Flags::SLOW
-    .union(Flags::LATENCY)
-    .union(Flags::ADAPTIVE_TIMED);
+/// The rules whose every permit carries its start time (an adaptive limit that reads latency
+/// times only some: see `adaptive::time_this_admission`).
+const TIMED: Flags = Flags::SLOW.union(Flags::LATENCY);
 
 impl Inner {
     /// `Breaker::try_acquire`: [`try_acquire_with`](Self::try_acquire_with) at `Normal`
@@ -249,7 +248,11 @@ impl Inner {
                 return Err(self.reject(RejectReason::RateLimited, word, retry));
             }
         }
-        let start = if flags.intersects(TIMED) {
+        let timed = flags.intersects(TIMED)
+            || (flags.contains(Flags::ADAPTIVE_TIMED)
+                && bulkhead
+                && super::adaptive::time_this_admission());
+        let start = if timed {
             now.unwrap_or_else(|| self.cold.clock.now())
         } else {
             NOT_TIMED

@@ -31,16 +31,18 @@ pub(crate) struct WindowSamples {
     pub(crate) drops: u32,
     /// Calls that completed with in-flight calls at least half the limit.
     pub(crate) busy: u32,
-    /// The sum of the calls' latencies, in clock nanoseconds (0 for AIMD, which reads no
-    /// clock).
+    /// Calls whose latency was measured (none for AIMD, which reads no clock; one admission
+    /// in [`TIMED_EVERY`](super::TIMED_EVERY) per thread for Gradient2 and Vegas).
+    pub(crate) timed: u32,
+    /// The sum of the timed calls' latencies, in clock nanoseconds.
     pub(crate) latency_nanos: u64,
 }
 
 impl WindowSamples {
-    /// The window's mean round-trip time in nanoseconds, at least 1 (a manual clock that
-    /// never moves measures 0).
-    pub(crate) fn rtt(&self) -> f64 {
-        (self.latency_nanos as f64 / f64::from(self.calls.max(1))).max(1.0)
+    /// The mean round-trip time of the window's timed calls in nanoseconds, at least 1 (a
+    /// manual clock that never moves measures 0); `None` if no call was timed.
+    pub(crate) fn rtt(&self) -> Option<f64> {
+        (self.timed > 0).then(|| (self.latency_nanos as f64 / f64::from(self.timed)).max(1.0))
     }
 }
 
@@ -118,6 +120,9 @@ pub(crate) fn aimd(s: LimitState, w: &WindowSamples, bounds: Bounds) -> LimitSta
 /// times out at the same latency looks healthy (gradient 1) and the limit climbs to `max`.
 /// Here a window with any drop multiplies the limit by 0.9, as AIMD does, and leaves the long
 /// RTT as it was (a timed-out call's latency is the timeout, not the dependency's).
+///
+/// A window with no timed call (each thread times one admission in
+/// [`TIMED_EVERY`](super::TIMED_EVERY)) has no RTT: the limit stays, but for the drop rule.
 pub(crate) fn gradient2(s: LimitState, w: &WindowSamples, bounds: Bounds) -> LimitState {
     if w.drops > 0 {
         return LimitState {
@@ -125,7 +130,9 @@ pub(crate) fn gradient2(s: LimitState, w: &WindowSamples, bounds: Bounds) -> Lim
             rtt: s.rtt,
         };
     }
-    let short = w.rtt();
+    let Some(short) = w.rtt() else {
+        return s;
+    };
     let mut long = if s.rtt > 0.0 {
         let factor = 2.0 / (GRADIENT_LONG_WINDOWS + 1.0);
         s.rtt * (1.0 - factor) + short * factor
@@ -165,14 +172,28 @@ fn log10(limit: f64) -> f64 {
 /// - else, with `queue = ⌈limit · (1 − no_load / rtt)⌉` and `L = log10(limit)`: `queue ≤ L`
 ///   adds `6·L`, `queue < 3·L` adds `L`, `queue > 6·L` subtracts `L`, else the limit stays.
 ///
-/// `log10` is `max(1, ⌊log10(limit)⌋)`.
+/// `log10` is `max(1, ⌊log10(limit)⌋)`. A window with no timed call has no RTT: only its
+/// drops count (`limit − log10(limit)`), and a probe waits for a window that has one.
 pub(crate) fn vegas(
     s: LimitState,
     w: &WindowSamples,
     calls_since_probe: u64,
     bounds: Bounds,
 ) -> (LimitState, bool) {
-    let rtt = w.rtt();
+    let Some(rtt) = w.rtt() else {
+        let limit = if w.drops > 0 {
+            s.limit - log10(s.limit)
+        } else {
+            s.limit
+        };
+        return (
+            LimitState {
+                limit: bounds.clamp(limit),
+                rtt: s.rtt,
+            },
+            false,
+        );
+    };
     if s.rtt > 0.0 && calls_since_probe as f64 >= VEGAS_PROBE_MULTIPLIER * s.limit {
         return (
             LimitState {
@@ -236,6 +257,7 @@ mod tests {
             calls: 32,
             drops,
             busy: if busy { 32 } else { 0 },
+            timed: 32,
             latency_nanos: 32 * rtt_ms * 1_000_000,
         }
     }
@@ -380,7 +402,21 @@ mod tests {
 
     #[test]
     fn a_window_on_a_clock_that_never_moves_has_an_rtt_of_one() {
-        assert_eq!(window(0, 0, true).rtt(), 1.0);
-        assert_eq!(WindowSamples::default().rtt(), 1.0);
+        assert_eq!(window(0, 0, true).rtt(), Some(1.0));
+        assert_eq!(WindowSamples::default().rtt(), None);
+    }
+
+    #[test]
+    fn a_window_without_a_timed_call_keeps_the_limit_but_for_drops() {
+        let untimed = |drops| WindowSamples {
+            timed: 0,
+            latency_nanos: 0,
+            ..window(0, drops, true)
+        };
+        let s = state(26.0, 1e7);
+        assert_eq!(gradient2(s, &untimed(0), BOUNDS), s);
+        assert!((gradient2(s, &untimed(1), BOUNDS).limit - 26.0 * BACKOFF).abs() < 1e-9);
+        assert_eq!(vegas(s, &untimed(0), 1_000_000, BOUNDS), (s, false));
+        assert_eq!(vegas(s, &untimed(1), 0, BOUNDS).0.limit, 25.0);
     }
 }

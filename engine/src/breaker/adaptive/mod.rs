@@ -7,10 +7,18 @@
 //! Each call that completes on a breaker with an adaptive limit (a permit holding a bulkhead
 //! slot, recorded as a success or a failure; ignored calls and a disabled breaker's calls are
 //! no samples) adds itself to the window word: one call, a drop if it failed (timeouts are
-//! failures), busy if the calls in flight as it completed were at least half the limit, and
-//! its latency from its acquire (Gradient2 and Vegas; AIMD reads no clock). The call that
-//! fills the window ([`WINDOW_CALLS`](word::WINDOW_CALLS) calls) takes it whole and
-//! recomputes the limit.
+//! failures), busy if the calls in flight as it completed were at least half the limit, and,
+//! if it was timed, its latency from its acquire. The call that fills the window
+//! ([`WINDOW_CALLS`](word::WINDOW_CALLS) calls) takes it whole and recomputes the limit.
+//!
+//! **Which calls are timed.** AIMD reads no clock. Gradient2 and Vegas need a round-trip
+//! time, which costs a clock read at acquire and one at completion; each thread times one
+//! of every [`TIMED_EVERY`] admissions it makes (a thread-local count, no shared atomic), so
+//! a window of 32 calls averages 4 timed ones, and the clock costs a quarter of a read per
+//! call. A window with no timed call keeps its limit but for its drops. Every call still
+//! counts as a drop or not: an overload shows in the next window whether or not it was timed.
+//! A permit timed for another rule (a slow-call rule, the latency histogram) always gives
+//! its latency.
 //!
 //! # Synchronization
 //!
@@ -40,6 +48,31 @@ use super::permit::NOT_TIMED;
 use crate::error::Outcome;
 use crate::sync::{AtomicU64, Ordering};
 use algorithm::{LimitState, WindowSamples};
+
+/// Gradient2 and Vegas time one admission in this many per thread (every one in loom
+/// models, which run their threads on one OS thread).
+#[cfg(not(loom))]
+pub(crate) const TIMED_EVERY: u32 = 8;
+/// Gradient2 and Vegas time one admission in this many per thread (every one in loom
+/// models, which run their threads on one OS thread).
+#[cfg(loom)]
+pub(crate) const TIMED_EVERY: u32 = 1;
+
+std::thread_local! {
+    /// Admissions this thread made on breakers whose adaptive limit reads latency.
+    static ADMISSIONS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Whether this thread times the admission it is making for an adaptive limit: one in
+/// [`TIMED_EVERY`], counted per thread over every such breaker.
+#[inline]
+pub(super) fn time_this_admission() -> bool {
+    ADMISSIONS.with(|n| {
+        let next = n.get().wrapping_add(1);
+        n.set(next);
+        next % TIMED_EVERY == 0
+    })
+}
 
 /// The adaptive limit's state, in a breaker's extras.
 pub(super) struct AdaptiveLimiter {
@@ -204,15 +237,10 @@ impl Inner {
         let Some(limiter) = self.adaptive() else {
             return;
         };
-        let latency = if flags.contains(Flags::ADAPTIVE_TIMED) {
-            // A permit acquired before the limit needed the clock has no start.
-            if start == NOT_TIMED {
-                return;
-            }
-            self.cold.clock.now().saturating_sub(start)
-        } else {
-            0
-        };
+        // Untimed: AIMD, an admission this thread did not time, or a permit acquired before
+        // the limit needed the clock.
+        let latency = (flags.contains(Flags::ADAPTIVE_TIMED) && start != NOT_TIMED)
+            .then(|| self.cold.clock.now().saturating_sub(start));
         let busy = u64::from(in_flight) * 2 >= u64::from(limiter.limit());
         if let Some(w) = limiter.add(word::sample(drop, busy, latency)) {
             limiter.close(&w);

@@ -2,8 +2,9 @@
 //! (the atomics that hold them are in mod.rs):
 //!
 //! - the **window word**: the calls of the window being filled, their drops, how many were
-//!   busy (completed with in-flight calls at least half the limit) and their summed latency;
-//!   a call adds to it whole, and the call that fills it takes it whole ([`add`]);
+//!   busy (completed with in-flight calls at least half the limit), how many were timed and
+//!   the timed ones' summed latency; a call adds to it whole, and the call that fills it
+//!   takes it whole ([`add`]);
 //! - the **limit word**: the limit in force (fixed point, 1/128), the algorithm's RTT (an
 //!   `f32` less its sign and low 7 mantissa bits) and the generation of the configuration it
 //!   belongs to;
@@ -22,26 +23,28 @@ pub(crate) const WINDOW_CALLS: u32 = 32;
 #[cfg(loom)]
 pub(crate) const WINDOW_CALLS: u32 = 2;
 
-/// Bits of each count in the window word: calls, drops and busy calls.
+/// Bits of each count in the window word: calls, drops, busy calls and timed calls.
 const COUNT_BITS: u32 = 6;
 const COUNT_MASK: u64 = (1 << COUNT_BITS) - 1;
 const DROPS_SHIFT: u32 = COUNT_BITS;
 const BUSY_SHIFT: u32 = 2 * COUNT_BITS;
-const LATENCY_SHIFT: u32 = 3 * COUNT_BITS;
-/// The longest latency one call contributes (about 36 minutes): a window's worth of such
-/// calls fills the 46 bits of the sum exactly.
+const TIMED_SHIFT: u32 = 3 * COUNT_BITS;
+const LATENCY_SHIFT: u32 = 4 * COUNT_BITS;
+/// The longest latency one call contributes (about 34 seconds; a longer call counts as
+/// this long): a window's worth of such calls fills the 40 bits of the sum exactly.
 pub(crate) const MAX_CALL_NANOS: u64 = ((1 << (64 - LATENCY_SHIFT)) - 1) / WINDOW_CALLS as u64;
 
 // A full window's counts fit their fields: a window is taken by the call that fills it, so
 // no count passes `WINDOW_CALLS`.
 const _: () = assert!(WINDOW_CALLS <= COUNT_MASK as u32);
 
-/// One completed call as an addend of the window word.
+/// One completed call as an addend of the window word; `latency_nanos` if it was timed.
 #[inline]
-pub(crate) fn sample(drop: bool, busy: bool, latency_nanos: u64) -> u64 {
+pub(crate) fn sample(drop: bool, busy: bool, latency_nanos: Option<u64>) -> u64 {
     1 | u64::from(drop) << DROPS_SHIFT
         | u64::from(busy) << BUSY_SHIFT
-        | latency_nanos.min(MAX_CALL_NANOS) << LATENCY_SHIFT
+        | u64::from(latency_nanos.is_some()) << TIMED_SHIFT
+        | latency_nanos.unwrap_or(0).min(MAX_CALL_NANOS) << LATENCY_SHIFT
 }
 
 /// The window word after one more call `sample`: if that call fills the window, the word
@@ -63,6 +66,7 @@ pub(crate) fn window(word: u64) -> WindowSamples {
         calls: (word & COUNT_MASK) as u32,
         drops: (word >> DROPS_SHIFT & COUNT_MASK) as u32,
         busy: (word >> BUSY_SHIFT & COUNT_MASK) as u32,
+        timed: (word >> TIMED_SHIFT & COUNT_MASK) as u32,
         latency_nanos: word >> LATENCY_SHIFT,
     }
 }
@@ -152,20 +156,23 @@ mod tests {
         let mut word = 0;
         let mut expected = WindowSamples::default();
         for i in 0..WINDOW_CALLS - 1 {
-            let (next, full) = add(word, sample(i % 3 == 0, i % 2 == 0, u64::from(i) * 1000));
+            let timed = (i % 4 == 0).then_some(u64::from(i) * 1000);
+            let (next, full) = add(word, sample(i % 3 == 0, i % 2 == 0, timed));
             assert_eq!(full, None);
             word = next;
             expected.calls += 1;
             expected.drops += u32::from(i % 3 == 0);
             expected.busy += u32::from(i % 2 == 0);
-            expected.latency_nanos += u64::from(i) * 1000;
+            expected.timed += u32::from(timed.is_some());
+            expected.latency_nanos += timed.unwrap_or(0);
             assert_eq!(window(word), expected);
         }
-        let (next, full) = add(word, sample(true, true, 7));
+        let (next, full) = add(word, sample(true, true, Some(7)));
         assert_eq!(next, 0);
         expected.calls += 1;
         expected.drops += 1;
         expected.busy += 1;
+        expected.timed += 1;
         expected.latency_nanos += 7;
         assert_eq!(full, Some(expected));
     }
@@ -174,15 +181,15 @@ mod tests {
     fn the_longest_calls_fill_a_window_without_carrying() {
         let mut word = 0;
         for _ in 0..WINDOW_CALLS - 1 {
-            word = add(word, sample(true, true, u64::MAX)).0;
+            word = add(word, sample(true, true, Some(u64::MAX))).0;
         }
-        let full = add(word, sample(true, true, u64::MAX)).1.unwrap();
+        let full = add(word, sample(true, true, Some(u64::MAX))).1.unwrap();
         assert_eq!(
-            (full.calls, full.drops, full.busy),
-            (WINDOW_CALLS, WINDOW_CALLS, WINDOW_CALLS)
+            (full.calls, full.drops, full.busy, full.timed),
+            (WINDOW_CALLS, WINDOW_CALLS, WINDOW_CALLS, WINDOW_CALLS)
         );
         assert_eq!(full.latency_nanos, MAX_CALL_NANOS * u64::from(WINDOW_CALLS));
-        const { assert!(MAX_CALL_NANOS > 30 * 60 * 1_000_000_000) };
+        const { assert!(MAX_CALL_NANOS > 30 * 1_000_000_000) };
     }
 
     #[test]
