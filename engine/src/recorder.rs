@@ -239,12 +239,14 @@ pub struct CallRecorder {
 }
 
 impl CallRecorder {
-    /// The largest capacity [`new`](Self::new) accepts: ten million calls, about 640 MB.
+    /// The largest capacity [`new`](Self::new) accepts: ten million calls, about 640 MB
+    /// ([`MAX_RECORD_CAPACITY`](fusebox_policies::MAX_RECORD_CAPACITY), the config file's
+    /// limit).
     ///
     /// ```
     /// assert_eq!(fusebox_engine::CallRecorder::MAX_CAPACITY, 10_000_000);
     /// ```
-    pub const MAX_CAPACITY: usize = 10_000_000;
+    pub const MAX_CAPACITY: usize = fusebox_policies::MAX_RECORD_CAPACITY;
 
     /// A recorder that keeps up to `capacity` calls until they are drained.
     ///
