@@ -295,9 +295,8 @@ fn reads_per_call(policy: Policy, record: Option<f64>, open: bool) -> u64 {
     }
     let before = reads.load(Ordering::Relaxed);
     for _ in 0..100 {
-        match b.try_acquire() {
-            Ok(p) => p.success(),
-            Err(_) => {}
+        if let Ok(p) = b.try_acquire() {
+            p.success();
         }
     }
     let n = reads.load(Ordering::Relaxed) - before;
