@@ -4,8 +4,9 @@
 //!
 //! A recorded breaker has the `RECORD` flag, one of the flags that take a closed admission
 //! off the fast path and send a record down `record_timed` (acquire.rs, record.rs), as the
-//! latency histogram does. Without it, no path of the breaker changes: the flag folds into the
-//! masks those paths test already. With it:
+//! latency histogram does. Without it, the closed fast path and the record's fast path are
+//! unchanged (the flag folds into the masks they test already); a rejection tests the bit, one
+//! load of the flags word next to the state word, and reads no clock for it. With it:
 //!
 //! - an admission draws the sample (a thread-local generator, no shared atomic) and, if the
 //!   call is sampled, reads the clock for its arrival time unless another rule already did;
