@@ -40,6 +40,7 @@
 //! | `POST /fusebox/config/rollback/{version}` | applies a kept version again, as a new version |
 //! | `GET /fusebox/events` | Server-Sent Events: one `transition` event per transition (`breaker`, `from`, `to`, `reason`, `at_ms`, `note`) |
 //! | `GET /fusebox/health` | 200, or 503 while a critical breaker ([`AdminConfig::critical`]) is open or forced open; the body names them |
+//! | `GET /fusebox/recording` | the calls recorded since the last drain ([`Registry::drain_recording`]), as JSON Lines (`application/x-ndjson`), emptying the buffer; 409 when no recording is configured (no `[record]` table) |
 //! | `GET /metrics` | [`Registry::render_prometheus`], `text/plain; version=0.0.4` |
 //!
 //! States and reasons are the snake_case labels (`forced_open`, `failure_rate`).
@@ -86,6 +87,7 @@
 //! [axum]: https://docs.rs/axum
 //! [`Registry`]: fusebox_registry::Registry
 //! [`Registry::render_prometheus`]: fusebox_registry::Registry::render_prometheus
+//! [`Registry::drain_recording`]: fusebox_registry::Registry::drain_recording
 //! [`Registry::chaos_off`]: fusebox_registry::Registry::chaos_off
 //! [`Registry::fleet_scope`]: fusebox_registry::Registry::fleet_scope
 
@@ -141,7 +143,8 @@ pub fn router(registry: &Registry, config: AdminConfig) -> Router {
 /// Applies a registry config file to `registry` as `PUT /fusebox/config` does, all or
 /// nothing, and keeps it as a config version applied by `applied_by` (e.g. `"startup"` for
 /// the file a service starts from, `"reload"` for one re-read on a signal); returns its
-/// version number. Its `[health] critical` list and `[notify]` table take effect with it.
+/// version number. Its `[health] critical` list and `[notify]` and `[record]` tables take
+/// effect with it.
 ///
 /// A service that reads its registry's config file itself should apply it through this, so
 /// that `GET /fusebox/config/versions` lists it and an operator can roll back to it.

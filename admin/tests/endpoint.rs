@@ -845,3 +845,64 @@ async fn the_config_says_chaos_off_where_a_section_would_inherit_it() {
     assert_eq!(registry.resolved_policy("db").unwrap().chaos(), None);
     assert!(registry.resolved_policy("other").unwrap().chaos().is_some());
 }
+
+#[tokio::test]
+async fn recording_is_drained_as_json_lines_and_409_when_off() {
+    let registry = registry_with(&[]);
+    let api = Api::secured(&registry).await;
+    let read = api.as_token(Some(READ));
+    // Off: 409 with the one-line error the other routes give.
+    let (status, body) = read.get("/fusebox/recording").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        error_line(&body).contains("recording is not configured"),
+        "{body}"
+    );
+    // A token is needed, as for every GET.
+    let (status, _) = api.as_token(None).get("/fusebox/recording").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let file = "[record]\nbreakers = [\"pay.*\"]\nsample = 1.0\ncapacity = 100\n";
+    let (status, body) = api.put_config(file).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let stripe = registry.breaker("pay.stripe").unwrap();
+    stripe.try_acquire().unwrap().failure();
+    stripe.force_open();
+    let _ = stripe.try_acquire();
+    registry
+        .breaker("db")
+        .unwrap()
+        .try_acquire()
+        .unwrap()
+        .success();
+
+    let r = read
+        .request(Method::GET, "/fusebox/recording")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "application/x-ndjson");
+    let text = r.text().await.unwrap();
+    let calls: Vec<fusebox_registry::RecordedCall> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(calls.len(), 2, "{text}");
+    assert!(text.ends_with('\n'));
+    assert_eq!(calls[0].outcome, fusebox_registry::RecordedOutcome::Failure);
+    assert_eq!(calls[1].reason.as_deref(), Some("forced_open"));
+    assert!(calls.iter().all(|c| c.breaker == "pay.stripe"));
+    // Drained: the next GET is empty.
+    let r = read.request(Method::GET, "/fusebox/recording").send().await;
+    assert_eq!(r.unwrap().text().await.unwrap(), "");
+    // The config in force shows the table; a file without it switches recording off.
+    let (_, config) = read.get("/fusebox/config").await;
+    let config = config.as_str().unwrap();
+    assert!(
+        config.contains("[record]\nbreakers = [\"pay.*\"]\nsample = 1.0\ncapacity = 100\n"),
+        "{config}"
+    );
+    api.put_config("").await;
+    assert_eq!(read.get("/fusebox/recording").await.0, StatusCode::CONFLICT);
+}

@@ -15,7 +15,7 @@
 //! - never, with neither the histogram nor a slow-call rule;
 //! - twice with `latency_histogram(true)` alone (at the acquire and at the record);
 //! - twice with a slow-call rule alone (at the acquire and to judge the duration);
-//! - three times with both (the histogram's read at the record is a read of its own).
+//! - twice with both (the record's read serves the histogram and the rule).
 
 mod common;
 

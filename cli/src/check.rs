@@ -409,12 +409,12 @@ pub fn check_file(path: &Path) -> Result<Report, String> {
     Ok(check_text_in(&text, path.parent()))
 }
 
-/// A registry config if its top level has `defaults`, `breakers`, `health` or `notify`, a
-/// scenario if it has `load`, else a policy.
+/// A registry config if its top level has `defaults`, `breakers`, `health`, `notify` or
+/// `record`, a scenario if it has `load`, else a policy.
 fn kind_of(text: &str) -> FileKind {
     let (doc, _) = DeTable::parse_recoverable(text);
     let has = |k: &str| doc.get_ref().contains_key(k);
-    if ["defaults", "breakers", "health", "notify"]
+    if ["defaults", "breakers", "health", "notify", "record"]
         .into_iter()
         .any(has)
     {
@@ -857,5 +857,14 @@ fault_rate = 0.1
         );
         assert_eq!((r.kind, r.breakers), (FileKind::Registry, 1));
         assert!(r.problems.is_empty());
+        let r = check_text("[record]\nbreakers = [\"pay.*\"]\nsample = 0.5\ncapacity = 1000\n");
+        assert_eq!(r.kind, FileKind::Registry);
+        assert!(r.problems.is_empty());
+    }
+
+    #[test]
+    fn a_record_table_is_checked() {
+        let got = lines("[record]\nbreakers = [\"pay.*\"]\nsample = 1.5\n");
+        assert_eq!(got, ["3:10: sample: must be in (0, 1], got 1.5"]);
     }
 }

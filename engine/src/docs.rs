@@ -76,7 +76,9 @@
 //! |---|---|
 //! | closed success or failure, count window, no slow-call rule | 0 |
 //! | slow-call rule on | 2 (acquire, record) |
-//! | latency histogram on | 2 (acquire, record); 3 beside a slow-call rule |
+//! | latency histogram on | 2 (acquire, record), shared with a slow-call rule |
+//! | recorded ([`Breaker::record_to`](crate::Breaker::record_to)), call sampled | 2 (acquire, record), shared with a slow-call rule and the histogram; 1 for a rejection |
+//! | recorded, call not sampled | as if not recorded |
 //! | rate limit on | 1 per admission (shared with the acquire's read when timed) |
 //! | time window | 1 per record |
 //! | rejection while open, `QuantaClock` | 0 (a timer thread marks the deadline) |

@@ -40,6 +40,7 @@ mod feed;
 mod intern;
 mod latency;
 mod priority;
+mod recorder;
 mod state;
 mod sync;
 mod timer;
@@ -59,6 +60,7 @@ pub use feed::TransitionStream;
 pub use feed::{SUBSCRIBER_CAPACITY, TransitionFeed};
 pub use latency::Latency;
 pub use priority::Priority;
+pub use recorder::{CallOutcome, CallRecord, CallRecorder};
 pub use state::{State, TransitionReason};
 pub use verdict::{Failure, Verdict};
 

@@ -60,12 +60,13 @@
 //! ```
 
 pub use fusebox_engine::{
-    AdaptiveLimit, Backoff, Breaker, BreakerBuilder, CallError, Chaos, ChaosAttempt, Clock,
-    Failure, FailureKinds, FleetMode, HISTORY_CAPACITY, Latency, LimitAlgorithm, MAX_FAILURE_KINDS,
-    ManualClock, Metrics, Noted, OTHER_KIND, Outcome, OwnedPermit, Permit, Policy, PolicyBuilder,
-    PolicyError, Priority, QuantaClock, RateLimit, Recovery, RejectReason, Rejected, Retry,
-    RetryBackoff, SUBSCRIBER_CAPACITY, SavedState, SlowCalls, State, Transition, TransitionCounts,
-    TransitionFeed, TransitionReason, Verdict, Window, WindowCounts,
+    AdaptiveLimit, Backoff, Breaker, BreakerBuilder, CallError, CallOutcome, CallRecord,
+    CallRecorder, Chaos, ChaosAttempt, Clock, Failure, FailureKinds, FleetMode, HISTORY_CAPACITY,
+    Latency, LimitAlgorithm, MAX_FAILURE_KINDS, ManualClock, Metrics, Noted, OTHER_KIND, Outcome,
+    OwnedPermit, Permit, Policy, PolicyBuilder, PolicyError, Priority, QuantaClock, RateLimit,
+    Recovery, RejectReason, Rejected, Retry, RetryBackoff, SUBSCRIBER_CAPACITY, SavedState,
+    SlowCalls, State, Transition, TransitionCounts, TransitionFeed, TransitionReason, Verdict,
+    Window, WindowCounts,
 };
 
 #[cfg(feature = "tokio")]
@@ -125,8 +126,8 @@ pub use fusebox_fleet as fleet;
 
 pub use fusebox_registry::{
     BreakerSnapshot, CheckError, ConfigError, Counters, Group, GroupMetrics, PolicySource,
-    RecordedCall, RecordedOutcome, Registry, RegistryBuilder, RegistryCallError, RegistryConfig,
-    RegistryError, Snapshot,
+    RecordConfig, RecordedCall, RecordedOutcome, Registry, RegistryBuilder, RegistryCallError,
+    RegistryConfig, RegistryError, Snapshot,
 };
 
 /// The registry's long-form documentation: names, inheritance, dependencies, pruning, locking.

@@ -7,6 +7,7 @@ use toml::de::DeValue;
 
 use crate::file::{self, Context, Source, Walker};
 use crate::operator::{self, NotifyConfig, TableAt};
+use crate::record::{self, RecordConfig};
 use crate::{Policy, PolicyError, PolicyPatch};
 
 /// The longest breaker name, in bytes.
@@ -191,9 +192,11 @@ pub struct RegistryConfig {
     critical: Vec<String>,
     /// `[notify]`.
     notify: Option<NotifyConfig>,
+    /// `[record]`.
+    record: Option<RecordConfig>,
 }
 
-const TOP_LEVEL_KEYS: &[&str] = &["defaults", "breakers", "health", "notify"];
+const TOP_LEVEL_KEYS: &[&str] = &["defaults", "breakers", "health", "notify", "record"];
 
 impl RegistryConfig {
     /// Parses and validates a registry config file. An empty file is valid: default policy,
@@ -276,6 +279,7 @@ impl RegistryConfig {
         let mut breakers = Vec::new();
         let mut critical = Vec::new();
         let mut notify = None;
+        let mut record = None;
         for (key, value) in file::entries(doc.get_ref()) {
             let key_pos = src.position(key.span().start);
             let value_pos = src.position(value.span().start);
@@ -332,7 +336,14 @@ impl RegistryConfig {
                     };
                     notify = Some(operator::parse_notify(&at, t, value.span().start)?);
                 }
-                (name @ ("defaults" | "breakers" | "health" | "notify"), other) => {
+                ("record", DeValue::Table(t)) => {
+                    let at = TableAt {
+                        src: &src,
+                        name: "record",
+                    };
+                    record = Some(record::parse_record(&at, t, value.span().start)?);
+                }
+                (name @ ("defaults" | "breakers" | "health" | "notify" | "record"), other) => {
                     return Err(ConfigError {
                         section: Section::File,
                         field: name.to_owned(),
@@ -342,7 +353,8 @@ impl RegistryConfig {
                 }
                 (name, _) => {
                     let mut reason =
-                        "unknown key; expected defaults, breakers, health or notify".to_owned();
+                        "unknown key; expected defaults, breakers, health, notify or record"
+                            .to_owned();
                     if let Some(close) = file::suggest(name, TOP_LEVEL_KEYS) {
                         reason.push_str(&format!(" (did you mean {close}?)"));
                     } else if file::POLICY_KEYS.contains(&name) {
@@ -370,6 +382,7 @@ impl RegistryConfig {
             breakers,
             critical,
             notify,
+            record,
         })
     }
 
@@ -403,6 +416,21 @@ impl RegistryConfig {
     #[must_use]
     pub fn notify(&self) -> Option<&NotifyConfig> {
         self.notify.as_ref()
+    }
+
+    /// The `[record]` table, if the file has one: the breakers whose calls a registry
+    /// records for replay (see [`RecordConfig`]).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let config = fusebox_policies::RegistryConfig::from_toml("[record]\nbreakers = [\"db\"]\n")?;
+    /// assert!(config.record().unwrap().matches("db"));
+    /// # Ok::<(), fusebox_policies::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn record(&self) -> Option<&RecordConfig> {
+        self.record.as_ref()
     }
 
     /// The registry's default policy: `[defaults]` applied over [`Policy::default`].
@@ -534,7 +562,7 @@ enum Section {
     File,
     Defaults,
     Breaker(String),
-    /// `[health]` or `[notify]`.
+    /// `[health]`, `[notify]` or `[record]`.
     Operator(&'static str),
 }
 
@@ -614,7 +642,7 @@ impl ConfigError {
         self
     }
 
-    /// The same error, inside the operator table `[table]` (`health` or `notify`).
+    /// The same error, inside the operator table `[table]` (`health`, `notify` or `record`).
     pub(crate) fn in_operator_table(mut self, table: &'static str) -> Self {
         self.section = Section::Operator(table);
         self

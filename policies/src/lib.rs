@@ -61,6 +61,7 @@ mod fleet;
 mod operator;
 mod patch;
 pub mod presets;
+mod record;
 mod repr;
 
 use adaptive::Concurrency;
@@ -75,6 +76,9 @@ pub use config::{
 pub use fleet::FleetMode;
 pub use operator::{DEFAULT_NOTIFY_ON, NotifyConfig, STATE_LABELS};
 pub use patch::PolicyPatch;
+pub use record::{
+    MAX_RECORD_CAPACITY, RECORD_CAPACITY_DEFAULT, RECORD_SAMPLE_DEFAULT, RecordConfig,
+};
 
 /// The largest count window, in calls. A count window costs two bits of heap per call.
 pub const MAX_COUNT_WINDOW: u32 = 1 << 20;

@@ -1,6 +1,6 @@
 //! The registry config file's operator tables: `[health]` (the breakers a health check watches)
 //! and `[notify]` (where transitions are announced). The registry itself ignores both; an
-//! operator endpoint acts on them.
+//! operator endpoint acts on them. (`[record]`, which the registry applies, is in record.rs.)
 
 use toml::de::{DeTable, DeValue};
 
@@ -86,14 +86,14 @@ pub(crate) struct TableAt<'s, 'a> {
 }
 
 impl TableAt<'_, '_> {
-    fn error(&self, field: &str, reason: String, offset: usize) -> ConfigError {
+    pub(crate) fn error(&self, field: &str, reason: String, offset: usize) -> ConfigError {
         let (line, column) = self.src.position(offset);
         ConfigError::new(field, reason)
             .in_operator_table(self.name)
             .at(line, column)
     }
 
-    fn unknown(&self, key: &str, known: &[&str], offset: usize) -> ConfigError {
+    pub(crate) fn unknown(&self, key: &str, known: &[&str], offset: usize) -> ConfigError {
         let mut reason = format!("unknown key; expected {}", known.join(" or "));
         if let Some(close) = file::suggest(key, known) {
             reason.push_str(&format!(" (did you mean {close}?)"));
@@ -102,7 +102,7 @@ impl TableAt<'_, '_> {
     }
 
     /// An array of strings, each checked by `check`.
-    fn strings(
+    pub(crate) fn strings(
         &self,
         field: &str,
         value: &toml::Spanned<DeValue<'_>>,

@@ -402,11 +402,11 @@ fn invalid_files_name_the_section_field_reason_and_position() {
         ),
         (
             "min_calls = 5",
-            "1:1: min_calls: unknown key; expected defaults, breakers, health or notify (policy keys go under [defaults] or [breakers.\"<name>\"])".into(),
+            "1:1: min_calls: unknown key; expected defaults, breakers, health, notify or record (policy keys go under [defaults] or [breakers.\"<name>\"])".into(),
         ),
         (
             "[breaker.\"x\"]",
-            "1:2: breaker: unknown key; expected defaults, breakers, health or notify (did you mean breakers?)".into(),
+            "1:2: breaker: unknown key; expected defaults, breakers, health, notify or record (did you mean breakers?)".into(),
         ),
         ("breakers = 5", "1:12: breakers: must be a table, got the integer 5".into()),
         ("defaults = \"lenient\"", "1:12: defaults: must be a table, got the string \"lenient\"".into()),
@@ -498,6 +498,6 @@ fn config_error_is_a_std_error() {
     let boxed: Box<dyn std::error::Error> = Box::new(err);
     assert_eq!(
         boxed.to_string(),
-        "1:1: x: unknown key; expected defaults, breakers, health or notify"
+        "1:1: x: unknown key; expected defaults, breakers, health, notify or record"
     );
 }

@@ -161,6 +161,7 @@ impl RegistryBuilder {
                 pruning: Mutex::new(()),
                 feed: TransitionFeed::new(),
                 extensions: Default::default(),
+                recording: Default::default(),
             }),
         }
     }

@@ -103,7 +103,9 @@ impl Registry {
     ///
     /// Every existing breaker whose resolved policy changed is swapped atomically, keeping its
     /// state; breakers named in the file but not yet used are not created: they start with
-    /// their policy when first used. Each breaker swaps on its own: a call running during the
+    /// their policy when first used. The file's `[record]` table is put in force as
+    /// [`record`](Self::record) does; a file without one stops recording
+    /// ([`stop_recording`](Self::stop_recording)), whether a file or code started it. Each breaker swaps on its own: a call running during the
     /// reload may see one breaker already on the new file and another still on the old one.
     ///
     /// # Errors
@@ -175,6 +177,11 @@ impl Registry {
         })
         .map_err(|e| ConfigError::from(e.error).in_breaker(&e.name))?;
         self.repoint(&table, |_| true);
+        drop(table);
+        match config.record() {
+            Some(record) => self.record(record.clone()),
+            None => self.stop_recording(),
+        }
         Ok(())
     }
 }

@@ -71,7 +71,7 @@ pub use builder::RegistryBuilder;
 pub use error::{CheckError, RegistryCallError, RegistryError};
 pub use fleet_scope::{FleetOverride, FleetScope, FleetScopeError, FleetScopeFuture};
 pub use fusebox_engine::Counters;
-pub use fusebox_policies::{ConfigError, RegistryConfig};
+pub use fusebox_policies::{ConfigError, RecordConfig, RegistryConfig};
 pub use group::{Group, GroupMetrics};
 pub use manual::{ManualAction, TTL_EXPIRED_NOTE, UnknownAction};
 pub use recording::{RecordedCall, RecordedOutcome};
@@ -145,6 +145,8 @@ struct RegistryInner {
     feed: TransitionFeed,
     /// Integrations' per-registry values (extensions.rs).
     extensions: extensions::Extensions,
+    /// Which breakers record their calls, and into what (recording/).
+    recording: recording::RecordingState,
 }
 
 // A registry keeps its invariants across a panic, so a handle may cross `catch_unwind`

@@ -229,6 +229,7 @@ impl Registry {
                     builder = builder.striped();
                 }
                 let breaker = builder.build();
+                self.inner.recording.on_created(name, &breaker);
                 let now = self.inner.clock.now_nanos();
                 v.insert(Slot::new(breaker.clone(), now));
                 reserved.keep();

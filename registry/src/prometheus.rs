@@ -58,7 +58,9 @@ impl Registry {
     /// | `fusebox_open_remaining_seconds` | gauge | time left in the open period, 0 unless open |
     /// | `fusebox_call_duration_seconds{quantile}` | summary | with `latency_histogram` only |
     ///
-    /// plus `fusebox_events_dropped_total` (no label): transitions that subscribers missed.
+    /// plus `fusebox_events_dropped_total` (no label): transitions that subscribers missed,
+    /// and `fusebox_recording_dropped_total` (no label): calls a full recording buffer could
+    /// not keep ([`recording_dropped`](Self::recording_dropped)).
     /// State and reason values are the snake_case of their names; label values are escaped.
     ///
     /// ```
@@ -208,6 +210,14 @@ impl Registry {
         );
         out.text.push_str("fusebox_events_dropped_total ");
         out.int(self.events_dropped());
+
+        out.family(
+            "fusebox_recording_dropped_total",
+            "counter",
+            "Calls not recorded for replay because the recording buffer was full.",
+        );
+        out.text.push_str("fusebox_recording_dropped_total ");
+        out.int(self.recording_dropped());
         out.text
     }
 }

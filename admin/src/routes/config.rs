@@ -46,6 +46,10 @@ pub(crate) fn render(registry: &Registry) -> String {
         }
     }
     out.push_str(&Settings::of(registry).current().to_toml());
+    if let Some(record) = registry.recording() {
+        out.push_str("\n[record]\n");
+        out.push_str(&record.to_toml());
+    }
     out
 }
 

@@ -17,6 +17,7 @@ mod events;
 mod groups;
 mod health;
 mod metrics;
+mod recording;
 
 /// Every route, on `state`.
 pub(crate) fn all(state: AppState) -> Router {
@@ -31,6 +32,7 @@ pub(crate) fn all(state: AppState) -> Router {
         .route("/fusebox/config/rollback/{version}", post(config::rollback))
         .route("/fusebox/events", get(events::stream))
         .route("/fusebox/health", get(health::check))
+        .route("/fusebox/recording", get(recording::drain))
         .route("/metrics", get(metrics::render))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require))
         // Added after `route_layer`, which wraps only the routes before it: the page carries

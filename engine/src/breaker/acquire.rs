@@ -15,6 +15,8 @@
 //! - The bulkhead (`permits_out`) and the ramp counter are `Relaxed` counts that publish
 //!   nothing. An adaptive bulkhead's limit is one `Relaxed` load of the limiter's limit word
 //!   (adaptive/).
+//! - A recorded breaker (the `RECORD` flag) draws its sample at admission and records a
+//!   rejection as it builds it: recording.rs says what that touches.
 
 use fusebox_policies::Recovery;
 
@@ -31,15 +33,18 @@ use crate::sync::Ordering;
 const RAMP_SCALE: u128 = 1_000_000_000;
 
 /// The rules that take a closed admission off the fast path: a permit that must be timed (for
-/// a slow-call rule, the latency histogram or an adaptive limit that reads latency), counted
-/// against the bulkhead (static or adaptive), or take a token of the rate limit.
+/// a slow-call rule, the latency histogram, an adaptive limit that reads latency or a call
+/// recorder), counted against the bulkhead (static or adaptive), or take a token of the rate
+/// limit.
 const TIMED_OR_BOUNDED: Flags = Flags::SLOW
     .union(Flags::LATENCY)
+    .union(Flags::RECORD)
     .union(Flags::BULKHEAD)
     .union(Flags::RATE_LIMIT);
 
 /// The rules whose every permit carries its start time (an adaptive limit that reads latency
-/// times only some: see `adaptive::time_this_admission`).
+/// times only some: see `adaptive::time_this_admission`; a recorded breaker's permits are
+/// timed when their call is sampled: see `admit`).
 const TIMED: Flags = Flags::SLOW.union(Flags::LATENCY);
 
 impl Inner {
@@ -65,6 +70,7 @@ impl Inner {
                     epoch: word.epoch(),
                     bulkhead: false,
                     start: NOT_TIMED,
+                    recorded: false,
                 },
             });
         }
@@ -76,6 +82,9 @@ impl Inner {
             self.assert_deadline_published(word);
             // Built here, in the result, not moved out of a helper's (see `Rejected`'s word).
             self.busy.rejected.increment();
+            if self.hot.config.flags().contains(Flags::RECORD) {
+                self.record_rejection(RejectReason::Open);
+            }
             return Err(Rejected::new(
                 RejectReason::Open,
                 State::Open,
@@ -248,7 +257,11 @@ impl Inner {
                 return Err(self.reject(RejectReason::RateLimited, word, retry));
             }
         }
-        let timed = flags.intersects(TIMED)
+        // A recorded breaker's call is sampled here, once: a call sampled out is timed only
+        // if another rule needs it.
+        let recorded = flags.contains(Flags::RECORD) && self.sample_call();
+        let timed = recorded
+            || flags.intersects(TIMED)
             || (flags.contains(Flags::ADAPTIVE_TIMED)
                 && bulkhead
                 && super::adaptive::time_this_admission());
@@ -264,6 +277,7 @@ impl Inner {
                 epoch: word.epoch(),
                 bulkhead,
                 start,
+                recorded,
             },
         })
     }
@@ -271,6 +285,9 @@ impl Inner {
     #[cold]
     fn reject(&self, reason: RejectReason, word: StateWord, retry: RetryAfter) -> Rejected {
         self.count_rejection(reason);
+        if self.hot.config.flags().contains(Flags::RECORD) {
+            self.record_rejection(reason);
+        }
         let name = if matches!(reason, RejectReason::Open | RejectReason::RateLimited) {
             self.rejection_name()
         } else {

@@ -17,7 +17,9 @@
 //!
 //! The `REEVALUATE` bit of the flags is also changed outside the seqlock, by `fetch_or` (the
 //! swap that owes a re-evaluation) and `fetch_and` (the one recorder that takes it), both
-//! `Relaxed`: the writer keeps an owed bit across its own store.
+//! `Relaxed`: the writer keeps an owed bit across its own store. So is the `RECORD` bit, by
+//! `fetch_or` and `fetch_and` (`Relaxed`, see recording.rs) made under `config_lock`, which
+//! every writer holds: the writer keeps it too, and no writer's store can race with it.
 
 use fusebox_policies::{Policy, Recovery};
 
@@ -162,9 +164,9 @@ impl HotConfig {
             self.slow_threshold
                 .store(slow.rate.to_bits(), Ordering::Relaxed);
         }
-        // A re-evaluation still owed from an earlier swap stays owed.
-        let owed =
-            Flags::from_bits(self.flags.load(Ordering::Relaxed)).intersection(Flags::REEVALUATE);
+        // A re-evaluation still owed from an earlier swap stays owed, and recording stays on.
+        let owed = Flags::from_bits(self.flags.load(Ordering::Relaxed))
+            .intersection(Flags::REEVALUATE.union(Flags::RECORD));
         self.flags
             .store(rules.union(owed).bits(), Ordering::Relaxed);
         // Release: publishes the values above to readers that Acquire the sequence.
@@ -248,6 +250,19 @@ impl HotConfig {
         // Relaxed: like the other hot values (see the module docs).
         self.flags
             .fetch_or(Flags::REEVALUATE.bits(), Ordering::Relaxed);
+    }
+
+    /// Switches the `RECORD` bit on or off. Callers hold the breaker's `config_lock`, as a
+    /// policy swap's [`load`](Self::load) does, so neither loses the other's bits.
+    pub(super) fn set_recording(&self, on: bool) {
+        // Relaxed: the bit publishes nothing; the recorder it leads to is published by its
+        // `ArcSwap` (see recording.rs). A call racing with the switch may go either way.
+        if on {
+            self.flags.fetch_or(Flags::RECORD.bits(), Ordering::Relaxed);
+        } else {
+            self.flags
+                .fetch_and(!Flags::RECORD.bits(), Ordering::Relaxed);
+        }
     }
 
     /// Takes an owed re-evaluation: true for the one caller that clears the bit.

@@ -38,6 +38,10 @@ impl Flags {
     pub(super) const ADAPTIVE: Flags = Flags(1 << 8);
     /// The adaptive limit's algorithm reads latency: permits are timed.
     pub(super) const ADAPTIVE_TIMED: Flags = Flags(1 << 9);
+    /// The breaker records its calls into a call recorder (recording.rs): sampled permits are
+    /// timed, and rejections are recorded too. Not a policy's rule: switched by
+    /// `Breaker::record_to` and kept across policy swaps (config.rs).
+    pub(super) const RECORD: Flags = Flags(1 << 10);
 
     /// The flags of a word read from the atomic that holds them.
     #[inline(always)]
@@ -78,7 +82,7 @@ impl Flags {
 
 impl fmt::Debug for Flags {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const NAMES: [(Flags, &str); 10] = [
+        const NAMES: [(Flags, &str); 11] = [
             (Flags::SLOW, "SLOW"),
             (Flags::CONSECUTIVE, "CONSECUTIVE"),
             (Flags::BULKHEAD, "BULKHEAD"),
@@ -89,6 +93,7 @@ impl fmt::Debug for Flags {
             (Flags::RATE_LIMIT, "RATE_LIMIT"),
             (Flags::ADAPTIVE, "ADAPTIVE"),
             (Flags::ADAPTIVE_TIMED, "ADAPTIVE_TIMED"),
+            (Flags::RECORD, "RECORD"),
         ];
         let mut set = f.debug_set();
         for (flag, name) in NAMES {
@@ -117,6 +122,7 @@ mod tests {
             Flags::RATE_LIMIT,
             Flags::ADAPTIVE,
             Flags::ADAPTIVE_TIMED,
+            Flags::RECORD,
         ];
         for (i, f) in all.iter().enumerate() {
             assert_eq!(f.bits(), 1 << i);

@@ -16,7 +16,8 @@
 //! - **Extras**: allocated on first use through a `OnceLock` (under loom, at construction);
 //!   the adaptive limiter's atomics in them follow adaptive/'s protocol. Their telemetry (the
 //!   history, the subscribers, the latency histograms, the rejections by reason) is
-//!   statistics behind `std` locks and atomics, outside every protocol above.
+//!   statistics behind `std` locks and atomics, outside every protocol above, and so is the
+//!   call recorder a recorded breaker pushes into (recording.rs).
 
 use std::sync::Weak;
 use std::sync::atomic::AtomicU64 as StatU64;
@@ -159,6 +160,12 @@ pub(super) struct Extras {
     /// The adaptive bulkhead's limit and window (adaptive/); made with the extras by the
     /// first policy that sets one.
     pub(super) adaptive: super::adaptive::AdaptiveLimiter,
+    /// The call recorder this breaker records into, while the `RECORD` flag is on
+    /// (recording.rs).
+    pub(super) recorder: arc_swap::ArcSwapOption<crate::recorder::Shared>,
+    /// The share of calls recorded, as a threshold a thread-local draw must fall below
+    /// (recording.rs; `Relaxed`).
+    pub(super) record_threshold: StatU64,
 }
 
 impl Extras {

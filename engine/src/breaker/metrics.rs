@@ -298,18 +298,20 @@ impl Inner {
         by
     }
 
-    /// Records the duration of a call timed from `start` into this thread's histogram; a
-    /// permit acquired before the histogram was switched on was not timed and is skipped.
+    /// Records the duration of a call timed from `start` into this thread's histogram, and
+    /// returns the clock's time it read; a permit acquired before the histogram was switched
+    /// on was not timed and is skipped.
     #[inline(never)]
-    pub(super) fn record_latency(&self, start: u64) {
+    pub(super) fn record_latency(&self, start: u64) -> Option<u64> {
         if start == super::permit::NOT_TIMED {
-            return;
+            return None;
         }
-        let nanos = self.cold.clock.now().saturating_sub(start);
+        let now = self.cold.clock.now();
         self.extras()
             .latency
             .get_or_init(LatencyRecorder::default)
-            .record(nanos);
+            .record(now.saturating_sub(start));
+        Some(now)
     }
 
     /// `Breaker::latency`: `None` unless the policy in force sets `latency_histogram`.

@@ -9,6 +9,7 @@
 //! - adaptive/: the adaptive bulkhead's limit, its windows and algorithms.
 //! - rate.rs: the rate limit, GCRA in one atomic word.
 //! - record.rs: what an outcome does to the window and the counters.
+//! - recording.rs: recording calls into a call recorder, for replay.
 //! - transition.rs: judging, tripping, following the fleet open, probes, expiry, manual
 //!   control, restore, policy swap.
 //! - fleet.rs: `follow_open`, opening because other instances of the breaker opened.
@@ -65,6 +66,7 @@ mod noted;
 mod permit;
 mod rate;
 mod record;
+mod recording;
 #[cfg(feature = "tokio")]
 mod run;
 mod telemetry;

@@ -75,6 +75,9 @@ pub(super) struct Ticket {
     pub(super) bulkhead: bool,
     /// Clock time of the acquire, or [`NOT_TIMED`].
     pub(super) start: u64,
+    /// Whether the call goes into the breaker's call recorder (sampled at admission; its
+    /// `start` is then timed).
+    pub(super) recorded: bool,
 }
 
 /// A [`Ticket`] as an [`OwnedPermit`] keeps it: two words, each written whole (`bits` packs the
@@ -87,7 +90,8 @@ pub(super) struct Ticket {
 struct PackedTicket {
     /// [`Ticket::start`].
     start: u64,
-    /// The kind (bits 0..8), the bulkhead flag (bit 8) and the epoch (bits 32..64).
+    /// The kind (bits 0..8), the bulkhead flag (bit 8), the recorded flag (bit 9) and the
+    /// epoch (bits 32..64).
     bits: u64,
 }
 
@@ -96,7 +100,10 @@ impl Ticket {
     fn pack(self) -> PackedTicket {
         PackedTicket {
             start: self.start,
-            bits: self.kind as u64 | (self.bulkhead as u64) << 8 | (self.epoch as u64) << 32,
+            bits: self.kind as u64
+                | (self.bulkhead as u64) << 8
+                | (self.recorded as u64) << 9
+                | (self.epoch as u64) << 32,
         }
     }
 }
@@ -113,6 +120,7 @@ impl PackedTicket {
             epoch: (self.bits >> 32) as u32,
             bulkhead: self.bits & 1 << 8 != 0,
             start: self.start,
+            recorded: self.bits & 1 << 9 != 0,
         }
     }
 }
@@ -389,9 +397,15 @@ impl Inner {
             }
         }
         match ticket.kind {
-            PermitKind::Normal => self.record(outcome, ticket.start),
-            PermitKind::Probe => self.finish_probe(ticket.epoch, ticket.start, outcome),
-            PermitKind::Passthrough => {}
+            PermitKind::Normal => self.record(outcome, ticket.start, ticket.recorded),
+            PermitKind::Probe => {
+                self.finish_probe(ticket.epoch, ticket.start, outcome, ticket.recorded);
+            }
+            PermitKind::Passthrough => {
+                if ticket.recorded {
+                    self.record_call(outcome, ticket.start, self.cold.clock.now());
+                }
+            }
         }
     }
 
@@ -422,18 +436,21 @@ mod tests {
             PermitKind::Passthrough,
         ] {
             for epoch in [0, 1, 0x8000_0000, u32::MAX] {
-                for bulkhead in [false, true] {
+                for (bulkhead, recorded) in
+                    [(false, false), (true, false), (false, true), (true, true)]
+                {
                     for start in [0, 1, NOT_TIMED - 1, NOT_TIMED] {
                         let ticket = Ticket {
                             kind,
                             epoch,
                             bulkhead,
                             start,
+                            recorded,
                         };
                         let t = ticket.pack().unpack();
                         assert_eq!(
-                            (t.kind, t.epoch, t.bulkhead, t.start),
-                            (kind, epoch, bulkhead, start)
+                            (t.kind, t.epoch, t.bulkhead, t.start, t.recorded),
+                            (kind, epoch, bulkhead, start, recorded)
                         );
                     }
                 }

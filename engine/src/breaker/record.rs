@@ -14,6 +14,8 @@
 //! - The consecutive-failure run is a `Relaxed` heuristic count; the trip itself is an
 //!   exchange of the state word (transition.rs).
 //! - Striped records (window/stripes.rs) are written by the owning thread alone.
+//! - A recorded breaker (`RECORD`) takes the timed path: what pushing the call touches is in
+//!   recording.rs.
 
 use super::config::Config;
 use super::flags::Flags;
@@ -31,22 +33,28 @@ const RULED: Flags = Flags::SLOW
     .union(Flags::CONSECUTIVE)
     .union(Flags::REEVALUATE);
 
+/// The flags that make a record read the clock before anything else: the latency histogram
+/// and a call recorder (`record_timed`).
+const TIMED_AFTER: Flags = Flags::LATENCY.union(Flags::RECORD);
+
 impl Inner {
-    /// Records one outcome of a permit admitted in `Closed`, `Recovering` or `MetricsOnly`.
+    /// Records one outcome of a permit admitted in `Closed`, `Recovering` or `MetricsOnly`;
+    /// `recorded` if its call goes into the breaker's call recorder.
     #[inline(always)]
-    pub(super) fn record(&self, outcome: Outcome, start: u64) {
+    pub(super) fn record(&self, outcome: Outcome, start: u64, recorded: bool) {
         // The common case, kept small enough to inline into the caller: a success on a count
         // window with no rule that needs the clock or a run count. The state is not checked
         // again: a success reported just after the breaker left `Closed` may land in the window
         // (the documented "either episode's window" latitude; leaving half-open clears it).
         let flags = self.hot.config.flags();
-        // One test for the common case: no rule, not striped, no latency histogram.
-        if !flags.intersects(RULED.union(Flags::STRIPED).union(Flags::LATENCY)) {
+        // One test for the common case: no rule, not striped, no latency histogram, no call
+        // recorder.
+        if !flags.intersects(RULED.union(Flags::STRIPED).union(TIMED_AFTER)) {
             if self.record_shared(outcome, start) {
                 return;
             }
-        } else if flags.contains(Flags::LATENCY) {
-            self.record_timed(outcome, start);
+        } else if flags.intersects(TIMED_AFTER) {
+            self.record_timed(outcome, start, recorded);
             return;
         } else if !flags.intersects(RULED) {
             // Striped: a success on a thread that has its stripe is a plain load and store of
@@ -67,22 +75,30 @@ impl Inner {
                 return;
             }
         }
-        self.record_general(outcome, start);
+        self.record_general(outcome, start, None);
     }
 
-    /// A record with the latency histogram on: the duration first, then the record as it
-    /// would be without the histogram.
+    /// A record with the latency histogram or a call recorder on: the duration and the call
+    /// first, on one clock read that a slow-call rule then shares, then the record as it would
+    /// be without them.
     #[inline(never)]
-    fn record_timed(&self, outcome: Outcome, start: u64) {
-        self.record_latency(start);
+    fn record_timed(&self, outcome: Outcome, start: u64, recorded: bool) {
         let flags = self.hot.config.flags();
+        let mut now = None;
+        if flags.contains(Flags::LATENCY) {
+            now = self.record_latency(start);
+        }
+        if recorded {
+            let t = *now.get_or_insert_with(|| self.cold.clock.now());
+            self.record_call(outcome, start, t);
+        }
         if !flags.intersects(RULED)
             && (self.hot.stripes.is_some() && self.record_striped(outcome)
                 || self.record_shared(outcome, start))
         {
             return;
         }
-        self.record_general(outcome, start);
+        self.record_general(outcome, start, now);
     }
 
     /// A success or failure on a count window with no rule that needs the clock or a run
@@ -166,10 +182,10 @@ impl Inner {
     fn record_failure(&self, start: u64) {
         let word = self.word();
         let WindowStore::Count(w) = self.window() else {
-            return self.record_general(Outcome::Failure, start);
+            return self.record_general(Outcome::Failure, start, None);
         };
         if !word.state().records_window() {
-            return self.record_general(Outcome::Failure, start);
+            return self.record_general(Outcome::Failure, start, None);
         }
         // Counted as recorded (the cursor's SeqCst `fetch_add`) before as failed: see
         // `record_general`.
@@ -202,8 +218,9 @@ impl Inner {
     }
 
     /// Every other record: failures, ignored outcomes, slow-call and run rules, time windows.
+    /// `now` is the clock's time if the caller read it already.
     #[inline(never)]
-    fn record_general(&self, outcome: Outcome, start: u64) {
+    fn record_general(&self, outcome: Outcome, start: u64, mut now: Option<u64>) {
         let failure = match outcome {
             Outcome::Success => false,
             Outcome::Failure => true,
@@ -219,7 +236,6 @@ impl Inner {
         let mut config = flags
             .intersects(Flags::SLOW.union(Flags::CONSECUTIVE))
             .then(|| self.hot.config.read());
-        let mut now = None;
         // `None` with no slow-call rule: a count window's slow bitmap is then left alone, and
         // cleared when a rule is switched on (see window/count.rs).
         let slow = match &config {

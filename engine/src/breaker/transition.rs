@@ -364,11 +364,17 @@ impl Inner {
         }
     }
 
-    /// Reports the outcome of a half-open probe.
+    /// Reports the outcome of a half-open probe; `recorded` if its call goes into the
+    /// breaker's call recorder.
     #[cold]
-    pub(super) fn finish_probe(&self, epoch: u32, start: u64, outcome: Outcome) {
+    pub(super) fn finish_probe(&self, epoch: u32, start: u64, outcome: Outcome, recorded: bool) {
+        let mut now = None;
         if self.hot.config.flags().contains(Flags::LATENCY) {
-            self.record_latency(start);
+            now = self.record_latency(start);
+        }
+        if recorded {
+            let t = *now.get_or_insert_with(|| self.cold.clock.now());
+            self.record_call(outcome, start, t);
         }
         let b = &self.busy;
         // Relaxed: statistics.
@@ -382,7 +388,7 @@ impl Inner {
                 self.count_failure(outcome == Outcome::Failure);
                 let config = self.hot.config.read();
                 if config.flags.contains(Flags::SLOW) {
-                    self.is_slow(start, &config, &mut None);
+                    self.is_slow(start, &config, &mut now);
                 }
             }
         }

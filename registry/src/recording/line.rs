@@ -1,4 +1,4 @@
-//! One recorded call as a line of JSON: the format `Registry::drain_recording` hands out and
+//! One recorded call as a line of JSON: the format [`Registry::drain_recording`] hands out and
 //! `fusebox simulate --replay` reads.
 //!
 //! ```text
@@ -10,6 +10,8 @@
 //! between lines matter. `duration_ms` (admitted calls only) runs from admission to the
 //! outcome's record. `reason` (rejected calls only) is the rejection's label:
 //! `open`, `half_open_full`, `bulkhead_full`, `ramp`, `forced_open`, `rate_limited`.
+//!
+//! [`Registry::drain_recording`]: crate::Registry::drain_recording
 
 use serde::{Deserialize, Serialize};
 

@@ -1,0 +1,253 @@
+//! Recording a breaker's calls into a [`CallRecorder`]: switching it on and off
+//! ([`Breaker::record_to`], [`Breaker::stop_recording`]), the sample drawn at admission, and
+//! the entry each recorded call pushes.
+//!
+//! A recorded breaker has the `RECORD` flag, one of the flags that take a closed admission
+//! off the fast path and send a record down `record_timed` (acquire.rs, record.rs), as the
+//! latency histogram does. Without it, the closed fast path and the record's fast path are
+//! unchanged (the flag folds into the masks they test already); a rejection tests the bit, one
+//! load of the flags word next to the state word, and reads no clock for it. With it:
+//!
+//! - an admission draws the sample (a thread-local generator, no shared atomic) and, if the
+//!   call is sampled, reads the clock for its arrival time unless another rule already did;
+//! - its record reads the clock once for the duration, and a slow-call rule's check uses that
+//!   same reading (record.rs), so a recorded closed call reads the clock twice with or
+//!   without a slow-call rule;
+//! - a rejection draws the sample and, if sampled, reads the clock once.
+//!
+//! # Synchronization
+//!
+//! - **`RECORD` flag**: set and cleared by `fetch_or` / `fetch_and` (`Relaxed`) under
+//!   `config_lock`, which a policy swap's rewrite of the flags also holds (config.rs), so
+//!   neither loses the other's bits. It publishes nothing: a call racing with the switch may
+//!   be recorded or not.
+//! - **Sample threshold** (`Extras::record_threshold`): stored `Relaxed` before the flag is
+//!   set and read `Relaxed` by admissions and rejections. A call that sees the flag with an
+//!   older threshold is sampled by that one (0, after a stop: not recorded); no other data is
+//!   read through it.
+//! - **Recorder** (`Extras::recorder`, an `ArcSwapOption`): arc-swap's own protocol publishes
+//!   the recorder, and keeps it alive while a record pushes into it. A record that finds none
+//!   (recording stopped after its admission) records nothing.
+//! - **Entries** and the drop count: the recorder's (recorder.rs).
+//! - The extras themselves are found through their `OnceLock`; a breaker whose flag is seen
+//!   before its extras are (impossible in practice: they are made before the flag is set,
+//!   but nothing orders a `Relaxed` load after them) records nothing for that call.
+
+use std::cell::Cell;
+use std::sync::atomic::Ordering as StatOrdering;
+
+use super::Breaker;
+use super::inner::Inner;
+use crate::error::{Outcome, RejectReason};
+use crate::recorder::{CallOutcome, CallRecord, CallRecorder};
+use crate::sync::lock;
+
+/// The threshold of a sample of 1: every call, without a draw.
+const EVERY_CALL: u64 = u64::MAX;
+
+/// The threshold a draw must fall below for a call to be recorded at `sample` (in (0, 1]).
+fn threshold(sample: f64) -> u64 {
+    if sample >= 1.0 {
+        EVERY_CALL
+    } else {
+        // 2^64 · sample, at least 1 so that a tiny share still records now and then; the cast
+        // saturates.
+        ((sample * 18_446_744_073_709_551_616.0) as u64).max(1)
+    }
+}
+
+thread_local! {
+    /// The sampling generator's state (splitmix64); 0 until the thread's first draw seeds it.
+    static DRAWS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// A uniformly distributed `u64` from this thread's generator.
+#[inline]
+fn draw() -> u64 {
+    DRAWS.with(|state| {
+        let mut s = state.get();
+        if s == 0 {
+            // Each thread's state lives at its own address: a distinct seed per thread.
+            s = (state as *const Cell<u64> as u64) ^ 0x2545_f491_4f6c_dd1d;
+        }
+        s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        state.set(s);
+        let mut z = s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    })
+}
+
+impl From<Outcome> for CallOutcome {
+    fn from(outcome: Outcome) -> Self {
+        match outcome {
+            Outcome::Success => CallOutcome::Success,
+            Outcome::Failure => CallOutcome::Failure,
+            Outcome::Ignored => CallOutcome::Ignored,
+        }
+    }
+}
+
+impl Inner {
+    /// Whether a call arriving now at a recorded breaker is recorded: its sample's draw.
+    #[inline]
+    pub(super) fn sample_call(&self) -> bool {
+        let Some(extras) = self.cold.extras.get() else {
+            return false;
+        };
+        // Relaxed: see the module docs.
+        let threshold = extras.record_threshold.load(StatOrdering::Relaxed);
+        threshold == EVERY_CALL || (threshold != 0 && draw() < threshold)
+    }
+
+    /// Pushes an admitted call: it arrived at `start` and ended with `outcome` at `now`.
+    #[inline(never)]
+    pub(super) fn record_call(&self, outcome: Outcome, start: u64, now: u64) {
+        let Some(extras) = self.cold.extras.get() else {
+            return;
+        };
+        if let Some(recorder) = &*extras.recorder.load() {
+            let name = self.cold.short_name.clone();
+            recorder.push(CallRecord::admitted(name, start, now, outcome.into()));
+        }
+    }
+
+    /// Pushes a rejection for `reason`, if its sample's draw says so: one clock read.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn record_rejection(&self, reason: RejectReason) {
+        if !self.sample_call() {
+            return;
+        }
+        let Some(extras) = self.cold.extras.get() else {
+            return;
+        };
+        if let Some(recorder) = &*extras.recorder.load() {
+            let at = self.cold.clock.now();
+            recorder.push(CallRecord::rejected(
+                self.cold.short_name.clone(),
+                at,
+                reason,
+            ));
+        }
+    }
+}
+
+impl Breaker {
+    /// Records this breaker's calls into `recorder` from now on: a share `sample` (in (0, 1])
+    /// of the calls it admits or rejects, each with its arrival time on the breaker's clock,
+    /// its outcome and, if admitted, its duration. Replaces the recorder or sample set
+    /// before. See [`CallRecorder`].
+    ///
+    /// A call is sampled when it arrives, on a generator of the calling thread. A recorded
+    /// call costs two clock reads (one if it is rejected), shared with a slow-call rule's; a
+    /// call of a breaker not recorded pays nothing. Calls admitted while the breaker is
+    /// [disabled](Self::disable) are recorded with their outcome too.
+    ///
+    /// # Panics
+    ///
+    /// If `sample` is not in (0, 1].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox_engine::{Breaker, CallOutcome, CallRecorder, ManualClock, Policy, RejectReason};
+    /// let clock = ManualClock::new();
+    /// let b = Breaker::with_clock("pay.stripe", Policy::default(), clock.clone());
+    /// let recorder = CallRecorder::new(1000);
+    /// b.record_to(&recorder, 1.0);
+    ///
+    /// let permit = b.try_acquire()?;
+    /// clock.advance(Duration::from_millis(30));
+    /// permit.success();
+    /// b.force_open();
+    /// assert!(b.try_acquire().is_err());
+    ///
+    /// let calls = recorder.drain();
+    /// assert_eq!(calls[0].outcome(), CallOutcome::Success);
+    /// assert_eq!(calls[0].duration_nanos(), Some(30_000_000));
+    /// assert_eq!(calls[1].outcome(), CallOutcome::Rejected(RejectReason::ForcedOpen));
+    /// assert_eq!(calls[1].at_nanos(), 30_000_000);
+    /// # Ok::<(), fusebox_engine::Rejected>(())
+    /// ```
+    pub fn record_to(&self, recorder: &CallRecorder, sample: f64) {
+        assert!(
+            sample > 0.0 && sample <= 1.0,
+            "a recording's sample must be in (0, 1], got {sample}"
+        );
+        let inner = &*self.inner;
+        // Under `config_lock`: a policy swap rewrites the flags under it (see the module docs).
+        let _config = lock(&inner.cold.config_lock);
+        let extras = inner.extras();
+        extras.recorder.store(Some(recorder.shared().clone()));
+        // Relaxed: see the module docs.
+        extras
+            .record_threshold
+            .store(threshold(sample), StatOrdering::Relaxed);
+        inner.hot.config.set_recording(true);
+    }
+
+    /// Stops recording this breaker's calls; calls admitted before and recorded after may
+    /// still be recorded. Does nothing if it was not recorded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("db", Policy::default(), ManualClock::new());
+    /// let recorder = CallRecorder::new(8);
+    /// b.record_to(&recorder, 1.0);
+    /// b.stop_recording();
+    /// b.try_acquire().unwrap().success();
+    /// assert!(recorder.is_empty() && b.recorder().is_none());
+    /// ```
+    pub fn stop_recording(&self) {
+        let inner = &*self.inner;
+        let Some(extras) = inner.cold.extras.get() else {
+            return;
+        };
+        let _config = lock(&inner.cold.config_lock);
+        inner.hot.config.set_recording(false);
+        // Relaxed: see the module docs.
+        extras.record_threshold.store(0, StatOrdering::Relaxed);
+        extras.recorder.store(None);
+    }
+
+    /// The recorder this breaker records into, if it is recorded.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::new("db", Policy::default());
+    /// assert!(b.recorder().is_none());
+    /// let recorder = CallRecorder::new(8);
+    /// b.record_to(&recorder, 0.5);
+    /// assert!(CallRecorder::ptr_eq(&b.recorder().unwrap(), &recorder));
+    /// ```
+    pub fn recorder(&self) -> Option<CallRecorder> {
+        let extras = self.inner.cold.extras.get()?;
+        extras.recorder.load_full().map(CallRecorder::from_shared)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_cover_the_share() {
+        assert_eq!(threshold(1.0), EVERY_CALL);
+        assert_eq!(threshold(0.5), 1 << 63);
+        assert_eq!(threshold(0.25), 1 << 62);
+        assert_eq!(threshold(1e-30), 1);
+    }
+
+    #[test]
+    fn draws_are_spread() {
+        let below = (0..10_000).filter(|_| draw() < 1 << 63).count();
+        assert!((4_500..=5_500).contains(&below), "{below}");
+    }
+}

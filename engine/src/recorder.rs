@@ -1,0 +1,378 @@
+//! Recording calls for replay: [`CallRecorder`], a bounded buffer of [`CallRecord`]s that
+//! breakers switched to record ([`Breaker::record_to`](crate::Breaker::record_to)) push each
+//! call into, and a reader drains.
+//!
+//! The buffer is crossbeam's `ArrayQueue`, allocated whole when the recorder is made: a push is
+//! one compare-and-swap on the queue's tail and the entry's store, never a lock, never an
+//! allocation. A push into a full buffer drops the entry and counts it ([`CallRecorder::dropped`]):
+//! recording never makes a call wait.
+//!
+//! # Synchronization
+//!
+//! - **Entries**: the queue's own protocol (crossbeam-queue): a push's writes of the entry
+//!   happen before the pop that takes it.
+//! - **`dropped`**: a `Relaxed` count. It is a statistic that publishes nothing; a reader may
+//!   see it a moment behind the entries.
+//!
+//! Neither is part of a breaker's state protocol, so neither goes through the loom shim.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crossbeam_queue::ArrayQueue;
+
+use crate::error::{Name, RejectReason};
+
+/// How a recorded call ended.
+///
+/// # Examples
+///
+/// ```
+/// use fusebox_engine::{CallOutcome, RejectReason};
+/// assert_eq!(CallOutcome::Rejected(RejectReason::Open).label(), "rejected");
+/// assert_eq!(CallOutcome::Ignored.label(), "ignored");
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CallOutcome {
+    /// Admitted and recorded as a success.
+    Success,
+    /// Admitted and recorded as a failure (also a permit dropped while its thread panicked).
+    Failure,
+    /// Admitted and recorded as neither, or its permit dropped unrecorded.
+    Ignored,
+    /// Not admitted, for this reason.
+    Rejected(RejectReason),
+}
+
+impl CallOutcome {
+    /// The outcome's label: `success`, `failure`, `ignored` or `rejected`.
+    ///
+    /// ```
+    /// assert_eq!(fusebox_engine::CallOutcome::Success.label(), "success");
+    /// ```
+    pub fn label(self) -> &'static str {
+        match self {
+            CallOutcome::Success => "success",
+            CallOutcome::Failure => "failure",
+            CallOutcome::Ignored => "ignored",
+            CallOutcome::Rejected(_) => "rejected",
+        }
+    }
+
+    /// Why the call was rejected; `None` for an admitted call.
+    ///
+    /// ```
+    /// use fusebox_engine::{CallOutcome, RejectReason};
+    /// assert_eq!(CallOutcome::Rejected(RejectReason::Ramp).reject_reason(), Some(RejectReason::Ramp));
+    /// assert_eq!(CallOutcome::Failure.reject_reason(), None);
+    /// ```
+    pub fn reject_reason(self) -> Option<RejectReason> {
+        match self {
+            CallOutcome::Rejected(reason) => Some(reason),
+            _ => None,
+        }
+    }
+}
+
+/// One call of a recording.
+///
+/// Times are nanoseconds on the clock of the breaker that recorded the call: on a
+/// [`ManualClock`](crate::ManualClock) they are exact.
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use fusebox_engine::{Breaker, CallOutcome, CallRecorder, ManualClock, Policy};
+/// let clock = ManualClock::new();
+/// let b = Breaker::with_clock("db", Policy::default(), clock.clone());
+/// let recorder = CallRecorder::new(16);
+/// b.record_to(&recorder, 1.0);
+/// clock.advance(Duration::from_millis(5));
+/// let permit = b.try_acquire()?;
+/// clock.advance(Duration::from_millis(20));
+/// permit.failure();
+/// let call = &recorder.drain()[0];
+/// assert_eq!(call.breaker(), "db");
+/// assert_eq!(call.at_nanos(), 5_000_000);
+/// assert_eq!(call.outcome(), CallOutcome::Failure);
+/// assert_eq!(call.duration_nanos(), Some(20_000_000));
+/// # Ok::<(), fusebox_engine::Rejected>(())
+/// ```
+#[derive(Clone)]
+pub struct CallRecord {
+    at_nanos: u64,
+    /// From admission to record; meaningless for a rejection.
+    duration_nanos: u64,
+    breaker: Name,
+    outcome: CallOutcome,
+}
+
+impl CallRecord {
+    pub(crate) fn admitted(breaker: Name, at_nanos: u64, now: u64, outcome: CallOutcome) -> Self {
+        CallRecord {
+            at_nanos,
+            // Saturating: a clock never goes backwards, but a caller's clock may.
+            duration_nanos: now.saturating_sub(at_nanos),
+            breaker,
+            outcome,
+        }
+    }
+
+    pub(crate) fn rejected(breaker: Name, at_nanos: u64, reason: RejectReason) -> Self {
+        CallRecord {
+            at_nanos,
+            duration_nanos: 0,
+            breaker,
+            outcome: CallOutcome::Rejected(reason),
+        }
+    }
+
+    /// When the call arrived (was admitted or rejected), in nanoseconds on its breaker's clock.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("db", Policy::default(), ManualClock::new());
+    /// let r = CallRecorder::new(4);
+    /// b.record_to(&r, 1.0);
+    /// b.try_acquire().unwrap().success();
+    /// assert_eq!(r.drain()[0].at_nanos(), 0);
+    /// ```
+    pub fn at_nanos(&self) -> u64 {
+        self.at_nanos
+    }
+
+    /// The name of the breaker that recorded the call.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("db", Policy::default(), ManualClock::new());
+    /// let r = CallRecorder::new(4);
+    /// b.record_to(&r, 1.0);
+    /// b.try_acquire().unwrap().success();
+    /// assert_eq!(r.drain()[0].breaker(), "db");
+    /// ```
+    pub fn breaker(&self) -> &str {
+        self.breaker.as_str()
+    }
+
+    /// How the call ended.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("db", Policy::default(), ManualClock::new());
+    /// let r = CallRecorder::new(4);
+    /// b.record_to(&r, 1.0);
+    /// drop(b.try_acquire().unwrap());
+    /// assert_eq!(r.drain()[0].outcome(), CallOutcome::Ignored);
+    /// ```
+    pub fn outcome(&self) -> CallOutcome {
+        self.outcome
+    }
+
+    /// From admission to the outcome's record, in nanoseconds; `None` for a rejected call.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let b = Breaker::with_clock("db", Policy::default(), ManualClock::new());
+    /// let r = CallRecorder::new(4);
+    /// b.record_to(&r, 1.0);
+    /// b.force_open();
+    /// assert!(b.try_acquire().is_err());
+    /// assert_eq!(r.drain()[0].duration_nanos(), None);
+    /// ```
+    pub fn duration_nanos(&self) -> Option<u64> {
+        match self.outcome {
+            CallOutcome::Rejected(_) => None,
+            _ => Some(self.duration_nanos),
+        }
+    }
+}
+
+impl fmt::Debug for CallRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallRecord")
+            .field("at_nanos", &self.at_nanos)
+            .field("breaker", &self.breaker())
+            .field("outcome", &self.outcome)
+            .field("duration_nanos", &self.duration_nanos())
+            .finish()
+    }
+}
+
+/// The buffer and its drop count, shared by a recorder's handles and the breakers it is
+/// attached to (which hold it without the handle around it, one indirection less).
+pub(crate) struct Shared {
+    queue: ArrayQueue<CallRecord>,
+    dropped: AtomicU64,
+}
+
+/// A bounded buffer of recorded calls, shared by the breakers switched to record into it
+/// ([`Breaker::record_to`](crate::Breaker::record_to)).
+///
+/// A handle: cloning it costs a reference-count increment and every clone is the same buffer.
+/// The whole buffer is allocated by [`new`](Self::new) (about 64 bytes an entry); a call that
+/// finds it full is not recorded but counted in [`dropped`](Self::dropped), so recording never
+/// blocks nor allocates on a call.
+///
+/// # Examples
+///
+/// ```
+/// use fusebox_engine::{Breaker, CallOutcome, CallRecorder, ManualClock, Policy};
+/// let recorder = CallRecorder::new(2);
+/// let b = Breaker::with_clock("db", Policy::default(), ManualClock::new());
+/// b.record_to(&recorder, 1.0);
+/// for _ in 0..3 {
+///     b.try_acquire().unwrap().success();
+/// }
+/// assert_eq!(recorder.len(), 2);
+/// assert_eq!(recorder.dropped(), 1);
+/// let calls = recorder.drain();
+/// assert!(calls.iter().all(|c| c.outcome() == CallOutcome::Success));
+/// assert!(recorder.is_empty());
+/// ```
+#[derive(Clone)]
+pub struct CallRecorder {
+    shared: Arc<Shared>,
+}
+
+impl CallRecorder {
+    /// The largest capacity [`new`](Self::new) accepts: ten million calls, about 640 MB
+    /// ([`MAX_RECORD_CAPACITY`](fusebox_policies::MAX_RECORD_CAPACITY), the config file's
+    /// limit).
+    ///
+    /// ```
+    /// assert_eq!(fusebox_engine::CallRecorder::MAX_CAPACITY, 10_000_000);
+    /// ```
+    pub const MAX_CAPACITY: usize = fusebox_policies::MAX_RECORD_CAPACITY;
+
+    /// A recorder that keeps up to `capacity` calls until they are drained.
+    ///
+    /// # Panics
+    ///
+    /// If `capacity` is 0 or above [`MAX_CAPACITY`](Self::MAX_CAPACITY).
+    ///
+    /// ```
+    /// let recorder = fusebox_engine::CallRecorder::new(1000);
+    /// assert_eq!(recorder.capacity(), 1000);
+    /// ```
+    pub fn new(capacity: usize) -> CallRecorder {
+        assert!(
+            (1..=Self::MAX_CAPACITY).contains(&capacity),
+            "a call recorder's capacity must be in 1..={}, got {capacity}",
+            Self::MAX_CAPACITY
+        );
+        CallRecorder {
+            shared: Arc::new(Shared {
+                queue: ArrayQueue::new(capacity),
+                dropped: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// How many calls it can hold.
+    ///
+    /// ```
+    /// assert_eq!(fusebox_engine::CallRecorder::new(8).capacity(), 8);
+    /// ```
+    pub fn capacity(&self) -> usize {
+        self.shared.queue.capacity()
+    }
+
+    /// How many calls it holds now.
+    ///
+    /// ```
+    /// assert_eq!(fusebox_engine::CallRecorder::new(8).len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.shared.queue.len()
+    }
+
+    /// Whether it holds no call.
+    ///
+    /// ```
+    /// assert!(fusebox_engine::CallRecorder::new(8).is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.shared.queue.is_empty()
+    }
+
+    /// Calls not recorded because the buffer was full, since the recorder was made.
+    ///
+    /// ```
+    /// assert_eq!(fusebox_engine::CallRecorder::new(8).dropped(), 0);
+    /// ```
+    pub fn dropped(&self) -> u64 {
+        // Relaxed: a statistic (see the module docs).
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Takes every call buffered so far, in the order they were pushed (calls recorded
+    /// while it runs may or may not be among them).
+    ///
+    /// Calls from several threads are pushed in the order they reach the buffer, which may
+    /// differ from the order of their arrival times by the time a push takes: sort by
+    /// [`CallRecord::at_nanos`] where the order matters.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let r = CallRecorder::new(8);
+    /// let b = Breaker::with_clock("db", Policy::default(), ManualClock::new());
+    /// b.record_to(&r, 1.0);
+    /// b.try_acquire().unwrap().success();
+    /// assert_eq!(r.drain().len(), 1);
+    /// assert!(r.drain().is_empty());
+    /// ```
+    pub fn drain(&self) -> Vec<CallRecord> {
+        let mut out = Vec::with_capacity(self.shared.queue.len());
+        while let Some(call) = self.shared.queue.pop() {
+            out.push(call);
+        }
+        out
+    }
+
+    /// Whether `a` and `b` are handles of the same recorder.
+    ///
+    /// ```
+    /// use fusebox_engine::CallRecorder;
+    /// let a = CallRecorder::new(8);
+    /// assert!(CallRecorder::ptr_eq(&a, &a.clone()));
+    /// assert!(!CallRecorder::ptr_eq(&a, &CallRecorder::new(8)));
+    /// ```
+    pub fn ptr_eq(a: &CallRecorder, b: &CallRecorder) -> bool {
+        Arc::ptr_eq(&a.shared, &b.shared)
+    }
+
+    /// The buffer, as a breaker holds it.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// The handle of a buffer a breaker holds.
+    pub(crate) fn from_shared(shared: Arc<Shared>) -> Self {
+        CallRecorder { shared }
+    }
+}
+
+impl Shared {
+    /// Buffers `call`, or counts it dropped if the buffer is full.
+    #[inline]
+    pub(crate) fn push(&self, call: CallRecord) {
+        if self.queue.push(call).is_err() {
+            // Relaxed: a statistic (see the module docs).
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl fmt::Debug for CallRecorder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CallRecorder")
+            .field("capacity", &self.capacity())
+            .field("len", &self.len())
+            .field("dropped", &self.dropped())
+            .finish()
+    }
+}
