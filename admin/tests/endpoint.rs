@@ -851,16 +851,20 @@ async fn recording_is_drained_as_json_lines_and_409_when_off() {
     let registry = registry_with(&[]);
     let api = Api::secured(&registry).await;
     let read = api.as_token(Some(READ));
+    let admin = api.as_token(Some(ADMIN));
     // Off: 409 with the one-line error the other routes give.
-    let (status, body) = read.get("/fusebox/recording").await;
+    let (status, body) = admin.get("/fusebox/recording").await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(
         error_line(&body).contains("recording is not configured"),
         "{body}"
     );
-    // A token is needed, as for every GET.
+    // A token is needed, as for every GET, and a drain empties the buffer: the admin token.
     let (status, _) = api.as_token(None).get("/fusebox/recording").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, body) = read.get("/fusebox/recording").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(error_line(&body).contains("admin token"), "{body}");
 
     let file = "[record]\nbreakers = [\"pay.*\"]\nsample = 1.0\ncapacity = 100\n";
     let (status, body) = api.put_config(file).await;
@@ -876,7 +880,7 @@ async fn recording_is_drained_as_json_lines_and_409_when_off() {
         .unwrap()
         .success();
 
-    let r = read
+    let r = admin
         .request(Method::GET, "/fusebox/recording")
         .send()
         .await
@@ -894,7 +898,7 @@ async fn recording_is_drained_as_json_lines_and_409_when_off() {
     assert_eq!(calls[1].reason.as_deref(), Some("forced_open"));
     assert!(calls.iter().all(|c| c.breaker == "pay.stripe"));
     // Drained: the next GET is empty.
-    let r = read.request(Method::GET, "/fusebox/recording").send().await;
+    let r = admin.request(Method::GET, "/fusebox/recording").send().await;
     assert_eq!(r.unwrap().text().await.unwrap(), "");
     // The config in force shows the table; a file without it switches recording off.
     let (_, config) = read.get("/fusebox/config").await;
@@ -904,5 +908,5 @@ async fn recording_is_drained_as_json_lines_and_409_when_off() {
         "{config}"
     );
     api.put_config("").await;
-    assert_eq!(read.get("/fusebox/recording").await.0, StatusCode::CONFLICT);
+    assert_eq!(admin.get("/fusebox/recording").await.0, StatusCode::CONFLICT);
 }
