@@ -192,3 +192,71 @@ fn bad_recordings_are_one_line_errors() {
     assert_eq!(code, Some(1));
     assert!(err.contains("missing.jsonl: cannot read"), "{err}");
 }
+
+/// A registry's own recording, drained and replayed with the same policy: the replay's breaker
+/// opens and closes when the recorded one did.
+#[test]
+fn a_registry_recording_replays_with_the_recorded_breakers_timeline() {
+    use std::time::Duration;
+
+    use fusebox::{ManualClock, Policy, RecordConfig, Registry};
+
+    let policy_toml = "min_calls = 20\nopen_timeout = \"2s\"\nhalf_open = { permits = 1, successes = 1 }\n";
+    let policy = Policy::from_toml(policy_toml).expect("a valid policy");
+    let clock = ManualClock::new();
+    let registry = Registry::with_clock(Policy::default(), clock.clone());
+    registry.set_policy("pay", policy).expect("set");
+    registry.record(RecordConfig::new(["pay.*"], 1.0, 100_000).expect("a valid table"));
+    let breaker = registry.breaker("pay.stripe").expect("a valid name");
+    // 100 calls a second for 30 s, each taking 5 ms; the downstream fails from 10 s to 20 s.
+    for i in 0..3_000u64 {
+        let at = Duration::from_millis(i * 10);
+        clock.set(at);
+        let Ok(permit) = breaker.try_acquire() else {
+            continue;
+        };
+        clock.set(at + Duration::from_millis(5));
+        if (10..20).contains(&at.as_secs()) {
+            permit.failure();
+        } else {
+            permit.success();
+        }
+    }
+    let recorded: Vec<_> = breaker
+        .history()
+        .iter()
+        .map(|t| (t.from, t.to, t.at))
+        .collect();
+    assert!(recorded.len() >= 3, "the breaker opened and closed: {recorded:?}");
+
+    let dir = scratch("registry-replay");
+    std::fs::write(dir.join("rec.jsonl"), registry.drain_recording()).expect("written");
+    std::fs::write(dir.join("policy.toml"), policy_toml).expect("written");
+    let replay = Replay::load(&dir.join("rec.jsonl"), None, BadLines::Stop).expect("reads");
+    assert_eq!(replay.arrivals.len(), 3_000, "every call, rejected ones included");
+    let scenario = replay.into_scenario(
+        Policy::from_toml(policy_toml).expect("valid"),
+        "policy.toml".into(),
+        1,
+    );
+    let run = policy_run(&scenario);
+    let replayed: Vec<_> = run.transitions.iter().map(|t| (t.from, t.to, t.at)).collect();
+    assert_eq!(
+        recorded.iter().map(|t| (t.0, t.1)).collect::<Vec<_>>(),
+        replayed.iter().map(|t| (t.0, t.1)).collect::<Vec<_>>()
+    );
+    for (a, b) in recorded.iter().zip(&replayed) {
+        assert!(a.2.abs_diff(b.2) <= Duration::from_secs(1), "{a:?} vs {b:?}");
+    }
+
+    let (out, err, code) = output(fusebox().current_dir(&dir).args([
+        "simulate",
+        "--no-chart",
+        "--replay",
+        "rec.jsonl",
+        "policy.toml",
+    ]));
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("3000 calls of \"pay.stripe\""), "{out}");
+    assert!(out.contains("closed -> open"), "{out}");
+}
