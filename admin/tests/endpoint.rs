@@ -898,7 +898,10 @@ async fn recording_is_drained_as_json_lines_and_409_when_off() {
     assert_eq!(calls[1].reason.as_deref(), Some("forced_open"));
     assert!(calls.iter().all(|c| c.breaker == "pay.stripe"));
     // Drained: the next GET is empty.
-    let r = admin.request(Method::GET, "/fusebox/recording").send().await;
+    let r = admin
+        .request(Method::GET, "/fusebox/recording")
+        .send()
+        .await;
     assert_eq!(r.unwrap().text().await.unwrap(), "");
     // The config in force shows the table; a file without it switches recording off.
     let (_, config) = read.get("/fusebox/config").await;
@@ -908,5 +911,8 @@ async fn recording_is_drained_as_json_lines_and_409_when_off() {
         "{config}"
     );
     api.put_config("").await;
-    assert_eq!(admin.get("/fusebox/recording").await.0, StatusCode::CONFLICT);
+    assert_eq!(
+        admin.get("/fusebox/recording").await.0,
+        StatusCode::CONFLICT
+    );
 }

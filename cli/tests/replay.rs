@@ -201,7 +201,8 @@ fn a_registry_recording_replays_with_the_recorded_breakers_timeline() {
 
     use fusebox::{ManualClock, Policy, RecordConfig, Registry};
 
-    let policy_toml = "min_calls = 20\nopen_timeout = \"2s\"\nhalf_open = { permits = 1, successes = 1 }\n";
+    let policy_toml =
+        "min_calls = 20\nopen_timeout = \"2s\"\nhalf_open = { permits = 1, successes = 1 }\n";
     let policy = Policy::from_toml(policy_toml).expect("a valid policy");
     let clock = ManualClock::new();
     let registry = Registry::with_clock(Policy::default(), clock.clone());
@@ -227,26 +228,40 @@ fn a_registry_recording_replays_with_the_recorded_breakers_timeline() {
         .iter()
         .map(|t| (t.from, t.to, t.at))
         .collect();
-    assert!(recorded.len() >= 3, "the breaker opened and closed: {recorded:?}");
+    assert!(
+        recorded.len() >= 3,
+        "the breaker opened and closed: {recorded:?}"
+    );
 
     let dir = scratch("registry-replay");
     std::fs::write(dir.join("rec.jsonl"), registry.drain_recording()).expect("written");
     std::fs::write(dir.join("policy.toml"), policy_toml).expect("written");
     let replay = Replay::load(&dir.join("rec.jsonl"), None, BadLines::Stop).expect("reads");
-    assert_eq!(replay.arrivals.len(), 3_000, "every call, rejected ones included");
+    assert_eq!(
+        replay.arrivals.len(),
+        3_000,
+        "every call, rejected ones included"
+    );
     let scenario = replay.into_scenario(
         Policy::from_toml(policy_toml).expect("valid"),
         "policy.toml".into(),
         1,
     );
     let run = policy_run(&scenario);
-    let replayed: Vec<_> = run.transitions.iter().map(|t| (t.from, t.to, t.at)).collect();
+    let replayed: Vec<_> = run
+        .transitions
+        .iter()
+        .map(|t| (t.from, t.to, t.at))
+        .collect();
     assert_eq!(
         recorded.iter().map(|t| (t.0, t.1)).collect::<Vec<_>>(),
         replayed.iter().map(|t| (t.0, t.1)).collect::<Vec<_>>()
     );
     for (a, b) in recorded.iter().zip(&replayed) {
-        assert!(a.2.abs_diff(b.2) <= Duration::from_secs(1), "{a:?} vs {b:?}");
+        assert!(
+            a.2.abs_diff(b.2) <= Duration::from_secs(1),
+            "{a:?} vs {b:?}"
+        );
     }
 
     let (out, err, code) = output(fusebox().current_dir(&dir).args([

@@ -7,18 +7,27 @@
 //! allocation. A push into a full buffer drops the entry and counts it ([`CallRecorder::dropped`]):
 //! recording never makes a call wait.
 //!
+//! An entry is 24 bytes (32 with the queue's stamp, two to a cache line): the arrival, the
+//! duration, the outcome and the breaker as a number in the recorder's table of names, which
+//! a breaker enters once, when it is attached ([`Shared::attach`]). A drain turns the numbers
+//! back into names.
+//!
 //! # Synchronization
 //!
 //! - **Entries**: the queue's own protocol (crossbeam-queue): a push's writes of the entry
 //!   happen before the pop that takes it.
+//! - **Names**: a `std` mutex, taken when a breaker is attached and once per drain, never by
+//!   a call. A breaker's number is entered before the attachment that carries it is published
+//!   (recording.rs), so a drain that pops an entry finds its name.
 //! - **`dropped`**: a `Relaxed` count. It is a statistic that publishes nothing; a reader may
 //!   see it a moment behind the entries.
 //!
-//! Neither is part of a breaker's state protocol, so neither goes through the loom shim.
+//! None of these is part of a breaker's state protocol, so none goes through the loom shim.
 
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crossbeam_queue::ArrayQueue;
 
@@ -110,9 +119,26 @@ pub struct CallRecord {
     outcome: CallOutcome,
 }
 
-impl CallRecord {
-    pub(crate) fn admitted(breaker: Name, at_nanos: u64, now: u64, outcome: CallOutcome) -> Self {
-        CallRecord {
+/// A call as the queue holds it: [`CallRecord`] with its breaker as a number in the
+/// recorder's table of names.
+#[derive(Clone, Copy)]
+pub(crate) struct Entry {
+    at_nanos: u64,
+    /// From admission to record; 0 for a rejection.
+    duration_nanos: u64,
+    breaker: u32,
+    outcome: CallOutcome,
+}
+
+// Two entries and their stamps to a cache line.
+const _: () = assert!(std::mem::size_of::<Entry>() == 24);
+
+impl Entry {
+    /// An admitted call of breaker number `breaker`: it arrived at `at_nanos` and ended with
+    /// `outcome` at `now`.
+    #[inline]
+    pub(crate) fn admitted(breaker: u32, at_nanos: u64, now: u64, outcome: CallOutcome) -> Self {
+        Entry {
             at_nanos,
             // Saturating: a clock never goes backwards, but a caller's clock may.
             duration_nanos: now.saturating_sub(at_nanos),
@@ -121,15 +147,19 @@ impl CallRecord {
         }
     }
 
-    pub(crate) fn rejected(breaker: Name, at_nanos: u64, reason: RejectReason) -> Self {
-        CallRecord {
+    /// A call of breaker number `breaker` rejected at `at_nanos` for `reason`.
+    #[inline]
+    pub(crate) fn rejected(breaker: u32, at_nanos: u64, reason: RejectReason) -> Self {
+        Entry {
             at_nanos,
             duration_nanos: 0,
             breaker,
             outcome: CallOutcome::Rejected(reason),
         }
     }
+}
 
+impl CallRecord {
     /// When the call arrived (was admitted or rejected), in nanoseconds on its breaker's clock.
     ///
     /// ```
@@ -202,11 +232,26 @@ impl fmt::Debug for CallRecord {
     }
 }
 
-/// The buffer and its drop count, shared by a recorder's handles and the breakers it is
-/// attached to (which hold it without the handle around it, one indirection less).
+/// The buffer, its drop count and its table of names, shared by a recorder's handles and the
+/// breakers it is attached to (through an [`Attachment`]).
 pub(crate) struct Shared {
-    queue: ArrayQueue<CallRecord>,
+    queue: ArrayQueue<Entry>,
     dropped: AtomicU64,
+    names: Mutex<Names>,
+}
+
+/// The names of the breakers a recorder was attached to, numbered in attachment order.
+#[derive(Default)]
+struct Names {
+    by_number: Vec<Name>,
+    numbers: HashMap<Box<str>, u32>,
+}
+
+/// A recorder as one breaker holds it: the buffer, and the breaker's number in its table of
+/// names, loaded together so that a call never pairs one recorder with another's number.
+pub(crate) struct Attachment {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) breaker: u32,
 }
 
 /// A bounded buffer of recorded calls, shared by the breakers switched to record into it
@@ -268,6 +313,7 @@ impl CallRecorder {
             shared: Arc::new(Shared {
                 queue: ArrayQueue::new(capacity),
                 dropped: AtomicU64::new(0),
+                names: Mutex::new(Names::default()),
             }),
         }
     }
@@ -327,8 +373,22 @@ impl CallRecorder {
     /// ```
     pub fn drain(&self) -> Vec<CallRecord> {
         let mut out = Vec::with_capacity(self.shared.queue.len());
-        while let Some(call) = self.shared.queue.pop() {
-            out.push(call);
+        let names = self
+            .shared
+            .names
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        while let Some(e) = self.shared.queue.pop() {
+            // Every number in an entry was entered before the breaker could push it.
+            let Some(breaker) = names.by_number.get(e.breaker as usize) else {
+                continue;
+            };
+            out.push(CallRecord {
+                at_nanos: e.at_nanos,
+                duration_nanos: e.duration_nanos,
+                breaker: breaker.clone(),
+                outcome: e.outcome,
+            });
         }
         out
     }
@@ -357,9 +417,34 @@ impl CallRecorder {
 }
 
 impl Shared {
+    /// The attachment of breaker `name` to this recorder: its number in the table of names,
+    /// entered now if the name is new. Called when a breaker is switched to record, never by
+    /// a call.
+    pub(crate) fn attach(self: &Arc<Self>, name: &Name) -> Attachment {
+        let mut names = self.names.lock().unwrap_or_else(PoisonError::into_inner);
+        let names = &mut *names;
+        let breaker = match names.numbers.get(name.as_str()) {
+            Some(&n) => n,
+            None => {
+                // More names than `u32` numbers would take 4 billion attachments; the last
+                // number is then shared, and a drain names those calls after its first owner.
+                let n = u32::try_from(names.by_number.len()).unwrap_or(u32::MAX);
+                if n != u32::MAX {
+                    names.by_number.push(name.clone());
+                    names.numbers.insert(name.as_str().into(), n);
+                }
+                n
+            }
+        };
+        Attachment {
+            shared: Arc::clone(self),
+            breaker,
+        }
+    }
+
     /// Buffers `call`, or counts it dropped if the buffer is full.
     #[inline]
-    pub(crate) fn push(&self, call: CallRecord) {
+    pub(crate) fn push(&self, call: Entry) {
         if self.queue.push(call).is_err() {
             // Relaxed: a statistic (see the module docs).
             self.dropped.fetch_add(1, Ordering::Relaxed);

@@ -162,7 +162,7 @@ pub(super) struct Extras {
     pub(super) adaptive: super::adaptive::AdaptiveLimiter,
     /// The call recorder this breaker records into, while the `RECORD` flag is on
     /// (recording.rs).
-    pub(super) recorder: arc_swap::ArcSwapOption<crate::recorder::Shared>,
+    pub(super) recorder: arc_swap::ArcSwapOption<crate::recorder::Attachment>,
     /// The share of calls recorded, as a threshold a thread-local draw must fall below
     /// (recording.rs; `Relaxed`).
     pub(super) record_threshold: StatU64,

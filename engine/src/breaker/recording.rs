@@ -25,9 +25,10 @@
 //!   set and read `Relaxed` by admissions and rejections. A call that sees the flag with an
 //!   older threshold is sampled by that one (0, after a stop: not recorded); no other data is
 //!   read through it.
-//! - **Recorder** (`Extras::recorder`, an `ArcSwapOption`): arc-swap's own protocol publishes
-//!   the recorder, and keeps it alive while a record pushes into it. A record that finds none
-//!   (recording stopped after its admission) records nothing.
+//! - **Recorder** (`Extras::recorder`, an `ArcSwapOption` of the recorder with this breaker's
+//!   number in its table of names): arc-swap's own protocol publishes the attachment (the
+//!   number entered before it), and keeps the recorder alive while a record pushes into it. A
+//!   record that finds none (recording stopped after its admission) records nothing.
 //! - **Entries** and the drop count: the recorder's (recorder.rs).
 //! - The extras themselves are found through their `OnceLock`; a breaker whose flag is seen
 //!   before its extras are (impossible in practice: they are made before the flag is set,
@@ -39,7 +40,7 @@ use std::sync::atomic::Ordering as StatOrdering;
 use super::Breaker;
 use super::inner::Inner;
 use crate::error::{Outcome, RejectReason};
-use crate::recorder::{CallOutcome, CallRecord, CallRecorder};
+use crate::recorder::{CallOutcome, CallRecorder, Entry};
 use crate::sync::lock;
 
 /// The threshold of a sample of 1: every call, without a draw.
@@ -107,9 +108,9 @@ impl Inner {
         let Some(extras) = self.cold.extras.get() else {
             return;
         };
-        if let Some(recorder) = &*extras.recorder.load() {
-            let name = self.cold.short_name.clone();
-            recorder.push(CallRecord::admitted(name, start, now, outcome.into()));
+        if let Some(attached) = &*extras.recorder.load() {
+            let call = Entry::admitted(attached.breaker, start, now, outcome.into());
+            attached.shared.push(call);
         }
     }
 
@@ -123,13 +124,10 @@ impl Inner {
         let Some(extras) = self.cold.extras.get() else {
             return;
         };
-        if let Some(recorder) = &*extras.recorder.load() {
+        if let Some(attached) = &*extras.recorder.load() {
             let at = self.cold.clock.now();
-            recorder.push(CallRecord::rejected(
-                self.cold.short_name.clone(),
-                at,
-                reason,
-            ));
+            let call = Entry::rejected(attached.breaker, at, reason);
+            attached.shared.push(call);
         }
     }
 }
@@ -181,7 +179,9 @@ impl Breaker {
         // Under `config_lock`: a policy swap rewrites the flags under it (see the module docs).
         let _config = lock(&inner.cold.config_lock);
         let extras = inner.extras();
-        extras.recorder.store(Some(recorder.shared().clone()));
+        // The name is entered in the recorder's table before the attachment is published.
+        let attachment = recorder.shared().attach(&inner.cold.short_name);
+        extras.recorder.store(Some(std::sync::Arc::new(attachment)));
         // Relaxed: see the module docs.
         extras
             .record_threshold
@@ -229,7 +229,8 @@ impl Breaker {
     /// ```
     pub fn recorder(&self) -> Option<CallRecorder> {
         let extras = self.inner.cold.extras.get()?;
-        extras.recorder.load_full().map(CallRecorder::from_shared)
+        let attached = extras.recorder.load_full()?;
+        Some(CallRecorder::from_shared(attached.shared.clone()))
     }
 }
 
