@@ -258,7 +258,7 @@ pub(crate) struct Attachment {
 /// ([`Breaker::record_to`](crate::Breaker::record_to)).
 ///
 /// A handle: cloning it costs a reference-count increment and every clone is the same buffer.
-/// The whole buffer is allocated by [`new`](Self::new) (about 64 bytes an entry); a call that
+/// The whole buffer is allocated by [`new`](Self::new) (32 bytes an entry); a call that
 /// finds it full is not recorded but counted in [`dropped`](Self::dropped), so recording never
 /// blocks nor allocates on a call.
 ///
@@ -284,7 +284,7 @@ pub struct CallRecorder {
 }
 
 impl CallRecorder {
-    /// The largest capacity [`new`](Self::new) accepts: ten million calls, about 640 MB
+    /// The largest capacity [`new`](Self::new) accepts: ten million calls, 320 MB
     /// ([`MAX_RECORD_CAPACITY`](fusebox_policies::MAX_RECORD_CAPACITY), the config file's
     /// limit).
     ///
