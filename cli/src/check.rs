@@ -241,6 +241,16 @@ impl<'a> Origin<'a> {
         if set_aside.iter().any(|aside| path.starts_with(aside)) {
             return true;
         }
+        // The operator tables (`[record]`, `[notify]`, `[health]`) name their fields without
+        // their table: a field set aside in one of them is the same field.
+        if section.is_empty()
+            && !field.is_empty()
+            && set_aside
+                .iter()
+                .any(|aside| aside.len() == field.len() + 1 && aside[1..] == *field)
+        {
+            return true;
+        }
         if self.writes(&path) {
             return false;
         }
@@ -760,6 +770,24 @@ mod tests {
                 "7:13: breakers.\"b\".min_calls: must be in 1..=10 (the count window's size), got 50",
                 "10:10: breakers.\"b.c\".jitter: must be in [0, 1), got 3",
             ]
+        );
+    }
+
+    #[test]
+    fn a_bad_entry_of_an_operator_table_is_one_error_not_also_missing() {
+        assert_eq!(
+            lines("[record]\nbreakers = [\"pay*\"]\n"),
+            [
+                "2:13: breakers[0]: invalid pattern \"pay*\": expected a breaker name or \"prefix.*\" (may hold only A-Z, a-z, 0-9, '_', '.', ':' and '-', got '*' at byte 3)"
+            ]
+        );
+        let notify = lines("[notify]\nwebhook = \"https://x\"\n");
+        assert_eq!(notify.len(), 1, "{notify:?}");
+        assert!(notify[0].starts_with("2:11: webhook: "), "{notify:?}");
+        // A table that lacks the key still says so.
+        assert_eq!(
+            lines("[record]\nsample = 0.5\n"),
+            ["1:1: breakers: missing: [record] needs the breakers to record"]
         );
     }
 
