@@ -141,6 +141,47 @@ struct ApplyArgs {
     endpoint: EndpointArgs,
 }
 
+/// A recording to replay, for `simulate` and `tune`.
+#[derive(Args)]
+struct RecordingArgs {
+    /// Replay a recording (JSON Lines, one call per line) instead of a scenario: its arrivals
+    /// as recorded, its downstream second by second as the admitted calls saw it.
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
+    /// The breaker to replay, when the recording holds several.
+    #[arg(long, value_name = "NAME", requires = "replay")]
+    breaker: Option<String>,
+    /// Skip lines of the recording that are not recorded calls (counted in the report)
+    /// instead of stopping at the first.
+    #[arg(long, requires = "replay")]
+    skip_bad_lines: bool,
+}
+
+impl RecordingArgs {
+    /// The recording replayed as a scenario, with `policy` (a file or preset; the default
+    /// policy without one); `None` without `--replay`.
+    fn scenario(&self, policy: Option<&std::path::Path>) -> Result<Option<Scenario>, String> {
+        use fusebox_cli::replay::{BadLines, Replay};
+        let Some(file) = &self.replay else {
+            return Ok(None);
+        };
+        let bad = if self.skip_bad_lines {
+            BadLines::Skip
+        } else {
+            BadLines::Stop
+        };
+        let replay = Replay::load(file, self.breaker.as_deref(), bad)?;
+        let (policy, source) = match policy {
+            Some(path) => (
+                fusebox_cli::scenario::policy_or_preset(path)?,
+                path.display().to_string(),
+            ),
+            None => (fusebox::Policy::default(), "default".to_owned()),
+        };
+        Ok(Some(replay.into_scenario(policy, source, 1)))
+    }
+}
+
 #[derive(Args)]
 struct TuneArgs {
     /// The scenario file (TOML); without one (and without --replay), the built-in scenario.
@@ -149,15 +190,8 @@ struct TuneArgs {
     /// A built-in scenario by name: payments, overload, chaos.
     #[arg(long = "scenario", value_name = "NAME", conflicts_with = "replay")]
     named: Option<String>,
-    /// Tune on a recording (JSON Lines) replayed, instead of a scenario.
-    #[arg(long, value_name = "FILE")]
-    replay: Option<PathBuf>,
-    /// The breaker to replay, when the recording holds several.
-    #[arg(long, value_name = "NAME", requires = "replay")]
-    breaker: Option<String>,
-    /// Skip malformed lines of the recording instead of stopping at the first.
-    #[arg(long, requires = "replay")]
-    skip_bad_lines: bool,
+    #[command(flatten)]
+    recording: RecordingArgs,
     /// The starting policy (file or preset) instead of the scenario's (a replay's default:
     /// the default policy).
     #[arg(long, value_name = "POLICY.toml|PRESET")]
@@ -226,17 +260,8 @@ struct SimulateArgs {
     /// A built-in scenario by name (`--scenario list` shows them): payments, overload, chaos.
     #[arg(long = "scenario", value_name = "NAME", conflicts_with = "replay")]
     named: Option<String>,
-    /// Replay a recording (JSON Lines, one call per line) instead of a scenario: its arrivals
-    /// as recorded, its downstream second by second as the admitted calls saw it.
-    #[arg(long, value_name = "FILE")]
-    replay: Option<PathBuf>,
-    /// The breaker to replay, when the recording holds several.
-    #[arg(long, value_name = "NAME", requires = "replay")]
-    breaker: Option<String>,
-    /// Skip lines of the recording that are not recorded calls (counted in the report)
-    /// instead of stopping at the first.
-    #[arg(long, requires = "replay")]
-    skip_bad_lines: bool,
+    #[command(flatten)]
+    recording: RecordingArgs,
     /// Also write the calls of the first policy's run to FILE, as a recording (JSON Lines).
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
@@ -470,13 +495,9 @@ fn simulate(args: SimulateArgs) -> Result<String, String> {
             None => Ok(fusebox_cli::scenario::BUILTIN.to_owned()),
         };
     }
-    let mut scenario = match (&args.replay, &args.scenario, &args.named) {
-        (Some(file), policy, _) => replay_scenario(
-            file,
-            args.breaker.as_deref(),
-            args.skip_bad_lines,
-            policy.as_deref(),
-        )?,
+    let replayed = args.recording.scenario(args.scenario.as_deref())?;
+    let mut scenario = match (replayed, &args.scenario, &args.named) {
+        (Some(replayed), _, _) => replayed,
         (None, Some(path), _) => Scenario::load(path)?,
         (None, None, Some(name)) => Scenario::named(name)?,
         (None, None, None) => Scenario::builtin(),
@@ -527,18 +548,15 @@ fn simulate(args: SimulateArgs) -> Result<String, String> {
 fn tune(args: TuneArgs) -> Result<String, String> {
     use fusebox_cli::tune::{self, Objective, TuneOptions};
     let objective = Objective::parse(&args.objective)?;
-    let mut scenario = match (&args.replay, &args.scenario, &args.named) {
-        (Some(file), _, _) => replay_scenario(
-            file,
-            args.breaker.as_deref(),
-            args.skip_bad_lines,
-            args.policy.as_deref(),
-        )?,
+    let replayed = args.recording.scenario(args.policy.as_deref())?;
+    let is_replay = replayed.is_some();
+    let mut scenario = match (replayed, &args.scenario, &args.named) {
+        (Some(replayed), _, _) => replayed,
         (None, Some(path), _) => Scenario::load(path)?,
         (None, None, Some(name)) => Scenario::named(name)?,
         (None, None, None) => Scenario::builtin(),
     };
-    if let (Some(path), None) = (&args.policy, &args.replay) {
+    if let (Some(path), false) = (&args.policy, is_replay) {
         scenario.policy = fusebox_cli::scenario::policy_or_preset(path)?;
         scenario.policy_source = path.display().to_string();
     }
@@ -564,30 +582,6 @@ fn tune(args: TuneArgs) -> Result<String, String> {
         Some(path.display().to_string())
     };
     Ok(tune::report::text(&tuning, chart.as_deref()))
-}
-
-/// The scenario of `--replay FILE [POLICY]`.
-fn replay_scenario(
-    file: &std::path::Path,
-    breaker: Option<&str>,
-    skip_bad_lines: bool,
-    policy: Option<&std::path::Path>,
-) -> Result<Scenario, String> {
-    use fusebox_cli::replay::{BadLines, Replay};
-    let bad = if skip_bad_lines {
-        BadLines::Skip
-    } else {
-        BadLines::Stop
-    };
-    let replay = Replay::load(file, breaker, bad)?;
-    let (policy, source) = match policy {
-        Some(path) => (
-            fusebox_cli::scenario::policy_or_preset(path)?,
-            path.display().to_string(),
-        ),
-        None => (fusebox::Policy::default(), "default".to_owned()),
-    };
-    Ok(replay.into_scenario(policy, source, 1))
 }
 
 fn label_of(s: &Scenario) -> String {
