@@ -249,43 +249,6 @@ fn a_swap_keeps_the_learned_limit_only_for_the_same_adaptive_limit() {
     assert_eq!(b.metrics().limit, None);
 }
 
-#[test]
-fn aimd_reads_no_clock_and_gradient2_times_one_call_in_eight() {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicU64, Ordering};
-
-    #[derive(Clone, Default)]
-    struct Counting(Arc<AtomicU64>);
-    impl fusebox_engine::Clock for Counting {
-        fn now_nanos(&self) -> u64 {
-            self.0.fetch_add(1, Ordering::Relaxed)
-        }
-    }
-    // 64 calls on this test's own thread: a timed call reads the clock at acquire and at
-    // completion, and the thread times every 8th admission.
-    for (algorithm, reads) in [
-        (LimitAlgorithm::Aimd, 0),
-        (LimitAlgorithm::Gradient2, 16),
-        (LimitAlgorithm::Vegas, 16),
-    ] {
-        let clock = Counting::default();
-        let policy = Policy::builder()
-            .adaptive_limit(AdaptiveLimit::new(algorithm))
-            .build()
-            .unwrap();
-        let b = Breaker::with_clock("dep", policy, clock.clone());
-        let before = clock.0.load(Ordering::Relaxed);
-        for _ in 0..64 {
-            b.call(|| Ok::<_, ()>(())).unwrap();
-        }
-        assert_eq!(
-            clock.0.load(Ordering::Relaxed) - before,
-            reads,
-            "{algorithm}"
-        );
-    }
-}
-
 /// `run_with_priority` on paused tokio time, the breaker on `TokioClock`.
 #[cfg(feature = "tokio")]
 mod run {

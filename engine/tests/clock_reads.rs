@@ -1,10 +1,11 @@
-//! The closed-success path reads no clock: proven with a clock that counts its reads.
+//! How often each path reads the clock, counted by a clock that counts its reads: none on the
+//! closed-success path; the rules, recording and adaptive limits that need it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use fusebox_engine::{Breaker, Clock, Policy, Window};
+use fusebox_engine::{Breaker, CallRecorder, Clock, Policy, Window};
 
 /// A clock that stands still and counts how often it is read.
 #[derive(Clone, Default)]
@@ -115,4 +116,76 @@ fn a_rate_limit_reads_the_clock_once_per_admission_and_none_without_one() {
         let _ = b.call(|| Ok::<_, ()>(()));
     }
     assert_eq!(reads.load(Ordering::Relaxed) - before, 100);
+}
+
+/// Clock reads per call of 100 on `policy`, recorded at `sample` or not, open or closed.
+fn reads_per_call(policy: Policy, record: Option<f64>, open: bool) -> u64 {
+    let (b, reads) = breaker(policy);
+    let recorder = CallRecorder::new(1000);
+    if let Some(sample) = record {
+        b.record_to(&recorder, sample);
+    }
+    if open {
+        b.force_open();
+    }
+    let before = reads.load(Ordering::Relaxed);
+    for _ in 0..100 {
+        if let Ok(p) = b.try_acquire() {
+            p.success();
+        }
+    }
+    let n = reads.load(Ordering::Relaxed) - before;
+    assert_eq!(n % 100, 0, "{n} reads");
+    n / 100
+}
+
+#[test]
+fn a_recorded_call_reads_the_clock_as_a_slow_call_rule_does() {
+    let slow = || {
+        Policy::builder()
+            .slow_calls(Duration::from_secs(1), 0.9)
+            .build()
+            .unwrap()
+    };
+    assert_eq!(reads_per_call(Policy::default(), None, false), 0);
+    assert_eq!(reads_per_call(Policy::default(), Some(1.0), false), 2);
+    assert_eq!(reads_per_call(slow(), None, false), 2);
+    assert_eq!(
+        reads_per_call(slow(), Some(1.0), false),
+        2,
+        "shared with the rule"
+    );
+    assert_eq!(reads_per_call(Policy::default(), None, true), 0);
+    assert_eq!(reads_per_call(Policy::default(), Some(1.0), true), 1);
+    // A sample too small to draw in 100 calls: no call is timed.
+    assert_eq!(reads_per_call(Policy::default(), Some(1e-12), false), 0);
+    assert_eq!(reads_per_call(Policy::default(), Some(1e-12), true), 0);
+}
+
+#[test]
+fn aimd_reads_no_clock_and_gradient2_times_one_call_in_eight() {
+    use fusebox_engine::{AdaptiveLimit, LimitAlgorithm};
+    // 64 calls on this test's own thread: a timed call reads the clock at acquire and at
+    // completion, and the thread times every 8th admission.
+    for (algorithm, expected) in [
+        (LimitAlgorithm::Aimd, 0),
+        (LimitAlgorithm::Gradient2, 16),
+        (LimitAlgorithm::Vegas, 16),
+    ] {
+        let (b, reads) = breaker(
+            Policy::builder()
+                .adaptive_limit(AdaptiveLimit::new(algorithm))
+                .build()
+                .unwrap(),
+        );
+        let before = reads.load(Ordering::Relaxed);
+        for _ in 0..64 {
+            b.call(|| Ok::<_, ()>(())).unwrap();
+        }
+        assert_eq!(
+            reads.load(Ordering::Relaxed) - before,
+            expected,
+            "{algorithm}"
+        );
+    }
 }

@@ -1,13 +1,12 @@
 //! Recording calls into a `CallRecorder`: exact times on a manual clock, every outcome and
-//! rejection reason, drop-and-count when full, sampling, clock reads and exact accounting
-//! under threads.
+//! rejection reason, drop-and-count when full, sampling, and exact accounting under threads.
+//! (Its clock reads are counted in clock_reads.rs.)
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use fusebox_engine::{
-    Breaker, CallOutcome, CallRecord, CallRecorder, Clock, ManualClock, Outcome, Policy, RateLimit,
+    Breaker, CallOutcome, CallRecord, CallRecorder, ManualClock, Outcome, Policy, RateLimit,
     RejectReason, State, Window,
 };
 
@@ -267,64 +266,6 @@ fn sampling_a_half_records_about_half() {
     assert!((9_000..=11_000).contains(&admitted), "{admitted}");
     assert!((9_000..=11_000).contains(&rejected), "{rejected}");
     assert_eq!(recorder.dropped(), 0);
-}
-
-/// A clock that stands still and counts how often it is read.
-#[derive(Clone, Default)]
-struct CountingClock {
-    reads: Arc<AtomicU64>,
-}
-
-impl Clock for CountingClock {
-    fn now_nanos(&self) -> u64 {
-        self.reads.fetch_add(1, Ordering::Relaxed);
-        0
-    }
-}
-
-fn reads_per_call(policy: Policy, record: Option<f64>, open: bool) -> u64 {
-    let clock = CountingClock::default();
-    let reads = clock.reads.clone();
-    let b = Breaker::with_clock("counted", policy, clock);
-    let recorder = CallRecorder::new(1000);
-    if let Some(sample) = record {
-        b.record_to(&recorder, sample);
-    }
-    if open {
-        b.force_open();
-    }
-    let before = reads.load(Ordering::Relaxed);
-    for _ in 0..100 {
-        if let Ok(p) = b.try_acquire() {
-            p.success();
-        }
-    }
-    let n = reads.load(Ordering::Relaxed) - before;
-    assert_eq!(n % 100, 0, "{n} reads");
-    n / 100
-}
-
-#[test]
-fn clock_reads_per_call() {
-    let slow = || {
-        Policy::builder()
-            .slow_calls(Duration::from_secs(1), 0.9)
-            .build()
-            .unwrap()
-    };
-    assert_eq!(reads_per_call(Policy::default(), None, false), 0);
-    assert_eq!(reads_per_call(Policy::default(), Some(1.0), false), 2);
-    assert_eq!(reads_per_call(slow(), None, false), 2);
-    assert_eq!(
-        reads_per_call(slow(), Some(1.0), false),
-        2,
-        "shared with the rule"
-    );
-    assert_eq!(reads_per_call(Policy::default(), None, true), 0);
-    assert_eq!(reads_per_call(Policy::default(), Some(1.0), true), 1);
-    // A sample too small to draw in 100 calls: no call is timed.
-    assert_eq!(reads_per_call(Policy::default(), Some(1e-12), false), 0);
-    assert_eq!(reads_per_call(Policy::default(), Some(1e-12), true), 0);
 }
 
 #[test]
