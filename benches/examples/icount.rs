@@ -100,6 +100,27 @@ fn main() {
                 );
             }
         }
+        // A closed call beside a slow-call rule (1 s, 90 %: no call is slow), without and with
+        // every call recorded into a recorder that holds them all (so no drain runs).
+        "slow" | "recorded" => {
+            let policy = fusebox_benches::reference_builder()
+                .slow_calls(std::time::Duration::from_secs(1), 0.9)
+                .build()
+                .expect("valid policy");
+            let timed = Breaker::new("icount-timed", policy);
+            let recorder = fusebox::CallRecorder::new((n as usize).clamp(1, 10_000_000));
+            if scenario == "recorded" {
+                timed.record_to(&recorder, 1.0);
+            }
+            for _ in 0..n {
+                black_box(
+                    black_box(&timed)
+                        .call(|| Ok::<u32, ()>(black_box(1)))
+                        .is_ok(),
+                );
+            }
+            assert_eq!(recorder.dropped(), 0);
+        }
         other => panic!("unknown scenario {other}"),
     }
 }

@@ -55,3 +55,33 @@ pub(crate) fn loads_follow_updates() {}
 pub(crate) fn loads_follow_updates() {
     fence(Ordering::SeqCst);
 }
+
+/// A cell whose accesses loom checks for data races; `std`'s `UnsafeCell` otherwise, with
+/// loom's closure-based interface.
+#[cfg(loom)]
+pub(crate) use loom::cell::UnsafeCell;
+
+/// A cell whose accesses loom checks for data races; `std`'s `UnsafeCell` otherwise, with
+/// loom's closure-based interface.
+#[cfg(not(loom))]
+#[derive(Debug)]
+pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+#[cfg(not(loom))]
+impl<T> UnsafeCell<T> {
+    pub(crate) const fn new(value: T) -> Self {
+        UnsafeCell(std::cell::UnsafeCell::new(value))
+    }
+
+    /// Reads through the cell's pointer; the caller upholds the aliasing rules.
+    #[inline(always)]
+    pub(crate) fn with<R>(&self, f: impl FnOnce(*const T) -> R) -> R {
+        f(self.0.get())
+    }
+
+    /// Writes through the cell's pointer; the caller upholds the aliasing rules.
+    #[inline(always)]
+    pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+        f(self.0.get())
+    }
+}

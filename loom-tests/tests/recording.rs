@@ -5,8 +5,12 @@
 //! sets or clears it with `fetch_or` / `fetch_and` under the same `config_lock` (recording.rs
 //! in the engine). The models race a switch with a swap, and a switch with a call.
 //!
-//! The recorder's queue (crossbeam) and the `ArcSwap` that holds it are not loom-aware; the
-//! models check what they hold only after the join.
+//! The recorder's buffer hands blocks between the threads that write calls into them and the
+//! reader that drains them (blocks.rs in the engine: plain stores published by a `Release`
+//! count, blocks linked and freed through `Release`/`Acquire` atomics). Its models race writers
+//! with a drain, and writers with each other for the last free block: every call is drained
+//! exactly once or counted dropped. The `ArcSwap` that holds a breaker's recorder is not
+//! loom-aware; the models that race it check what it holds only after the join.
 #![cfg(loom)]
 
 use fusebox_engine::{Breaker, CallOutcome, CallRecorder, ManualClock, Policy};
@@ -86,5 +90,58 @@ fn a_call_racing_the_switch_is_recorded_whole_or_not() {
             assert_eq!(call.duration_nanos(), Some(0));
         }
         assert_eq!(breaker.metrics().failures, 1);
+    });
+}
+
+/// A thread recording calls while another drains, every call drained once, in order, or
+/// counted dropped. With room for 2 calls, the writer fills blocks of one call, links each
+/// next block, and reuses the blocks the drains free; with room for 128, its blocks hold two
+/// calls, so a drain also reads a block the writer is still filling.
+#[test]
+fn a_drain_racing_a_writer_takes_every_call_once() {
+    for capacity in [2, 128] {
+        loom::model(move || {
+            let clock = ManualClock::new();
+            let breaker = Breaker::with_clock("rec", Policy::default(), clock.clone());
+            let recorder = CallRecorder::new(capacity);
+            breaker.record_to(&recorder, 1.0);
+            let writer = {
+                let clock = clock.clone();
+                thread::spawn(move || {
+                    for _ in 0..3 {
+                        clock.advance(std::time::Duration::from_nanos(1));
+                        breaker.try_acquire().expect("closed").success();
+                    }
+                })
+            };
+            let mut seen: Vec<u64> = recorder.drain().iter().map(|c| c.at_nanos()).collect();
+            writer.join().unwrap();
+            seen.extend(recorder.drain().iter().map(|c| c.at_nanos()));
+            assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+            assert_eq!(seen.len() as u64 + recorder.dropped(), 3, "{seen:?}");
+            assert!(recorder.is_empty());
+        });
+    }
+}
+
+/// Two threads recording into a recorder with room for one call: one claims the only block,
+/// the other counts its call dropped.
+#[test]
+fn writers_racing_for_the_last_block_record_one_and_drop_one() {
+    loom::model(|| {
+        let recorder = CallRecorder::new(1);
+        let writers: Vec<_> = ["a", "b"]
+            .into_iter()
+            .map(|name| {
+                let breaker = Breaker::with_clock(name, Policy::default(), ManualClock::new());
+                breaker.record_to(&recorder, 1.0);
+                thread::spawn(move || breaker.try_acquire().expect("closed").success())
+            })
+            .collect();
+        for w in writers {
+            w.join().unwrap();
+        }
+        assert_eq!(recorder.drain().len(), 1);
+        assert_eq!(recorder.dropped(), 1);
     });
 }

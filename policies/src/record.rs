@@ -29,7 +29,7 @@ pub const RECORD_SAMPLE_DEFAULT: f64 = 1.0;
 pub const RECORD_CAPACITY_DEFAULT: usize = 1_000_000;
 
 /// The most calls a recording may buffer: ten million. The buffer is allocated whole when
-/// recording starts, at 32 bytes a call (320 MB at this maximum).
+/// recording starts, at 24 bytes a call (240 MB at this maximum).
 ///
 /// ```
 /// assert_eq!(fusebox_policies::MAX_RECORD_CAPACITY, 10_000_000);

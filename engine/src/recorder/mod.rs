@@ -2,36 +2,39 @@
 //! breakers switched to record ([`Breaker::record_to`](crate::Breaker::record_to)) push each
 //! call into, and a reader drains.
 //!
-//! The buffer is crossbeam's `ArrayQueue`, allocated whole when the recorder is made: a push is
-//! one compare-and-swap on the queue's tail and the entry's store, never a lock, never an
-//! allocation. A push into a full buffer drops the entry and counts it ([`CallRecorder::dropped`]):
-//! recording never makes a call wait.
+//! The buffer ([`blocks`]) is allocated whole when the recorder is made and cut into blocks
+//! that each thread claims one at a time and fills with plain stores: a push is a store of the
+//! entry and a `Release` store of the block's count, never a locked instruction, a lock or an
+//! allocation (a thread claims its next block once a block). A push that finds no room drops
+//! the entry and counts it ([`CallRecorder::dropped`]): recording never makes a call wait.
 //!
-//! An entry is 24 bytes (32 with the queue's stamp, two to a cache line): the arrival, the
-//! duration, the outcome and the breaker as a number in the recorder's table of names, which
-//! a breaker enters once, when it is attached ([`Shared::attach`]). A drain turns the numbers
-//! back into names.
+//! An entry is 24 bytes: the arrival, the duration, the outcome and the breaker as a number
+//! in the recorder's table of names, which a breaker enters once, when it is attached
+//! ([`Shared::attach`]). A drain turns the numbers back into names.
 //!
 //! # Synchronization
 //!
-//! - **Entries**: the queue's own protocol (crossbeam-queue): a push's writes of the entry
-//!   happen before the pop that takes it.
+//! - **Entries**: the buffer's own protocol (blocks.rs): a push's writes of the entry happen
+//!   before the drain that takes it.
 //! - **Names**: a `std` mutex, taken when a breaker is attached and once per drain, never by
 //!   a call. A breaker's number is entered before the attachment that carries it is published
 //!   (recording.rs), so a drain that pops an entry finds its name.
 //! - **`dropped`**: a `Relaxed` count. It is a statistic that publishes nothing; a reader may
 //!   see it a moment behind the entries.
 //!
-//! None of these is part of a breaker's state protocol, so none goes through the loom shim.
+//! The buffer's atomics go through the loom shim (loom-tests/tests/recording.rs models the
+//! blocks' hand-over); the names and the drop count are not part of any protocol.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crossbeam_queue::ArrayQueue;
-
 use crate::error::{Name, RejectReason};
+
+mod blocks;
+
+use blocks::Blocks;
 
 /// How a recorded call ended.
 ///
@@ -119,7 +122,7 @@ pub struct CallRecord {
     outcome: CallOutcome,
 }
 
-/// A call as the queue holds it: [`CallRecord`] with its breaker as a number in the
+/// A call as the buffer holds it: [`CallRecord`] with its breaker as a number in the
 /// recorder's table of names.
 #[derive(Clone, Copy)]
 pub(crate) struct Entry {
@@ -130,10 +133,17 @@ pub(crate) struct Entry {
     outcome: CallOutcome,
 }
 
-// Two entries and their stamps to a cache line.
 const _: () = assert!(std::mem::size_of::<Entry>() == 24);
 
 impl Entry {
+    /// What a buffer's entries hold before their first write.
+    const EMPTY: Entry = Entry {
+        at_nanos: 0,
+        duration_nanos: 0,
+        breaker: 0,
+        outcome: CallOutcome::Ignored,
+    };
+
     /// An admitted call of breaker number `breaker`: it arrived at `at_nanos` and ended with
     /// `outcome` at `now`.
     #[inline]
@@ -235,7 +245,7 @@ impl fmt::Debug for CallRecord {
 /// The buffer, its drop count and its table of names, shared by a recorder's handles and the
 /// breakers it is attached to (through an [`Attachment`]).
 pub(crate) struct Shared {
-    queue: ArrayQueue<Entry>,
+    buffer: Blocks,
     dropped: AtomicU64,
     names: Mutex<Names>,
 }
@@ -258,9 +268,11 @@ pub(crate) struct Attachment {
 /// ([`Breaker::record_to`](crate::Breaker::record_to)).
 ///
 /// A handle: cloning it costs a reference-count increment and every clone is the same buffer.
-/// The whole buffer is allocated by [`new`](Self::new) (32 bytes an entry); a call that
-/// finds it full is not recorded but counted in [`dropped`](Self::dropped), so recording never
-/// blocks nor allocates on a call.
+/// The whole buffer is allocated by [`new`](Self::new) (24 bytes an entry) and shared out
+/// between the recording threads in blocks of `capacity / 64` entries (1 to 4096): a call
+/// writes into its thread's block with plain stores. A call that finds no room (its block
+/// full and no free block left) is not recorded but counted in [`dropped`](Self::dropped),
+/// so recording never blocks nor allocates on a call. A drain frees the blocks it emptied.
 ///
 /// # Examples
 ///
@@ -284,7 +296,7 @@ pub struct CallRecorder {
 }
 
 impl CallRecorder {
-    /// The largest capacity [`new`](Self::new) accepts: ten million calls, 320 MB
+    /// The largest capacity [`new`](Self::new) accepts: ten million calls, 240 MB
     /// ([`MAX_RECORD_CAPACITY`](fusebox_policies::MAX_RECORD_CAPACITY), the config file's
     /// limit).
     ///
@@ -311,7 +323,7 @@ impl CallRecorder {
         );
         CallRecorder {
             shared: Arc::new(Shared {
-                queue: ArrayQueue::new(capacity),
+                buffer: Blocks::new(capacity),
                 dropped: AtomicU64::new(0),
                 names: Mutex::new(Names::default()),
             }),
@@ -324,7 +336,7 @@ impl CallRecorder {
     /// assert_eq!(fusebox_engine::CallRecorder::new(8).capacity(), 8);
     /// ```
     pub fn capacity(&self) -> usize {
-        self.shared.queue.capacity()
+        self.shared.buffer.capacity()
     }
 
     /// How many calls it holds now.
@@ -333,7 +345,7 @@ impl CallRecorder {
     /// assert_eq!(fusebox_engine::CallRecorder::new(8).len(), 0);
     /// ```
     pub fn len(&self) -> usize {
-        self.shared.queue.len()
+        self.shared.buffer.len()
     }
 
     /// Whether it holds no call.
@@ -342,7 +354,7 @@ impl CallRecorder {
     /// assert!(fusebox_engine::CallRecorder::new(8).is_empty());
     /// ```
     pub fn is_empty(&self) -> bool {
-        self.shared.queue.is_empty()
+        self.shared.buffer.len() == 0
     }
 
     /// Calls not recorded because the buffer was full, since the recorder was made.
@@ -355,12 +367,12 @@ impl CallRecorder {
         self.shared.dropped.load(Ordering::Relaxed)
     }
 
-    /// Takes every call buffered so far, in the order they were pushed (calls recorded
-    /// while it runs may or may not be among them).
+    /// Takes every call buffered so far (calls recorded while it runs may or may not be
+    /// among them), thread by thread, each thread's calls in the order it recorded them.
     ///
-    /// Calls from several threads are pushed in the order they reach the buffer, which may
-    /// differ from the order of their arrival times by the time a push takes: sort by
-    /// [`CallRecord::at_nanos`] where the order matters.
+    /// A call is recorded when it ends, so even one thread's calls may differ from the order
+    /// of their arrival times by a call's duration: sort by [`CallRecord::at_nanos`] where
+    /// the order matters.
     ///
     /// ```
     /// # use fusebox_engine::*;
@@ -372,24 +384,23 @@ impl CallRecorder {
     /// assert!(r.drain().is_empty());
     /// ```
     pub fn drain(&self) -> Vec<CallRecord> {
-        let mut out = Vec::with_capacity(self.shared.queue.len());
+        let mut out = Vec::new();
         let names = self
             .shared
             .names
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        while let Some(e) = self.shared.queue.pop() {
+        self.shared.buffer.drain(|e| {
             // Every number in an entry was entered before the breaker could push it.
-            let Some(breaker) = names.by_number.get(e.breaker as usize) else {
-                continue;
-            };
-            out.push(CallRecord {
-                at_nanos: e.at_nanos,
-                duration_nanos: e.duration_nanos,
-                breaker: breaker.clone(),
-                outcome: e.outcome,
-            });
-        }
+            if let Some(breaker) = names.by_number.get(e.breaker as usize) {
+                out.push(CallRecord {
+                    at_nanos: e.at_nanos,
+                    duration_nanos: e.duration_nanos,
+                    breaker: breaker.clone(),
+                    outcome: e.outcome,
+                });
+            }
+        });
         out
     }
 
@@ -442,10 +453,10 @@ impl Shared {
         }
     }
 
-    /// Buffers `call`, or counts it dropped if the buffer is full.
+    /// Buffers `call`, or counts it dropped if there is no room for it.
     #[inline]
     pub(crate) fn push(&self, call: Entry) {
-        if self.queue.push(call).is_err() {
+        if !self.buffer.push(call) {
             // Relaxed: a statistic (see the module docs).
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
