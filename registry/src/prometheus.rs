@@ -531,6 +531,11 @@ impl Exposition {
     }
 
     fn float(&mut self, x: f64) {
+        // Most rates and times left are zero: `Display`'s text for it, without the formatter.
+        if x == 0.0 && x.is_sign_positive() {
+            self.text.push_str("0\n");
+            return;
+        }
         // `Display` for f64 writes the shortest text that reads back as the same value, which
         // the format accepts; the values here are finite.
         let _ = writeln!(self.text, "{x}");
