@@ -174,8 +174,10 @@ struct BreakerHandles {
     calls: [Counter; 3],
     rejected: [Counter; RejectReason::ALL.len()],
     slow: Counter,
-    failure_kinds: HashMap<&'static str, Counter>,
-    transitions: HashMap<(State, State), Counter>,
+    /// By kind, in the order first seen: at most `MAX_FAILURE_KINDS`.
+    failure_kinds: Vec<(&'static str, Counter)>,
+    /// By `(from, to)`, made on the first change: a breaker makes few kinds of change.
+    transitions: Vec<((State, State), Counter)>,
     state: [Gauge; State::ALL.len()],
     failure_rate: Gauge,
     slow_call_rate: Gauge,
@@ -201,8 +203,8 @@ impl BreakerHandles {
                 )
             }),
             slow: counter("fusebox_slow_calls_total", labels(&[])),
-            failure_kinds: HashMap::new(),
-            transitions: HashMap::new(),
+            failure_kinds: Vec::new(),
+            transitions: Vec::new(),
             state: State::ALL.map(|s| gauge("fusebox_state", labels(&[("state", s.as_label())]))),
             failure_rate: gauge("fusebox_failure_rate", labels(&[])),
             slow_call_rate: gauge("fusebox_slow_call_rate", labels(&[])),
@@ -223,35 +225,37 @@ impl BreakerHandles {
         }
         self.slow.absolute(m.slow);
         for (kind, n) in m.failures_by_kind() {
-            let name = &self.name;
-            self.failure_kinds
-                .entry(kind)
-                .or_insert_with(|| {
-                    counter(
+            match self.failure_kinds.iter().find(|(k, _)| *k == kind) {
+                Some((_, handle)) => handle.absolute(n),
+                None => {
+                    let handle = counter(
                         "fusebox_failures_total",
                         vec![
-                            Label::new("breaker", name.to_string()),
+                            Label::new("breaker", self.name.to_string()),
                             Label::new("kind", kind),
                         ],
-                    )
-                })
-                .absolute(n);
+                    );
+                    handle.absolute(n);
+                    self.failure_kinds.push((kind, handle));
+                }
+            }
         }
         for (from, to, n) in breaker.transition_counts().iter() {
-            let name = &self.name;
-            self.transitions
-                .entry((from, to))
-                .or_insert_with(|| {
-                    counter(
+            match self.transitions.iter().find(|(t, _)| *t == (from, to)) {
+                Some((_, handle)) => handle.absolute(n),
+                None => {
+                    let handle = counter(
                         "fusebox_transitions_total",
                         vec![
-                            Label::new("breaker", name.to_string()),
+                            Label::new("breaker", self.name.to_string()),
                             Label::new("from", from.as_label()),
                             Label::new("to", to.as_label()),
                         ],
-                    )
-                })
-                .absolute(n);
+                    );
+                    handle.absolute(n);
+                    self.transitions.push(((from, to), handle));
+                }
+            }
         }
         for (handle, state) in self.state.iter().zip(State::ALL) {
             handle.set(f64::from(u8::from(state == m.state)));
@@ -265,7 +269,7 @@ impl BreakerHandles {
                 .unwrap_or(Duration::ZERO)
                 .as_secs_f64(),
         );
-        if let Some(latency) = breaker.latency() {
+        if let Some(summary) = breaker.latency_summary() {
             let name = &self.name;
             let gauges = self.latency.get_or_insert_with(|| {
                 Latency::SUMMARY_QUANTILES.map(|(q, _)| {
@@ -278,8 +282,7 @@ impl BreakerHandles {
                     )
                 })
             });
-            let values = latency.quantiles(&Latency::SUMMARY_QUANTILES.map(|(_, q)| q));
-            for (handle, value) in gauges.iter().zip(values) {
+            for (handle, value) in gauges.iter().zip(summary.quantiles) {
                 handle.set(value.as_secs_f64());
             }
         }
