@@ -31,7 +31,6 @@
 //! # Ok::<(), fusebox::RegistryError>(())
 //! ```
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -52,7 +51,7 @@ use metrics::{Counter, Gauge, Label, Level, Metadata};
 /// ```
 pub fn publish(registry: &Registry) {
     let handles = registry.extension(|| Handles {
-        by_breaker: Mutex::new(HashMap::new()),
+        by_breaker: Mutex::new(Vec::new()),
         events_dropped: OnceSlot::default(),
     });
     handles.publish(registry);
@@ -129,7 +128,8 @@ impl Drop for MetricsPublisher {
 
 /// The handles of one registry, kept with it.
 struct Handles {
-    by_breaker: Mutex<HashMap<Arc<str>, BreakerHandles>>,
+    /// In the order of [`Registry::breakers`], by name.
+    by_breaker: Mutex<Vec<BreakerHandles>>,
     events_dropped: OnceSlot<Counter>,
 }
 
@@ -149,22 +149,42 @@ impl Handles {
             .by_breaker
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if by_breaker.len() > breakers.len() {
-            let names: std::collections::HashSet<&str> =
-                breakers.iter().map(|b| b.name()).collect();
-            by_breaker.retain(|name, _| names.contains(&**name));
+        // As long as the registry lists the breakers whose handles were made last time, each
+        // breaker's handles are the next ones; the first that is not starts a merge.
+        for (index, breaker) in breakers.iter().enumerate() {
+            match by_breaker.get_mut(index) {
+                Some(handles) if handles.are_for(breaker) => handles.publish(breaker),
+                _ => {
+                    merge(&mut by_breaker, &breakers, index);
+                    break;
+                }
+            }
         }
-        for breaker in &breakers {
-            by_breaker
-                .entry(breaker.name_arc())
-                .or_insert_with(|| BreakerHandles::new(breaker.name_arc()))
-                .publish(breaker);
-        }
+        // Breakers gone from the end of the list.
+        by_breaker.truncate(breakers.len());
         drop(by_breaker);
         self.events_dropped
             .0
             .get_or_init(|| counter("fusebox_events_dropped_total", Vec::new()))
             .absolute(registry.events_dropped());
+    }
+}
+
+/// Publishes `breakers[from..]` through `handles[from..]`, both in name order, keeping the
+/// handles of breakers still listed, making those of new ones, and dropping those of breakers
+/// gone.
+fn merge(handles: &mut Vec<BreakerHandles>, breakers: &[Breaker], from: usize) {
+    let mut old = handles
+        .split_off(from.min(handles.len()))
+        .into_iter()
+        .peekable();
+    for breaker in breakers.get(from..).unwrap_or_default() {
+        while old.next_if(|h| *h.name < *breaker.name()).is_some() {}
+        let mut h = old
+            .next_if(|h| *h.name == *breaker.name())
+            .unwrap_or_else(|| BreakerHandles::new(breaker.name_arc()));
+        h.publish(breaker);
+        handles.push(h);
     }
 }
 
@@ -213,6 +233,12 @@ impl BreakerHandles {
             latency: None,
             name,
         }
+    }
+
+    /// Whether these are `breaker`'s handles: the same name, compared by address (the
+    /// handles hold the breaker's own name).
+    fn are_for(&self, breaker: &Breaker) -> bool {
+        std::ptr::eq::<str>(&*self.name, breaker.name())
     }
 
     fn publish(&mut self, breaker: &Breaker) {
