@@ -262,13 +262,14 @@ struct NameKey([u64; 4]);
 impl NameKey {
     fn of(name: &str) -> NameKey {
         let mut bytes = [0u8; 32];
-        let n = name.len().min(32);
-        bytes[..n].copy_from_slice(&name.as_bytes()[..n]);
-        NameKey(std::array::from_fn(|i| {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(&bytes[i * 8..i * 8 + 8]);
-            u64::from_be_bytes(word)
-        }))
+        for (to, from) in bytes.iter_mut().zip(name.as_bytes()) {
+            *to = *from;
+        }
+        let mut words = [0u64; 4];
+        for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(8)) {
+            *word = u64::from_be_bytes(chunk.try_into().unwrap_or_default());
+        }
+        NameKey(words)
     }
 }
 

@@ -88,8 +88,10 @@ impl Registry {
         out.family(TRANSITIONS);
         for r in &fleet.readings {
             let label = fleet.label(r);
-            for &(index, n) in &fleet.transitions[r.transitions.clone()] {
-                out.line(TRANSITIONS.head, label, &tails.transition[index]);
+            let transitions = fleet.transitions.get(r.transitions.clone());
+            for &(index, n) in transitions.unwrap_or_default() {
+                let tail = tails.transition.get(index).map_or("", String::as_str);
+                out.line(TRANSITIONS.head, label, tail);
                 out.int(n);
             }
         }
