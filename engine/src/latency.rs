@@ -76,6 +76,21 @@ impl LatencyRecorder {
         }
     }
 
+    /// The summary of every thread's histogram merged: [`read`](Self::read)'s then
+    /// [`Latency::summary`], except that a lone thread's histogram is read in place, under its
+    /// lock, rather than copied.
+    pub(crate) fn summary(&self) -> LatencySummary {
+        let mut threads = self.threads.iter();
+        match (threads.next(), threads.next()) {
+            (Some(only), None) => {
+                let t = only.lock().unwrap_or_else(PoisonError::into_inner);
+                summarize(&t.histogram, t.sum_nanos)
+            }
+            // None recorded yet, or several threads: merged as `read` merges them.
+            _ => self.read().summary(),
+        }
+    }
+
     /// Heap bytes held (an estimate: the per-thread histograms' counts).
     pub(crate) fn heap_bytes(&self) -> usize {
         self.threads
@@ -155,11 +170,7 @@ impl Latency {
     /// assert_eq!(l.quantile(0.5), std::time::Duration::ZERO);
     /// ```
     pub fn quantile(&self, q: f64) -> Duration {
-        if self.histogram.is_empty() {
-            return Duration::ZERO;
-        }
-        let q = if q.is_nan() { 0.0 } else { q.clamp(0.0, 1.0) };
-        Duration::from_nanos(self.histogram.value_at_quantile(q))
+        quantile(&self.histogram, q)
     }
 
     /// The durations at several quantiles (each 0 to 1), as [`quantile`](Self::quantile)
@@ -187,6 +198,30 @@ impl Latency {
         // hdrhistogram's own walk per quantile: a tight loop over the counts, faster than one
         // pass through its general iterator.
         qs.iter().map(|&q| self.quantile(q)).collect()
+    }
+
+    /// The figures a Prometheus summary reports: the durations at
+    /// [`SUMMARY_QUANTILES`](Self::SUMMARY_QUANTILES), the sum and the count.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use fusebox_engine::{Breaker, Latency, ManualClock, Policy};
+    /// let clock = ManualClock::new();
+    /// let b = Breaker::with_clock("db", Policy::builder().latency_histogram(true).build()?, clock.clone());
+    /// for ms in 1..=10 {
+    ///     let permit = b.try_acquire()?;
+    ///     clock.advance(Duration::from_millis(ms));
+    ///     permit.success();
+    /// }
+    /// let l = b.latency().unwrap();
+    /// let s = l.summary();
+    /// assert_eq!(s.quantiles[0], l.p50());
+    /// assert_eq!(s.quantiles[4], l.quantile(1.0));
+    /// assert_eq!((s.sum, s.count), (Duration::from_millis(55), 10));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn summary(&self) -> LatencySummary {
+        summarize(&self.histogram, self.sum_nanos)
     }
 
     /// The median.
@@ -255,7 +290,60 @@ impl Latency {
     /// assert_eq!(Breaker::new("db", p).latency().unwrap().sum(), std::time::Duration::ZERO);
     /// ```
     pub fn sum(&self) -> Duration {
-        Duration::from_nanos(u64::try_from(self.sum_nanos).unwrap_or(u64::MAX))
+        sum(self.sum_nanos)
+    }
+}
+
+/// What a Prometheus summary of a breaker's latency reports ([`Latency::summary`],
+/// [`Breaker::latency_summary`](crate::Breaker::latency_summary)).
+///
+/// # Examples
+///
+/// ```
+/// use std::time::Duration;
+/// use fusebox_engine::{Breaker, Policy};
+/// let b = Breaker::new("db", Policy::builder().latency_histogram(true).build()?);
+/// let s = b.latency_summary().expect("enabled");
+/// assert_eq!((s.quantiles, s.sum, s.count), ([Duration::ZERO; 5], Duration::ZERO, 0));
+/// # Ok::<(), fusebox_engine::PolicyError>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LatencySummary {
+    /// The durations at each of [`Latency::SUMMARY_QUANTILES`], in its order.
+    pub quantiles: [Duration; Latency::SUMMARY_QUANTILES.len()],
+    /// The exact sum of the durations ([`Latency::sum`]).
+    pub sum: Duration,
+    /// Calls counted ([`Latency::count`]).
+    pub count: u64,
+}
+
+/// [`Latency::quantile`] of `histogram`.
+fn quantile(histogram: &Histogram<u64>, q: f64) -> Duration {
+    if histogram.is_empty() {
+        return Duration::ZERO;
+    }
+    let q = if q.is_nan() { 0.0 } else { q.clamp(0.0, 1.0) };
+    // hdrhistogram walks the counts until it has passed `⌈q · count⌉` calls. When that is
+    // every call, the walk ends at the last count, the maximum's, and gives the highest value
+    // of its bucket: what `max` gives without the walk. (At q = 0 it gives the lowest value.)
+    let count = histogram.len();
+    if q > 0.0 && (q * count as f64).ceil() >= count as f64 {
+        return Duration::from_nanos(histogram.max());
+    }
+    Duration::from_nanos(histogram.value_at_quantile(q))
+}
+
+/// [`Latency::sum`] of an exact sum in nanoseconds.
+fn sum(sum_nanos: u128) -> Duration {
+    Duration::from_nanos(u64::try_from(sum_nanos).unwrap_or(u64::MAX))
+}
+
+/// [`Latency::summary`] of a histogram and its exact sum.
+fn summarize(histogram: &Histogram<u64>, sum_nanos: u128) -> LatencySummary {
+    LatencySummary {
+        quantiles: Latency::SUMMARY_QUANTILES.map(|(_, q)| quantile(histogram, q)),
+        sum: sum(sum_nanos),
+        count: histogram.len(),
     }
 }
 
@@ -267,5 +355,41 @@ impl std::fmt::Debug for Latency {
             .field("p99", &self.p99())
             .field("max", &self.max())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_quantile_is_hdrhistograms_walk() {
+        let qs = [0.0, 0.25, 0.5, 0.9, 0.99, 0.999, 0.9999, 1.0];
+        let mut histogram = empty();
+        let mut value = 1u64;
+        for count in 1..=3000u64 {
+            histogram.saturating_record(value);
+            value = (value * 7919 + 13) % 50_000_000 + 1;
+            if count <= 20 || count % 97 == 0 {
+                for q in qs {
+                    assert_eq!(
+                        quantile(&histogram, q),
+                        Duration::from_nanos(histogram.value_at_quantile(q)),
+                        "q {q} of {count}"
+                    );
+                }
+            }
+        }
+        // Merged histograms keep their maximum too.
+        let mut merged = histogram.clone();
+        let mut other = empty();
+        other.saturating_record(MAX_NANOS * 2);
+        let _ = merged.add(&other);
+        for q in qs {
+            assert_eq!(
+                quantile(&merged, q),
+                Duration::from_nanos(merged.value_at_quantile(q))
+            );
+        }
     }
 }

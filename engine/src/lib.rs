@@ -58,7 +58,7 @@ pub use error::{CallError, Outcome, RejectReason, Rejected, Transition, WindowCo
 #[cfg(feature = "tokio")]
 pub use feed::TransitionStream;
 pub use feed::{SUBSCRIBER_CAPACITY, TransitionFeed};
-pub use latency::Latency;
+pub use latency::{Latency, LatencySummary};
 pub use priority::Priority;
 pub use recorder::{CallOutcome, CallRecord, CallRecorder};
 pub use state::{State, TransitionReason};

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use fusebox_engine::{
-    Breaker, HISTORY_CAPACITY, ManualClock, Policy, PolicyBuilder, Recovery, RejectReason, State,
-    TransitionReason, Window, WindowCounts,
+    Breaker, HISTORY_CAPACITY, Latency, ManualClock, Policy, PolicyBuilder, Recovery, RejectReason,
+    State, TransitionReason, Window, WindowCounts,
 };
 
 fn breaker(policy: PolicyBuilder) -> (Breaker, ManualClock) {
@@ -219,6 +219,49 @@ fn latency_merges_every_threads_histogram() {
         }
     });
     assert_eq!(b.latency().unwrap().count(), 4000);
+}
+
+#[test]
+fn a_latency_summary_is_the_summary_of_the_merged_histogram() {
+    let (b, clock) = breaker(
+        Policy::builder()
+            .latency_histogram(true)
+            .window(Window::count(2000))
+            .min_calls(2000),
+    );
+    let none = b.latency_summary().unwrap();
+    assert_eq!((none.count, none.sum), (0, Duration::ZERO));
+    assert_eq!(none.quantiles, [Duration::ZERO; 5]);
+    // One thread's histogram, read in place.
+    for us in 1..=300u64 {
+        let permit = b.try_acquire().unwrap();
+        clock.advance(Duration::from_micros(us * us % 997));
+        permit.success();
+    }
+    assert_eq!(b.latency_summary(), Some(b.latency().unwrap().summary()));
+    // Several threads' histograms, merged.
+    std::thread::scope(|s| {
+        for t in 1..=3u64 {
+            let (b, clock) = (&b, &clock);
+            s.spawn(move || {
+                for us in 1..=100u64 {
+                    let permit = b.try_acquire().unwrap();
+                    clock.advance(Duration::from_micros(us * t));
+                    permit.success();
+                }
+            });
+        }
+    });
+    let l = b.latency().unwrap();
+    let summary = b.latency_summary().unwrap();
+    assert_eq!(summary, l.summary());
+    assert_eq!(summary.count, 600);
+    for ((_, q), d) in Latency::SUMMARY_QUANTILES.iter().zip(summary.quantiles) {
+        assert_eq!(d, l.quantile(*q));
+    }
+    assert_eq!(summary.quantiles[4], l.max());
+    b.set_policy(Policy::default());
+    assert!(b.latency_summary().is_none());
 }
 
 #[test]

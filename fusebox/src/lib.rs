@@ -62,11 +62,11 @@
 pub use fusebox_engine::{
     AdaptiveLimit, Backoff, Breaker, BreakerBuilder, CallError, CallOutcome, CallRecord,
     CallRecorder, Chaos, ChaosAttempt, Clock, Failure, FailureKinds, FleetMode, HISTORY_CAPACITY,
-    Latency, LimitAlgorithm, MAX_FAILURE_KINDS, ManualClock, Metrics, Noted, OTHER_KIND, Outcome,
-    OwnedPermit, Permit, Policy, PolicyBuilder, PolicyError, Priority, QuantaClock, RateLimit,
-    Recovery, RejectReason, Rejected, Retry, RetryBackoff, SUBSCRIBER_CAPACITY, SavedState,
-    SlowCalls, State, Transition, TransitionCounts, TransitionFeed, TransitionReason, Verdict,
-    Window, WindowCounts,
+    Latency, LatencySummary, LimitAlgorithm, MAX_FAILURE_KINDS, ManualClock, Metrics, Noted,
+    OTHER_KIND, Outcome, OwnedPermit, Permit, Policy, PolicyBuilder, PolicyError, Priority,
+    QuantaClock, RateLimit, Recovery, RejectReason, Rejected, Retry, RetryBackoff,
+    SUBSCRIBER_CAPACITY, SavedState, SlowCalls, State, Transition, TransitionCounts,
+    TransitionFeed, TransitionReason, Verdict, Window, WindowCounts,
 };
 
 #[cfg(feature = "tokio")]

@@ -31,7 +31,6 @@
 //! # Ok::<(), fusebox::RegistryError>(())
 //! ```
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -52,7 +51,7 @@ use metrics::{Counter, Gauge, Label, Level, Metadata};
 /// ```
 pub fn publish(registry: &Registry) {
     let handles = registry.extension(|| Handles {
-        by_breaker: Mutex::new(HashMap::new()),
+        by_breaker: Mutex::new(Vec::new()),
         events_dropped: OnceSlot::default(),
     });
     handles.publish(registry);
@@ -129,7 +128,8 @@ impl Drop for MetricsPublisher {
 
 /// The handles of one registry, kept with it.
 struct Handles {
-    by_breaker: Mutex<HashMap<Arc<str>, BreakerHandles>>,
+    /// In the order of [`Registry::breakers`], by name.
+    by_breaker: Mutex<Vec<BreakerHandles>>,
     events_dropped: OnceSlot<Counter>,
 }
 
@@ -149,22 +149,42 @@ impl Handles {
             .by_breaker
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if by_breaker.len() > breakers.len() {
-            let names: std::collections::HashSet<&str> =
-                breakers.iter().map(|b| b.name()).collect();
-            by_breaker.retain(|name, _| names.contains(&**name));
+        // As long as the registry lists the breakers whose handles were made last time, each
+        // breaker's handles are the next ones; the first that is not starts a merge.
+        for (index, breaker) in breakers.iter().enumerate() {
+            match by_breaker.get_mut(index) {
+                Some(handles) if handles.are_for(breaker) => handles.publish(breaker),
+                _ => {
+                    merge(&mut by_breaker, &breakers, index);
+                    break;
+                }
+            }
         }
-        for breaker in &breakers {
-            by_breaker
-                .entry(breaker.name_arc())
-                .or_insert_with(|| BreakerHandles::new(breaker.name_arc()))
-                .publish(breaker);
-        }
+        // Breakers gone from the end of the list.
+        by_breaker.truncate(breakers.len());
         drop(by_breaker);
         self.events_dropped
             .0
             .get_or_init(|| counter("fusebox_events_dropped_total", Vec::new()))
             .absolute(registry.events_dropped());
+    }
+}
+
+/// Publishes `breakers[from..]` through `handles[from..]`, both in name order, keeping the
+/// handles of breakers still listed, making those of new ones, and dropping those of breakers
+/// gone.
+fn merge(handles: &mut Vec<BreakerHandles>, breakers: &[Breaker], from: usize) {
+    let mut old = handles
+        .split_off(from.min(handles.len()))
+        .into_iter()
+        .peekable();
+    for breaker in breakers.get(from..).unwrap_or_default() {
+        while old.next_if(|h| *h.name < *breaker.name()).is_some() {}
+        let mut h = old
+            .next_if(|h| *h.name == *breaker.name())
+            .unwrap_or_else(|| BreakerHandles::new(breaker.name_arc()));
+        h.publish(breaker);
+        handles.push(h);
     }
 }
 
@@ -174,8 +194,10 @@ struct BreakerHandles {
     calls: [Counter; 3],
     rejected: [Counter; RejectReason::ALL.len()],
     slow: Counter,
-    failure_kinds: HashMap<&'static str, Counter>,
-    transitions: HashMap<(State, State), Counter>,
+    /// By kind, in the order first seen: at most `MAX_FAILURE_KINDS`.
+    failure_kinds: Vec<(&'static str, Counter)>,
+    /// By `(from, to)`, made on the first change: a breaker makes few kinds of change.
+    transitions: Vec<((State, State), Counter)>,
     state: [Gauge; State::ALL.len()],
     failure_rate: Gauge,
     slow_call_rate: Gauge,
@@ -201,8 +223,8 @@ impl BreakerHandles {
                 )
             }),
             slow: counter("fusebox_slow_calls_total", labels(&[])),
-            failure_kinds: HashMap::new(),
-            transitions: HashMap::new(),
+            failure_kinds: Vec::new(),
+            transitions: Vec::new(),
             state: State::ALL.map(|s| gauge("fusebox_state", labels(&[("state", s.as_label())]))),
             failure_rate: gauge("fusebox_failure_rate", labels(&[])),
             slow_call_rate: gauge("fusebox_slow_call_rate", labels(&[])),
@@ -211,6 +233,12 @@ impl BreakerHandles {
             latency: None,
             name,
         }
+    }
+
+    /// Whether these are `breaker`'s handles: the same name, compared by address (the
+    /// handles hold the breaker's own name).
+    fn are_for(&self, breaker: &Breaker) -> bool {
+        std::ptr::eq::<str>(&*self.name, breaker.name())
     }
 
     fn publish(&mut self, breaker: &Breaker) {
@@ -223,35 +251,37 @@ impl BreakerHandles {
         }
         self.slow.absolute(m.slow);
         for (kind, n) in m.failures_by_kind() {
-            let name = &self.name;
-            self.failure_kinds
-                .entry(kind)
-                .or_insert_with(|| {
-                    counter(
+            match self.failure_kinds.iter().find(|(k, _)| *k == kind) {
+                Some((_, handle)) => handle.absolute(n),
+                None => {
+                    let handle = counter(
                         "fusebox_failures_total",
                         vec![
-                            Label::new("breaker", name.to_string()),
+                            Label::new("breaker", self.name.to_string()),
                             Label::new("kind", kind),
                         ],
-                    )
-                })
-                .absolute(n);
+                    );
+                    handle.absolute(n);
+                    self.failure_kinds.push((kind, handle));
+                }
+            }
         }
         for (from, to, n) in breaker.transition_counts().iter() {
-            let name = &self.name;
-            self.transitions
-                .entry((from, to))
-                .or_insert_with(|| {
-                    counter(
+            match self.transitions.iter().find(|(t, _)| *t == (from, to)) {
+                Some((_, handle)) => handle.absolute(n),
+                None => {
+                    let handle = counter(
                         "fusebox_transitions_total",
                         vec![
-                            Label::new("breaker", name.to_string()),
+                            Label::new("breaker", self.name.to_string()),
                             Label::new("from", from.as_label()),
                             Label::new("to", to.as_label()),
                         ],
-                    )
-                })
-                .absolute(n);
+                    );
+                    handle.absolute(n);
+                    self.transitions.push(((from, to), handle));
+                }
+            }
         }
         for (handle, state) in self.state.iter().zip(State::ALL) {
             handle.set(f64::from(u8::from(state == m.state)));
@@ -265,7 +295,7 @@ impl BreakerHandles {
                 .unwrap_or(Duration::ZERO)
                 .as_secs_f64(),
         );
-        if let Some(latency) = breaker.latency() {
+        if let Some(summary) = breaker.latency_summary() {
             let name = &self.name;
             let gauges = self.latency.get_or_insert_with(|| {
                 Latency::SUMMARY_QUANTILES.map(|(q, _)| {
@@ -278,8 +308,7 @@ impl BreakerHandles {
                     )
                 })
             });
-            let values = latency.quantiles(&Latency::SUMMARY_QUANTILES.map(|(_, q)| q));
-            for (handle, value) in gauges.iter().zip(values) {
+            for (handle, value) in gauges.iter().zip(summary.quantiles) {
                 handle.set(value.as_secs_f64());
             }
         }

@@ -167,3 +167,47 @@ fn the_publisher_thread_publishes_and_stops_when_dropped() {
     // The registry is left with the test's handle alone: the thread has ended.
     assert_eq!(b.handle_count(), 2, "the test's handle and the registry's");
 }
+
+#[test]
+fn breakers_added_removed_and_made_again_keep_publishing_to_their_series() {
+    recorder();
+    let registry = Registry::with_clock(Policy::default(), ManualClock::new());
+    let calls = |name: &str| value("fusebox_calls_total", name, &[("outcome", "success")]);
+    let succeed = |name: &str, n: usize| {
+        let b = registry.breaker(name).unwrap();
+        for _ in 0..n {
+            let _ = b.call(|| Ok::<_, ()>(()));
+        }
+    };
+    succeed("merge.b", 1);
+    succeed("merge.d", 2);
+    succeed("merge.f", 3);
+    publish(&registry);
+    assert_eq!(calls("merge.d"), Some(2.0));
+    // New breakers before, between and after; one gone from the middle.
+    succeed("merge.a", 4);
+    succeed("merge.c", 5);
+    succeed("merge.g", 6);
+    registry.remove("merge.d");
+    succeed("merge.b", 10);
+    succeed("merge.f", 10);
+    publish(&registry);
+    for (name, n) in [
+        ("merge.a", 4.0),
+        ("merge.b", 11.0),
+        ("merge.c", 5.0),
+        ("merge.f", 13.0),
+        ("merge.g", 6.0),
+    ] {
+        assert_eq!(calls(name), Some(n), "{name}");
+    }
+    // Gone from the end, then made again under the same name: the same series, set anew.
+    registry.remove("merge.g");
+    publish(&registry);
+    succeed("merge.g", 7);
+    succeed("merge.a", 1);
+    publish(&registry);
+    assert_eq!(calls("merge.g"), Some(7.0));
+    assert_eq!(calls("merge.a"), Some(5.0));
+    assert_eq!(calls("merge.f"), Some(13.0));
+}

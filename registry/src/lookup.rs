@@ -240,15 +240,36 @@ impl Registry {
 
     /// The breakers whose names pass `filter`, sorted by name.
     pub(crate) fn matching(&self, filter: impl Fn(&str) -> bool) -> Vec<Breaker> {
-        let mut v: Vec<Breaker> = self
+        let mut v: Vec<(NameKey, Breaker)> = self
             .inner
             .map
             .iter()
             .filter(|e| filter(e.key()))
-            .map(|e| e.breaker.clone())
+            .map(|e| (NameKey::of(e.key()), e.breaker.clone()))
             .collect();
-        v.sort_unstable_by(|a, b| a.name().cmp(b.name()));
-        v
+        // Most comparisons end within the keys, without reading the names.
+        v.sort_unstable_by(|(ka, a), (kb, b)| ka.cmp(kb).then_with(|| a.name().cmp(b.name())));
+        v.into_iter().map(|(_, b)| b).collect()
+    }
+}
+
+/// The first 32 bytes of a name, zero-padded, as big-endian words. Where two keys differ they
+/// order as their names do (the padding sorts a name before a longer one it begins); where
+/// they are equal, the names decide.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct NameKey([u64; 4]);
+
+impl NameKey {
+    fn of(name: &str) -> NameKey {
+        let mut bytes = [0u8; 32];
+        for (to, from) in bytes.iter_mut().zip(name.as_bytes()) {
+            *to = *from;
+        }
+        let mut words = [0u64; 4];
+        for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(8)) {
+            *word = u64::from_be_bytes(chunk.try_into().unwrap_or_default());
+        }
+        NameKey(words)
     }
 }
 
@@ -277,5 +298,48 @@ impl Drop for Reservation<'_> {
     fn drop(&mut self) {
         // Relaxed: as in `take`.
         self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use fusebox_engine::Policy;
+
+    use crate::Registry;
+
+    #[test]
+    fn breakers_are_sorted_by_name_past_the_keys() {
+        let long = "svc.a-very-long-service-name-with-parts-";
+        let mut names = vec![
+            "a".to_owned(),
+            "a.b".to_owned(),
+            "a-".to_owned(),
+            "A".to_owned(),
+            "Z.z".to_owned(),
+            "ab".to_owned(),
+            "a:".to_owned(),
+            "0".to_owned(),
+            "_".to_owned(),
+        ];
+        // Names alike in their first 32 bytes and more.
+        for i in [10, 2, 100, 1, 0] {
+            names.push(format!("{long}{i}"));
+            names.push(format!("{long}{i}.x"));
+        }
+        names.push(long[..32].to_owned());
+        names.push(long[..31].to_owned());
+        names.push(long[..33].to_owned());
+        let registry = Registry::new(Policy::default());
+        for name in names.iter().rev() {
+            registry.breaker(name).unwrap();
+        }
+        names.sort();
+        let listed: Vec<_> = registry
+            .breakers()
+            .iter()
+            .map(|b| b.name().to_owned())
+            .collect();
+        assert_eq!(listed, names);
+        assert_eq!(registry.names(), names);
     }
 }

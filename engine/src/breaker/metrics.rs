@@ -18,7 +18,7 @@ use super::flags::Flags;
 use super::inner::{Extras, Inner};
 use super::kinds::FailureKinds;
 use crate::error::{RejectReason, WindowCounts};
-use crate::latency::{Latency, LatencyRecorder};
+use crate::latency::{Latency, LatencyRecorder, LatencySummary};
 use crate::state::State;
 use crate::sync::{Ordering, lock};
 use crate::window::{Tally, WindowStore};
@@ -321,6 +321,18 @@ impl Inner {
         }
         let recorder = self.cold.extras.get().and_then(|e| e.latency.get());
         Some(recorder.map_or_else(|| LatencyRecorder::default().read(), LatencyRecorder::read))
+    }
+
+    /// `Breaker::latency_summary`: `None` unless the policy in force sets `latency_histogram`.
+    pub(super) fn latency_summary(&self) -> Option<LatencySummary> {
+        if !self.cold.policy.load().latency_histogram() {
+            return None;
+        }
+        let recorder = self.cold.extras.get().and_then(|e| e.latency.get());
+        Some(recorder.map_or_else(
+            || LatencyRecorder::default().summary(),
+            LatencyRecorder::summary,
+        ))
     }
 
     /// Counts a rejection for `reason` (every reason but `Open`, which the acquire's fast

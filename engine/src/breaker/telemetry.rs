@@ -11,7 +11,7 @@ use std::sync::PoisonError;
 use super::Breaker;
 use super::history::TransitionCounts;
 use crate::error::Transition;
-use crate::latency::Latency;
+use crate::latency::{Latency, LatencySummary};
 
 impl Breaker {
     /// The last transitions of this breaker, oldest first: at most
@@ -74,6 +74,22 @@ impl Breaker {
     /// ```
     pub fn latency(&self) -> Option<Latency> {
         self.inner.latency()
+    }
+
+    /// What a Prometheus summary of [`latency`](Self::latency) reports (its
+    /// [`Latency::summary`]), read without copying the histogram when one thread recorded
+    /// every call; `None` unless the policy sets `latency_histogram`.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// assert!(Breaker::new("db", Policy::default()).latency_summary().is_none());
+    /// let on = Policy::builder().latency_histogram(true).build().unwrap();
+    /// let b = Breaker::new("db", on);
+    /// b.try_acquire().unwrap().success();
+    /// assert_eq!(b.latency_summary(), Some(b.latency().unwrap().summary()));
+    /// ```
+    pub fn latency_summary(&self) -> Option<LatencySummary> {
+        self.inner.latency_summary()
     }
 
     /// This breaker's state changes as an async stream: [`subscribe`](Self::subscribe) for a
