@@ -169,7 +169,7 @@ impl Generations {
 
 impl Registry {
     /// Applies `action` to each of `breakers`, leaving `note` in their histories. A later
-    /// manual action through the registry cancels a pending [`act_for`](Self::act_for) reset.
+    /// manual action through the registry cancels a pending `act_for` reset (feature `tokio`).
     ///
     /// # Examples
     ///

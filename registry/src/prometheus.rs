@@ -70,6 +70,17 @@ impl Registry {
             }
         }
 
+        out.family(FAILURES);
+        for r in &fleet.readings {
+            let label = fleet.label(r);
+            for &(kind, n) in fleet.kinds.get(r.kinds.clone()).unwrap_or_default() {
+                out.line(FAILURES.head, label, KIND_HEAD);
+                escape_label_value(kind, &mut out.text);
+                out.text.push_str(NO_MORE_LABELS);
+                out.int(n);
+            }
+        }
+
         out.family(REJECTED);
         for r in &fleet.readings {
             let label = fleet.label(r);
@@ -186,6 +197,13 @@ const CALLS: Family = family!(
     "counter",
     "Calls that reported, by outcome."
 );
+const FAILURES: Family = family!(
+    "fusebox_failures_total",
+    "counter",
+    "Failures recorded with a kind, by kind."
+);
+/// What follows the breaker's name on a `fusebox_failures_total` line, up to the kind.
+const KIND_HEAD: &str = "\",kind=\"";
 const REJECTED: Family = family!(
     "fusebox_rejected_total",
     "counter",
@@ -241,8 +259,9 @@ const RECORDING_DROPPED: Family = family!(
 );
 
 /// Every family, for sizing the text.
-const FAMILIES: [&Family; 12] = [
+const FAMILIES: [&Family; 13] = [
     &CALLS,
+    &FAILURES,
     &REJECTED,
     &SLOW,
     &TRANSITIONS,
@@ -307,6 +326,8 @@ struct Fleet {
     /// The changes of state each breaker has made, as (position in `Tails::transition`,
     /// count), the nonzero counts only.
     transitions: Vec<(usize, u64)>,
+    /// Each breaker's failures by kind, the kinds it has counted only.
+    kinds: Vec<(&'static str, u64)>,
     /// The summaries of the breakers with a latency histogram.
     latencies: Vec<LatencySummary>,
     /// The lines of text the breakers make, each counted once: for sizing.
@@ -329,6 +350,8 @@ struct Reading {
     slow: u64,
     /// Its changes of state in `Fleet::transitions`.
     transitions: Range<usize>,
+    /// Its failures by kind in `Fleet::kinds`.
+    kinds: Range<usize>,
     state: State,
     failure_rate: f64,
     slow_call_rate: f64,
@@ -355,6 +378,7 @@ impl Fleet {
             readings: Vec::with_capacity(breakers.len()),
             labels: String::with_capacity(breakers.iter().map(|b| b.name().len()).sum()),
             transitions: Vec::new(),
+            kinds: Vec::new(),
             latencies: Vec::new(),
             lines: 0,
             value_bytes: 0,
@@ -417,6 +441,19 @@ impl Fleet {
         }
         let transitions = first_transition..self.transitions.len();
 
+        let first_kind = self.kinds.len();
+        let mut kind_bytes = 0;
+        for (kind, n) in m.failures_by_kind() {
+            // A kind escaped is at most twice as long.
+            kind_bytes += FAILURES.head.len()
+                + KIND_HEAD.len()
+                + 2 * kind.len()
+                + NO_MORE_LABELS.len()
+                + int_bytes(n);
+            self.kinds.push((kind, n));
+        }
+        let kinds = first_kind..self.kinds.len();
+
         let open_remaining = breaker
             .open_remaining()
             .unwrap_or(Duration::ZERO)
@@ -426,7 +463,13 @@ impl Fleet {
             self.latencies.len() - 1
         });
 
-        let mut lines = 3 + RejectReason::ALL.len() + 1 + State::ALL.len() + 4 + transitions.len();
+        let mut lines = 3
+            + RejectReason::ALL.len()
+            + 1
+            + State::ALL.len()
+            + 4
+            + transitions.len()
+            + kinds.len();
         let mut value_bytes = calls
             .iter()
             .chain(&rejected)
@@ -436,7 +479,8 @@ impl Fleet {
             + State::ALL.len()
             + int_bytes(m.window_calls)
             + 3 * MAX_DECIMAL
-            + transition_bytes;
+            + transition_bytes
+            + kind_bytes;
         let mut fixed_bytes = every_breaker;
         if let Some(summary) = latency.and_then(|i| self.latencies.get(i)) {
             lines += Latency::SUMMARY_QUANTILES.len() + 2;
@@ -455,6 +499,7 @@ impl Fleet {
             rejected,
             slow: m.slow,
             transitions,
+            kinds,
             state: m.state,
             failure_rate: m.failure_rate(),
             slow_call_rate: m.slow_call_rate(),

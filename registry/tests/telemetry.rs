@@ -270,6 +270,17 @@ fn the_exposition_parses_and_says_what_the_breakers_did() {
         ),
         1.0
     );
+    assert_eq!(
+        get("fusebox_failures_total", &[cache_, ("kind", "connect")]),
+        1.0
+    );
+    assert!(
+        !samples
+            .keys()
+            .any(|(m, labels)| m == "fusebox_failures_total"
+                && labels.contains(&("breaker".into(), "db".into()))),
+        "a breaker without kinds has no kind series"
+    );
     assert_eq!(get("fusebox_window_calls", &[db_]), 4.0);
     assert_eq!(get("fusebox_failure_rate", &[db_]), 0.5);
     assert_eq!(get("fusebox_slow_call_rate", &[db_]), 0.0);
