@@ -82,6 +82,15 @@ fn main() {
                 black_box(black_box(&breaker).call(|| Ok::<u32, ()>(1)).is_err());
             }
         }
+        "open_try_acquire" => {
+            for _ in 0..100 {
+                let _ = breaker.call(|| Err::<(), ()>(()));
+            }
+            assert_eq!(breaker.state(), fusebox::State::Open);
+            for _ in 0..n {
+                black_box(black_box(&breaker).try_acquire().is_err());
+            }
+        }
         // A closed call through a static bulkhead of 64, and through adaptive ones (limit 64).
         "bulkhead" | "aimd" | "gradient2" => {
             let b = fusebox_benches::reference_builder();

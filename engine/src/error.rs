@@ -607,6 +607,17 @@ mod tests {
     }
 
     #[test]
+    fn names_of_every_length_read_back_whole() {
+        for len in 0..=40 {
+            let text: String = "é".repeat(len / 2) + &"x".repeat(len % 2);
+            let text: Arc<str> = text.into();
+            let name = Name::new(&text);
+            assert_eq!(name.as_str(), &*text, "{len} bytes");
+            assert_eq!(matches!(name, Name::Inline(_)), text.len() <= INLINE_NAME);
+        }
+    }
+
+    #[test]
     fn a_rejection_is_the_name_and_one_word() {
         assert_eq!(
             std::mem::size_of::<Rejected>(),
