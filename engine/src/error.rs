@@ -1,4 +1,9 @@
 //! Outcomes, rejections and transition events: the small types callers branch on.
+//!
+//! An `Open` rejection on a clock other than the quanta clock holds its breaker through a
+//! [`Clocked`], one counted reference of a [`ClockedName`] with its type erased; the count is
+//! the breaker's own, so its synchronization is that of breaker/handle.rs. Nothing else here
+//! is shared between threads.
 
 use std::fmt;
 use std::ptr::NonNull;
