@@ -1,6 +1,12 @@
 //! Outcomes, rejections and transition events: the small types callers branch on.
+//!
+//! An `Open` rejection on a clock other than the quanta clock holds its breaker through a
+//! [`Clocked`], one counted reference of a [`ClockedName`] with its type erased; the count is
+//! the breaker's own, so its synchronization is that of breaker/handle.rs. Nothing else here
+//! is shared between threads.
 
 use std::fmt;
+use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -121,17 +127,147 @@ pub(crate) enum Name {
     Shared(Arc<str>),
     /// A breaker on a clock other than the process-wide quanta clock, for an `Open`
     /// rejection: its `retry_after` counts down on that clock.
-    Clocked(Arc<dyn ClockedName>),
+    Clocked(Clocked),
 }
 
 /// A breaker's name and clock, as an `Open` rejection on a clock other than the process-wide
-/// quanta clock holds them.
-pub(crate) trait ClockedName: Send + Sync {
+/// quanta clock holds them: implemented by the breaker, which this module does not name, and
+/// held through a [`Clocked`].
+///
+/// # Safety
+///
+/// `retain` and `release` count references to a `Self` as `Arc` does: a value stays valid
+/// while any reference taken by `retain` (or handed to [`Clocked::from_raw`]) is not given
+/// back by `release`.
+pub(crate) unsafe trait ClockedName: Send + Sync + Sized {
     /// The breaker's name.
     fn name(&self) -> &str;
     /// The breaker's clock, in nanoseconds since its origin.
     fn now_nanos(&self) -> u64;
+    /// Takes one more reference to `*this`.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds a reference to `*this`.
+    unsafe fn retain(this: NonNull<Self>);
+    /// Gives back one reference to `*this`, which may drop it.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds a reference to `*this` and does not use it after this call.
+    unsafe fn release(this: NonNull<Self>);
 }
+
+/// One counted reference to a [`ClockedName`], its type erased: a pointer and the functions of
+/// its type, as `std::task::RawWaker` erases a waker. A `Box<dyn ClockedName>` would allocate
+/// per rejection; this costs the reference-count increment alone.
+pub(crate) struct Clocked {
+    ptr: NonNull<()>,
+    vtable: &'static ClockedVtable,
+}
+
+/// The functions of one [`ClockedName`] type, on an erased pointer.
+struct ClockedVtable {
+    name: unsafe fn(NonNull<()>) -> NonNull<str>,
+    now_nanos: unsafe fn(NonNull<()>) -> u64,
+    retain: unsafe fn(NonNull<()>),
+    release: unsafe fn(NonNull<()>),
+}
+
+/// The [`ClockedVtable`] of `T`.
+struct VtableOf<T>(std::marker::PhantomData<T>);
+
+impl<T: ClockedName> VtableOf<T> {
+    const VTABLE: ClockedVtable = ClockedVtable {
+        name: Self::name,
+        now_nanos: Self::now_nanos,
+        retain: Self::retain,
+        release: Self::release,
+    };
+
+    /// # Safety
+    ///
+    /// `ptr` is a `T` a reference is held to.
+    unsafe fn name(ptr: NonNull<()>) -> NonNull<str> {
+        // SAFETY: the caller holds a reference, so the `T` is valid.
+        NonNull::from(unsafe { ptr.cast::<T>().as_ref() }.name())
+    }
+
+    /// # Safety
+    ///
+    /// As for `name`.
+    unsafe fn now_nanos(ptr: NonNull<()>) -> u64 {
+        // SAFETY: the caller holds a reference, so the `T` is valid.
+        unsafe { ptr.cast::<T>().as_ref() }.now_nanos()
+    }
+
+    /// # Safety
+    ///
+    /// As for `ClockedName::retain`.
+    unsafe fn retain(ptr: NonNull<()>) {
+        // SAFETY: passed on from the caller.
+        unsafe { T::retain(ptr.cast()) }
+    }
+
+    /// # Safety
+    ///
+    /// As for `ClockedName::release`.
+    unsafe fn release(ptr: NonNull<()>) {
+        // SAFETY: passed on from the caller.
+        unsafe { T::release(ptr.cast()) }
+    }
+}
+
+impl Clocked {
+    /// Takes over the reference to `*ptr` the caller holds.
+    ///
+    /// # Safety
+    ///
+    /// The caller holds a reference to `*ptr` (in `T`'s count) and gives it to the result,
+    /// which gives it back with `T::release` when dropped.
+    pub(crate) unsafe fn from_raw<T: ClockedName>(ptr: NonNull<T>) -> Self {
+        Clocked {
+            ptr: ptr.cast(),
+            vtable: &VtableOf::<T>::VTABLE,
+        }
+    }
+
+    /// The breaker's name.
+    pub(crate) fn name(&self) -> &str {
+        // SAFETY: `self` holds a reference, so the value and its name live as long as `&self`.
+        unsafe { (self.vtable.name)(self.ptr).as_ref() }
+    }
+
+    /// The breaker's clock, in nanoseconds since its origin.
+    pub(crate) fn now_nanos(&self) -> u64 {
+        // SAFETY: `self` holds a reference.
+        unsafe { (self.vtable.now_nanos)(self.ptr) }
+    }
+}
+
+impl Clone for Clocked {
+    fn clone(&self) -> Self {
+        // SAFETY: `self` holds a reference; the one taken here goes to the copy.
+        unsafe { (self.vtable.retain)(self.ptr) };
+        Clocked {
+            ptr: self.ptr,
+            vtable: self.vtable,
+        }
+    }
+}
+
+impl Drop for Clocked {
+    fn drop(&mut self) {
+        // SAFETY: `self` holds a reference and is not used again.
+        unsafe { (self.vtable.release)(self.ptr) }
+    }
+}
+
+// SAFETY: a `Clocked` shares its value between threads as an `Arc` does, and every
+// `ClockedName` is `Send + Sync`.
+unsafe impl Send for Clocked {}
+// SAFETY: as for `Send`; `&Clocked` only reads the value through `&`.
+unsafe impl Sync for Clocked {}
 
 /// Up to 23 bytes of name, word-aligned so that copies move whole words (byte-wise copies of
 /// a just-written name stall store forwarding).
@@ -528,18 +664,47 @@ mod tests {
     /// A breaker name on a clock frozen at `now`.
     struct Frozen(u64);
 
-    impl ClockedName for Frozen {
+    // SAFETY: counted by the `Arc` of `clocked`.
+    unsafe impl ClockedName for Frozen {
         fn name(&self) -> &str {
             "db"
         }
         fn now_nanos(&self) -> u64 {
             self.0
         }
+        unsafe fn retain(this: NonNull<Self>) {
+            // SAFETY: `this` came from `Arc::into_raw` and the caller holds a reference.
+            unsafe { Arc::increment_strong_count(this.as_ptr()) }
+        }
+        unsafe fn release(this: NonNull<Self>) {
+            // SAFETY: as for `retain`; the caller gives its reference up.
+            unsafe { Arc::decrement_strong_count(this.as_ptr()) }
+        }
+    }
+
+    /// `value` as a counted name, its `Arc` counting the references.
+    fn clocked<T: ClockedName>(value: Arc<T>) -> Name {
+        let ptr = NonNull::new(Arc::into_raw(value).cast_mut()).expect("an Arc is not null");
+        // SAFETY: the reference of `value` passes to the `Clocked`; `T::release` gives it back
+        // to the `Arc`.
+        Name::Clocked(unsafe { Clocked::from_raw(ptr) })
+    }
+
+    #[test]
+    fn a_counted_name_is_given_back() {
+        let value = Arc::new(Frozen(7));
+        let name = clocked(value.clone());
+        let copy = name.clone();
+        assert_eq!(Arc::strong_count(&value), 3);
+        assert_eq!((copy.as_str(), copy.now_nanos()), ("db", 7));
+        drop(name);
+        drop(copy);
+        assert_eq!(Arc::strong_count(&value), 1);
     }
 
     #[test]
     fn a_known_retry_is_kept_whole_and_means_open() {
-        let frozen = Name::Clocked(Arc::new(Frozen(0)));
+        let frozen = clocked(Arc::new(Frozen(0)));
         for nanos in [0, 1, 10_000_000_000, RetryAfter::VALUE] {
             let r = Rejected::new(
                 RejectReason::Open,
@@ -568,15 +733,24 @@ mod tests {
     fn a_deadline_counts_down_on_the_breakers_clock() {
         let clock = Arc::new(std::sync::atomic::AtomicU64::new(0));
         struct Shared(Arc<std::sync::atomic::AtomicU64>);
-        impl ClockedName for Shared {
+        // SAFETY: counted by the `Arc` of `clocked`.
+        unsafe impl ClockedName for Shared {
             fn name(&self) -> &str {
                 "db"
             }
             fn now_nanos(&self) -> u64 {
                 self.0.load(std::sync::atomic::Ordering::Relaxed)
             }
+            unsafe fn retain(this: NonNull<Self>) {
+                // SAFETY: `this` came from `Arc::into_raw` and the caller holds a reference.
+                unsafe { Arc::increment_strong_count(this.as_ptr()) }
+            }
+            unsafe fn release(this: NonNull<Self>) {
+                // SAFETY: as for `retain`; the caller gives its reference up.
+                unsafe { Arc::decrement_strong_count(this.as_ptr()) }
+            }
         }
-        let name = Name::Clocked(Arc::new(Shared(clock.clone())));
+        let name = clocked(Arc::new(Shared(clock.clone())));
         let r = Rejected::new(
             RejectReason::Open,
             State::Open,

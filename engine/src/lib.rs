@@ -47,6 +47,9 @@ mod timer;
 mod verdict;
 mod window;
 
+#[cfg(loom)]
+#[doc(hidden)]
+pub use breaker::LoomWeak;
 pub use breaker::{
     Breaker, BreakerBuilder, Counters, FailureKinds, HISTORY_CAPACITY, MAX_FAILURE_KINDS, Metrics,
     Noted, OTHER_KIND, OwnedPermit, Permit, SavedState, TransitionCounts,

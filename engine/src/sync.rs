@@ -1,12 +1,19 @@
 //! The one place the engine takes its synchronization primitives from: `loom`'s under
 //! `cfg(loom)`, so the models in `loom-tests/` see every atomic the engine touches, and
-//! `std`'s otherwise.
+//! `std`'s otherwise; and the allocation functions of the breaker's own reference count, which
+//! loom tracks.
 
+/// Allocation of a breaker (breaker/handle.rs): loom's functions track it, so a model fails
+/// on a breaker never freed or freed twice.
+#[cfg(loom)]
+pub(crate) use loom::alloc::{alloc, dealloc};
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering, fence};
 #[cfg(loom)]
 pub(crate) use loom::sync::{Arc, Mutex};
 
+#[cfg(not(loom))]
+pub(crate) use std::alloc::{alloc, dealloc};
 #[cfg(not(loom))]
 pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering, fence};
 #[cfg(not(loom))]

@@ -8,11 +8,14 @@
 //! ([`running`] is false), so rule 6 holds either way. Breakers on other clocks (a
 //! `ManualClock`) always read their clock, which is cheap.
 //!
-//! The timer knows nothing of breakers or clocks: it holds [`Expire`] targets weakly, and its
-//! time source is the function it is started with ([`running`]), so it depends on no other
-//! module of the crate.
+//! The timer knows nothing of breakers or clocks: it holds boxed [`Expire`] targets, each a
+//! weak reference that does not keep its breaker alive, and its time source is the function
+//! it is started with ([`running`]), so it depends on no other module of the crate. A target
+//! is boxed per schedule (one allocation per open deadline, which is rare) and dropped on the
+//! timer thread once its deadline has passed.
 
-/// What the timer calls at a deadline: a breaker marks its `Open` episode `epoch` expired.
+/// What the timer calls at a deadline: a breaker, held weakly, marks its `Open` episode
+/// `epoch` expired if it is still alive.
 pub(crate) trait Expire: Send + Sync {
     /// The deadline handed over with `epoch` has passed.
     // Under loom there is no timer thread to call it: models play the timer themselves.
@@ -24,7 +27,7 @@ pub(crate) trait Expire: Send + Sync {
 mod imp {
     use std::cmp::Ordering as CmpOrdering;
     use std::collections::BinaryHeap;
-    use std::sync::{Condvar, Mutex, OnceLock, Weak};
+    use std::sync::{Condvar, Mutex, OnceLock};
     use std::time::Duration;
 
     use super::Expire;
@@ -32,7 +35,7 @@ mod imp {
     struct Entry {
         deadline: u64,
         epoch: u32,
-        target: Weak<dyn Expire>,
+        target: Box<dyn Expire>,
     }
 
     impl PartialEq for Entry {
@@ -89,9 +92,9 @@ mod imp {
                 Some(e) if e.deadline <= now => {
                     let e = queue.pop().expect("peeked");
                     drop(queue);
-                    if let Some(inner) = e.target.upgrade() {
-                        inner.expire(e.epoch);
-                    }
+                    // Expires the breaker if it is alive; dropping the target may free it.
+                    e.target.expire(e.epoch);
+                    drop(e);
                     queue = timer.queue.lock().unwrap_or_else(|p| p.into_inner());
                 }
                 Some(e) => {
@@ -114,7 +117,7 @@ mod imp {
 
     /// Asks the timer to expire `target`'s `Open` episode `epoch` at `deadline` (ns of the
     /// timer's time source). Only called once [`running`] has said the timer runs.
-    pub(crate) fn schedule(target: Weak<dyn Expire>, epoch: u32, deadline: u64) {
+    pub(crate) fn schedule(target: Box<dyn Expire>, epoch: u32, deadline: u64) {
         let Some(timer) = TIMER.get().copied().flatten() else {
             return;
         };
@@ -134,13 +137,12 @@ mod imp {
 
 #[cfg(loom)]
 mod imp {
-    use std::sync::Weak;
-
     use super::Expire;
 
     /// Loom models run on a `ManualClock` and play the timer themselves (see
-    /// `ManualClock::with_model_timer`): no thread, nothing to schedule.
-    pub(crate) fn schedule(_: Weak<dyn Expire>, _: u32, _: u64) {}
+    /// `ManualClock::with_model_timer`): no thread, nothing to schedule. The target is dropped
+    /// at once, which models see as a weak reference made and given back.
+    pub(crate) fn schedule(_: Box<dyn Expire>, _: u32, _: u64) {}
 }
 
 #[cfg(not(loom))]

@@ -304,8 +304,8 @@ impl Inner {
         if matches!(self.cold.clock, ClockSource::Quanta) {
             return self.cold.short_name.clone();
         }
-        match self.cold.me.upgrade() {
-            Some(me) => Name::Clocked(me),
+        match self.cold.me.handle() {
+            Some(me) => Name::Clocked(me.into_clocked()),
             None => self.cold.short_name.clone(),
         }
     }

@@ -18,8 +18,10 @@
 //!   history, the subscribers, the latency histograms, the rejections by reason) is
 //!   statistics behind `std` locks and atomics, outside every protocol above, and so is the
 //!   call recorder a recorded breaker pushes into (recording.rs).
+//! - **Reference counts** (`Busy::counts`): the strong and weak counts of handle.rs, which
+//!   also drops the data ([`Inner::drop_data`]) and frees the allocation. `Cold::me` is the
+//!   allocation's address, for code that holds only `&Inner`.
 
-use std::sync::Weak;
 use std::sync::atomic::AtomicU64 as StatU64;
 
 use arc_swap::ArcSwap;
@@ -28,6 +30,7 @@ use fusebox_policies::Policy;
 
 use super::config::HotConfig;
 use super::flags::Flags;
+use super::handle::{Counts, Handle, Me};
 use super::history::History;
 use super::kinds::FailureKinds;
 use crate::clock::ClockSource;
@@ -71,8 +74,17 @@ pub(super) struct Hot {
 #[cfg(not(loom))]
 const _: () = assert!(std::mem::size_of::<Hot>() <= 128);
 
-/// Written on every call: the window cursor and the counters, on a line of their own.
+/// Written on every call: the window cursor, the counters and the reference counts, on a line
+/// of their own.
+///
+/// Padded by its own alignment (the `_line` field) rather than by `CachePadded`, so that the
+/// last handle's drop can reach its fields by pointer projection and drop them without
+/// covering `counts`, which weak handles may be using meanwhile (see [`Inner::drop_data`]).
 pub(super) struct Busy {
+    /// Gives `Busy` the alignment, and so the size, of a `CachePadded` block.
+    pub(super) _line: [CachePadded<()>; 0],
+    /// The strong and weak counts of the breaker's handles (handle.rs). Never dropped.
+    pub(super) counts: Counts,
     /// Rejections: bumped with plain stores, one word per thread (see counter.rs).
     pub(super) rejected: LaneCounter,
     /// Outcomes recorded into the current count window since it was last cleared.
@@ -93,8 +105,6 @@ pub(super) struct Busy {
     pub(super) consecutive_failures: AtomicU32,
     pub(super) permits_out: AtomicU32,
     pub(super) ramp_counter: AtomicU64,
-    /// Jitter's random state.
-    pub(super) rng: AtomicU64,
     /// The rate limit's theoretical arrival time (GCRA, clock ns; rate.rs).
     pub(super) rate_tat: AtomicU64,
 }
@@ -113,13 +123,62 @@ pub(super) struct Cold {
     pub(super) publish_lock: Mutex<()>,
     /// What most breakers never use, allocated on first use (see [`Extras`]).
     pub(super) extras: std::sync::OnceLock<Box<Extras>>,
-    /// This breaker, for the timer thread, which must not keep it alive.
-    pub(super) me: Weak<Inner>,
+    /// This breaker's allocation: how an `Open` rejection gets a handle and the timer thread a
+    /// weak one, which must not keep the breaker alive (handle.rs).
+    pub(super) me: Me,
 }
 
-// `Busy` fills its padded block exactly.
+// `Busy` fills its padded block exactly (its alignment rounds its size up to a multiple of the
+// block: one field more and it takes two).
 #[cfg(not(loom))]
 const _: () = assert!(std::mem::size_of::<Busy>() <= 128);
+
+// `Busy`'s padding is that of `CachePadded`, which `Hot` has.
+const _: () = assert!(std::mem::align_of::<Busy>() == std::mem::align_of::<CachePadded<Hot>>());
+
+// The counts are never dropped (see `Busy::drop_owned`): they own nothing.
+#[cfg(not(loom))]
+const _: () = assert!(!std::mem::needs_drop::<Counts>());
+
+impl Busy {
+    /// Drops the fields of `Busy` that own something, and none other: `counts` must stay
+    /// usable by weak handles on other threads, so no reference covering it is made.
+    ///
+    /// # Safety
+    ///
+    /// `this` points to a live `Busy` that nothing else uses but through its counts, and is
+    /// not used afterwards but through them.
+    unsafe fn drop_owned(this: *mut Busy) {
+        // SAFETY: the caller's; each field is dropped once, through a pointer to it alone.
+        unsafe {
+            std::ptr::drop_in_place(&raw mut (*this).rejected);
+            std::ptr::drop_in_place(&raw mut (*this).failures);
+        }
+    }
+
+    /// Names every field, so that one added fails to compile here until `drop_owned` says
+    /// whether it must be dropped.
+    #[allow(dead_code)]
+    fn every_field(&self) {
+        let Busy {
+            _line: _,
+            counts: _,
+            rejected: _,
+            cursor: _,
+            cursor_base: _,
+            cursor_moves_started: _,
+            cursor_moves_done: _,
+            other_recorded: _,
+            failures: _,
+            ignored: _,
+            slow: _,
+            consecutive_failures: _,
+            permits_out: _,
+            ramp_counter: _,
+            rate_tat: _,
+        } = self;
+    }
+}
 
 // `Cold` fills the one 128-byte block after the two padded lines: one byte more and every
 // breaker grows by a whole block.
@@ -166,6 +225,10 @@ pub(super) struct Extras {
     /// The share of calls recorded, as a threshold a thread-local draw must fall below
     /// (recording.rs; `Relaxed`).
     pub(super) record_threshold: StatU64,
+    /// Jitter's and retries' random state (splitmix64, seeded from the name; transition.rs).
+    /// Here, not on the busy line, which holds the reference counts instead: it is drawn
+    /// when a breaker opens, which allocates the extras anyway, and by `run`'s retries.
+    pub(super) rng: AtomicU64,
 }
 
 impl Extras {
@@ -179,27 +242,26 @@ impl Extras {
     }
 }
 
+/// A breaker's shared state. Built only inside its handle's allocation (handle.rs), and never
+/// dropped whole: [`Inner::drop_data`] drops its parts but the counts.
 pub(crate) struct Inner {
     pub(super) hot: CachePadded<Hot>,
-    pub(super) busy: CachePadded<Busy>,
+    pub(super) busy: Busy,
     pub(super) cold: Cold,
 }
 
 impl Inner {
-    /// A closed breaker with an empty window.
-    pub(super) fn new(
+    /// A closed breaker with an empty window, as its first handle.
+    pub(super) fn new_handle(
         name: std::sync::Arc<str>,
         policy: Policy,
         clock: ClockSource,
         striped: bool,
         feed: Option<TransitionFeed>,
-    ) -> std::sync::Arc<Inner> {
+    ) -> Handle {
         let store = std::sync::Arc::new(WindowStore::new(policy.window()));
         let ptr = std::sync::Arc::as_ptr(&store).cast_mut();
-        let seed = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-            (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
-        });
-        let inner = std::sync::Arc::new_cyclic(|me| Inner {
+        let inner = Handle::new(|me| Inner {
             hot: CachePadded::new(Hot {
                 state: AtomicU64::new(StateWord::CLOSED.bits()),
                 config: HotConfig::new(),
@@ -211,7 +273,9 @@ impl Inner {
                 ramp_start: AtomicU64::new(0),
                 feed,
             }),
-            busy: CachePadded::new(Busy {
+            busy: Busy {
+                _line: [],
+                counts: Counts::new(),
                 rejected: LaneCounter::new(),
                 cursor: AtomicU64::new(0),
                 cursor_base: AtomicU64::new(0),
@@ -224,9 +288,8 @@ impl Inner {
                 consecutive_failures: AtomicU32::new(0),
                 permits_out: AtomicU32::new(0),
                 ramp_counter: AtomicU64::new(0),
-                rng: AtomicU64::new(seed),
                 rate_tat: AtomicU64::new(0),
-            }),
+            },
             cold: Cold {
                 short_name: Name::new(&name),
                 name,
@@ -236,7 +299,7 @@ impl Inner {
                 config_lock: Mutex::new(()),
                 publish_lock: Mutex::new(()),
                 extras: std::sync::OnceLock::new(),
-                me: me.clone(),
+                me,
             },
         });
         inner.load_hot_config(&policy);
@@ -249,7 +312,43 @@ impl Inner {
 
     /// The parts allocated on first use.
     pub(super) fn extras(&self) -> &Extras {
-        self.cold.extras.get_or_init(Box::default)
+        self.cold.extras.get_or_init(|| {
+            let seed = self
+                .cold
+                .name
+                .bytes()
+                .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                    (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+                });
+            Box::new(Extras {
+                rng: AtomicU64::new(seed),
+                ..Extras::default()
+            })
+        })
+    }
+
+    /// Drops the breaker's data: everything but the reference counts, which weak handles on
+    /// other threads may still be using. Called once, by the last strong handle's drop.
+    ///
+    /// # Safety
+    ///
+    /// `this` points to a live `Inner` whose strong count reached 0 (with the `Acquire` that
+    /// orders every handle's uses before this); afterwards only its counts are used.
+    pub(super) unsafe fn drop_data(this: std::ptr::NonNull<Inner>) {
+        let this = this.as_ptr();
+        {
+            // SAFETY: live; a shared reference to the cold part alone, which covers no count.
+            let cold = unsafe { &(*this).cold };
+            // Held by this breaker's `ArcSwap` and the `Arc` loaded here alone: the last user.
+            crate::intern::forget_if_unshared(&cold.policy.load_full(), 2);
+        }
+        // SAFETY: the caller's; each part is dropped once, in declaration order, through a
+        // pointer to that part alone, so no reference covers the counts.
+        unsafe {
+            std::ptr::drop_in_place(&raw mut (*this).hot);
+            Busy::drop_owned(&raw mut (*this).busy);
+            std::ptr::drop_in_place(&raw mut (*this).cold);
+        }
     }
 
     #[inline]
@@ -301,22 +400,5 @@ impl Inner {
         }
         self.configure_adaptive(policy, self.hot.config.flags());
         self.hot.config.load(policy, rules);
-    }
-}
-
-impl crate::error::ClockedName for Inner {
-    fn name(&self) -> &str {
-        &self.cold.name
-    }
-
-    fn now_nanos(&self) -> u64 {
-        self.cold.clock.now()
-    }
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        // Held by this breaker's `ArcSwap` and the `Arc` loaded here alone: the last user.
-        crate::intern::forget_if_unshared(&self.cold.policy.load_full(), 2);
     }
 }

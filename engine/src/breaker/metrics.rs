@@ -467,8 +467,8 @@ impl Inner {
                 + e.history_bytes()
                 + e.latency.get().map_or(0, |l| l.heap_bytes())
         });
+        // The breaker's allocation is `Inner` alone: its reference counts are inside it.
         std::mem::size_of::<Inner>()
-            + 2 * std::mem::size_of::<usize>()
             + store_bytes(&self.cold.store)
             + extras
             + self.busy.rejected.heap_bytes()

@@ -3,6 +3,8 @@
 //! [`Breaker`] is a handle on one [`Inner`]; each public method delegates to it. The parts:
 //!
 //! - inner.rs: `Inner` and its hot, busy and cold parts; the state word, the window pointer.
+//! - handle.rs: the breaker's own reference count (`Handle`, `WeakHandle`), in place of
+//!   `Arc<Inner>`.
 //! - config.rs: the policy's hot values under a seqlock, and judging a window against them.
 //! - flags.rs: which optional rules are on.
 //! - acquire.rs: `try_acquire`, admission and rejection.
@@ -58,6 +60,7 @@ mod config;
 mod events;
 mod flags;
 mod fleet;
+mod handle;
 mod history;
 mod inner;
 mod kinds;
@@ -86,6 +89,7 @@ use crate::priority::Priority;
 use crate::state::{State, TransitionReason};
 use crate::verdict::Verdict;
 
+use handle::Handle;
 pub use history::{HISTORY_CAPACITY, TransitionCounts};
 use inner::Inner;
 pub use kinds::{FailureKinds, MAX_FAILURE_KINDS, OTHER_KIND};
@@ -123,7 +127,7 @@ pub use run::{CHAOS_KIND, RunError, TIMEOUT_KIND, TokioClock};
 /// ```
 #[derive(Clone)]
 pub struct Breaker {
-    inner: std::sync::Arc<Inner>,
+    inner: Handle,
 }
 
 /// Options for a [`Breaker`]: its clock and striping.
@@ -253,7 +257,7 @@ impl Breaker {
     /// assert!(!Breaker::ptr_eq(&a, &Breaker::new("db", Policy::default())));
     /// ```
     pub fn ptr_eq(a: &Breaker, b: &Breaker) -> bool {
-        std::sync::Arc::ptr_eq(&a.inner, &b.inner)
+        Handle::ptr_eq(&a.inner, &b.inner)
     }
 
     /// A breaker on `clock`, such as a [`ManualClock`](crate::ManualClock) in tests.
@@ -333,7 +337,7 @@ impl Breaker {
     /// # drop(b);
     /// ```
     pub fn handle_count(&self) -> usize {
-        std::sync::Arc::strong_count(&self.inner)
+        Handle::strong_count(&self.inner)
     }
 
     /// The rejection an acquire would get now for the breaker being open or forced open,
@@ -371,7 +375,7 @@ impl Breaker {
             feed,
         } = builder;
         Breaker {
-            inner: Inner::new(name, policy, clock, striped, feed),
+            inner: Inner::new_handle(name, policy, clock, striped, feed),
         }
     }
 
@@ -393,6 +397,14 @@ impl Breaker {
             let (windows, pending) = a.loom_windows();
             (a.limit(), windows, pending)
         })
+    }
+
+    /// Loom models only: a weak handle of this breaker, made as the one the timer thread is
+    /// handed at each open deadline.
+    #[cfg(loom)]
+    #[doc(hidden)]
+    pub fn loom_weak(&self) -> LoomWeak {
+        LoomWeak(self.inner.cold.me.downgrade())
     }
 
     /// The breaker's name.
@@ -929,6 +941,21 @@ impl Breaker {
     /// ```
     pub fn heap_bytes(&self) -> usize {
         self.inner.heap_bytes()
+    }
+}
+
+/// Loom models only: a weak handle of a breaker (see [`Breaker::loom_weak`]), which does not
+/// keep it alive.
+#[cfg(loom)]
+#[doc(hidden)]
+pub struct LoomWeak(handle::WeakHandle);
+
+#[cfg(loom)]
+impl LoomWeak {
+    /// The breaker, unless its last handle has been dropped: what the timer thread does before
+    /// it expires an `Open` episode.
+    pub fn upgrade(&self) -> Option<Breaker> {
+        self.0.upgrade().map(|inner| Breaker { inner })
     }
 }
 

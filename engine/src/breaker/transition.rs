@@ -35,6 +35,7 @@ use fusebox_policies::Policy;
 
 use super::config::{Config, judge};
 use super::flags::Flags;
+use super::handle::WeakHandle;
 use super::inner::Inner;
 use super::metrics::SavedState;
 use crate::clock::duration_nanos;
@@ -225,7 +226,7 @@ impl Inner {
                         Err(actual) => word = actual,
                     }
                 }
-                crate::timer::schedule(self.cold.me.clone(), next.epoch(), deadline);
+                crate::timer::schedule(Box::new(self.cold.me.downgrade()), next.epoch(), deadline);
             }
         });
     }
@@ -266,7 +267,7 @@ impl Inner {
         // before the swap; the timer, if it watches, is handed the new one.
         self.hot.open_until.store(limit, Ordering::Relaxed);
         if self.cold.clock.timer_watches() {
-            crate::timer::schedule(self.cold.me.clone(), word.epoch(), limit);
+            crate::timer::schedule(Box::new(self.cold.me.downgrade()), word.epoch(), limit);
         }
     }
 
@@ -284,7 +285,7 @@ impl Inner {
     pub(super) fn random_unit(&self) -> f64 {
         // Relaxed: any interleaving yields distinct stream positions.
         let mut z = self
-            .busy
+            .extras()
             .rng
             .fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed)
             .wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -555,9 +556,12 @@ enum OpenFor {
     Remaining(u64),
 }
 
-impl crate::timer::Expire for Inner {
+/// The timer's target: the breaker, held weakly so that a deadline does not keep it alive.
+impl crate::timer::Expire for WeakHandle {
     fn expire(&self, epoch: u32) {
-        Inner::expire(self, epoch);
+        if let Some(inner) = self.upgrade() {
+            inner.expire(epoch);
+        }
     }
 }
 
