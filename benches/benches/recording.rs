@@ -1,6 +1,6 @@
 //! What recording calls for replay costs: a closed successful call with recording off, on, and
 //! on beside a slow-call rule, and a call whose recording buffer is full (the drop path), with
-//! the floor in the same run.
+//! the floor in the same run; then two threads recording into one recorder.
 //!
 //! `cargo bench -p fusebox-benches --bench recording`
 //!
@@ -18,9 +18,11 @@ mod common;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use common::{builder, policy};
+use std::sync::Arc;
+
+use common::{builder, policy, two_threads};
 use criterion::measurement::WallTime;
-use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkGroup, Criterion, Throughput, criterion_group, criterion_main};
 use fusebox::{Breaker, CallRecorder, Policy, RecordConfig, Registry, State};
 use fusebox_benches::{Floor, consume};
 
@@ -103,14 +105,68 @@ fn closed_call_recording(c: &mut Criterion) {
     // The buffer full: every call is counted as dropped instead of pushed.
     let (_full_registry, full) = breaker("fusebox_recording_full", policy(), Some(1));
     full.try_acquire().expect("closed").success();
-    g.bench_function("fusebox_recording_full", |b| b.iter(|| one_call(&full)));
-    assert!(full.recorder().expect("recorded").dropped() > 0);
+    let full_recorder = full.recorder().expect("recorded");
+    g.bench_function("fusebox_recording_full", |b| {
+        b.iter_custom(|iters| {
+            let dropped = full_recorder.dropped();
+            let start = Instant::now();
+            for _ in 0..iters {
+                one_call(&full);
+            }
+            let timed = start.elapsed();
+            assert_eq!(
+                full_recorder.dropped() - dropped,
+                iters,
+                "every call dropped"
+            );
+            timed
+        })
+    });
+    g.finish();
+}
+
+/// Two threads, each calling a breaker of its own, both breakers recorded into one recorder
+/// (and, as the baseline, the same without recording): what a recorded call costs when
+/// threads share a recorder. Nanoseconds per call of both threads together.
+fn two_threads_recording(c: &mut Criterion) {
+    let mut g = c.benchmark_group("two_threads_recording");
+    g.throughput(Throughput::Elements(1));
+    let recorder = CallRecorder::new(CAPACITY);
+    for (id, recorded) in [("not_recorded", false), ("recorded", true)] {
+        let breakers: Arc<[Breaker; 2]> = Arc::new(["two_a", "two_b"].map(|name| {
+            let b = Breaker::new(name, policy());
+            if recorded {
+                b.record_to(&recorder, 1.0);
+            }
+            b
+        }));
+        g.bench_function(id, |b| {
+            b.iter_custom(|iters| {
+                let mut timed = Duration::ZERO;
+                let mut left = iters;
+                while left > 0 {
+                    let n = left.min(CHUNK);
+                    recorder.drain();
+                    let breakers = breakers.clone();
+                    timed += two_threads(
+                        Arc::new(move |t: usize| {
+                            one_call(&breakers[t]);
+                        }),
+                        n.div_ceil(2),
+                    );
+                    left -= n;
+                }
+                timed
+            })
+        });
+    }
+    assert_eq!(recorder.dropped(), 0, "the buffer never filled");
     g.finish();
 }
 
 criterion_group! {
     name = benches;
     config = common::config();
-    targets = closed_call_recording
+    targets = closed_call_recording, two_threads_recording
 }
 criterion_main!(benches);
