@@ -29,8 +29,9 @@
 //!   that already keeps the count above 0, and publishes nothing. A count past
 //!   [`MAX_COUNT`] aborts the process (only leaked handles get there), so it never wraps.
 //! - **Decrements** are `Release`, and the one that reaches 0 is followed by an `Acquire`
-//!   fence before the data is dropped (strong) or the memory freed (weak): every use of the
-//!   breaker through any handle happens before its destruction.
+//!   load of the same count (std's `Arc` uses a fence, or this load under ThreadSanitizer,
+//!   which does not model fences) before the data is dropped (strong) or the memory freed
+//!   (weak): every use of the breaker through any handle happens before its destruction.
 //! - **Upgrades** (a weak reference to a strong one) are a compare-exchange loop that never
 //!   increments from 0, `Acquire` on success and `Relaxed` otherwise, as std's.
 //! - Unlike `Arc`, no `get_mut` or `is_unique` exists, so a downgrade needs no lock state on
@@ -45,7 +46,7 @@ use std::ptr::NonNull;
 
 use super::inner::Inner;
 use crate::error::{Clocked, ClockedName};
-use crate::sync::{AtomicU32, Ordering, alloc, dealloc, fence};
+use crate::sync::{AtomicU32, Ordering, alloc, dealloc};
 
 /// The most references of one kind before the process aborts: half the range, so that the
 /// threads racing past the check before one of them aborts cannot wrap the count.
@@ -242,8 +243,12 @@ impl Handle {
     #[inline(never)]
     fn drop_slow(&mut self) {
         // Acquire: pairs with every other handle's Release decrement, so their uses of the
-        // breaker happen before the drop below.
-        fence(Ordering::Acquire);
+        // breaker happen before the drop below. A load of the count rather than a fence
+        // (as std's `Arc` does under ThreadSanitizer, which does not model fences): it reads
+        // the value this thread's decrement wrote, the end of every other decrement's release
+        // sequence, so it synchronizes with all of them; on x86 it costs one plain load.
+        // SAFETY: the strong handles' weak reference keeps the allocation live.
+        unsafe { counts(self.ptr) }.strong.load(Ordering::Acquire);
         // SAFETY: the strong count reached 0, so no handle uses the data and no upgrade can
         // succeed again; only this thread gets here, once. The weak reference the strong
         // handles hold keeps the allocation live meanwhile.
@@ -272,8 +277,9 @@ impl Drop for WeakHandle {
             return;
         }
         // Acquire: pairs with every other weak decrement (the strong handles' one included,
-        // made after the data's drop), so all of that happens before the memory is freed.
-        fence(Ordering::Acquire);
+        // made after the data's drop), so all of that happens before the memory is freed. A
+        // load rather than a fence, for the reason `Handle::drop_slow` gives.
+        counts.weak.load(Ordering::Acquire);
         // SAFETY: the weak count reached 0: nothing references the allocation any more, and the
         // data was dropped before the strong handles gave back their weak reference. It was
         // allocated by `Handle::new` with this layout.
