@@ -157,9 +157,12 @@ pub(crate) fn gradient2(s: LimitState, w: &WindowSamples, bounds: Bounds) -> Lim
     }
 }
 
-/// `max(1, ⌊log10(limit)⌋)`, the unit of Vegas's thresholds and steps.
+/// `max(1, ⌊log10(limit)⌋)`, the unit of Vegas's thresholds and steps: the integer part's
+/// digits less one, counted exactly (a float `log10` may land a hair below a power of ten).
 fn log10(limit: f64) -> f64 {
-    limit.max(1.0).log10().floor().max(1.0)
+    // The cast saturates (and maps NaN to 0); `checked_ilog10` is `None` only for 0.
+    let digits = (limit as u64).checked_ilog10().unwrap_or(0);
+    f64::from(digits.max(1))
 }
 
 /// Vegas, with the window's mean RTT as the RTT:
