@@ -288,12 +288,7 @@ impl Blocks {
     pub(crate) fn drain(&self, mut take: impl FnMut(Entry)) {
         let _reader = lock(&self.reader);
         self.lanes.each(|lane| {
-            // Relaxed: reader only, under `reader`.
-            let mut at = lane.oldest.load(Ordering::Relaxed);
-            if at == NONE {
-                // Acquire: see the module docs.
-                at = lane.first.load(Ordering::Acquire);
-            }
+            let mut at = Self::unread(lane);
             while let Some(block) = self.blocks.get(at as usize) {
                 // Acquire, `next` before `written`: a block the lane has left shows its final
                 // count (see the module docs).
@@ -314,6 +309,17 @@ impl Blocks {
         });
     }
 
+    /// The first block of `lane` a reader has not emptied: where the last read stopped, or
+    /// the lane's first block before any read found one. Reader only, under `reader`.
+    fn unread(lane: &Lane) -> u32 {
+        // Relaxed: only readers write it, under `reader`.
+        match lane.oldest.load(Ordering::Relaxed) {
+            // Acquire: see the module docs.
+            NONE => lane.first.load(Ordering::Acquire),
+            oldest => oldest,
+        }
+    }
+
     /// Hands block `index`, which its lane has left and a reader has emptied, back for
     /// claiming.
     fn free(&self, index: u32) {
@@ -332,11 +338,9 @@ impl Blocks {
         let _reader = lock(&self.reader);
         let mut held = 0;
         self.lanes.each(|lane| {
-            let mut at = lane.oldest.load(Ordering::Relaxed);
-            if at == NONE {
-                at = lane.first.load(Ordering::Acquire);
-            }
+            let mut at = Self::unread(lane);
             while let Some(block) = self.blocks.get(at as usize) {
+                // Acquire: as in `drain`.
                 let next = block.next.load(Ordering::Acquire);
                 let written = block.written.load(Ordering::Acquire);
                 held += written.saturating_sub(block.read.load(Ordering::Relaxed)) as usize;
