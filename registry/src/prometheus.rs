@@ -61,14 +61,9 @@ impl Registry {
         let tails = &*TAILS;
         let mut out = Exposition::with_capacity(fleet.text_bytes());
 
-        out.family(CALLS);
-        for r in &fleet.readings {
-            let label = fleet.label(r);
-            for (tail, n) in tails.outcome.iter().zip(r.calls) {
-                out.line(CALLS.head, label, tail);
-                out.int(n);
-            }
-        }
+        out.ints(CALLS, &fleet, |r| {
+            tails.outcome.iter().map(String::as_str).zip(r.calls)
+        });
 
         out.family(FAILURES);
         for r in &fleet.readings {
@@ -81,20 +76,10 @@ impl Registry {
             }
         }
 
-        out.family(REJECTED);
-        for r in &fleet.readings {
-            let label = fleet.label(r);
-            for (tail, n) in tails.reason.iter().zip(r.rejected) {
-                out.line(REJECTED.head, label, tail);
-                out.int(n);
-            }
-        }
-
-        out.family(SLOW);
-        for r in &fleet.readings {
-            out.line(SLOW.head, fleet.label(r), NO_MORE_LABELS);
-            out.int(r.slow);
-        }
+        out.ints(REJECTED, &fleet, |r| {
+            tails.reason.iter().map(String::as_str).zip(r.rejected)
+        });
+        out.ints(SLOW, &fleet, |r| [(NO_MORE_LABELS, r.slow)]);
 
         out.family(TRANSITIONS);
         for r in &fleet.readings {
@@ -107,14 +92,13 @@ impl Registry {
             }
         }
 
-        out.family(STATE);
-        for r in &fleet.readings {
-            let label = fleet.label(r);
-            for (tail, state) in tails.state.iter().zip(State::ALL) {
-                out.line(STATE.head, label, tail);
-                out.int(u64::from(state == r.state));
-            }
-        }
+        out.ints(STATE, &fleet, |r| {
+            tails
+                .state
+                .iter()
+                .map(String::as_str)
+                .zip(State::ALL.map(|state| u64::from(state == r.state)))
+        });
 
         out.family(FAILURE_RATE);
         for r in &fleet.readings {
@@ -128,11 +112,7 @@ impl Registry {
             out.float(r.slow_call_rate);
         }
 
-        out.family(WINDOW_CALLS);
-        for r in &fleet.readings {
-            out.line(WINDOW_CALLS.head, fleet.label(r), NO_MORE_LABELS);
-            out.int(r.window_calls);
-        }
+        out.ints(WINDOW_CALLS, &fleet, |r| [(NO_MORE_LABELS, r.window_calls)]);
 
         out.family(OPEN_REMAINING);
         for r in &fleet.readings {
@@ -559,6 +539,23 @@ impl Exposition {
             "\n",
         ] {
             t.push_str(part);
+        }
+    }
+
+    /// A family of integer samples: for each breaker, a line per `(tail, value)` that
+    /// `values` gives for its reading.
+    fn ints<'t, I>(&mut self, family: Family, fleet: &Fleet, values: impl Fn(&Reading) -> I)
+    where
+        I: IntoIterator<Item = (&'t str, u64)>,
+    {
+        let head = family.head;
+        self.family(family);
+        for r in &fleet.readings {
+            let label = fleet.label(r);
+            for (tail, n) in values(r) {
+                self.line(head, label, tail);
+                self.int(n);
+            }
         }
     }
 
