@@ -63,6 +63,87 @@ pub(crate) fn loads_follow_updates() {
     fence(Ordering::SeqCst);
 }
 
+/// A value per thread, made by each thread's first use: `thread_local::ThreadLocal`, whose
+/// lookup takes no lock and no locked instruction once the thread's value exists. A thread
+/// that exits leaves its value to the next thread given its slot; values are dropped with the
+/// table.
+#[cfg(not(loom))]
+pub(crate) struct PerThread<T: Send>(thread_local::ThreadLocal<T>);
+
+/// Under loom, whose threads share one OS thread, values are found by loom's thread id.
+#[cfg(loom)]
+pub(crate) struct PerThread<T: Send>(Mutex<Vec<(loom::thread::ThreadId, std::sync::Arc<T>)>>);
+
+#[cfg(not(loom))]
+impl<T: Send> PerThread<T> {
+    pub(crate) fn new() -> Self {
+        PerThread(thread_local::ThreadLocal::new())
+    }
+
+    /// Runs `f` on the calling thread's value, made by `make` if it has none yet.
+    #[inline]
+    pub(crate) fn with<R>(&self, make: impl FnOnce() -> T, f: impl FnOnce(&T) -> R) -> R {
+        f(self.0.get_or(make))
+    }
+
+    /// Runs `f` on every thread's value.
+    pub(crate) fn each(&self, f: impl FnMut(&T))
+    where
+        T: Sync,
+    {
+        self.0.iter().for_each(f);
+    }
+}
+
+// SAFETY: as `thread_local::ThreadLocal`'s: a value is reached by `with` only from the thread
+// it was made for (found by that thread's id), and by `each` from any thread only where `T`
+// is `Sync`. The `Arc`s are cloned and dropped under the mutex or by the thread that owns the
+// value; dropping the table drops the values, which are `Send`.
+#[cfg(loom)]
+unsafe impl<T: Send> Sync for PerThread<T> {}
+// SAFETY: as above.
+#[cfg(loom)]
+unsafe impl<T: Send> Send for PerThread<T> {}
+
+#[cfg(loom)]
+impl<T: Send> PerThread<T> {
+    pub(crate) fn new() -> Self {
+        PerThread(Mutex::new(Vec::new()))
+    }
+
+    /// Runs `f` on the calling thread's value, made by `make` if it has none yet.
+    pub(crate) fn with<R>(&self, make: impl FnOnce() -> T, f: impl FnOnce(&T) -> R) -> R {
+        let me = loom::thread::current().id();
+        let mine = {
+            let mut values = lock(&self.0);
+            match values.iter().find(|(id, _)| *id == me) {
+                Some((_, value)) => value.clone(),
+                None => {
+                    let value = std::sync::Arc::new(make());
+                    values.push((me, value.clone()));
+                    value
+                }
+            }
+        };
+        f(&mine)
+    }
+
+    /// Runs `f` on every thread's value.
+    pub(crate) fn each(&self, f: impl FnMut(&T))
+    where
+        T: Sync,
+    {
+        let values: Vec<_> = lock(&self.0).iter().map(|(_, v)| v.clone()).collect();
+        values.iter().map(|v| &**v).for_each(f);
+    }
+}
+
+impl<T: Send> Default for PerThread<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// A cell whose accesses loom checks for data races; `std`'s `UnsafeCell` otherwise, with
 /// loom's closure-based interface.
 #[cfg(loom)]

@@ -7,7 +7,8 @@
 use std::time::{Duration, Instant};
 
 use fusebox_engine::{
-    Backoff, Breaker, ManualClock, Outcome, Policy, Recovery, State, Transition, Window,
+    Backoff, Breaker, CallRecorder, ManualClock, Outcome, Policy, Recovery, State, Transition,
+    Window,
 };
 use fusebox_test_support::{Counting, allocs, counting, live};
 
@@ -208,4 +209,53 @@ fn a_hundred_thousand_breakers_leak_nothing() {
         end_allocs - start_allocs,
         end - start
     );
+}
+
+/// A thread that recorded a breaker's call keeps its own reference to the recorder (so that a
+/// recorded call takes no locked instruction to find it): the buffer of a stopped recording
+/// stays allocated until that thread's next recorded call of the breaker, into another
+/// recorder, or until the breaker is dropped; then every byte is back.
+#[test]
+fn a_recorders_buffer_is_freed_once_its_recording_threads_let_go() {
+    const CAPACITY: usize = 100_000; // 24 bytes an entry: 2.4 MB
+    warm_up();
+    // Touches this thread's per-thread slots (thread_local's thread id) before counting.
+    let warm = Breaker::with_clock("warm-rec", Policy::default(), ManualClock::new());
+    warm.record_to(&CallRecorder::new(1), 1.0);
+    warm.try_acquire().unwrap().success();
+    let keep = Breaker::with_clock("keep", Policy::default(), ManualClock::new());
+    counting(true);
+    let start = live();
+    let b = Breaker::with_clock(
+        "recorded",
+        keep.policy().as_ref().clone(),
+        ManualClock::new(),
+    );
+    let big = CallRecorder::new(CAPACITY);
+    b.record_to(&big, 1.0);
+    b.try_acquire().unwrap().success();
+    b.stop_recording();
+    drop(big);
+    let held = live() - start;
+    assert!(
+        held >= (CAPACITY * 24) as isize,
+        "the thread's copy holds the buffer: {held} B"
+    );
+
+    let small = CallRecorder::new(8);
+    b.record_to(&small, 1.0);
+    b.try_acquire().unwrap().success();
+    assert_eq!(small.drain().len(), 1);
+    let after = live() - start;
+    assert!(
+        after < 64 * 1024,
+        "the big buffer was let go of: {after} B still live"
+    );
+
+    drop(small);
+    drop(b);
+    let end = live();
+    counting(false);
+    drop(keep);
+    assert_eq!(end, start, "every byte returned");
 }

@@ -309,3 +309,27 @@ fn threads_account_for_every_call() {
     assert_eq!(recorded + recorder.dropped(), THREADS * CALLS);
     assert!(recorded > 0);
 }
+
+#[test]
+fn switching_between_many_recorders_keeps_their_calls_apart() {
+    let clock = ManualClock::new();
+    let b = Breaker::with_clock("db", Policy::default(), clock);
+    let kept = CallRecorder::new(1000);
+    for round in 0..200u64 {
+        // A fresh recorder each round, dropped at its end: the allocator may give the next
+        // one the same addresses, and a thread must not take it for the one it held.
+        let fresh = CallRecorder::new(16);
+        b.record_to(&fresh, 1.0);
+        for _ in 0..round % 3 + 1 {
+            b.try_acquire().unwrap().success();
+        }
+        assert_eq!(fresh.drain().len() as u64, round % 3 + 1, "round {round}");
+        b.record_to(&kept, 1.0);
+        b.try_acquire().unwrap().failure();
+        b.stop_recording();
+        b.try_acquire().unwrap().success();
+    }
+    let calls = kept.drain();
+    assert_eq!(calls.len(), 200);
+    assert!(calls.iter().all(|c| c.outcome() == CallOutcome::Failure));
+}

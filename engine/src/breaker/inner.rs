@@ -220,8 +220,8 @@ pub(super) struct Extras {
     /// first policy that sets one.
     pub(super) adaptive: super::adaptive::AdaptiveLimiter,
     /// The call recorder this breaker records into, while the `RECORD` flag is on
-    /// (recording.rs).
-    pub(super) recorder: arc_swap::ArcSwapOption<crate::recorder::Attachment>,
+    /// (recording.rs); made by the first `record_to`.
+    pub(super) recorder: std::sync::OnceLock<Box<super::recording::RecorderSlot>>,
     /// The share of calls recorded, as a threshold a thread-local draw must fall below
     /// (recording.rs; `Relaxed`).
     pub(super) record_threshold: StatU64,

@@ -89,16 +89,19 @@ impl Inner {
             now = self.record_latency(start);
         }
         if recorded {
-            let t = *now.get_or_insert_with(|| self.cold.clock.now());
-            self.record_call(outcome, start, t);
+            now.get_or_insert_with(|| self.cold.clock.now());
         }
-        if !flags.intersects(RULED)
-            && (self.hot.stripes.is_some() && self.record_striped(outcome)
+        if flags.intersects(RULED)
+            || !(self.hot.stripes.is_some() && self.record_striped(outcome)
                 || self.record_shared(outcome, start))
         {
-            return;
+            self.record_general(outcome, start, now);
         }
-        self.record_general(outcome, start, now);
+        // The call goes into the recorder last: its entry's store, often to a line no cache
+        // holds, then waits in the store buffer behind no locked instruction of this record.
+        if let (true, Some(t)) = (recorded, now) {
+            self.record_call(outcome, start, t);
+        }
     }
 
     /// A success or failure on a count window with no rule that needs the clock or a run

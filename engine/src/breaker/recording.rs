@@ -25,23 +25,58 @@
 //!   set and read `Relaxed` by admissions and rejections. A call that sees the flag with an
 //!   older threshold is sampled by that one (0, after a stop: not recorded); no other data is
 //!   read through it.
-//! - **Recorder** (`Extras::recorder`, an `ArcSwapOption` of the recorder with this breaker's
-//!   number in its table of names): arc-swap's own protocol publishes the attachment (the
-//!   number entered before it), and keeps the recorder alive while a record pushes into it. A
-//!   record that finds none (recording stopped after its admission) records nothing.
+//! - **Recorder** (`RecorderSlot::current`, an `ArcSwapOption` of the recorder with this
+//!   breaker's number in its table of names): arc-swap's own protocol publishes the
+//!   attachment (the number entered before it). A recording thread does not take arc-swap's
+//!   guard (two locked instructions) per call: it keeps its own counted copy of the
+//!   attachment (`RecorderSlot::seen`, arc-swap's `Cache`), which a `Relaxed` load of the
+//!   breaker's pointer checks, and reloads it through the guard only when the pointer
+//!   changed. The copy keeps the recorder alive while a record pushes into it; the address of
+//!   a copy still held cannot be taken by another attachment, so an equal pointer is the same
+//!   attachment. Beside it the thread keeps its lane in that recorder's buffer, so that a
+//!   push looks nothing up. A record that finds no recorder (recording stopped after its
+//!   admission) records nothing, and lets go of its copy.
+//! - **What the copies hold on to**: a thread that recorded keeps its copy, and with it the
+//!   recorder's buffer, until its next recorded call of this breaker or until the breaker is
+//!   dropped: at most one recorder per thread. A recorder replaced while threads keep
+//!   recording is let go of by each at its next recorded call; the buffer of the last
+//!   recorder a breaker recorded into stays allocated while the breaker lives, even after its
+//!   recording stopped (see [`Breaker::stop_recording`]).
 //! - **Entries** and the drop count: the recorder's (recorder.rs).
 //! - The extras themselves are found through their `OnceLock`; a breaker whose flag is seen
 //!   before its extras are (impossible in practice: they are made before the flag is set,
 //!   but nothing orders a `Relaxed` load after them) records nothing for that call.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::sync::Arc;
 use std::sync::atomic::Ordering as StatOrdering;
+
+use arc_swap::ArcSwapOption;
+use arc_swap::cache::Cache;
 
 use super::Breaker;
 use super::inner::Inner;
 use crate::error::{Outcome, RejectReason};
-use crate::recorder::{CallOutcome, CallRecorder, Entry};
-use crate::sync::lock;
+use crate::recorder::{Attachment, CallOutcome, CallRecorder, Entry, Lane};
+use crate::sync::{PerThread, lock};
+
+/// The recorder a breaker records into, and each recording thread's copy of it.
+pub(crate) struct RecorderSlot {
+    /// The attachment in force; `None` while the breaker is not recorded.
+    current: Arc<ArcSwapOption<Attachment>>,
+    /// Each recording thread's copy of `current` and its lane in that recorder's buffer.
+    seen: PerThread<RefCell<Option<Seen>>>,
+}
+
+/// The recorder a thread last recorded a breaker's call into.
+struct Seen {
+    /// arc-swap's `Cache`: the attachment, checked against the breaker's with one `Relaxed`
+    /// load a call and reloaded when it changed.
+    attachment: Cache<Arc<ArcSwapOption<Attachment>>, Option<Arc<Attachment>>>,
+    /// The thread's lane in the buffer of the attachment beside it, which is kept alive with
+    /// it so that no other attachment can take its address.
+    lane: Option<(Arc<Attachment>, Arc<Lane>)>,
+}
 
 /// The threshold of a sample of 1: every call, without a draw.
 const EVERY_CALL: u64 = u64::MAX;
@@ -105,13 +140,39 @@ impl Inner {
     /// Pushes an admitted call: it arrived at `start` and ended with `outcome` at `now`.
     #[inline(never)]
     pub(super) fn record_call(&self, outcome: Outcome, start: u64, now: u64) {
-        let Some(extras) = self.cold.extras.get() else {
+        self.push_call(|breaker| Entry::admitted(breaker, start, now, outcome.into()));
+    }
+
+    /// Pushes `call` (made from the breaker's number in the recorder) into the recorder this
+    /// breaker records into, if any, through the calling thread's copy of it (see the module
+    /// docs).
+    #[inline]
+    fn push_call(&self, call: impl FnOnce(u32) -> Entry) {
+        let Some(slot) = self.cold.extras.get().and_then(|e| e.recorder.get()) else {
             return;
         };
-        if let Some(attached) = &*extras.recorder.load() {
-            let call = Entry::admitted(attached.breaker, start, now, outcome.into());
-            attached.shared.push(call);
-        }
+        slot.seen.with(RefCell::default, |seen| {
+            // Never borrowed twice: nothing below calls back into a record.
+            let Ok(mut seen) = seen.try_borrow_mut() else {
+                return;
+            };
+            let seen = seen.get_or_insert_with(|| Seen {
+                attachment: Cache::new(Arc::clone(&slot.current)),
+                lane: None,
+            });
+            let Some(attached) = seen.attachment.load() else {
+                seen.lane = None;
+                return;
+            };
+            let lane = match &seen.lane {
+                Some((of, lane)) if Arc::ptr_eq(of, attached) => lane,
+                _ => {
+                    let lane = attached.shared.lane();
+                    &seen.lane.insert((Arc::clone(attached), lane)).1
+                }
+            };
+            attached.shared.push(lane, call(attached.breaker));
+        });
     }
 
     /// Pushes a rejection for `reason`, if its sample's draw says so: one clock read.
@@ -121,14 +182,8 @@ impl Inner {
         if !self.sample_call() {
             return;
         }
-        let Some(extras) = self.cold.extras.get() else {
-            return;
-        };
-        if let Some(attached) = &*extras.recorder.load() {
-            let at = self.cold.clock.now();
-            let call = Entry::rejected(attached.breaker, at, reason);
-            attached.shared.push(call);
-        }
+        let at = self.cold.clock.now();
+        self.push_call(|breaker| Entry::rejected(breaker, at, reason));
     }
 }
 
@@ -181,7 +236,13 @@ impl Breaker {
         let extras = inner.extras();
         // The name is entered in the recorder's table before the attachment is published.
         let attachment = recorder.shared().attach(&inner.cold.short_name);
-        extras.recorder.store(Some(std::sync::Arc::new(attachment)));
+        let slot = extras.recorder.get_or_init(|| {
+            Box::new(RecorderSlot {
+                current: Arc::default(),
+                seen: PerThread::new(),
+            })
+        });
+        slot.current.store(Some(Arc::new(attachment)));
         // Relaxed: see the module docs.
         extras
             .record_threshold
@@ -191,6 +252,11 @@ impl Breaker {
 
     /// Stops recording this breaker's calls; calls admitted before and recorded after may
     /// still be recorded. Does nothing if it was not recorded.
+    ///
+    /// Each thread that recorded a call keeps its own reference to the recorder, so that a
+    /// recorded call takes no locked instruction to find it: the recorder's buffer is freed
+    /// once its handles are dropped and those threads let go, at their next recorded call of
+    /// this breaker (into another recorder) or when the breaker is dropped.
     ///
     /// # Examples
     ///
@@ -212,7 +278,9 @@ impl Breaker {
         inner.hot.config.set_recording(false);
         // Relaxed: see the module docs.
         extras.record_threshold.store(0, StatOrdering::Relaxed);
-        extras.recorder.store(None);
+        if let Some(slot) = extras.recorder.get() {
+            slot.current.store(None);
+        }
     }
 
     /// The recorder this breaker records into, if it is recorded.
@@ -229,7 +297,7 @@ impl Breaker {
     /// ```
     pub fn recorder(&self) -> Option<CallRecorder> {
         let extras = self.inner.cold.extras.get()?;
-        let attached = extras.recorder.load_full()?;
+        let attached = extras.recorder.get()?.current.load_full()?;
         Some(CallRecorder::from_shared(attached.shared.clone()))
     }
 }

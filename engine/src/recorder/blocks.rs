@@ -29,7 +29,9 @@
 //!   lane's writer, or the reader under `reader`): `Relaxed`.
 
 use super::Entry;
-use crate::sync::{AtomicU32, AtomicU64, Mutex, Ordering, UnsafeCell, lock};
+use std::sync::Arc;
+
+use crate::sync::{AtomicU32, AtomicU64, Mutex, Ordering, PerThread, UnsafeCell, lock};
 
 /// No block: a lane before its first, the end of a chain.
 const NONE: u32 = u32::MAX;
@@ -75,66 +77,14 @@ impl Lane {
     }
 }
 
-/// The lanes, one per thread that has recorded into the buffer. A thread that exits leaves
-/// its lane to the next thread given its slot (`thread_local` reuses them).
-#[cfg(not(loom))]
-struct LaneTable(thread_local::ThreadLocal<Lane>);
-
-/// Under loom, whose threads share one OS thread, lanes are found by loom's thread id.
-#[cfg(loom)]
-struct LaneTable(Mutex<Vec<(loom::thread::ThreadId, std::sync::Arc<Lane>)>>);
-
-#[cfg(not(loom))]
-impl LaneTable {
-    fn new() -> Self {
-        LaneTable(thread_local::ThreadLocal::new())
-    }
-
-    #[inline]
-    fn with<R>(&self, f: impl FnOnce(&Lane) -> R) -> R {
-        f(self.0.get_or(Lane::new))
-    }
-
-    fn each(&self, mut f: impl FnMut(&Lane)) {
-        self.0.iter().for_each(&mut f);
-    }
-}
-
-#[cfg(loom)]
-impl LaneTable {
-    fn new() -> Self {
-        LaneTable(Mutex::new(Vec::new()))
-    }
-
-    fn with<R>(&self, f: impl FnOnce(&Lane) -> R) -> R {
-        let me = loom::thread::current().id();
-        let lane = {
-            let mut lanes = lock(&self.0);
-            match lanes.iter().find(|(id, _)| *id == me) {
-                Some((_, lane)) => lane.clone(),
-                None => {
-                    let lane = std::sync::Arc::new(Lane::new());
-                    lanes.push((me, lane.clone()));
-                    lane
-                }
-            }
-        };
-        f(&lane)
-    }
-
-    fn each(&self, mut f: impl FnMut(&Lane)) {
-        let lanes: Vec<_> = lock(&self.0).iter().map(|(_, l)| l.clone()).collect();
-        lanes.iter().for_each(|l| f(l));
-    }
-}
-
 /// A bounded buffer of entries that threads write into without a locked instruction.
 pub(crate) struct Blocks {
     entries: Box<[UnsafeCell<Entry>]>,
     blocks: Box<[Block]>,
     /// Bit `i % 64` of word `i / 64` is set while block `i` is free.
     free: Box<[AtomicU64]>,
-    lanes: LaneTable,
+    /// One lane per thread that has recorded into the buffer.
+    lanes: PerThread<Arc<Lane>>,
     /// Held by a reader: one at a time.
     reader: Mutex<()>,
 }
@@ -184,7 +134,7 @@ impl Blocks {
                 .collect(),
             blocks,
             free,
-            lanes: LaneTable::new(),
+            lanes: PerThread::new(),
             reader: Mutex::new(()),
         }
     }
@@ -194,24 +144,35 @@ impl Blocks {
         self.entries.len()
     }
 
+    /// The calling thread's lane, made on its first call. A recording thread keeps it, so
+    /// that a push looks up nothing (breaker/recording.rs).
+    pub(crate) fn lane(&self) -> Arc<Lane> {
+        self.lanes.with(|| Arc::new(Lane::new()), Arc::clone)
+    }
+
     /// Buffers `entry` in the calling thread's lane; `false` if no room was free.
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn push(&self, entry: Entry) -> bool {
-        self.lanes.with(|lane| {
-            // Relaxed: the lane's own writer wrote it.
-            let current = lane.current.load(Ordering::Relaxed);
-            if let Some(block) = self.blocks.get(current as usize) {
-                // Relaxed: only this thread writes it while it holds the block.
-                let written = block.written.load(Ordering::Relaxed);
-                if written < block.len {
-                    self.write(block, written, entry);
-                    // Release: publishes the entry to readers (see the module docs).
-                    block.written.store(written + 1, Ordering::Release);
-                    return true;
-                }
+        self.push_in(&self.lane(), entry)
+    }
+
+    /// Buffers `entry` in `lane`, which is the calling thread's (see [`Blocks::lane`]);
+    /// `false` if no room was free.
+    #[inline]
+    pub(crate) fn push_in(&self, lane: &Lane, entry: Entry) -> bool {
+        // Relaxed: the lane's own writer wrote it.
+        let current = lane.current.load(Ordering::Relaxed);
+        if let Some(block) = self.blocks.get(current as usize) {
+            // Relaxed: only this thread writes it while it holds the block.
+            let written = block.written.load(Ordering::Relaxed);
+            if written < block.len {
+                self.write(block, written, entry);
+                // Release: publishes the entry to readers (see the module docs).
+                block.written.store(written + 1, Ordering::Release);
+                return true;
             }
-            self.push_to_new_block(lane, current, entry)
-        })
+        }
+        self.push_to_new_block(lane, current, entry)
     }
 
     /// Claims a free block for `lane`, whose current block (if any) is full, and buffers
@@ -271,6 +232,14 @@ impl Blocks {
             // published `written`, so no reader reads this entry and no other thread writes
             // it (see the `Sync` impl).
             cell.with_mut(|slot| unsafe { slot.write(entry) });
+            #[cfg(target_arch = "x86_64")]
+            {
+                let ahead = (cell as *const UnsafeCell<Entry>).wrapping_add(8) as *const i8;
+                // SAFETY: a prefetch reads and writes nothing, whatever the address.
+                unsafe {
+                    core::arch::x86_64::_mm_prefetch::<{ core::arch::x86_64::_MM_HINT_ET0 }>(ahead)
+                };
+            }
         }
     }
 

@@ -35,6 +35,7 @@ use crate::error::{Name, RejectReason};
 mod blocks;
 
 use blocks::Blocks;
+pub(crate) use blocks::Lane;
 
 /// How a recorded call ended.
 ///
@@ -453,10 +454,16 @@ impl Shared {
         }
     }
 
-    /// Buffers `call`, or counts it dropped if there is no room for it.
+    /// The calling thread's lane in the buffer, for [`Shared::push`].
+    pub(crate) fn lane(&self) -> Arc<Lane> {
+        self.buffer.lane()
+    }
+
+    /// Buffers `call` in `lane`, the calling thread's, or counts it dropped if there is no
+    /// room for it.
     #[inline]
-    pub(crate) fn push(&self, call: Entry) {
-        if !self.buffer.push(call) {
+    pub(crate) fn push(&self, lane: &Lane, call: Entry) {
+        if !self.buffer.push_in(lane, call) {
             // Relaxed: a statistic (see the module docs).
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
