@@ -1,18 +1,31 @@
-//! Call latency: each admitted call's duration, from acquire to record, in an hdrhistogram per
-//! thread, merged when read ([`Latency`]).
+//! Call latency: each admitted call's duration, from acquire to record, counted per thread in
+//! hdrhistogram's layout and merged into an [`hdrhistogram::Histogram`] when read
+//! ([`Latency`]).
+//!
+//! A thread records into counts of its own: one count per bucket of the histogram every
+//! reading builds (bounds 1 ns to an hour, two significant digits), at the index hdrhistogram
+//! gives the value, and the exact sum. A record is a lookup of the thread's counts, the
+//! bucket's index (a leading-zero count and two shifts) and two plain increments: no lock and
+//! no locked instruction. A reading adds each thread's non-zero counts into one histogram
+//! with `saturating_record_n`, at the lowest value of their bucket, which puts each count in
+//! the bucket it was recorded for (a test checks the index against hdrhistogram's for every
+//! bucket), so quantiles, the maximum and merging are hdrhistogram's own.
 //!
 //! # Synchronization
 //!
-//! Each thread records into its own histogram (found through `thread_local::ThreadLocal`,
-//! without a lock), which sits behind a `std` mutex that only a reader ever contends: a
-//! thread's record takes its own mutex uncontended, and `latency()` takes each in turn to
-//! merge it. No caller code runs while one is held.
+//! Each count and each sum has one writer, the thread that owns it, which adds one with a
+//! `Relaxed` load and a `Relaxed` store; a reader loads them `Relaxed`. They publish nothing:
+//! a reading racing with records sees each count as it was at some moment of the reading,
+//! and a sum that may lag its counts by the records under way. Threads are told apart by
+//! [`PerThread`](crate::sync::PerThread); a thread that exits leaves its counts to the next
+//! thread given its slot.
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use thread_local::ThreadLocal;
+
+use crate::sync::PerThread;
 
 /// The longest duration kept apart: longer calls are counted at this value.
 const MAX_NANOS: u64 = 3_600_000_000_000;
@@ -26,88 +39,159 @@ fn empty() -> Histogram<u64> {
         .expect("constant histogram bounds are valid")
 }
 
-/// One thread's histogram and the exact sum of what it recorded.
-struct ThreadLatency {
-    histogram: Histogram<u64>,
-    sum_nanos: u128,
+/// hdrhistogram's layout for these bounds: the smallest power of two of sub-buckets that
+/// holds `2 · 10^SIGNIFICANT_DIGITS` values (256), half of which each bucket past the first
+/// adds, and as many buckets as reach `MAX_NANOS`.
+mod layout {
+    /// log2 of the sub-buckets per bucket: ⌈log2(200)⌉.
+    const SUB_BUCKET_MAGNITUDE: u32 = 8;
+    /// log2 of half of them.
+    pub(super) const HALF_MAGNITUDE: u32 = SUB_BUCKET_MAGNITUDE - 1;
+    /// Half the sub-buckets.
+    pub(super) const HALF: usize = 1 << HALF_MAGNITUDE;
+    /// Bits below the first bucket's top: `64 - unit magnitude (0, for a low of 1) - 8`.
+    const LEADING_ZERO_BASE: u32 = 64 - SUB_BUCKET_MAGNITUDE;
+    /// Masks a value into at least the first bucket.
+    const SUB_BUCKET_MASK: u64 = (1 << SUB_BUCKET_MAGNITUDE) - 1;
+
+    /// The bucket of `value`.
+    #[inline(always)]
+    fn bucket(value: u64) -> u32 {
+        LEADING_ZERO_BASE - (value | SUB_BUCKET_MASK).leading_zeros()
+    }
+
+    /// The index of `value`'s count, as hdrhistogram's `index_for` computes it.
+    #[inline(always)]
+    pub(super) fn index(value: u64) -> usize {
+        let bucket = bucket(value);
+        let sub_bucket = (value >> bucket) as usize;
+        // Bucket 0 uses all its sub-buckets, the others their top half: this is never
+        // negative, as `sub_bucket ≥ HALF` past bucket 0.
+        ((bucket as usize + 1) << HALF_MAGNITUDE) + sub_bucket - HALF
+    }
+
+    /// The lowest value whose count is at `index`, as hdrhistogram's `value_for`.
+    pub(super) fn lowest_value(index: usize) -> u64 {
+        let bucket = (index >> HALF_MAGNITUDE) as i64 - 1;
+        let sub_bucket = (index & (HALF - 1)) + HALF;
+        if bucket < 0 {
+            (sub_bucket - HALF) as u64
+        } else {
+            (sub_bucket as u64) << bucket
+        }
+    }
+
+    /// The highest value a histogram of these bounds has a count for: the top of the first
+    /// bucket that reaches past `MAX_NANOS` (2^42 - 1 ns, about 73 minutes).
+    pub(super) const HIGHEST: u64 = {
+        let mut top = 1u64 << SUB_BUCKET_MAGNITUDE;
+        while top <= super::MAX_NANOS {
+            top <<= 1;
+        }
+        top - 1
+    };
+
+    /// Counts a histogram of these bounds holds: up to `HIGHEST`'s index.
+    pub(super) const LEN: usize = {
+        let bucket = LEADING_ZERO_BASE - (HIGHEST | SUB_BUCKET_MASK).leading_zeros();
+        ((bucket as usize + 1) << HALF_MAGNITUDE) + (HIGHEST >> bucket) as usize - HALF + 1
+    };
 }
 
-/// The per-thread histograms of one breaker.
+/// One thread's counts, in hdrhistogram's layout, and the exact sum of what it recorded.
+struct ThreadCounts {
+    counts: Box<[AtomicU64]>,
+    /// Nanoseconds, saturating at `u64::MAX` (584 years of call time on one thread).
+    sum_nanos: AtomicU64,
+}
+
+impl ThreadCounts {
+    fn new() -> ThreadCounts {
+        ThreadCounts {
+            counts: (0..layout::LEN).map(|_| AtomicU64::new(0)).collect(),
+            sum_nanos: AtomicU64::new(0),
+        }
+    }
+
+    /// Adds one call of `nanos`; only the owning thread calls it.
+    #[inline]
+    fn record(&self, nanos: u64) {
+        // As hdrhistogram's `saturating_record`: a value past the last bucket counts as
+        // `MAX_NANOS`, one within it (up to `HIGHEST`) in its own bucket; 0 counts as 1.
+        let value = if nanos > layout::HIGHEST {
+            MAX_NANOS
+        } else {
+            nanos.max(1)
+        };
+        let index = layout::index(value);
+        if let Some(count) = self.counts.get(index) {
+            // Relaxed: one writer, nothing published (see the module docs).
+            count.store(count.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
+        }
+        let sum = self.sum_nanos.load(Ordering::Relaxed);
+        self.sum_nanos
+            .store(sum.saturating_add(nanos), Ordering::Relaxed);
+    }
+
+    /// Adds these counts into `histogram`, which has the same bounds.
+    fn add_to(&self, histogram: &mut Histogram<u64>) {
+        for (index, count) in self.counts.iter().enumerate() {
+            // Relaxed: see the module docs.
+            let count = count.load(Ordering::Relaxed);
+            if count != 0 {
+                histogram.saturating_record_n(layout::lowest_value(index), count);
+            }
+        }
+    }
+}
+
+/// The per-thread counts of one breaker.
 #[derive(Default)]
 pub(crate) struct LatencyRecorder {
-    threads: ThreadLocal<Mutex<ThreadLatency>>,
+    threads: PerThread<ThreadCounts>,
 }
 
 impl LatencyRecorder {
     /// Counts one call of `nanos`.
+    #[inline]
     pub(crate) fn record(&self, nanos: u64) {
-        let mine = self.threads.get_or(|| {
-            Mutex::new(ThreadLatency {
-                histogram: empty(),
-                sum_nanos: 0,
-            })
-        });
-        let mut mine = mine.lock().unwrap_or_else(PoisonError::into_inner);
-        // Saturating: a call longer than `MAX_NANOS` counts as `MAX_NANOS`; 0 counts as 1.
-        mine.histogram.saturating_record(nanos.max(1));
-        mine.sum_nanos += u128::from(nanos);
+        self.threads
+            .with(ThreadCounts::new, |mine| mine.record(nanos));
     }
 
-    /// Every thread's histogram merged.
+    /// Every thread's counts merged.
     pub(crate) fn read(&self) -> Latency {
-        let mut merged: Option<Histogram<u64>> = None;
+        let mut histogram = empty();
         let mut sum_nanos = 0u128;
-        for t in self.threads.iter() {
-            let t = t.lock().unwrap_or_else(PoisonError::into_inner);
-            match &mut merged {
-                // Same bounds on both sides: `add` cannot fail.
-                Some(m) => {
-                    let _ = m.add(&t.histogram);
-                }
-                // The first is copied whole: cheaper than adding it to an empty one.
-                None => merged = Some(t.histogram.clone()),
-            }
-            sum_nanos += t.sum_nanos;
-        }
-        let merged = merged.unwrap_or_else(empty);
+        self.threads.each(|t| {
+            t.add_to(&mut histogram);
+            // Relaxed: see the module docs.
+            sum_nanos += u128::from(t.sum_nanos.load(Ordering::Relaxed));
+        });
         Latency {
-            histogram: merged,
+            histogram,
             sum_nanos,
         }
     }
 
-    /// The summary of every thread's histogram merged: [`read`](Self::read)'s then
-    /// [`Latency::summary`], except that a lone thread's histogram is read in place, under its
-    /// lock, rather than copied.
+    /// [`read`](Self::read)'s [`Latency::summary`].
     pub(crate) fn summary(&self) -> LatencySummary {
-        let mut threads = self.threads.iter();
-        match (threads.next(), threads.next()) {
-            (Some(only), None) => {
-                let t = only.lock().unwrap_or_else(PoisonError::into_inner);
-                summarize(&t.histogram, t.sum_nanos)
-            }
-            // None recorded yet, or several threads: merged as `read` merges them.
-            _ => self.read().summary(),
-        }
+        self.read().summary()
     }
 
-    /// Heap bytes held (an estimate: the per-thread histograms' counts).
+    /// Heap bytes held (an estimate: the per-thread counts).
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.threads
-            .iter()
-            .map(|h| {
-                let t = h.lock().unwrap_or_else(PoisonError::into_inner);
-                t.histogram.distinct_values() * std::mem::size_of::<u64>()
-            })
-            .sum()
+        let mut threads = 0;
+        self.threads.each(|_| threads += 1);
+        threads * layout::LEN * std::mem::size_of::<u64>()
     }
 }
 
 /// The durations of a breaker's admitted calls since it was created, from acquire to record
 /// (a reset does not clear them), when its policy sets `latency_histogram`.
 ///
-/// Quantiles are exact to 1 % (two significant digits); calls longer than an hour count as an
-/// hour. Calls admitted while the breaker is disabled are not timed.
+/// Quantiles are exact to 1 % (two significant digits); a call longer than the histogram's
+/// top bucket (about 73 minutes) counts as an hour. Calls admitted while the breaker is disabled are not timed.
 ///
 /// # Examples
 ///
@@ -358,9 +442,94 @@ impl std::fmt::Debug for Latency {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_bucket_is_where_hdrhistogram_puts_it() {
+        let reference = empty();
+        assert_eq!(layout::LEN, reference.distinct_values());
+        let mut saturated = empty();
+        saturated.saturating_record(u64::MAX);
+        assert_eq!(saturated.max(), reference.highest_equivalent(MAX_NANOS));
+        assert_eq!(layout::index(layout::HIGHEST), layout::LEN - 1);
+        for index in 0..layout::LEN {
+            let low = layout::lowest_value(index);
+            assert_eq!(layout::index(low), index, "index {index}");
+            assert_eq!(reference.lowest_equivalent(low), low, "index {index}");
+            if index + 1 < layout::LEN {
+                let high = layout::lowest_value(index + 1) - 1;
+                assert_eq!(layout::index(high), index, "index {index}");
+                assert_eq!(reference.highest_equivalent(low), high, "index {index}");
+            }
+        }
+    }
+
+    #[test]
+    fn counts_read_back_as_hdrhistogram_recorded_them() {
+        let recorder = LatencyRecorder::default();
+        let mut reference = empty();
+        let mut value = 1u64;
+        let mut sum = 0u128;
+        for i in 0..20_000u64 {
+            // Spread over every magnitude, with 0, the bound and beyond it now and then.
+            value = value
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let nanos = match i % 1000 {
+                0 => 0,
+                1 => MAX_NANOS,
+                2 => u64::MAX / 2,
+                3 => layout::HIGHEST,
+                4 => layout::HIGHEST + 1,
+                _ => value >> (value % 60 + 4),
+            };
+            recorder.record(nanos);
+            reference.saturating_record(nanos.max(1));
+            sum += u128::from(nanos);
+        }
+        let read = recorder.read();
+        assert!(read.histogram == reference);
+        // A thread's sum saturates at `u64::MAX` ns, where `Latency::sum` saturates anyway.
+        assert_eq!(
+            read.sum(),
+            Duration::from_nanos(u64::try_from(sum).unwrap_or(u64::MAX))
+        );
+        assert_eq!(
+            recorder.summary(),
+            Latency {
+                histogram: reference,
+                sum_nanos: sum
+            }
+            .summary()
+        );
+    }
+
+    #[test]
+    fn threads_are_merged() {
+        let recorder = LatencyRecorder::default();
+        // All four alive at once, so that none is given another's slot.
+        let all_recorded = std::sync::Barrier::new(4);
+        std::thread::scope(|s| {
+            for t in 1..=4u64 {
+                let (recorder, all_recorded) = (&recorder, &all_recorded);
+                s.spawn(move || {
+                    (0..1000).for_each(|_| recorder.record(t * 1000));
+                    all_recorded.wait();
+                });
+            }
+        });
+        let read = recorder.read();
+        assert_eq!(read.count(), 4000);
+        assert_eq!(read.sum(), Duration::from_nanos(10_000_000));
+        assert_eq!(read.max(), Duration::from_nanos(reference_high(4000)));
+        assert_eq!(recorder.heap_bytes(), 4 * layout::LEN * 8);
+    }
+
+    fn reference_high(value: u64) -> u64 {
+        empty().highest_equivalent(value)
+    }
 
     #[test]
     fn a_quantile_is_hdrhistograms_walk() {

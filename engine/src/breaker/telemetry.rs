@@ -3,8 +3,8 @@
 //!
 //! # Synchronization
 //!
-//! Reads only: the history under its `std` mutex (history.rs), the latency histograms under
-//! theirs (latency.rs). Nothing here touches the state word or the window.
+//! Reads only: the history under its `std` mutex (history.rs), the latency counts with
+//! `Relaxed` loads (latency.rs). Nothing here touches the state word or the window.
 
 use std::sync::PoisonError;
 
@@ -77,8 +77,7 @@ impl Breaker {
     }
 
     /// What a Prometheus summary of [`latency`](Self::latency) reports (its
-    /// [`Latency::summary`]), read without copying the histogram when one thread recorded
-    /// every call; `None` unless the policy sets `latency_histogram`.
+    /// [`Latency::summary`]); `None` unless the policy sets `latency_histogram`.
     ///
     /// ```
     /// # use fusebox_engine::*;
