@@ -4,9 +4,9 @@
 //!
 //! A thread records into counts of its own: one count per bucket of the histogram every
 //! reading builds (bounds 1 ns to an hour, two significant digits), at the index hdrhistogram
-//! gives the value, and the exact sum. A record is a lookup of the thread's counts, the
-//! bucket's index (a leading-zero count and two shifts) and two plain increments: no lock and
-//! no locked instruction. A reading adds each thread's non-zero counts into one histogram
+//! gives the value, and the sum. A record is a lookup of the thread's counts, the bucket's
+//! index (a leading-zero count and two shifts) and two plain increments (and a store when it
+//! reaches a higher bucket than before): no lock and no locked instruction. A reading adds each thread's non-zero counts into one histogram
 //! with `saturating_record_n`, at the lowest value of their bucket, which puts each count in
 //! the bucket it was recorded for (a test checks the index against hdrhistogram's for every
 //! bucket), so quantiles, the maximum and merging are hdrhistogram's own.
@@ -56,13 +56,13 @@ mod layout {
 
     /// The bucket of `value`.
     #[inline(always)]
-    fn bucket(value: u64) -> u32 {
+    const fn bucket(value: u64) -> u32 {
         LEADING_ZERO_BASE - (value | SUB_BUCKET_MASK).leading_zeros()
     }
 
     /// The index of `value`'s count, as hdrhistogram's `index_for` computes it.
     #[inline(always)]
-    pub(super) fn index(value: u64) -> usize {
+    pub(super) const fn index(value: u64) -> usize {
         let bucket = bucket(value);
         let sub_bucket = (value >> bucket) as usize;
         // Bucket 0 uses all its sub-buckets, the others their top half: this is never
@@ -92,13 +92,10 @@ mod layout {
     };
 
     /// Counts a histogram of these bounds holds: up to `HIGHEST`'s index.
-    pub(super) const LEN: usize = {
-        let bucket = LEADING_ZERO_BASE - (HIGHEST | SUB_BUCKET_MASK).leading_zeros();
-        ((bucket as usize + 1) << HALF_MAGNITUDE) + (HIGHEST >> bucket) as usize - HALF + 1
-    };
+    pub(super) const LEN: usize = index(HIGHEST) + 1;
 }
 
-/// One thread's counts, in hdrhistogram's layout, and the exact sum of what it recorded.
+/// One thread's counts, in hdrhistogram's layout, and the sum of what it recorded.
 struct ThreadCounts {
     counts: Box<[AtomicU64]>,
     /// One past the highest index counted: a reading scans the counts below it.
