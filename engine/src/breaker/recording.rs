@@ -182,8 +182,8 @@ impl Inner {
         if !self.sample_call() {
             return;
         }
-        let at = self.cold.clock.now();
-        self.push_call(|breaker| Entry::rejected(breaker, at, reason));
+        // The clock is read only once a recorder takes the entry.
+        self.push_call(|breaker| Entry::rejected(breaker, self.cold.clock.now(), reason));
     }
 }
 
