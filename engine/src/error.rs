@@ -6,6 +6,7 @@
 //! is shared between threads.
 
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::ptr::NonNull;
 use std::sync::Arc;
 use std::time::Duration;
@@ -124,7 +125,7 @@ impl fmt::Display for RejectReason {
 #[derive(Clone)]
 pub(crate) enum Name {
     Inline(InlineName),
-    Shared(Arc<str>),
+    Shared(SharedName),
     /// A breaker on a clock other than the process-wide quanta clock, for an `Open`
     /// rejection: its `retry_after` counts down on that clock.
     Clocked(Clocked),
@@ -269,6 +270,35 @@ unsafe impl Send for Clocked {}
 // SAFETY: as for `Send`; `&Clocked` only reads the value through `&`.
 unsafe impl Sync for Clocked {}
 
+/// A name too long to copy inline: a counted reference, given back by value.
+///
+/// `Arc`'s own drop hands its slow path the `Arc`'s address, and a rejection whose name may be
+/// dropped that way must then be built in memory, not in registers, even when its name is
+/// inline: five stores a rejection. Moving the `Arc` out and dropping it out of line keeps the
+/// address to itself.
+pub(crate) struct SharedName(ManuallyDrop<Arc<str>>);
+
+impl Clone for SharedName {
+    fn clone(&self) -> Self {
+        SharedName(self.0.clone())
+    }
+}
+
+impl Drop for SharedName {
+    #[inline]
+    fn drop(&mut self) {
+        // SAFETY: taken once, here, and `self.0` is not used again.
+        release_shared(unsafe { ManuallyDrop::take(&mut self.0) });
+    }
+}
+
+/// Drops one reference to a shared name, out of line (see [`SharedName`]).
+#[cold]
+#[inline(never)]
+fn release_shared(name: Arc<str>) {
+    drop(name);
+}
+
 /// Up to 23 bytes of name, word-aligned so that copies move whole words (byte-wise copies of
 /// a just-written name stall store forwarding).
 #[derive(Clone, Copy)]
@@ -290,7 +320,7 @@ impl Name {
                 len: name.len() as u8,
             })
         } else {
-            Name::Shared(name.clone())
+            Name::Shared(SharedName(ManuallyDrop::new(name.clone())))
         }
     }
 
@@ -298,7 +328,7 @@ impl Name {
         match self {
             // The bytes were copied from a `str` whole, so they are valid UTF-8.
             Name::Inline(n) => std::str::from_utf8(&n.bytes[..n.len as usize]).unwrap_or(""),
-            Name::Shared(s) => s,
+            Name::Shared(s) => &s.0,
             Name::Clocked(c) => c.name(),
         }
     }
@@ -778,6 +808,18 @@ mod tests {
         let left = r.retry_after().expect("a deadline is known");
         assert!(left <= Duration::from_secs(60) && left > Duration::from_secs(50));
         assert_eq!(r.reason(), RejectReason::Open);
+    }
+
+    #[test]
+    fn a_shared_name_is_given_back() {
+        let text: Arc<str> = "a-name-too-long-to-copy-inline".into();
+        let name = Name::new(&text);
+        let copy = name.clone();
+        assert!(matches!(copy, Name::Shared(_)));
+        assert_eq!(Arc::strong_count(&text), 3);
+        drop(name);
+        drop(copy);
+        assert_eq!(Arc::strong_count(&text), 1);
     }
 
     #[test]
