@@ -173,6 +173,12 @@ fn open(c: &mut Criterion) {
     let floor = Floor::default();
     floor.open();
     g.bench_function("floor", |b| b.iter(|| black_box(black_box(&floor).call())));
+    // The least an exactly counted rejection costs: see `Floor::counted_call`.
+    let counted = Floor::default();
+    counted.open();
+    g.bench_function("floor_counted", |b| {
+        b.iter(|| black_box(black_box(&counted).counted_call()))
+    });
 
     let fusebox = fusebox_breaker("peers-open");
     for _ in 0..100 {
