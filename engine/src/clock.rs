@@ -3,6 +3,24 @@
 //! A breaker reads its clock only when a decision needs it: opening (to set the deadline),
 //! probing, ramping, slow-call timing and time windows. A closed-state success on a count window
 //! with no slow-call rule reads no clock at all.
+//!
+//! # Synchronization
+//!
+//! - **The quanta clock's origin** (`ORIGIN`, a `OnceLock`): made once per process, by the
+//!   first [`QuantaClock::new`] or reading: the one `quanta::Clock` (with its calibration) and
+//!   the raw reading taken as time zero. The `OnceLock` publishes both to every thread that
+//!   gets them, and they are never written again, so a reading costs the `OnceLock`'s check
+//!   and a raw read: no lock and no atomic of this crate. All [`QuantaClock`]s and the timer
+//!   thread read this one origin.
+//! - **[`ManualClock`]**: one `AtomicU64` of nanoseconds (through the loom shim, so models see
+//!   it), in an `Arc` its clones share. [`advance`](ManualClock::advance) is a `fetch_update`
+//!   (a read-modify-write, so concurrent advances all count), [`set`](ManualClock::set) a
+//!   store and [`now_nanos`](Clock::now_nanos) a load, all `Relaxed`: the time is a single
+//!   value that publishes nothing. A thread's readings follow the value's one order of changes
+//!   (it never reads a value older than one it has read), so a clock that is only advanced
+//!   never goes back for any thread, though a thread may see a change a moment late. Code that
+//!   needs the time ordered with other data synchronizes through the breaker's own atomics.
+//! - **Other clocks** (`ClockSource::Dyn`) synchronize themselves ([`Clock`] is `Sync`).
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -186,6 +204,7 @@ impl ManualClock {
     /// assert_eq!(c.now().as_secs(), 2);
     /// ```
     pub fn set(&self, to: Duration) {
+        // Relaxed: see `advance`.
         self.nanos.store(duration_nanos(to), Ordering::Relaxed);
     }
 }

@@ -8,6 +8,18 @@
 //! search removes the entry instead); the list holds at most [`CAPACITY`] entries, beyond which
 //! the oldest is forgotten (its breakers keep their policy; new breakers with that policy get
 //! their own allocation again).
+//!
+//! # Synchronization
+//!
+//! `POLICIES` is a `std` mutex around the list (not the loom shim's: models do not see it),
+//! taken poison-tolerantly. [`shared`] holds it across its whole search, pruning and
+//! insertion, so two equal policies given at once share one allocation;
+//! [`forget_if_unshared`] holds it while it reads the policy's strong count and removes the
+//! entry. Once only the caller's references hold a policy, another can only come from
+//! upgrading its entry, under the same mutex, so the count cannot grow before the entry goes.
+//! The mutex is taken last: a policy swap takes it under the breaker's `config_lock`, and a
+//! breaker's drop under whatever its last holder has locked. Nothing else is locked while it
+//! is held.
 
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 

@@ -13,6 +13,33 @@
 //! it is started with ([`running`]), so it depends on no other module of the crate. A target
 //! is boxed per schedule (one allocation per open deadline, which is rare) and dropped on the
 //! timer thread once its deadline has passed.
+//!
+//! # Synchronization
+//!
+//! - **The timer** (`TIMER`, a `OnceLock`): the first [`running`] call makes it, leaks it (it
+//!   lives as long as the process) and spawns the thread; the `OnceLock` publishes it to every
+//!   later [`running`] and [`schedule`]. If the thread cannot be spawned it holds `None` for
+//!   good. Its time source is fixed then: every caller passes the same function.
+//! - **The queue**: a `std` mutex (taken poison-tolerantly) around a heap of entries, earliest
+//!   deadline on top, and a condition variable the thread waits on. [`schedule`] pushes under
+//!   the mutex and notifies after releasing it, only if the new deadline is the earliest (a
+//!   later one does not change when the thread must wake). The thread holds the mutex while it
+//!   reads the time and looks at the top entry, and waits (which releases it) until notified
+//!   if the queue is empty, else until the earliest deadline. It looks again after every
+//!   wake-up, so an early or spurious wake-up is harmless, and no push is missed: a push is
+//!   made under the mutex, which the thread holds from its look to its wait.
+//! - **Targets**: the thread pops a due entry and releases the mutex before it calls the target
+//!   and drops it, so no breaker code runs under the mutex (the target's upgrade may turn out
+//!   to be the breaker's last handle, and dropping the target may free the breaker). A target
+//!   holds its breaker weakly and, if the breaker is alive, marks the episode `epoch` expired
+//!   with the breaker's own exchange (`AcqRel`, breaker/transition.rs); it does nothing if the
+//!   breaker is gone or the episode has ended or already expired. So entries are never removed
+//!   early: a deadline a policy swap shortens is scheduled again, and the later entry finds its
+//!   episode expired.
+//! - **Lock order**: [`schedule`] is called under the breaker's `publish_lock`, which comes
+//!   first; the queue's mutex is taken last, and no other lock is taken while it is held.
+//! - **Loom**: there is no thread and nothing is queued (the models play the timer); the
+//!   mutex and the condition variable are `std`'s, outside the loom shim.
 
 /// What the timer calls at a deadline: a breaker, held weakly, marks its `Open` episode
 /// `epoch` expired if it is still alive.

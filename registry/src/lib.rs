@@ -31,6 +31,38 @@
 //! alone; [`Registry::call`] also checks the breaker's [dependencies](Registry::depend). See
 //! the [`docs`] module for names, pruning, locking and costs.
 //!
+//! # Synchronization
+//!
+//! Every `std` lock is taken poison-tolerantly (the map's shard locks do not poison).
+//!
+//! - **Map shards** (`map`, a `DashMap`: an `RwLock` per shard): a lookup holds one shard's
+//!   read lock, and a dependency check one at a time; creation (through `entry`) and removal
+//!   hold the shard's write lock. Listings, re-pointing, group metrics and snapshots go
+//!   through the map shard by shard under read locks, and a prune pass under write locks
+//!   (`retain`). Group actions act on a copy of the handles, with no lock held.
+//! - **Policy table** (`policies`, an `RwLock`): held for reading by creators, while they
+//!   resolve a new breaker's policy and insert it, and by the table's readers and snapshots.
+//!   Policy changes (config files included), `chaos_off`, `record`, `stop_recording` and
+//!   `restore` hold it for writing while they change the table (or the recording) and apply
+//!   the change to the breakers (policy.rs, recording/).
+//! - **`deps_writer`** (a `Mutex`) serializes dependency changes. A check reads the graph
+//!   without a lock: it `Acquire`-loads `has_deps`, which each change `Release`-stores after
+//!   swapping the new graph into `deps` (an `ArcSwap`), then loads the graph (deps.rs).
+//! - **`pruning`** (a `Mutex`) is held for a whole prune pass: one pass at a time.
+//! - **Extensions** (a `Mutex` over the map of values, held to find or make one): among the
+//!   values, the manual actions' generations (a `Mutex` held across one breaker's action,
+//!   manual.rs) and the fleet-scope hook (a `Mutex` held to set or upgrade it).
+//!
+//! Lock order: policy table, then map shards, then a breaker's own locks; policy table, then
+//! `deps_writer` (only `restore` holds both, and no shard lock meanwhile); `pruning`, then map
+//! shards; the generations' mutex, then a breaker's own locks. The only caller code run under
+//! a registry lock is the clock (on a breaker's creation, and as a prune pass starts) and an
+//! extension's initializer (under the extensions' mutex).
+//!
+//! `len` (breakers in the map plus places reserved by creators) is `Relaxed`: it only bounds
+//! the map, whose shard locks publish its contents (lookup.rs). An entry's use mark and
+//! refusal count are `Relaxed` too (slot.rs).
+//!
 //! [`Breaker`]: fusebox_engine::Breaker
 //! [`Breaker::call`]: fusebox_engine::Breaker::call
 
