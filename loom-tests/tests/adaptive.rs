@@ -20,7 +20,7 @@ use loom_tests::check;
 
 /// An AIMD limit from `initial` (its max) down to 1, on a breaker that never trips: every
 /// call fails, and each window of failures multiplies the limit by 0.9.
-fn adaptive(initial: u32) -> Arc<Breaker> {
+fn adaptive(initial: u32) -> Breaker {
     let limit = AdaptiveLimit::new(LimitAlgorithm::Aimd)
         .with_min(1)
         .with_max(initial)
@@ -31,7 +31,7 @@ fn adaptive(initial: u32) -> Arc<Breaker> {
         .expect("valid policy");
     let b = Breaker::with_clock("adaptive", policy, ManualClock::new());
     b.metrics_only();
-    Arc::new(b)
+    b
 }
 
 /// The cap of `priority` under a limit of `limit` (see `Priority`).

@@ -22,13 +22,13 @@ enum End {
     Drop,
 }
 
-fn bulkhead(max: u32) -> Arc<Breaker> {
+fn bulkhead(max: u32) -> Breaker {
     // The default window (100, min_calls 20) cannot trip in a model this small.
     let policy = Policy::builder()
         .max_concurrent(max)
         .build()
         .expect("valid policy");
-    Arc::new(Breaker::with_clock("bulkhead", policy, ManualClock::new()))
+    Breaker::with_clock("bulkhead", policy, ManualClock::new())
 }
 
 /// Acquires once; if admitted, checks the cap while holding the permit, then ends it.
@@ -52,7 +52,7 @@ fn acquire_and_end(breaker: &Breaker, live: &AtomicUsize, max: usize, end: End) 
     true
 }
 
-fn run(breaker: &Arc<Breaker>, max: usize, ends: &[End]) -> u64 {
+fn run(breaker: &Breaker, max: usize, ends: &[End]) -> u64 {
     let live = Arc::new(AtomicUsize::new(0));
     let handles: Vec<_> = ends
         .iter()
@@ -128,7 +128,7 @@ fn half_open_probe_turned_away_by_the_bulkhead_gives_its_probe_slot_back() {
             .max_concurrent(1)
             .build()
             .expect("valid policy");
-        let b = Arc::new(Breaker::with_clock("probes", policy, clock.clone()));
+        let b = Breaker::with_clock("probes", policy, clock.clone());
         let _ = b.call(|| Err::<(), _>("down"));
         assert_eq!(b.state(), State::Open);
         clock.advance(Duration::from_secs(1));

@@ -15,7 +15,6 @@ use std::time::Duration;
 use fusebox_engine::{
     Breaker, ManualClock, Policy, RejectReason, State, Transition, TransitionReason, Window,
 };
-use loom::sync::Arc;
 use loom::thread;
 use loom_tests::check;
 
@@ -50,7 +49,7 @@ fn into_open(moves: &[Move], reason: TransitionReason) -> usize {
 
 /// One failing call on its own thread; true if it was admitted (it is rejected only by an
 /// open breaker).
-fn spawn_failure(b: &Arc<Breaker>) -> thread::JoinHandle<bool> {
+fn spawn_failure(b: &Breaker) -> thread::JoinHandle<bool> {
     let b = b.clone();
     thread::spawn(
         move || match b.call(|| Err::<(), _>("down")).unwrap_err().rejected() {
@@ -69,11 +68,7 @@ fn spawn_failure(b: &Arc<Breaker>) -> thread::JoinHandle<bool> {
 fn a_follow_races_a_tripping_failure(clock: fn() -> ManualClock, timer: bool) {
     check(move || {
         let clock = clock();
-        let b = Arc::new(Breaker::with_clock(
-            "fleet",
-            one_call_policy(),
-            clock.clone(),
-        ));
+        let b = Breaker::with_clock("fleet", one_call_policy(), clock.clone());
         let events = b.subscribe();
         let failure = spawn_failure(&b);
         let followed = b.follow_open(FOLLOW_FOR);
@@ -123,11 +118,7 @@ fn a_follow_races_a_tripping_failure_with_the_timer() {
 #[test]
 fn a_follow_races_reset() {
     check(|| {
-        let b = Arc::new(Breaker::with_clock(
-            "fleet",
-            one_call_policy(),
-            ManualClock::new(),
-        ));
+        let b = Breaker::with_clock("fleet", one_call_policy(), ManualClock::new());
         let events = b.subscribe();
         let follower = {
             let b = b.clone();
@@ -164,11 +155,7 @@ fn a_follow_races_reset() {
 #[test]
 fn a_follow_races_a_reset_and_a_trip() {
     check(|| {
-        let b = Arc::new(Breaker::with_clock(
-            "fleet",
-            one_call_policy(),
-            ManualClock::new(),
-        ));
+        let b = Breaker::with_clock("fleet", one_call_policy(), ManualClock::new());
         let events = b.subscribe();
         let follower = {
             let b = b.clone();

@@ -9,14 +9,13 @@
 use std::time::Duration;
 
 use fusebox_engine::{Breaker, ManualClock, Policy, RejectReason, State, Window};
-use loom::sync::Arc;
 use loom::thread;
 use loom_tests::check;
 
 const OPEN_FOR: Duration = Duration::from_secs(10);
 
 /// A breaker tripped by one failure, with its open period already passed.
-fn expired_open(permits: u32) -> (Arc<Breaker>, ManualClock) {
+fn expired_open(permits: u32) -> (Breaker, ManualClock) {
     let clock = ManualClock::new();
     let policy = Policy::builder()
         .window(Window::count(1))
@@ -30,7 +29,7 @@ fn expired_open(permits: u32) -> (Arc<Breaker>, ManualClock) {
     let _ = breaker.call(|| Err::<(), _>("down"));
     assert_eq!(breaker.state(), State::Open);
     clock.advance(OPEN_FOR);
-    (Arc::new(breaker), clock)
+    (breaker, clock)
 }
 
 /// Tries once for a probe; an admitted probe is forgotten, so its slot is held for the rest of

@@ -14,7 +14,6 @@
 use std::time::Duration;
 
 use fusebox_engine::{Breaker, ManualClock, Policy, Recovery, State, Window};
-use loom::sync::Arc;
 use loom::thread;
 
 const OPEN_FOR: Duration = Duration::from_secs(1);
@@ -55,7 +54,7 @@ fn record_failure(breaker: &Breaker) {
 /// Two successes recorded under `first`; then one thread sets `second` while the main thread
 /// records two failures, each judged under whichever policy its record read.
 fn failures_racing_a_swap(first: Policy, second: Policy) {
-    let breaker = Arc::new(Breaker::with_clock("swap", first, ManualClock::new()));
+    let breaker = Breaker::with_clock("swap", first, ManualClock::new());
     for _ in 0..2 {
         breaker.call(|| Ok::<_, ()>(())).expect("closed");
     }
@@ -118,7 +117,7 @@ fn ramps_after_two_probes() -> Policy {
 /// `closes_on_one_probe`, still `HalfOpen` under `ramps_after_two_probes`.
 fn probe_success_racing_swaps(first: Policy, swaps: Vec<Policy>) {
     let clock = ManualClock::new();
-    let breaker = Arc::new(Breaker::with_clock("swap", first, clock.clone()));
+    let breaker = Breaker::with_clock("swap", first, clock.clone());
     let _ = breaker.call(|| Err::<(), _>("down"));
     assert_eq!(breaker.state(), State::Open);
     clock.advance(OPEN_FOR);
@@ -194,11 +193,11 @@ fn trips_at_once(open_for: Duration) -> Policy {
 #[test]
 fn a_shorter_open_timeout_bounds_an_open_period_published_concurrently() {
     loom_tests::check(|| {
-        let breaker = Arc::new(Breaker::with_clock(
+        let breaker = Breaker::with_clock(
             "shorten",
             trips_at_once(Duration::from_secs(10)),
             ManualClock::new(),
-        ));
+        );
         let opener = {
             let breaker = breaker.clone();
             thread::spawn(move || record_failure(&breaker))

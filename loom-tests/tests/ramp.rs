@@ -14,7 +14,6 @@ use std::time::Duration;
 use fusebox_engine::{
     Breaker, ManualClock, Policy, Recovery, RejectReason, State, TransitionReason, Window,
 };
-use loom::sync::Arc;
 use loom::thread;
 use loom_tests::check;
 
@@ -23,7 +22,7 @@ const RAMP: Duration = Duration::from_secs(10);
 
 /// A breaker tripped by one failure, with its open period passed: the next acquire is the
 /// one probe, and its success starts a ramp from `start_share` over `RAMP`.
-fn expired_open(start_share: f64) -> (Arc<Breaker>, ManualClock) {
+fn expired_open(start_share: f64) -> (Breaker, ManualClock) {
     let clock = ManualClock::new();
     let policy = Policy::builder()
         .window(Window::count(1))
@@ -38,11 +37,11 @@ fn expired_open(start_share: f64) -> (Arc<Breaker>, ManualClock) {
     let _ = breaker.call(|| Err::<(), _>("down"));
     assert_eq!(breaker.state(), State::Open);
     clock.advance(OPEN_FOR);
-    (Arc::new(breaker), clock)
+    (breaker, clock)
 }
 
 /// A breaker at the start of its ramp (elapsed 0, share `start_share`).
-fn recovering(start_share: f64) -> (Arc<Breaker>, ManualClock) {
+fn recovering(start_share: f64) -> (Breaker, ManualClock) {
     let (breaker, clock) = expired_open(start_share);
     breaker.try_acquire().expect("the probe").success();
     assert_eq!(breaker.state(), State::Recovering);
@@ -79,7 +78,7 @@ fn acquire(breaker: &Breaker, tries: usize) -> (u64, u64) {
 type Acquirer = thread::JoinHandle<(u64, u64)>;
 
 /// One thread per entry of `tries`, each acquiring that many times.
-fn spawn_acquirers(breaker: &Arc<Breaker>, tries: &[usize]) -> Vec<Acquirer> {
+fn spawn_acquirers(breaker: &Breaker, tries: &[usize]) -> Vec<Acquirer> {
     tries
         .iter()
         .map(|&n| {
@@ -98,7 +97,7 @@ fn join_acquirers(handles: Vec<Acquirer>) -> (u64, u64) {
 }
 
 /// [`spawn_acquirers`], then [`join_acquirers`].
-fn acquire_concurrently(breaker: &Arc<Breaker>, tries: &[usize]) -> (u64, u64) {
+fn acquire_concurrently(breaker: &Breaker, tries: &[usize]) -> (u64, u64) {
     join_acquirers(spawn_acquirers(breaker, tries))
 }
 

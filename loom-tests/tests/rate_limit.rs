@@ -5,17 +5,16 @@
 use std::time::Duration;
 
 use fusebox_engine::{Breaker, ManualClock, Policy, RateLimit, RejectReason};
-use loom::sync::Arc;
 use loom::thread;
 use loom_tests::check;
 
 /// A breaker allowing `burst` calls at once, then one per second.
-fn limited(burst: u32) -> Arc<Breaker> {
+fn limited(burst: u32) -> Breaker {
     let policy = Policy::builder()
         .rate_limit(RateLimit::new(1, Duration::from_secs(1), burst))
         .build()
         .expect("valid policy");
-    Arc::new(Breaker::with_clock("limited", policy, ManualClock::new()))
+    Breaker::with_clock("limited", policy, ManualClock::new())
 }
 
 /// Whether one call at the clock's current time was admitted; a rejection must be the rate

@@ -14,7 +14,6 @@
 #![cfg(loom)]
 
 use fusebox_engine::{Breaker, CallOutcome, CallRecorder, ManualClock, Policy};
-use loom::sync::Arc;
 use loom::thread;
 
 fn slow_rule() -> Policy {
@@ -28,11 +27,7 @@ fn slow_rule() -> Policy {
 #[test]
 fn a_swap_does_not_lose_the_record_bit() {
     loom::model(|| {
-        let breaker = Arc::new(Breaker::with_clock(
-            "rec",
-            Policy::default(),
-            ManualClock::new(),
-        ));
+        let breaker = Breaker::with_clock("rec", Policy::default(), ManualClock::new());
         let recorder = CallRecorder::new(8);
         let swapper = {
             let breaker = breaker.clone();
@@ -49,11 +44,7 @@ fn a_swap_does_not_lose_the_record_bit() {
 #[test]
 fn a_swap_does_not_restore_a_cleared_record_bit() {
     loom::model(|| {
-        let breaker = Arc::new(Breaker::with_clock(
-            "rec",
-            Policy::default(),
-            ManualClock::new(),
-        ));
+        let breaker = Breaker::with_clock("rec", Policy::default(), ManualClock::new());
         let recorder = CallRecorder::new(8);
         breaker.record_to(&recorder, 1.0);
         let swapper = {
@@ -71,11 +62,7 @@ fn a_swap_does_not_restore_a_cleared_record_bit() {
 #[test]
 fn a_call_racing_the_switch_is_recorded_whole_or_not() {
     loom::model(|| {
-        let breaker = Arc::new(Breaker::with_clock(
-            "rec",
-            Policy::default(),
-            ManualClock::new(),
-        ));
+        let breaker = Breaker::with_clock("rec", Policy::default(), ManualClock::new());
         let recorder = CallRecorder::new(8);
         let caller = {
             let breaker = breaker.clone();

@@ -8,21 +8,20 @@
 #![cfg(loom)]
 
 use fusebox_engine::{Breaker, ManualClock, Metrics, Policy, RejectReason, State, Window};
-use loom::sync::Arc;
 use loom::thread;
 
 /// A breaker that three failures cannot trip: window 4, min_calls 4.
-fn breaker() -> Arc<Breaker> {
+fn breaker() -> Breaker {
     let policy = Policy::builder()
         .window(Window::count(4))
         .min_calls(4)
         .build()
         .expect("valid policy");
-    Arc::new(Breaker::with_clock("manual", policy, ManualClock::new()))
+    Breaker::with_clock("manual", policy, ManualClock::new())
 }
 
 /// Spawns one call with outcome `failure`; true if it was admitted.
-fn spawn_call(breaker: &Arc<Breaker>, failure: bool) -> thread::JoinHandle<bool> {
+fn spawn_call(breaker: &Breaker, failure: bool) -> thread::JoinHandle<bool> {
     let b = breaker.clone();
     thread::spawn(
         move || match b.call(|| if failure { Err("failed") } else { Ok(()) }) {
@@ -155,7 +154,7 @@ fn reset_races_a_tripping_failure() {
             .min_calls(1)
             .build()
             .expect("valid policy");
-        let b = Arc::new(Breaker::with_clock("manual", policy, ManualClock::new()));
+        let b = Breaker::with_clock("manual", policy, ManualClock::new());
         let call = spawn_call(&b, true);
         b.reset();
         assert!(call.join().unwrap(), "Closed admits");

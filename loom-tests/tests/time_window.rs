@@ -28,7 +28,6 @@
 use std::time::Duration;
 
 use fusebox_engine::{Breaker, Clock, ManualClock, Metrics, Policy, State, Window};
-use loom::sync::Arc;
 use loom::thread;
 use loom_tests::{check, record};
 
@@ -37,7 +36,7 @@ const SEC: Duration = Duration::from_secs(1);
 const ROTATION: Duration = Duration::from_secs(3);
 
 /// A `MetricsOnly` breaker over a 3 s window of three 1 s buckets, at t = 0.
-fn metrics_only() -> (Arc<Breaker>, ManualClock) {
+fn metrics_only() -> (Breaker, ManualClock) {
     let clock = ManualClock::new();
     let policy = Policy::builder()
         .window(Window::time(3 * SEC, 3))
@@ -46,7 +45,7 @@ fn metrics_only() -> (Arc<Breaker>, ManualClock) {
         .expect("valid policy");
     let breaker = Breaker::with_clock("time-window", policy, clock.clone());
     breaker.metrics_only();
-    (Arc::new(breaker), clock)
+    (breaker, clock)
 }
 
 fn window(m: &Metrics) -> (u64, u64) {
@@ -59,7 +58,7 @@ fn totals(m: &Metrics) -> (u64, u64) {
 
 /// Bucket 0 holds period 0 (a failure and a success), bucket 1 period 1 (a failure); the
 /// clock is left at t = 3 s, where period 0 is out of the span and period 1 still in it.
-fn before_rotation() -> (Arc<Breaker>, ManualClock) {
+fn before_rotation() -> (Breaker, ManualClock) {
     let (breaker, clock) = metrics_only();
     record(&breaker, true);
     record(&breaker, false);
@@ -133,7 +132,7 @@ fn a_reader_never_sees_the_old_period_under_the_new_stamp() {
 /// the span and period 2 is still in it, so a record reads either t = 2 s and adds to bucket 2
 /// (whose stamp it finds current: no rotation), or t = 4 s and rotates bucket 1 or records into
 /// it after the rotation. Either way it lands inside the span.
-fn before_moving_clock() -> (Arc<Breaker>, ManualClock) {
+fn before_moving_clock() -> (Breaker, ManualClock) {
     let (breaker, clock) = metrics_only();
     record(&breaker, true);
     clock.advance(SEC);

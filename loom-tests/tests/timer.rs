@@ -11,7 +11,6 @@
 use std::time::Duration;
 
 use fusebox_engine::{Breaker, ManualClock, Policy, RejectReason, State, Window};
-use loom::sync::Arc;
 use loom::thread;
 use loom_tests::check;
 
@@ -28,16 +27,12 @@ fn one_call_policy() -> Policy {
 }
 
 /// A closed breaker that one failure opens for 10 s, its deadline watched by a model timer.
-fn timed_breaker() -> Arc<Breaker> {
-    Arc::new(Breaker::with_clock(
-        "timed",
-        one_call_policy(),
-        ManualClock::with_model_timer(),
-    ))
+fn timed_breaker() -> Breaker {
+    Breaker::with_clock("timed", one_call_policy(), ManualClock::with_model_timer())
 }
 
 /// A thread that makes one failing call (rejected if the breaker is already open).
-fn fail_once(b: &Arc<Breaker>) -> thread::JoinHandle<()> {
+fn fail_once(b: &Breaker) -> thread::JoinHandle<()> {
     let b = b.clone();
     thread::spawn(move || drop(b.call(|| Err::<(), _>("down"))))
 }
@@ -122,11 +117,7 @@ fn the_timer_firing_during_the_trip_is_never_lost() {
 fn a_stalled_opener_never_overwrites_a_newer_episode(clock: fn() -> ManualClock, timer: bool) {
     check(move || {
         let clock = clock();
-        let b = Arc::new(Breaker::with_clock(
-            "episodes",
-            one_call_policy(),
-            clock.clone(),
-        ));
+        let b = Breaker::with_clock("episodes", one_call_policy(), clock.clone());
         let events = b.subscribe();
         let first = fail_once(&b);
         let second = {
@@ -173,11 +164,7 @@ fn a_stalled_opener_never_overwrites_a_newer_episode_with_the_timer() {
 fn a_failure_from_before_the_trip_is_judged_in_the_window_it_lands_in() {
     check(|| {
         let clock = ManualClock::new();
-        let b = Arc::new(Breaker::with_clock(
-            "late",
-            one_call_policy(),
-            clock.clone(),
-        ));
+        let b = Breaker::with_clock("late", one_call_policy(), clock.clone());
         let late = {
             let b = b.clone();
             // Admitted if it comes before the trip; rejected otherwise (then it adds nothing).

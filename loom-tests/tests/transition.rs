@@ -6,7 +6,6 @@
 #![cfg(loom)]
 
 use fusebox_engine::{Breaker, ManualClock, Policy, State, TransitionReason, Window};
-use loom::sync::Arc;
 use loom::thread;
 use loom_tests::check;
 
@@ -15,8 +14,8 @@ use loom_tests::check;
 fn fail_concurrently(
     policy: Policy,
     threads: usize,
-) -> (Arc<Breaker>, Vec<(State, State, TransitionReason)>) {
-    let breaker = Arc::new(Breaker::with_clock("trip", policy, ManualClock::new()));
+) -> (Breaker, Vec<(State, State, TransitionReason)>) {
+    let breaker = Breaker::with_clock("trip", policy, ManualClock::new());
     let events = breaker.subscribe();
     let handles: Vec<_> = (0..threads)
         .map(|_| {
@@ -100,11 +99,7 @@ fn two_failures_filling_the_window_at_threshold_one_trip() {
 #[test]
 fn a_failure_and_a_success_filling_the_window_trip() {
     loom::model(|| {
-        let breaker = Arc::new(Breaker::with_clock(
-            "trip",
-            rate_policy(2, 2, 0.5),
-            ManualClock::new(),
-        ));
+        let breaker = Breaker::with_clock("trip", rate_policy(2, 2, 0.5), ManualClock::new());
         let handles: Vec<_> = [true, false]
             .into_iter()
             .map(|failure| {
@@ -150,8 +145,8 @@ fn consecutive_failures_that_trip_are_all_counted() {
 
 /// Records `before` one by one on a breaker under `policy`, then `outcomes` on two racing
 /// threads; returns the breaker.
-fn race_after(policy: Policy, before: &[bool], outcomes: [bool; 2]) -> Arc<Breaker> {
-    let breaker = Arc::new(Breaker::with_clock("ring", policy, ManualClock::new()));
+fn race_after(policy: Policy, before: &[bool], outcomes: [bool; 2]) -> Breaker {
+    let breaker = Breaker::with_clock("ring", policy, ManualClock::new());
     for &failure in before {
         let _ = breaker.call(|| if failure { Err("down") } else { Ok(()) });
     }

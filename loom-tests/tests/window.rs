@@ -8,28 +8,27 @@
 #![cfg(loom)]
 
 use fusebox_engine::{Breaker, ManualClock, Metrics, Policy, State, Window};
-use loom::sync::Arc;
 use loom::thread;
 use loom_tests::{check, record};
 
-fn breaker(size: u32, min_calls: u32) -> Arc<Breaker> {
+fn breaker(size: u32, min_calls: u32) -> Breaker {
     let policy = Policy::builder()
         .window(Window::count(size))
         .min_calls(min_calls)
         .build()
         .expect("valid policy");
-    Arc::new(Breaker::with_clock("window", policy, ManualClock::new()))
+    Breaker::with_clock("window", policy, ManualClock::new())
 }
 
 /// A `MetricsOnly` breaker: records into its window, never trips.
-fn metrics_only(size: u32) -> Arc<Breaker> {
+fn metrics_only(size: u32) -> Breaker {
     let b = breaker(size, 1);
     b.metrics_only();
     b
 }
 
 /// Each thread records its outcomes, concurrently with the others.
-fn record_concurrently(breaker: &Arc<Breaker>, outcomes: &[bool]) {
+fn record_concurrently(breaker: &Breaker, outcomes: &[bool]) {
     let handles: Vec<_> = outcomes
         .iter()
         .map(|&failure| {
