@@ -28,7 +28,7 @@ fn registry(text: &str) -> Registry {
 }
 
 #[test]
-fn from_toml_sets_defaults_and_sections_with_inheritance() {
+fn rule_15_from_toml_sets_defaults_and_sections_with_inheritance() {
     let r = registry(FILE);
     assert!(r.is_empty(), "named breakers are created lazily");
     assert_eq!(r.default_policy().min_calls(), 10);
@@ -207,7 +207,7 @@ fn window(count: u32, min_calls: u32) -> Policy {
 /// A section that sets some keys stays a patch on its parent: whatever changes the parent
 /// changes every key the section does not set, and the section's own keys still win.
 #[test]
-fn a_section_stays_a_patch_on_its_parent() {
+fn rule_15_a_section_stays_a_patch_on_its_parent() {
     let r = registry(
         r#"
         [breakers."stripe"]
@@ -383,7 +383,7 @@ fn a_change_that_makes_a_section_invalid_changes_nothing() {
 /// A section is resolved over the registry's own default, not the built-in one: a file that
 /// is valid only over the registry's default is accepted.
 #[test]
-fn sections_resolve_over_the_registry_default() {
+fn rule_15_sections_resolve_over_the_registry_default() {
     let r = Registry::with_clock(window(200, 10), ManualClock::new());
     let text = "[breakers.\"db\"]\nmin_calls = 150\n";
     assert!(fusebox_registry::RegistryConfig::from_toml(text).is_err());
@@ -395,7 +395,7 @@ fn sections_resolve_over_the_registry_default() {
 /// A reload of a file without `[defaults]` keeps the registry's own default: the one it was
 /// built with or last given to `set_default_policy`.
 #[test]
-fn a_file_without_defaults_keeps_the_registry_default() {
+fn rule_15_a_file_without_defaults_keeps_the_registry_default() {
     let built = window(100, 7);
     let r = Registry::with_clock(built.clone(), ManualClock::new());
     let other = r.breaker("other").unwrap();

@@ -38,7 +38,7 @@ fn min_calls(r: &Registry) -> Vec<u32> {
 }
 
 #[test]
-fn table_of_set_policy_steps() {
+fn rule_15_table_of_set_policy_steps() {
     // Each step: (set or clear, name, min_calls) then the expected min_calls of NAMES.
     #[allow(clippy::type_complexity)]
     let steps: &[(&str, &str, u32, [u32; 9])] = &[
@@ -85,7 +85,7 @@ fn table_of_set_policy_steps() {
 }
 
 #[test]
-fn policy_sources() {
+fn rule_15_policy_sources() {
     let r = registry();
     r.set_policy("stripe", p(2)).unwrap();
     r.set_policy("stripe.charges", p(3)).unwrap();
@@ -106,7 +106,7 @@ fn policy_sources() {
 }
 
 #[test]
-fn a_descendant_with_its_own_policy_is_untouched() {
+fn rule_15_a_descendant_with_its_own_policy_is_untouched() {
     let r = registry();
     let child = r.breaker("a.b").unwrap();
     r.set_policy("a.b", p(5)).unwrap();
@@ -120,7 +120,7 @@ fn a_descendant_with_its_own_policy_is_untouched() {
 }
 
 #[test]
-fn set_policy_keeps_state_and_counters() {
+fn rule_15_set_policy_keeps_state_and_counters() {
     let r = registry();
     let b = r.breaker("svc.a").unwrap();
     b.force_open();
@@ -160,7 +160,7 @@ fn invalid_names_are_errors() {
 }
 
 #[test]
-fn clearing_an_absent_policy_changes_nothing() {
+fn rule_15_clearing_an_absent_policy_changes_nothing() {
     let r = registry();
     assert!(!r.clear_policy("nothing.here").unwrap());
 }
