@@ -484,15 +484,28 @@ impl Rejected {
     }
 
     /// How long until the breaker may admit a call again, when it knows: for `Open`, the time
-    /// left in the open period, measured when you call this on the breaker's own clock (a
-    /// countdown to a fixed deadline, the same on every clock: asked again later, it answers
-    /// less); `None` for the other reasons. The rejection itself reads no clock.
+    /// left in the open period; for `RateLimited`, the time until the rate limit admits the
+    /// next call; `None` for the other reasons. Either is a countdown to a fixed deadline,
+    /// measured when you call this on the breaker's own clock, the same on every clock: asked
+    /// again later, it answers less. The rejection itself reads no clock.
     ///
     /// ```
     /// # use fusebox_engine::*;
-    /// # let b = Breaker::with_clock("x", Policy::default(), ManualClock::new());
-    /// # b.force_open();
+    /// # use std::time::Duration;
+    /// let clock = ManualClock::new();
+    /// let b = Breaker::with_clock("x", Policy::default(), clock.clone());
+    /// b.force_open();
     /// assert_eq!(b.try_acquire().unwrap_err().retry_after(), None);
+    ///
+    /// let one_a_second = RateLimit::new(1, Duration::from_secs(1), 1);
+    /// let once_a_second = Policy::builder().rate_limit(one_a_second).build()?;
+    /// let b = Breaker::with_clock("y", once_a_second, clock.clone());
+    /// b.try_acquire().unwrap().success();
+    /// let r = b.try_acquire().unwrap_err();
+    /// assert_eq!(r.retry_after(), Some(Duration::from_secs(1)));
+    /// clock.advance(Duration::from_millis(400));
+    /// assert_eq!(r.retry_after(), Some(Duration::from_millis(600)));
+    /// # Ok::<(), PolicyError>(())
     /// ```
     pub fn retry_after(&self) -> Option<Duration> {
         RetryAfter(self.word).left(&self.name)
