@@ -40,7 +40,8 @@ impl LaneCounter {
     pub(crate) fn increment(&self) {
         let lane = lane::current();
         if let (Some(lane), Some(words)) = (lane, self.lanes.get()) {
-            let word = &words[lane];
+            // Through an address of its own: see `own_address`.
+            let word = crate::sync::own_address(&words[lane]);
             // Relaxed load: this thread is the only writer of its lane's word. Release store:
             // see the module's notes.
             word.store(word.load(Ordering::Relaxed) + 1, Ordering::Release);
