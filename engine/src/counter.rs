@@ -15,23 +15,65 @@
 //! did before it (the failure count relies on this: see the breaker's `totals`). The sum is
 //! exact once the writers are quiet.
 
-use std::sync::OnceLock;
+use std::sync::atomic::AtomicPtr;
 
 use crate::sync::{AtomicU64, Ordering};
 
 /// How many threads count with plain stores at once.
 pub(crate) const LANES: usize = 8;
 
+/// One word per lane.
+type Lanes = [AtomicU64; LANES];
+
 pub(crate) struct LaneCounter {
     shared: AtomicU64,
-    lanes: OnceLock<Box<[AtomicU64; LANES]>>,
+    /// The lanes' words, allocated by the first thread that counts through a lane; null until
+    /// then. A pointer rather than a `OnceLock`, so that an increment tests the pointer it uses
+    /// instead of loading a state first. `std`'s atomic, not loom's: under loom no thread has a
+    /// lane, so the words are never allocated.
+    lanes: AtomicPtr<Lanes>,
 }
 
 impl LaneCounter {
     pub(crate) fn new() -> Self {
         LaneCounter {
             shared: AtomicU64::new(0),
-            lanes: OnceLock::new(),
+            lanes: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+
+    /// The lanes' words, if allocated.
+    #[inline(always)]
+    fn lanes(&self) -> Option<&Lanes> {
+        // Acquire: pairs with the Release exchange that published the zeroed words.
+        let lanes = self.lanes.load(std::sync::atomic::Ordering::Acquire);
+        // SAFETY: non-null only once `lanes_or_init` published a live allocation, which is
+        // freed only by `drop`, so it lives as long as `&self`.
+        unsafe { lanes.as_ref() }
+    }
+
+    /// The lanes' words, allocated now if no thread has yet.
+    fn lanes_or_init(&self) -> &Lanes {
+        if let Some(lanes) = self.lanes() {
+            return lanes;
+        }
+        let fresh = Box::into_raw(Box::new(std::array::from_fn(|_| AtomicU64::new(0))));
+        // Release: publishes the zeroed words. Acquire on failure: the winner's words.
+        match self.lanes.compare_exchange(
+            std::ptr::null_mut(),
+            fresh,
+            std::sync::atomic::Ordering::Release,
+            std::sync::atomic::Ordering::Acquire,
+        ) {
+            // SAFETY: `fresh` is now the counter's, live until `drop`.
+            Ok(_) => unsafe { &*fresh },
+            Err(winner) => {
+                // SAFETY: `fresh` was never shared; `winner` is live until `drop`.
+                unsafe {
+                    drop(Box::from_raw(fresh));
+                    &*winner
+                }
+            }
         }
     }
 
@@ -39,7 +81,7 @@ impl LaneCounter {
     #[inline]
     pub(crate) fn increment(&self) {
         let lane = lane::current();
-        if let (Some(lane), Some(words)) = (lane, self.lanes.get()) {
+        if let (Some(lane), Some(words)) = (lane, self.lanes()) {
             // Through an address of its own: see `own_address`.
             let word = crate::sync::own_address(&words[lane]);
             // Relaxed load: this thread is the only writer of its lane's word. Release store:
@@ -54,10 +96,7 @@ impl LaneCounter {
     fn increment_slow(&self) {
         match lane::claim() {
             Some(lane) => {
-                let words = self
-                    .lanes
-                    .get_or_init(|| Box::new(std::array::from_fn(|_| AtomicU64::new(0))));
-                let word = &words[lane];
+                let word = &self.lanes_or_init()[lane];
                 // As in `increment`.
                 word.store(word.load(Ordering::Relaxed) + 1, Ordering::Release);
             }
@@ -79,7 +118,7 @@ impl LaneCounter {
     /// The count so far.
     pub(crate) fn sum(&self) -> u64 {
         // Acquire: see the module's synchronization notes.
-        let lanes = self.lanes.get().map_or(0, |w| {
+        let lanes = self.lanes().map_or(0, |w| {
             w.iter()
                 .map(|x| x.load(Ordering::Acquire))
                 .fold(0u64, u64::wrapping_add)
@@ -89,9 +128,18 @@ impl LaneCounter {
 
     /// Heap bytes held (the lanes, once used).
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.lanes
-            .get()
-            .map_or(0, |_| std::mem::size_of::<[AtomicU64; LANES]>())
+        self.lanes().map_or(0, |_| std::mem::size_of::<Lanes>())
+    }
+}
+
+impl Drop for LaneCounter {
+    fn drop(&mut self) {
+        let lanes = *self.lanes.get_mut();
+        if !lanes.is_null() {
+            // SAFETY: allocated by `lanes_or_init` with `Box`, and no reference to it outlives
+            // `&mut self`.
+            drop(unsafe { Box::from_raw(lanes) });
+        }
     }
 }
 
