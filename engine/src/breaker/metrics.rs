@@ -301,17 +301,23 @@ impl Inner {
     /// Records the duration of a call timed from `start` into this thread's histogram, and
     /// returns the clock's time it read; a permit acquired before the histogram was switched
     /// on was not timed and is skipped.
-    #[inline(never)]
     pub(super) fn record_latency(&self, start: u64) -> Option<u64> {
         if start == super::permit::NOT_TIMED {
             return None;
         }
         let now = self.cold.clock.now();
+        self.record_latency_at(start, now);
+        Some(now)
+    }
+
+    /// Records the duration of a call timed from `start` to `now` into this thread's
+    /// histogram.
+    #[inline(never)]
+    pub(super) fn record_latency_at(&self, start: u64, now: u64) {
         self.extras()
             .latency
             .get_or_init(LatencyRecorder::default)
             .record(now.saturating_sub(start));
-        Some(now)
     }
 
     /// `Breaker::latency`: `None` unless the policy in force sets `latency_histogram`.

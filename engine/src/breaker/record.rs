@@ -78,29 +78,30 @@ impl Inner {
         self.record_general(outcome, start, None);
     }
 
-    /// A record with the latency histogram or a call recorder on: the duration and the call
-    /// first, on one clock read that a slow-call rule then shares, then the record as it would
-    /// be without them.
+    /// A record with the latency histogram or a call recorder on: one clock read, which a
+    /// slow-call rule shares, then the record as it would be without them, then the duration
+    /// and the call.
     #[inline(never)]
     fn record_timed(&self, outcome: Outcome, start: u64, recorded: bool) {
         let flags = self.hot.config.flags();
-        let mut now = None;
-        if flags.contains(Flags::LATENCY) {
-            now = self.record_latency(start);
-        }
-        if recorded {
-            now.get_or_insert_with(|| self.cold.clock.now());
-        }
+        let timed = flags.contains(Flags::LATENCY) && start != super::permit::NOT_TIMED;
+        let now = (timed || recorded).then(|| self.cold.clock.now());
         if flags.intersects(RULED)
             || !(self.hot.stripes.is_some() && self.record_striped(outcome)
                 || self.record_shared(outcome, start))
         {
             self.record_general(outcome, start, now);
         }
-        // The call goes into the recorder last: its entry's store, often to a line no cache
-        // holds, then waits in the store buffer behind no locked instruction of this record.
-        if let (true, Some(t)) = (recorded, now) {
-            self.record_call(outcome, start, t);
+        // The duration and the call go in last: their stores, to lines the window's update
+        // does not touch, then wait in the store buffer behind no locked instruction of this
+        // record, and the update does not wait for the clock read's chain of work.
+        if let Some(t) = now {
+            if timed {
+                self.record_latency_at(start, t);
+            }
+            if recorded {
+                self.record_call(outcome, start, t);
+            }
         }
     }
 
