@@ -1,7 +1,8 @@
 //! The one place the engine takes its synchronization primitives from: `loom`'s under
 //! `cfg(loom)`, so the models in `loom-tests/` see every atomic the engine touches, and
-//! `std`'s otherwise; and the allocation functions of the breaker's own reference count, which
-//! loom tracks.
+//! `std`'s otherwise; the allocation functions of the breaker's own reference count, which
+//! loom tracks; the per-thread table; and [`own_address`], which keeps a per-thread counter's
+//! increment in the form the core forwards fastest.
 
 /// Allocation of a breaker (breaker/handle.rs): loom's functions track it, so a model fails
 /// on a breaker never freed or freed twice.
@@ -32,7 +33,6 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> loom::sync::MutexGuard<'_, T> {
     m.lock().unwrap()
 }
 
-/// Waits a moment in a spin loop (loom: lets the other threads run).
 /// `word`, unchanged, at an address the compiler no longer knows how it was computed.
 ///
 /// A plain increment of a word picked by an index (`lanes[lane]`) compiles to one
@@ -67,6 +67,7 @@ pub(crate) fn own_address<T>(word: &T) -> &T {
     word
 }
 
+/// Waits a moment in a spin loop (loom: lets the other threads run).
 #[cfg(not(loom))]
 #[inline]
 pub(crate) fn spin() {
