@@ -418,9 +418,10 @@ impl RetryAfter {
 pub struct Rejected {
     name: Name,
     /// A known retry time ([`RetryAfter`]'s word: only `Open` and `RateLimited` know one), or
-    /// else the reason's and the state's indices. One word, written and copied whole: a rejection built from
-    /// several narrow stores and then moved with one wide load stalls store forwarding, which
-    /// cost ~6 ns a rejection whenever the compiler moved it through the stack.
+    /// else the reason's and the state's indices. One word, written and copied whole: a
+    /// rejection built from several narrow stores and then moved with one wide load stalls
+    /// store forwarding, which cost ~6 ns a rejection whenever the compiler moved it through
+    /// the stack.
     word: u64,
 }
 

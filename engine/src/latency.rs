@@ -6,10 +6,11 @@
 //! reading builds (bounds 1 ns to an hour, two significant digits), at the index hdrhistogram
 //! gives the value, and the sum. A record is a lookup of the thread's counts, the bucket's
 //! index (a leading-zero count and two shifts) and two plain increments (and a store when it
-//! reaches a higher bucket than before): no lock and no locked instruction. A reading adds each thread's non-zero counts into one histogram
-//! with `saturating_record_n`, at the lowest value of their bucket, which puts each count in
-//! the bucket it was recorded for (a test checks the index against hdrhistogram's for every
-//! bucket), so quantiles, the maximum and merging are hdrhistogram's own.
+//! reaches a higher bucket than before): no lock and no locked instruction. A reading adds
+//! each thread's non-zero counts into one histogram with `saturating_record_n`, at the lowest
+//! value of their bucket, which puts each count in the bucket it was recorded for (a test
+//! checks the index against hdrhistogram's for every bucket), so quantiles, the maximum and
+//! merging are hdrhistogram's own.
 //!
 //! # Synchronization
 //!
@@ -198,7 +199,8 @@ impl LatencyRecorder {
 /// (a reset does not clear them), when its policy sets `latency_histogram`.
 ///
 /// Quantiles are exact to 1 % (two significant digits); a call longer than the histogram's
-/// top bucket (about 73 minutes) counts as an hour. Calls admitted while the breaker is disabled are not timed.
+/// top bucket (about 73 minutes) counts as an hour. Calls admitted while the breaker is
+/// disabled are not timed.
 ///
 /// # Examples
 ///

@@ -364,7 +364,8 @@ impl Inner {
         let ptr = self.hot.window.load(Ordering::Acquire);
         // SAFETY: `hot.window` only ever holds `Arc::as_ptr` of `cold.store` or of an `Arc`
         // pushed into `Extras::stores`, which never removes one; both are dropped only with
-        // `self`, so the store outlives `&self`. Stores are only read or changed through atomics (`&` access).
+        // `self`, so the store outlives `&self`. Stores are only read or changed through
+        // atomics (`&` access).
         // Loading it through `ArcSwap` instead measured 11.0 ns against 2.9 ns per call.
         unsafe { &*ptr }
     }
