@@ -80,8 +80,11 @@ impl LaneCounter {
     /// Adds one.
     #[inline]
     pub(crate) fn increment(&self) {
-        let lane = lane::current();
-        if let (Some(lane), Some(words)) = (lane, self.lanes()) {
+        // The lanes, then the thread's lane: one test and branch each, where asking for both
+        // at once kept the first answer in a register for a second test.
+        if let Some(words) = self.lanes()
+            && let Some(lane) = lane::current()
+        {
             // Through an address of its own: see `own_address`.
             let word = crate::sync::own_address(&words[lane]);
             // Relaxed load: this thread is the only writer of its lane's word. Release store:

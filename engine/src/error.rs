@@ -310,18 +310,42 @@ pub(crate) struct InlineName {
 
 const INLINE_NAME: usize = 23;
 
-impl Name {
+/// A breaker's own name, as its rejections copy it: inline or shared, never [`Clocked`]. A
+/// copy made into a rejection and dropped with it then tests one tag, not two.
+#[derive(Clone)]
+pub(crate) enum OwnName {
+    Inline(InlineName),
+    Shared(SharedName),
+}
+
+impl OwnName {
     pub(crate) fn new(name: &Arc<str>) -> Self {
         if name.len() <= INLINE_NAME {
             let mut bytes = [0; INLINE_NAME];
             bytes[..name.len()].copy_from_slice(name.as_bytes());
-            Name::Inline(InlineName {
+            OwnName::Inline(InlineName {
                 bytes,
                 len: name.len() as u8,
             })
         } else {
-            Name::Shared(SharedName(ManuallyDrop::new(name.clone())))
+            OwnName::Shared(SharedName(ManuallyDrop::new(name.clone())))
         }
+    }
+
+    /// A copy, as a rejection holds it.
+    #[inline(always)]
+    pub(crate) fn to_name(&self) -> Name {
+        match self.clone() {
+            OwnName::Inline(n) => Name::Inline(n),
+            OwnName::Shared(s) => Name::Shared(s),
+        }
+    }
+}
+
+impl Name {
+    #[cfg(test)]
+    pub(crate) fn new(name: &Arc<str>) -> Self {
+        OwnName::new(name).to_name()
     }
 
     pub(crate) fn as_str(&self) -> &str {

@@ -35,7 +35,7 @@ use super::history::History;
 use super::kinds::FailureKinds;
 use crate::clock::ClockSource;
 use crate::counter::LaneCounter;
-use crate::error::{Name, RejectReason};
+use crate::error::{OwnName, RejectReason};
 use crate::feed::TransitionFeed;
 use crate::latency::LatencyRecorder;
 use crate::state::StateWord;
@@ -111,7 +111,7 @@ pub(super) struct Busy {
 
 pub(super) struct Cold {
     pub(super) name: std::sync::Arc<str>,
-    pub(super) short_name: Name,
+    pub(super) short_name: OwnName,
     pub(super) clock: ClockSource,
     pub(super) policy: ArcSwap<Policy>,
     /// The window store the breaker was made with; `Hot::window` points to it or into
@@ -291,7 +291,7 @@ impl Inner {
                 rate_tat: AtomicU64::new(0),
             },
             cold: Cold {
-                short_name: Name::new(&name),
+                short_name: OwnName::new(&name),
                 name,
                 clock,
                 policy: ArcSwap::new(crate::intern::shared(policy.clone())),
