@@ -463,8 +463,7 @@ impl Inner {
 
     /// `Breaker::heap_bytes`: an estimate of the heap bytes this breaker holds.
     pub(super) fn heap_bytes(&self) -> usize {
-        let store_bytes =
-            |s: &WindowStore| std::mem::size_of::<WindowStore>() + 16 + s.heap_bytes();
+        let store_bytes = |s: &WindowStore| std::mem::size_of::<WindowStore>() + s.heap_bytes();
         let extras = self.cold.extras.get().map_or(0, |e| {
             let stores = lock(&e.stores);
             std::mem::size_of::<Extras>()

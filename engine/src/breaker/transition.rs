@@ -513,19 +513,21 @@ impl Inner {
                 .chain(stores.iter())
                 .find(|s| s.has_shape(shape))
             {
-                Some(s) => s.clone(),
+                Some(s) => std::ptr::from_ref::<WindowStore>(s),
                 None => {
-                    let s = std::sync::Arc::new(WindowStore::new(shape));
-                    stores.push(s.clone());
-                    s
+                    stores.push(Box::new(WindowStore::new(shape)));
+                    std::ptr::from_ref::<WindowStore>(&stores[stores.len() - 1])
                 }
             };
+            // SAFETY: a store of this breaker's, which lives as long as the breaker (see
+            // `Inner::window`); only read through atomics, so a shared reference is enough.
+            let store = unsafe { &*store };
             store.clear();
             self.rebase_cursor();
             // Release: publishes the cleared store to recorders that Acquire the pointer.
             self.hot
                 .window
-                .store(std::sync::Arc::as_ptr(&store).cast_mut(), Ordering::Release);
+                .store(std::ptr::from_ref(store).cast_mut(), Ordering::Release);
         } else if slow_rule_on {
             // Slow flags were not kept while no rule was set: the rule starts from a clean
             // slate, before its flag goes up below.
