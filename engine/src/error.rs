@@ -385,10 +385,26 @@ impl RetryAfter {
     /// Not known.
     pub(crate) const UNKNOWN: Self = RetryAfter(0);
 
+    /// The latest end of an open period a rejection carries as it is: later ones are
+    /// clamped to it.
+    pub(crate) const LATEST_DEADLINE: u64 = Self::VALUE;
+
     /// The end of the open period, on the breaker's clock; the clock is read only if asked.
     #[inline]
     pub(crate) fn deadline(nanos: u64) -> Self {
         RetryAfter(Self::DEADLINE | nanos.min(Self::VALUE))
+    }
+
+    /// [`deadline`](Self::deadline) for a deadline known to be at most
+    /// [`LATEST_DEADLINE`](Self::LATEST_DEADLINE), copied without the clamp: the deadline of a
+    /// word marked timed (a breaker marks no other).
+    #[inline]
+    pub(crate) fn deadline_within_range(nanos: u64) -> Self {
+        debug_assert!(
+            nanos <= Self::LATEST_DEADLINE,
+            "a timed deadline past 146 years"
+        );
+        RetryAfter(Self::DEADLINE | nanos)
     }
 
     /// When a rate limit admits the next call, rejected in `state`.

@@ -88,7 +88,7 @@ impl Inner {
             return Err(Rejected::new(
                 RejectReason::Open,
                 State::Open,
-                RetryAfter::deadline(deadline),
+                RetryAfter::deadline_within_range(deadline),
                 self.cold.short_name.to_name(),
             ));
         }

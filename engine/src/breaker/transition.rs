@@ -39,7 +39,7 @@ use super::handle::WeakHandle;
 use super::inner::Inner;
 use super::metrics::SavedState;
 use crate::clock::duration_nanos;
-use crate::error::Outcome;
+use crate::error::{Outcome, RetryAfter};
 use crate::state::{ProbeEnd, State, StateWord, TransitionReason};
 use crate::sync::{Ordering, lock};
 use crate::window::{Tally, WindowStore};
@@ -214,7 +214,9 @@ impl Inner {
             self.hot.open_until.store(deadline, Ordering::Relaxed);
             // Release: publishes `open_until` to readers that Acquire `open_epoch`.
             self.hot.open_epoch.store(next.epoch(), Ordering::Release);
-            if self.cold.clock.timer_watches() {
+            // A deadline past what a rejection carries as it is (146 years on the clock) is
+            // left unmarked: the rejections of a timed word copy their deadline unclamped.
+            if self.cold.clock.timer_watches() && deadline <= RetryAfter::LATEST_DEADLINE {
                 // Marks the word timed (an AcqRel exchange, after the deadline's stores), then
                 // hands the deadline to the timer: a marked word always has its deadline
                 // published and is always expired by the timer, so its rejections read
