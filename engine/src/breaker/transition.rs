@@ -511,19 +511,14 @@ impl Inner {
         let shape = policy.window();
         if !self.window().has_shape(shape) {
             let mut stores = lock(&self.extras().stores);
-            let store = match std::iter::once(&self.cold.store)
-                .chain(stores.iter())
-                .find(|s| s.has_shape(shape))
-            {
-                Some(s) => std::ptr::from_ref::<WindowStore>(s),
-                None => {
-                    stores.push(Box::new(WindowStore::new(shape)));
-                    std::ptr::from_ref::<WindowStore>(&stores[stores.len() - 1])
-                }
+            let store: &WindowStore = if self.cold.store.has_shape(shape) {
+                &self.cold.store
+            } else if let Some(i) = stores.iter().position(|s| s.has_shape(shape)) {
+                &stores[i]
+            } else {
+                stores.push(Box::new(WindowStore::new(shape)));
+                &stores[stores.len() - 1]
             };
-            // SAFETY: a store of this breaker's, which lives as long as the breaker (see
-            // `Inner::window`); only read through atomics, so a shared reference is enough.
-            let store = unsafe { &*store };
             store.clear();
             self.rebase_cursor();
             // Release: publishes the cleared store to recorders that Acquire the pointer.
