@@ -4,7 +4,9 @@
 //! Each library is driven as its users drive it: fusebox through the handle a `Registry`
 //! returns, every handle `black_box`ed per iteration, closures returning `Result`, and the
 //! result consumed by a `match` on the library's own error type (for fusebox's rejection also
-//! `try_acquire().is_err()`, the check a caller that only asks makes).
+//! `try_acquire().is_err()`, the check a caller that only asks makes). `fusebox_compact` is
+//! the same breaker from a compact registry (`RegistryBuilder::compact`), whose allocation
+//! has no cache-line padding.
 //!
 //! `cargo bench -p fusebox-benches --bench peers`
 //!
@@ -70,6 +72,17 @@ fn fusebox_breaker(name: &str) -> Breaker {
         .expect("a valid name in an unbounded registry")
 }
 
+/// The same from a compact registry: packed without cache-line isolation.
+fn fusebox_compact_breaker(name: &str) -> Breaker {
+    let breaker = Registry::builder(policy())
+        .compact()
+        .build()
+        .breaker(name)
+        .expect("a valid name in an unbounded registry");
+    assert!(breaker.is_compact());
+    breaker
+}
+
 /// What a caller does with recloser's result.
 #[inline(always)]
 fn consume_recloser(r: Result<u32, recloser::Error<()>>) -> u32 {
@@ -111,16 +124,20 @@ fn single_thread(g: &mut BenchmarkGroup<'_, WallTime>, fail: impl Fn(u32) -> boo
         fail(i)
     };
 
-    let fusebox = fusebox_breaker("peers");
-    g.bench_function("fusebox", |b| {
-        b.iter(|| {
-            let f = next();
-            black_box(consume(
-                black_box(&fusebox).call(|| if f { Err(()) } else { Ok(black_box(1u32)) }),
-            ))
-        })
-    });
-    assert_eq!(fusebox.state(), State::Closed);
+    for (id, fusebox) in [
+        ("fusebox", fusebox_breaker("peers")),
+        ("fusebox_compact", fusebox_compact_breaker("peers")),
+    ] {
+        g.bench_function(id, |b| {
+            b.iter(|| {
+                let f = next();
+                black_box(consume(
+                    black_box(&fusebox).call(|| if f { Err(()) } else { Ok(black_box(1u32)) }),
+                ))
+            })
+        });
+        assert_eq!(fusebox.state(), State::Closed);
+    }
 
     let rc = recloser();
     g.bench_function("recloser", |b| {
@@ -180,17 +197,21 @@ fn open(c: &mut Criterion) {
         b.iter(|| black_box(black_box(&counted).counted_call()))
     });
 
-    let fusebox = fusebox_breaker("peers-open");
-    for _ in 0..100 {
-        let _ = fusebox.call(|| Err::<(), ()>(()));
+    for (suffix, fusebox) in [
+        ("", fusebox_breaker("peers-open")),
+        ("_compact", fusebox_compact_breaker("peers-open")),
+    ] {
+        for _ in 0..100 {
+            let _ = fusebox.call(|| Err::<(), ()>(()));
+        }
+        assert_eq!(fusebox.state(), State::Open);
+        g.bench_function(format!("fusebox{suffix}"), |b| {
+            b.iter(|| black_box(consume(black_box(&fusebox).call(|| Ok::<u32, ()>(1)))))
+        });
+        g.bench_function(format!("fusebox_try_acquire{suffix}"), |b| {
+            b.iter(|| black_box(black_box(&fusebox).try_acquire().is_err()))
+        });
     }
-    assert_eq!(fusebox.state(), State::Open);
-    g.bench_function("fusebox", |b| {
-        b.iter(|| black_box(consume(black_box(&fusebox).call(|| Ok::<u32, ()>(1)))))
-    });
-    g.bench_function("fusebox_try_acquire", |b| {
-        b.iter(|| black_box(black_box(&fusebox).try_acquire().is_err()))
-    });
 
     let rc = recloser();
     let mut tripped = false;
@@ -240,18 +261,22 @@ fn two_threads_one_breaker(c: &mut Criterion) {
         })
     });
 
-    let fusebox = fusebox_breaker("peers-2t");
-    g.bench_function("fusebox", |b| {
-        b.iter_custom(|iters| {
-            let br = fusebox.clone();
-            two_threads(
-                Arc::new(move |_| {
-                    black_box(consume(black_box(&br).call(|| Ok::<u32, ()>(1))));
-                }),
-                iters.div_ceil(2),
-            )
-        })
-    });
+    for (id, fusebox) in [
+        ("fusebox", fusebox_breaker("peers-2t")),
+        ("fusebox_compact", fusebox_compact_breaker("peers-2t")),
+    ] {
+        g.bench_function(id, |b| {
+            b.iter_custom(|iters| {
+                let br = fusebox.clone();
+                two_threads(
+                    Arc::new(move |_| {
+                        black_box(consume(black_box(&br).call(|| Ok::<u32, ()>(1))));
+                    }),
+                    iters.div_ceil(2),
+                )
+            })
+        });
+    }
 
     let rc = Arc::new(recloser());
     g.bench_function("recloser", |b| {

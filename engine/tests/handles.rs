@@ -175,7 +175,7 @@ fn retry_after_counts_down_to_a_fixed_deadline_on_the_breakers_clock() {
 }
 
 #[test]
-fn the_builder_sets_clock_and_striping() {
+fn the_builder_sets_clock_striping_and_packing() {
     let clock = ManualClock::new();
     let b = Breaker::builder("hot", Policy::default())
         .clock(clock.clone())
@@ -189,4 +189,12 @@ fn the_builder_sets_clock_and_striping() {
             .build()
             .is_striped()
     );
+    assert!(!b.is_compact());
+    let packed = Breaker::builder("tenant", Policy::default())
+        .clock(clock.clone())
+        .striped()
+        .compact()
+        .build();
+    assert!(packed.is_compact() && packed.is_striped());
+    assert!(packed.heap_bytes() < b.heap_bytes());
 }

@@ -57,6 +57,14 @@ fn watched_breaker(policy: Policy, drops: &Arc<AtomicUsize>) -> Breaker {
     Breaker::with_clock("counted", policy, Watched::new(drops))
 }
 
+/// The same, compact: its allocation has another layout, which the last drop must free with.
+fn watched_compact_breaker(policy: Policy, drops: &Arc<AtomicUsize>) -> Breaker {
+    Breaker::builder("counted", policy)
+        .clock(Watched::new(drops))
+        .compact()
+        .build()
+}
+
 /// Handles cloned and dropped on two threads, each using the breaker before its drops: the
 /// last drop, whichever thread makes it, drops the data once, after every use, and frees the
 /// memory once.
@@ -84,14 +92,21 @@ fn racing_clones_and_drops_free_the_breaker_once() {
     });
 }
 
-/// The timer's weak handle upgraded while the last strong handle is dropped: the upgrade either
-/// fails (the data is gone or going) or keeps the breaker alive for its use, and then its drop
-/// may be the last; either thread's drop of the last reference frees the memory.
+/// The timer's weak handle upgraded while the last strong handle is dropped, for a default and a
+/// compact breaker: the upgrade either fails (the data is gone or going) or keeps the breaker
+/// alive for its use, and then its drop may be the last; either thread's drop of the last
+/// reference frees the memory, with the layout it was allocated with.
 #[test]
 fn an_upgrade_racing_the_last_drop_never_revives_the_breaker() {
-    check(|| {
+    for make in [watched_breaker, watched_compact_breaker] {
+        upgrade_racing_the_last_drop(make);
+    }
+}
+
+fn upgrade_racing_the_last_drop(make: fn(Policy, &Arc<AtomicUsize>) -> Breaker) {
+    check(move || {
         let drops = Arc::new(AtomicUsize::new(0));
-        let b = watched_breaker(Policy::default(), &drops);
+        let b = make(Policy::default(), &drops);
         let weak = b.loom_weak();
         let timer = thread::spawn(move || match weak.upgrade() {
             Some(alive) => {

@@ -1,9 +1,19 @@
-//! Heap bytes per breaker in a large registry, measured with a counting allocator.
+//! Memory per breaker, default and compact, alone and in a large registry.
 //!
 //! `cargo run --release -p fusebox-registry --example memory [breakers]` (default 1 000 000).
-//! Prints the bytes per breaker of the registry, of the same breakers created by the engine
-//! alone, and the difference: what a registry entry costs.
+//!
+//! Each of the four ways of holding the breakers is measured in a process of its own (this
+//! example runs itself once per way), so that none reuses memory another freed. Two figures
+//! per breaker:
+//!
+//! - **heap**: the bytes the breakers ask the allocator for, counted by a counting allocator;
+//! - **resident**: the growth of the process's resident memory (Linux's `/proc/self/statm`),
+//!   which adds what the allocator spends on top: its headers, rounding, and the space it
+//!   gives up to align a block. Absent where `/proc` is.
+//!
+//! The registry's figures include its map and the names it keys by.
 
+use std::process::Command;
 use std::time::Instant;
 
 use fusebox_engine::{Breaker, ManualClock, Policy, Window};
@@ -13,49 +23,122 @@ use fusebox_test_support::{Counting, counting, live};
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// The ways of holding the breakers, as the child process is told them.
+const WAYS: [&str; 4] = ["engine", "engine-compact", "registry", "registry-compact"];
+
+/// The environment variable that makes this example measure one way and print one line.
+const CHILD: &str = "FUSEBOX_MEMORY_WAY";
+
 fn main() {
+    let n: usize = match std::env::args().nth(1) {
+        None => 1_000_000,
+        Some(a) => match a.replace('_', "").parse() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                eprintln!("memory: expected a number of breakers above 0, got {a:?}");
+                std::process::exit(2);
+            }
+        },
+    };
+    match std::env::var(CHILD) {
+        Ok(way) => measure(&way, n),
+        Err(_) => report(n),
+    }
+}
+
+/// Runs one child per way and prints their lines as a table.
+fn report(n: usize) {
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            eprintln!("memory: cannot find this program to run it per way: {e}");
+            std::process::exit(1);
+        }
+    };
+    println!("breakers: {n} (Window::count(100), 16-byte names)");
+    println!(
+        "{:<18} {:>14} {:>18} {:>14}",
+        "held as", "heap/breaker", "resident/breaker", "ns to create"
+    );
+    for way in WAYS {
+        let out = Command::new(&exe)
+            .arg(n.to_string())
+            .env(CHILD, way)
+            .output();
+        match out {
+            Ok(out) if out.status.success() => {
+                print!("{}", String::from_utf8_lossy(&out.stdout));
+            }
+            Ok(out) => {
+                eprintln!(
+                    "memory: measuring {way} failed ({}): {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                std::process::exit(1);
+            }
+            Err(e) => {
+                eprintln!("memory: cannot run the child measuring {way}: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+}
+
+/// Resident memory of this process in bytes, if the system says.
+fn resident() -> Option<usize> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: usize = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // Linux's pages are 4 KiB on the targets this example is run on.
+    Some(pages * 4096)
+}
+
+/// Makes `n` breakers held the way `way` says and prints one line of the table.
+fn measure(way: &str, n: usize) {
     // Everything runs on this thread (the breakers' clock is a `ManualClock`: no timer thread).
     counting(true);
-    let n: usize = std::env::args()
-        .nth(1)
-        .map(|a| a.replace('_', "").parse().expect("a number of breakers"))
-        .unwrap_or(1_000_000);
     let policy = Policy::builder()
         .window(Window::count(100))
         .build()
-        .expect("valid");
+        .expect("a valid policy");
     let clock = ManualClock::new();
     // 16-byte names, made before measuring.
     let names: Vec<String> = (0..n).map(|i| format!("svc.{i:012}")).collect();
+    let compact = way.ends_with("-compact");
+    let registry = way.starts_with("registry").then(|| {
+        let builder = Registry::builder(policy.clone()).clock(clock.clone());
+        if compact { builder.compact() } else { builder }.build()
+    });
+    let mut held: Vec<Breaker> = Vec::with_capacity(if registry.is_some() { 0 } else { n });
 
-    let before = live();
-    let breakers: Vec<Breaker> = names
-        .iter()
-        .map(|name| Breaker::with_clock(name.as_str(), policy.clone(), clock.clone()))
-        .collect();
-    let engine = (live() - before) as usize - n * std::mem::size_of::<Breaker>();
-    drop(breakers);
-
-    let registry = Registry::with_clock(policy, clock);
-    let before = live();
+    let (heap_before, resident_before) = (live(), resident());
     let start = Instant::now();
     for name in &names {
-        registry.breaker(name).expect("valid name");
+        match &registry {
+            Some(registry) => {
+                registry.breaker(name).expect("a valid name");
+            }
+            None => {
+                let builder = Breaker::builder(name.as_str(), policy.clone()).clock(clock.clone());
+                held.push(if compact { builder.compact() } else { builder }.build());
+            }
+        }
     }
     let elapsed = start.elapsed();
-    let total = (live() - before) as usize;
-    assert_eq!(registry.len(), n);
+    let (heap_after, resident_after) = (live(), resident());
+    if let Some(registry) = &registry {
+        assert_eq!(registry.len(), n);
+    }
 
-    println!("breakers:                 {n}");
+    let heap = (heap_after - heap_before) as usize / n;
+    let resident = match (resident_before, resident_after) {
+        (Some(before), Some(after)) => format!("{} B", after.saturating_sub(before) / n),
+        _ => "unknown".to_owned(),
+    };
     println!(
-        "registry, per breaker:    {} B ({:.1} MiB in all; created in {:.0} ns each)",
-        total / n,
-        total as f64 / (1 << 20) as f64,
+        "{way:<18} {:>12} B {resident:>18} {:>14.0}",
+        heap,
         elapsed.as_nanos() as f64 / n as f64
     );
-    println!("engine alone, per breaker: {} B", engine / n);
-    println!(
-        "registry entry:           {} B per breaker (map slot, name)",
-        (total - engine) / n
-    );
+    drop(held);
 }

@@ -44,7 +44,7 @@ impl<C: Clock + Clone> ClockHandle for HeldClock<C> {
 }
 
 /// Options for a [`Registry`]: its clock, its capacity, its shards and whether its breakers
-/// are striped.
+/// are striped or compact.
 ///
 /// # Examples
 ///
@@ -67,6 +67,7 @@ pub struct RegistryBuilder {
     capacity: usize,
     shards: Option<usize>,
     striped: bool,
+    compact: bool,
 }
 
 impl RegistryBuilder {
@@ -134,6 +135,27 @@ impl RegistryBuilder {
         self
     }
 
+    /// Makes every breaker the registry creates compact
+    /// ([`BreakerBuilder::compact`](fusebox_engine::BreakerBuilder::compact)): packed into less
+    /// memory, without the cache-line isolation that keeps threads calling one breaker at
+    /// once from slowing each other. For registries of many mostly idle breakers, one per
+    /// tenant or per host. Off by default.
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// let registry = fusebox_registry::Registry::builder(Policy::default())
+    ///     .clock(ManualClock::new())
+    ///     .compact()
+    ///     .build();
+    /// assert!(registry.is_compact());
+    /// assert!(registry.breaker("tenant-42")?.is_compact());
+    /// # Ok::<(), fusebox_registry::RegistryError>(())
+    /// ```
+    pub fn compact(mut self) -> Self {
+        self.compact = true;
+        self
+    }
+
     /// The registry.
     ///
     /// ```
@@ -157,6 +179,7 @@ impl RegistryBuilder {
                 clock: self.clock,
                 capacity: self.capacity,
                 striped: self.striped,
+                compact: self.compact,
                 len: CachePadded::new(AtomicUsize::new(0)),
                 pruning: Mutex::new(()),
                 feed: TransitionFeed::new(),
@@ -174,6 +197,7 @@ impl fmt::Debug for RegistryBuilder {
             .field("capacity", &self.capacity)
             .field("shards", &self.shards)
             .field("striped", &self.striped)
+            .field("compact", &self.compact)
             .finish_non_exhaustive()
     }
 }
@@ -204,7 +228,7 @@ impl Registry {
         Self::builder(policy).clock(clock).build()
     }
 
-    /// Options beyond the default policy: clock, capacity, shards, striping.
+    /// Options beyond the default policy: clock, capacity, shards, striping, packing.
     ///
     /// # Examples
     ///
@@ -220,6 +244,7 @@ impl Registry {
             capacity: usize::MAX,
             shards: None,
             striped: false,
+            compact: false,
         }
     }
 }

@@ -150,6 +150,16 @@
 //! reloaded) policy is otherwise still reports `is_striped()` but records as an unstriped
 //! breaker would, and goes back to its stripes if a later policy allows them.
 //!
+//! # Compact registries
+//!
+//! [`RegistryBuilder::compact`](crate::RegistryBuilder::compact) makes every breaker the
+//! registry creates compact, by whichever path creates it, as striping does: each is packed
+//! into an allocation with no cache-line padding, so that a registry of many mostly idle
+//! breakers (one per tenant, per host) holds less memory, at the cost of the isolation that
+//! keeps threads calling one breaker at once from slowing each other. A compact breaker
+//! decides exactly as any other. See
+//! [`BreakerBuilder::compact`](fusebox_engine::BreakerBuilder::compact).
+//!
 //! # Capacity
 //!
 //! [`RegistryBuilder::capacity`](crate::RegistryBuilder::capacity) bounds the number of

@@ -168,6 +168,8 @@ struct RegistryInner {
     capacity: usize,
     /// Whether new breakers are made striped ([`RegistryBuilder::striped`]).
     striped: bool,
+    /// Whether new breakers are made compact ([`RegistryBuilder::compact`]).
+    compact: bool,
     /// Breakers in the map, plus slots reserved by creators about to insert. Written on
     /// creation and removal only, so kept off the line lookups read.
     len: CachePadded<AtomicUsize>,
@@ -203,6 +205,7 @@ impl fmt::Debug for Registry {
             .field("capacity", &self.capacity())
             .field("clock", &self.inner.clock.describe())
             .field("striped", &self.inner.striped)
+            .field("compact", &self.inner.compact)
             .finish_non_exhaustive()
     }
 }

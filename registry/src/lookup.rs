@@ -143,6 +143,18 @@ impl Registry {
         self.inner.striped
     }
 
+    /// Whether the registry makes its breakers compact ([`RegistryBuilder::compact`]).
+    ///
+    /// [`RegistryBuilder::compact`]: crate::RegistryBuilder::compact
+    ///
+    /// ```
+    /// # use fusebox_engine::*;
+    /// assert!(!fusebox_registry::Registry::new(Policy::default()).is_compact());
+    /// ```
+    pub fn is_compact(&self) -> bool {
+        self.inner.compact
+    }
+
     /// The capacity limit, if one was set.
     ///
     /// ```
@@ -227,6 +239,9 @@ impl Registry {
                     .feed(&self.inner.feed);
                 if self.inner.striped {
                     builder = builder.striped();
+                }
+                if self.inner.compact {
+                    builder = builder.compact();
                 }
                 let breaker = builder.build();
                 self.inner.recording.on_created(name, &breaker);

@@ -52,21 +52,64 @@ use crate::sync::{AtomicU32, Ordering, alloc, dealloc};
 /// threads racing past the check before one of them aborts cannot wrap the count.
 const MAX_COUNT: u32 = i32::MAX as u32;
 
-/// The strong and the weak count of one breaker (see the module's notes).
+/// How a breaker's allocation is aligned: what isolates its hot part from its busy part (see
+/// inner.rs's layout notes). Kept with the counts, which outlive the data, so that the last
+/// weak handle frees the allocation with the layout it was made with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Packing {
+    /// Aligned and padded to [`Packing::BLOCK`]: the hot part and the busy part on blocks of
+    /// their own.
+    Isolated,
+    /// The fields' own alignment: smaller, with no isolation.
+    Compact,
+}
+
+impl Packing {
+    /// The block isolated breakers are aligned to: what `crossbeam_utils::CachePadded` pads
+    /// to on the target (128 bytes on x86-64 and aarch64, where the prefetcher fetches lines
+    /// in pairs).
+    pub(super) const BLOCK: usize = std::mem::align_of::<crossbeam_utils::CachePadded<u8>>();
+
+    /// An isolated breaker's allocation: `Inner` aligned to a block and padded to whole blocks,
+    /// worked out at compile time.
+    const ISOLATED: Layout = match Layout::new::<Inner>().align_to(Self::BLOCK) {
+        Ok(aligned) => aligned.pad_to_align(),
+        Err(_) => panic!("a type's alignment is a valid one"),
+    };
+
+    /// The layout of an allocation holding an `Inner` packed this way.
+    pub(super) fn layout(self) -> Layout {
+        match self {
+            Packing::Compact => Layout::new::<Inner>(),
+            Packing::Isolated => Self::ISOLATED,
+        }
+    }
+}
+
+/// The strong and the weak count of one breaker (see the module's notes), and how its
+/// allocation is packed.
 pub(super) struct Counts {
     /// Strong handles alive.
     strong: AtomicU32,
     /// Weak handles alive, plus one held by all the strong handles together.
     weak: AtomicU32,
+    /// Written once, before the breaker is shared; read by the drop that frees it.
+    packing: Packing,
 }
 
 impl Counts {
     /// One strong handle, and the weak reference the strong ones hold.
-    pub(super) fn new() -> Self {
+    pub(super) fn new(packing: Packing) -> Self {
         Counts {
             strong: AtomicU32::new(1),
             weak: AtomicU32::new(1),
+            packing,
         }
+    }
+
+    /// How the allocation holding these counts is packed.
+    pub(super) fn packing(&self) -> Packing {
+        self.packing
     }
 }
 
@@ -156,11 +199,11 @@ unsafe fn upgrade(ptr: NonNull<Inner>) -> Option<Handle> {
 }
 
 impl Handle {
-    /// A new breaker: allocates for an `Inner`, builds it with the allocation's [`Me`], and
-    /// returns its first handle. `build` must give the `Inner` the counts of
-    /// [`Counts::new`].
-    pub(super) fn new(build: impl FnOnce(Me) -> Inner) -> Handle {
-        let layout = Layout::new::<Inner>();
+    /// A new breaker: allocates for an `Inner` packed as `packing`, builds it with the
+    /// allocation's [`Me`], and returns its first handle. `build` must give the `Inner` the
+    /// counts of [`Counts::new`] with the same `packing`.
+    pub(super) fn new(packing: Packing, build: impl FnOnce(Me) -> Inner) -> Handle {
+        let layout = packing.layout();
         // SAFETY: `Inner` is not zero-sized (it holds atomics).
         let raw = unsafe { alloc(layout) }.cast::<Inner>();
         let Some(ptr) = NonNull::new(raw) else {
@@ -168,7 +211,12 @@ impl Handle {
         };
         // If `build` unwinds, the memory leaks, which is safe: nothing points to it.
         let inner = build(Me { ptr });
-        // SAFETY: `ptr` was just allocated with `Inner`'s layout and nothing else uses it yet.
+        debug_assert_eq!(
+            inner.busy.counts.packing, packing,
+            "freed as it was allocated"
+        );
+        // SAFETY: `ptr` was just allocated with a layout that fits an `Inner` (its size and
+        // at least its alignment), and nothing else uses it yet.
         unsafe { ptr.as_ptr().write(inner) };
         Handle { ptr }
     }
@@ -280,10 +328,11 @@ impl Drop for WeakHandle {
         // made after the data's drop), so all of that happens before the memory is freed. A
         // load rather than a fence, for the reason `Handle::drop_slow` gives.
         counts.weak.load(Ordering::Acquire);
+        let layout = counts.packing().layout();
         // SAFETY: the weak count reached 0: nothing references the allocation any more, and the
         // data was dropped before the strong handles gave back their weak reference. It was
-        // allocated by `Handle::new` with this layout.
-        unsafe { dealloc(self.ptr.as_ptr().cast(), Layout::new::<Inner>()) };
+        // allocated by `Handle::new` with this layout: the packing it stored in the counts.
+        unsafe { dealloc(self.ptr.as_ptr().cast(), layout) };
     }
 }
 
@@ -380,6 +429,33 @@ mod tests {
         // The data is gone; the memory stays for the weak handle, which frees it.
         assert!(weak.upgrade().is_none());
         drop(weak);
+    }
+
+    #[test]
+    fn each_packing_is_freed_with_the_layout_it_was_made_with() {
+        let compact = Breaker::builder("compact", Policy::default())
+            .clock(ManualClock::new())
+            .compact()
+            .build();
+        let isolated = breaker();
+        assert_eq!(compact.inner.busy.counts.packing(), Packing::Compact);
+        assert_eq!(isolated.inner.busy.counts.packing(), Packing::Isolated);
+        let block = Packing::BLOCK;
+        assert_eq!(Packing::Isolated.layout().align(), block);
+        assert_eq!(Packing::Isolated.layout().size() % block, 0);
+        assert!(Packing::Compact.layout().size() <= Packing::Isolated.layout().size());
+        assert_eq!(
+            (isolated.inner.ptr.as_ptr() as usize) % block,
+            0,
+            "an isolated breaker starts on a block"
+        );
+        // The last reference of each is a weak one, which frees the allocation.
+        for b in [compact, isolated] {
+            let weak = b.inner.cold.me.downgrade();
+            drop(b);
+            assert!(weak.upgrade().is_none());
+            drop(weak);
+        }
     }
 
     #[test]

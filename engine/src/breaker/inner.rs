@@ -21,16 +21,34 @@
 //! - **Reference counts** (`Busy::counts`): the strong and weak counts of handle.rs, which
 //!   also drops the data ([`Inner::drop_data`]) and frees the allocation. `Cold::me` is the
 //!   allocation's address, for code that holds only `&Inner`.
+//!
+//! # Layout
+//!
+//! `Inner` is the hot part, then the busy part, then the cold part, with no padding of their
+//! own: `Hot` is 128 bytes, so the busy part starts 128 bytes in (checked at compile time).
+//! What isolates the parts is the allocation's alignment, which [`Packing`] picks per breaker:
+//!
+//! - [`Packing::Isolated`] (the default) aligns the allocation to a cache-line block (128 bytes
+//!   on x86-64 and aarch64, a pair of lines the prefetcher fetches together) and pads it to a
+//!   whole number of blocks. The hot part is then one block, which only transitions and
+//!   policy swaps write, and the busy part, which every call writes, the next: threads calling
+//!   one breaker never invalidate the line their decisions read. The cold part follows; its
+//!   first field, the configuration lock, shares the busy part's block.
+//! - [`Packing::Compact`] (`BreakerBuilder::compact`) asks only for the fields' own
+//!   alignment. The fields and their offsets are the same, so every decision is too; the
+//!   allocation is not padded, and the allocator no longer carves an aligned block out of a
+//!   larger one (about a hundred bytes of resident memory per breaker), but the parts may
+//!   share lines with each other and with neighbouring allocations. For many mostly idle
+//!   breakers. Whatever the cold part sheds, a compact breaker sheds too.
 
 use std::sync::atomic::AtomicU64 as StatU64;
 
 use arc_swap::ArcSwap;
-use crossbeam_utils::CachePadded;
 use fusebox_policies::Policy;
 
 use super::config::HotConfig;
 use super::flags::Flags;
-use super::handle::{Counts, Handle, Me};
+use super::handle::{Counts, Handle, Me, Packing};
 use super::history::History;
 use super::kinds::FailureKinds;
 use crate::clock::ClockSource;
@@ -43,7 +61,8 @@ use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, Mutex, Ordering};
 use crate::window::WindowStore;
 use crate::window::stripes::Stripes;
 
-/// Read-mostly: everything an admission or a success reads, on one (padded) cache line.
+/// Read-mostly: everything an admission or a success reads, on one cache-line block (see the
+/// module's layout notes).
 ///
 /// `repr(C)` keeps the fields in the order the hot path reads them: the state word, then the
 /// flags (the first field of `config`), then the window pointer and the stripes a record
@@ -67,22 +86,19 @@ pub(super) struct Hot {
     pub(super) feed: Option<TransitionFeed>,
 }
 
-// `Hot` must fit the block `CachePadded` gives it (128 bytes on x86-64 and aarch64: a pair of
-// lines the prefetcher fetches together), so that an acquire and a success touch no other
-// line of the breaker: the state word, the flags, the window pointer, the stripes and
-// `open_until` must stay on it. It is 128 bytes on 64-bit targets. Loom's atomics are larger.
+// `Hot` must fit one block (128 bytes on x86-64 and aarch64), so that an acquire and a success
+// touch no other line of the breaker: the state word, the flags, the window pointer, the
+// stripes and `open_until` must stay on it. It is 128 bytes on 64-bit targets. Loom's atomics
+// are larger.
 #[cfg(not(loom))]
 const _: () = assert!(std::mem::size_of::<Hot>() <= 128);
 
-/// Written on every call: the window cursor, the counters and the reference counts, on a line
-/// of their own.
+/// Written on every call: the window cursor, the counters and the reference counts, on a block
+/// of their own in an isolated breaker (see the module's layout notes).
 ///
-/// Padded by its own alignment (the `_line` field) rather than by `CachePadded`, so that the
-/// last handle's drop can reach its fields by pointer projection and drop them without
+/// The last handle's drop reaches its fields by pointer projection and drops them without
 /// covering `counts`, which weak handles may be using meanwhile (see [`Inner::drop_data`]).
 pub(super) struct Busy {
-    /// Gives `Busy` the alignment, and so the size, of a `CachePadded` block.
-    pub(super) _line: [CachePadded<()>; 0],
     /// The strong and weak counts of the breaker's handles (handle.rs). Never dropped.
     pub(super) counts: Counts,
     /// Rejections: bumped with plain stores, one word per thread (see counter.rs).
@@ -109,7 +125,11 @@ pub(super) struct Busy {
     pub(super) rate_tat: AtomicU64,
 }
 
+/// Read by slow paths alone. `repr(C)` keeps `config_lock`, which only a policy swap takes,
+/// first: in an isolated breaker it shares the busy part's block.
+#[repr(C)]
 pub(super) struct Cold {
+    pub(super) config_lock: Mutex<()>,
     pub(super) name: std::sync::Arc<str>,
     pub(super) short_name: OwnName,
     pub(super) clock: ClockSource,
@@ -117,7 +137,6 @@ pub(super) struct Cold {
     /// The window store the breaker was made with; `Hot::window` points to it or into
     /// `Extras::stores`.
     pub(super) store: Box<WindowStore>,
-    pub(super) config_lock: Mutex<()>,
     /// Orders the publication of episodes' values (see [`Inner::publish_episode`]); taken
     /// after `config_lock` when both are held.
     pub(super) publish_lock: Mutex<()>,
@@ -128,13 +147,9 @@ pub(super) struct Cold {
     pub(super) me: Me,
 }
 
-// `Busy` fits its padded block, with 16 bytes to spare (its alignment rounds its size up to a
-// multiple of the block: past 128 bytes it takes two).
+// `Busy` fits one block, so that it spans no more lines than it did on a block of its own.
 #[cfg(not(loom))]
 const _: () = assert!(std::mem::size_of::<Busy>() <= 128);
-
-// `Busy`'s padding is that of `CachePadded`, which `Hot` has.
-const _: () = assert!(std::mem::align_of::<Busy>() == std::mem::align_of::<CachePadded<Hot>>());
 
 // The counts are never dropped (see `Busy::drop_owned`): they own nothing.
 #[cfg(not(loom))]
@@ -161,7 +176,6 @@ impl Busy {
     #[allow(dead_code)]
     fn every_field(&self) {
         let Busy {
-            _line: _,
             counts: _,
             rejected: _,
             cursor: _,
@@ -180,10 +194,15 @@ impl Busy {
     }
 }
 
-// `Cold` fills the one 128-byte block after the two padded lines: one byte more and every
-// breaker grows by a whole block.
+// The busy part and the cold part fill two blocks, with 8 bytes to spare: one block more and
+// every isolated breaker grows by a whole block.
 #[cfg(not(loom))]
-const _: () = assert!(std::mem::size_of::<Cold>() <= 128);
+const _: () = assert!(std::mem::size_of::<Busy>() + std::mem::size_of::<Cold>() <= 256);
+
+// The busy part starts on a block boundary of an isolated breaker's allocation, which is
+// aligned to a block: it shares no line with the hot part. (Loom's atomics are larger.)
+#[cfg(not(loom))]
+const _: () = assert!(std::mem::offset_of!(Inner, busy) % Packing::BLOCK == 0);
 
 /// Parts of a breaker that only a policy swap to another window shape, a transition, a
 /// rejection other than `Open` or a latency histogram needs: kept out of the breaker's own
@@ -246,9 +265,11 @@ impl Extras {
 }
 
 /// A breaker's shared state. Built only inside its handle's allocation (handle.rs), and never
-/// dropped whole: [`Inner::drop_data`] drops its parts but the counts.
+/// dropped whole: [`Inner::drop_data`] drops its parts but the counts. `repr(C)` keeps the
+/// parts in the order the module's layout notes give.
+#[repr(C)]
 pub(crate) struct Inner {
-    pub(super) hot: CachePadded<Hot>,
+    pub(super) hot: Hot,
     pub(super) busy: Busy,
     pub(super) cold: Cold,
 }
@@ -260,11 +281,12 @@ impl Inner {
         policy: Policy,
         clock: ClockSource,
         striped: bool,
+        packing: Packing,
         feed: Option<TransitionFeed>,
     ) -> Handle {
         let store = Box::new(WindowStore::new(policy.window()));
-        let inner = Handle::new(|me| Inner {
-            hot: CachePadded::new(Hot {
+        let inner = Handle::new(packing, |me| Inner {
+            hot: Hot {
                 state: AtomicU64::new(StateWord::CLOSED.bits()),
                 config: HotConfig::new(),
                 // Pointed at the store once it is in place, below.
@@ -275,10 +297,9 @@ impl Inner {
                 ramp_epoch: AtomicU32::new(u32::MAX),
                 ramp_start: AtomicU64::new(0),
                 feed,
-            }),
+            },
             busy: Busy {
-                _line: [],
-                counts: Counts::new(),
+                counts: Counts::new(packing),
                 rejected: LaneCounter::new(),
                 cursor: AtomicU64::new(0),
                 cursor_base: AtomicU64::new(0),

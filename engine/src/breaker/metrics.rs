@@ -472,8 +472,9 @@ impl Inner {
                 + e.history_bytes()
                 + e.latency.get().map_or(0, |l| l.heap_bytes())
         });
-        // The breaker's allocation is `Inner` alone: its reference counts are inside it.
-        std::mem::size_of::<Inner>()
+        // The breaker's allocation is `Inner` alone, laid out by its packing: its reference
+        // counts are inside it.
+        self.busy.counts.packing().layout().size()
             + store_bytes(&self.cold.store)
             + extras
             + self.busy.rejected.heap_bytes()

@@ -919,17 +919,29 @@ fn differ(scenario: &Scenario, step: usize, what: &str) -> ! {
 }
 
 /// Runs `scenario` against a fresh engine breaker and a fresh model, comparing after every
-/// step; panics with the steps so far on the first difference. Returns the steps run.
+/// step, once with a default breaker and once with a compact one (whose decisions must be the
+/// same); panics with the steps so far on the first difference. Returns the steps run.
 pub fn run(scenario: &Scenario) -> usize {
+    run_packed(scenario, false);
+    run_packed(scenario, true)
+}
+
+fn run_packed(scenario: &Scenario, compact: bool) -> usize {
     let policy = policies()[scenario.policy as usize % policies().len()].clone();
     let clock = ManualClock::new();
     clock.set(START);
-    let breaker = Breaker::with_clock("model", policy.clone(), clock.clone());
+    let mut builder = Breaker::builder("model", policy.clone()).clock(clock.clone());
+    if compact {
+        builder = builder.compact();
+    }
+    let breaker = builder.build();
+    assert_eq!(breaker.is_compact(), compact);
     let events = breaker.subscribe();
     let mut model = Model::new(policy, START);
     let mut permits: Vec<(Permit<'_>, ModelPermit)> = Vec::new();
 
-    let fail = |i: usize, what: &str| differ(scenario, i, what);
+    let packing = if compact { "compact" } else { "default" };
+    let fail = |i: usize, what: &str| differ(scenario, i, &format!("{what} ({packing} breaker)"));
 
     for (i, op) in scenario.ops.iter().enumerate() {
         match *op {

@@ -1,0 +1,85 @@
+//! A compact registry makes every breaker it creates compact, however it comes to create it,
+//! and its breakers decide as a default registry's do.
+
+use std::time::Duration;
+
+use fusebox_engine::{ManualClock, Policy, State, Window};
+use fusebox_registry::Registry;
+
+fn policy() -> Policy {
+    Policy::builder()
+        .window(Window::count(10))
+        .min_calls(4)
+        .build()
+        .unwrap()
+}
+
+#[test]
+fn every_breaker_of_a_compact_registry_is_compact() {
+    let clock = ManualClock::new();
+    let registry = Registry::builder(policy())
+        .clock(clock.clone())
+        .compact()
+        .build();
+    assert!(registry.is_compact());
+    assert!(!registry.is_striped());
+    assert!(registry.breaker("looked.up").unwrap().is_compact());
+    let _ = registry.call("called", || Ok::<_, ()>(()));
+    assert!(registry.get("called").unwrap().is_compact());
+
+    for _ in 0..4 {
+        let _ = registry.call("svc.eu", || Err::<(), _>("down"));
+    }
+    let eu = registry.get("svc.eu").unwrap();
+    assert_eq!(eu.state(), State::Open);
+
+    // Restored and re-created breakers are compact too.
+    let other = Registry::builder(policy())
+        .clock(ManualClock::new())
+        .compact()
+        .build();
+    other.restore(&registry.snapshot()).unwrap();
+    assert!(other.breakers().iter().all(|b| b.is_compact()));
+    assert_eq!(other.get("svc.eu").unwrap().state(), State::Open);
+    drop(eu);
+    registry.breaker("gone").unwrap();
+    clock.advance(Duration::from_secs(3600));
+    assert!(registry.prune_idle(Duration::from_secs(60)) >= 1);
+    assert!(!registry.contains("gone"));
+    assert!(registry.breaker("gone").unwrap().is_compact());
+}
+
+#[test]
+fn compact_and_default_registries_decide_alike() {
+    let clock = ManualClock::new();
+    let compact = Registry::builder(policy())
+        .clock(clock.clone())
+        .compact()
+        .build();
+    let default = Registry::with_clock(policy(), clock.clone());
+    assert!(!default.is_compact());
+    for step in 0u64..400 {
+        let name = format!("tenant.{}", step % 7);
+        let fails = (step * 7919) % 10 < 4;
+        let call = |r: &Registry| {
+            r.call(&name, || if fails { Err("down") } else { Ok(()) })
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(call(&compact), call(&default), "step {step}");
+        if step % 25 == 0 {
+            clock.advance(Duration::from_secs(3));
+        }
+    }
+    let rejected: u64 = default
+        .breakers()
+        .iter()
+        .map(|b| b.metrics().counters.rejected)
+        .sum();
+    assert!(rejected > 0, "the sequence trips breakers");
+    for b in default.breakers() {
+        let c = compact.get(b.name()).unwrap();
+        assert!(c.is_compact() && !b.is_compact());
+        assert_eq!(c.state(), b.state(), "{}", b.name());
+        assert_eq!(c.metrics().counters, b.metrics().counters, "{}", b.name());
+    }
+}
