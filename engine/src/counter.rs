@@ -15,8 +15,7 @@
 //! did before it (the failure count relies on this: see the breaker's `totals`). The sum is
 //! exact once the writers are quiet.
 
-use std::sync::atomic::AtomicPtr;
-
+use crate::lazy::LazyBox;
 use crate::sync::{AtomicU64, Ordering};
 
 /// How many threads count with plain stores at once.
@@ -27,54 +26,30 @@ type Lanes = [AtomicU64; LANES];
 
 pub(crate) struct LaneCounter {
     shared: AtomicU64,
-    /// The lanes' words, allocated by the first thread that counts through a lane; null until
-    /// then. A pointer rather than a `OnceLock`, so that an increment tests the pointer it uses
-    /// instead of loading a state first. `std`'s atomic, not loom's: under loom no thread has a
-    /// lane, so the words are never allocated.
-    lanes: AtomicPtr<Lanes>,
+    /// The lanes' words, allocated by the first thread that counts through a lane. A pointer
+    /// an increment tests as it loads it. Under loom no thread has a lane, so the words are
+    /// never allocated.
+    lanes: LazyBox<Lanes>,
 }
 
 impl LaneCounter {
     pub(crate) fn new() -> Self {
         LaneCounter {
             shared: AtomicU64::new(0),
-            lanes: AtomicPtr::new(std::ptr::null_mut()),
+            lanes: LazyBox::new(),
         }
     }
 
     /// The lanes' words, if allocated.
     #[inline(always)]
     fn lanes(&self) -> Option<&Lanes> {
-        // Acquire: pairs with the Release exchange that published the zeroed words.
-        let lanes = self.lanes.load(std::sync::atomic::Ordering::Acquire);
-        // SAFETY: non-null only once `lanes_or_init` published a live allocation, which is
-        // freed only by `drop`, so it lives as long as `&self`.
-        unsafe { lanes.as_ref() }
+        self.lanes.get()
     }
 
     /// The lanes' words, allocated now if no thread has yet.
     fn lanes_or_init(&self) -> &Lanes {
-        if let Some(lanes) = self.lanes() {
-            return lanes;
-        }
-        let fresh = Box::into_raw(Box::new(std::array::from_fn(|_| AtomicU64::new(0))));
-        // Release: publishes the zeroed words. Acquire on failure: the winner's words.
-        match self.lanes.compare_exchange(
-            std::ptr::null_mut(),
-            fresh,
-            std::sync::atomic::Ordering::Release,
-            std::sync::atomic::Ordering::Acquire,
-        ) {
-            // SAFETY: `fresh` is now the counter's, live until `drop`.
-            Ok(_) => unsafe { &*fresh },
-            Err(winner) => {
-                // SAFETY: `fresh` was never shared; `winner` is live until `drop`.
-                unsafe {
-                    drop(Box::from_raw(fresh));
-                    &*winner
-                }
-            }
-        }
+        self.lanes
+            .get_or_init(|| std::array::from_fn(|_| AtomicU64::new(0)))
     }
 
     /// Adds one.
@@ -132,17 +107,6 @@ impl LaneCounter {
     /// Heap bytes held (the lanes, once used).
     pub(crate) fn heap_bytes(&self) -> usize {
         self.lanes().map_or(0, |_| std::mem::size_of::<Lanes>())
-    }
-}
-
-impl Drop for LaneCounter {
-    fn drop(&mut self) {
-        let lanes = *self.lanes.get_mut();
-        if !lanes.is_null() {
-            // SAFETY: allocated by `lanes_or_init` with `Box`, and no reference to it outlives
-            // `&mut self`.
-            drop(unsafe { Box::from_raw(lanes) });
-        }
     }
 }
 

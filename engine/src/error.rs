@@ -310,6 +310,14 @@ pub(crate) struct InlineName {
 
 const INLINE_NAME: usize = 23;
 
+impl InlineName {
+    fn as_str(&self) -> &str {
+        // The bytes were copied from a `str` whole (`OwnName::new`, the only maker), so they
+        // are valid UTF-8; checked again rather than trusted, off every hot path.
+        std::str::from_utf8(&self.bytes[..self.len as usize]).unwrap_or("")
+    }
+}
+
 /// A breaker's own name, as its rejections copy it: inline or shared, never [`Clocked`]. A
 /// copy made into a rejection and dropped with it then tests one tag, not two.
 #[derive(Clone)]
@@ -332,6 +340,31 @@ impl OwnName {
         }
     }
 
+    /// The name.
+    pub(crate) fn as_str(&self) -> &str {
+        match self {
+            OwnName::Inline(n) => n.as_str(),
+            OwnName::Shared(s) => &s.0,
+        }
+    }
+
+    /// The name as a shared string: a new one for an inline name (a breaker keeps no other
+    /// copy of it).
+    pub(crate) fn to_arc(&self) -> Arc<str> {
+        match self {
+            OwnName::Inline(n) => Arc::from(n.as_str()),
+            OwnName::Shared(s) => Arc::clone(&s.0),
+        }
+    }
+
+    /// Heap bytes the name holds (an estimate: a shared one's allocation).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        match self {
+            OwnName::Inline(_) => 0,
+            OwnName::Shared(s) => s.0.len() + 2 * std::mem::size_of::<usize>(),
+        }
+    }
+
     /// A copy, as a rejection holds it.
     #[inline(always)]
     pub(crate) fn to_name(&self) -> Name {
@@ -351,7 +384,7 @@ impl Name {
     pub(crate) fn as_str(&self) -> &str {
         match self {
             // The bytes were copied from a `str` whole, so they are valid UTF-8.
-            Name::Inline(n) => std::str::from_utf8(&n.bytes[..n.len as usize]).unwrap_or(""),
+            Name::Inline(n) => n.as_str(),
             Name::Shared(s) => &s.0,
             Name::Clocked(c) => c.name(),
         }

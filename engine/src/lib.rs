@@ -39,6 +39,7 @@ mod error;
 mod feed;
 mod intern;
 mod latency;
+mod lazy;
 mod priority;
 mod recorder;
 mod state;

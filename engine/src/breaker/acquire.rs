@@ -89,7 +89,7 @@ impl Inner {
                 RejectReason::Open,
                 State::Open,
                 RetryAfter::deadline_within_range(deadline),
-                self.cold.short_name.to_name(),
+                self.cold.name.to_name(),
             ));
         }
         self.acquire_slow(word, priority)
@@ -291,7 +291,7 @@ impl Inner {
         let name = if matches!(reason, RejectReason::Open | RejectReason::RateLimited) {
             self.rejection_name()
         } else {
-            self.cold.short_name.to_name()
+            self.cold.name.to_name()
         };
         Rejected::new(reason, word.state(), retry, name)
     }
@@ -302,11 +302,11 @@ impl Inner {
     /// alive (it counts in `handle_count`) while it is held; the quanta clock pays neither.
     fn rejection_name(&self) -> Name {
         if matches!(self.cold.clock, ClockSource::Quanta) {
-            return self.cold.short_name.to_name();
+            return self.cold.name.to_name();
         }
         match self.cold.me.handle() {
             Some(me) => Name::Clocked(me.into_clocked()),
-            None => self.cold.short_name.to_name(),
+            None => self.cold.name.to_name(),
         }
     }
 
@@ -319,7 +319,7 @@ impl Inner {
                 RejectReason::ForcedOpen,
                 State::ForcedOpen,
                 RetryAfter::UNKNOWN,
-                self.cold.short_name.to_name(),
+                self.cold.name.to_name(),
             )),
             // The period is over: the next acquire probes.
             State::Open if word.expired() => None,

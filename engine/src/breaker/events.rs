@@ -58,8 +58,9 @@ impl Inner {
         if !changed && note.is_none() {
             return;
         }
+        let extras = self.extras();
         let event = Transition {
-            breaker: self.cold.name.clone(),
+            breaker: extras.name.clone(),
             from: from.state(),
             to: to.state(),
             at: Duration::from_nanos(at.unwrap_or_else(|| self.cold.clock.now())),
@@ -67,7 +68,6 @@ impl Inner {
             window: self.window_counts(),
             note,
         };
-        let extras = self.extras();
         extras
             .history
             .lock()

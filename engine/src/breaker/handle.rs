@@ -365,7 +365,7 @@ impl Me {
 // holds its reference.
 unsafe impl ClockedName for Inner {
     fn name(&self) -> &str {
-        &self.cold.name
+        self.cold.name.as_str()
     }
 
     fn now_nanos(&self) -> u64 {
@@ -422,7 +422,7 @@ mod tests {
         let weak = a.inner.cold.me.downgrade();
         assert_eq!(counts_of(&a), (1, 2));
         let again = weak.upgrade().expect("alive");
-        assert_eq!(again.cold.name.as_ref(), "handle");
+        assert_eq!(again.cold.name.as_str(), "handle");
         assert_eq!(counts_of(&a), (2, 2));
         drop(again);
         drop(a);
@@ -465,7 +465,7 @@ mod tests {
         let strong = weak.upgrade().expect("alive");
         drop(a);
         drop(weak);
-        assert_eq!(strong.cold.name.as_ref(), "handle");
+        assert_eq!(strong.cold.name.as_str(), "handle");
         drop(strong);
     }
 
@@ -508,7 +508,7 @@ mod tests {
             let upgrader = std::thread::spawn(move || {
                 for _ in 0..rounds {
                     if let Some(h) = weak.upgrade() {
-                        assert_eq!(h.cold.name.as_ref(), "handle");
+                        assert_eq!(h.cold.name.as_str(), "handle");
                     }
                 }
             });

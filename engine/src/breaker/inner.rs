@@ -13,7 +13,7 @@
 //!   before the breaker: the pointer always points into `Cold::store` or `Extras::stores`.
 //! - **Hot configuration** (`Hot::config`): a seqlock, see config.rs. Construction loads the
 //!   first policy before the breaker is shared.
-//! - **Extras**: allocated on first use through a `OnceLock` (under loom, at construction);
+//! - **Extras**: allocated on first use through a [`LazyBox`] (under loom, at construction);
 //!   the adaptive limiter's atomics in them follow adaptive/'s protocol. Their telemetry (the
 //!   history, the subscribers, the latency histograms, the rejections by reason) is
 //!   statistics behind `std` locks and atomics, outside every protocol above, and so is the
@@ -56,6 +56,7 @@ use crate::counter::LaneCounter;
 use crate::error::{OwnName, RejectReason};
 use crate::feed::TransitionFeed;
 use crate::latency::LatencyRecorder;
+use crate::lazy::LazyBox;
 use crate::state::StateWord;
 use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, Mutex, Ordering};
 use crate::window::WindowStore;
@@ -130,8 +131,9 @@ pub(super) struct Busy {
 #[repr(C)]
 pub(super) struct Cold {
     pub(super) config_lock: Mutex<()>,
-    pub(super) name: std::sync::Arc<str>,
-    pub(super) short_name: OwnName,
+    /// The breaker's name: inline up to 23 bytes, so that a rejection copies it without
+    /// touching a reference count; shared beyond.
+    pub(super) name: OwnName,
     pub(super) clock: ClockSource,
     pub(super) policy: ArcSwap<Policy>,
     /// The window store the breaker was made with; `Hot::window` points to it or into
@@ -141,7 +143,7 @@ pub(super) struct Cold {
     /// after `config_lock` when both are held.
     pub(super) publish_lock: Mutex<()>,
     /// What most breakers never use, allocated on first use (see [`Extras`]).
-    pub(super) extras: std::sync::OnceLock<Box<Extras>>,
+    pub(super) extras: LazyBox<Extras>,
     /// This breaker's allocation: how an `Open` rejection gets a handle and the timer thread a
     /// weak one, which must not keep the breaker alive (handle.rs).
     pub(super) me: Me,
@@ -247,6 +249,9 @@ pub(super) struct Extras {
     /// The share of calls recorded, as a threshold a thread-local draw must fall below
     /// (recording.rs; `Relaxed`).
     pub(super) record_threshold: StatU64,
+    /// The breaker's name as a shared string, which every transition event carries: made
+    /// once with the extras (the breaker keeps a short name inline, not shared).
+    pub(super) name: std::sync::Arc<str>,
     /// Jitter's and retries' random state (splitmix64, seeded from the name; transition.rs).
     /// Here, not on the busy line, which holds the reference counts instead: it is drawn
     /// when a breaker opens, which allocates the extras anyway, and by `run`'s retries.
@@ -315,14 +320,13 @@ impl Inner {
                 rate_tat: AtomicU64::new(0),
             },
             cold: Cold {
-                short_name: OwnName::new(&name),
-                name,
+                name: OwnName::new(&name),
                 clock,
                 policy: ArcSwap::new(crate::intern::shared(policy.clone())),
                 store,
                 config_lock: Mutex::new(()),
                 publish_lock: Mutex::new(()),
-                extras: std::sync::OnceLock::new(),
+                extras: LazyBox::new(),
                 me,
             },
         });
@@ -330,8 +334,8 @@ impl Inner {
         let store = std::ptr::from_ref::<WindowStore>(&inner.cold.store);
         inner.hot.window.store(store.cast_mut(), Ordering::Relaxed);
         inner.load_hot_config(&policy);
-        // Loom does not model `OnceLock`: under it the extras exist from the start, so every
-        // access to them is ordered by loom's own primitives.
+        // The extras' pointer is `std`'s atomic, which loom does not model: under it the extras
+        // exist from the start, so every access to them is ordered by loom's own primitives.
         #[cfg(loom)]
         inner.extras();
         inner
@@ -343,14 +347,16 @@ impl Inner {
             let seed = self
                 .cold
                 .name
+                .as_str()
                 .bytes()
                 .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
                     (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
                 });
-            Box::new(Extras {
+            Extras {
+                name: self.cold.name.to_arc(),
                 rng: AtomicU64::new(seed),
                 ..Extras::default()
-            })
+            }
         })
     }
 

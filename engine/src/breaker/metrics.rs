@@ -470,6 +470,12 @@ impl Inner {
                 + stores.iter().map(|s| store_bytes(s)).sum::<usize>()
                 + stores.capacity() * std::mem::size_of::<usize>()
                 + e.history_bytes()
+                // The events' copy of the name: its own allocation for an inline name.
+                + if self.cold.name.heap_bytes() == 0 {
+                    e.name.len() + 2 * std::mem::size_of::<usize>()
+                } else {
+                    0
+                }
                 + e.latency.get().map_or(0, |l| l.heap_bytes())
         });
         // The breaker's allocation is `Inner` alone, laid out by its packing: its reference
@@ -480,7 +486,6 @@ impl Inner {
             + self.busy.rejected.heap_bytes()
             + self.busy.failures.heap_bytes()
             + self.hot.stripes.as_ref().map_or(0, |s| s.heap_bytes())
-            + self.cold.name.len()
-            + 16
+            + self.cold.name.heap_bytes()
     }
 }

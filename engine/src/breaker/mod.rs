@@ -452,10 +452,12 @@ impl Breaker {
     /// assert_eq!(Breaker::with_clock("db", Policy::default(), ManualClock::new()).name(), "db");
     /// ```
     pub fn name(&self) -> &str {
-        &self.inner.cold.name
+        self.inner.cold.name.as_str()
     }
 
-    /// The breaker's name as a shared string.
+    /// The breaker's name as a shared string. A breaker keeps a name of up to 23 bytes inline,
+    /// not as a shared string, so for one of those this allocates a new string: hold on to the
+    /// result rather than calling this per request.
     ///
     /// ```
     /// # use fusebox_engine::*;
@@ -463,7 +465,7 @@ impl Breaker {
     /// assert_eq!(&*b.name_arc(), "db");
     /// ```
     pub fn name_arc(&self) -> std::sync::Arc<str> {
-        self.inner.cold.name.clone()
+        self.inner.cold.name.to_arc()
     }
 
     /// The current state. An `Open` breaker whose period has passed reads `Open` until the

@@ -368,7 +368,8 @@ impl fmt::Debug for OwnedPermit {
 
 impl fmt::Debug for Permit<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.ticket.describe(f, "Permit", &self.inner.cold.name)
+        self.ticket
+            .describe(f, "Permit", self.inner.cold.name.as_str())
     }
 }
 

@@ -235,7 +235,7 @@ impl Breaker {
         let _config = lock(&inner.cold.config_lock);
         let extras = inner.extras();
         // The name is entered in the recorder's table before the attachment is published.
-        let attachment = recorder.shared().attach(&inner.cold.short_name.to_name());
+        let attachment = recorder.shared().attach(&inner.cold.name.to_name());
         let slot = extras.recorder.get_or_init(|| {
             Box::new(RecorderSlot {
                 current: Arc::default(),
