@@ -2,11 +2,12 @@
 //! the timer holds) and [`Me`] (the breaker's address, kept inside it), in place of
 //! `std::sync::Arc<Inner>`.
 //!
-//! A breaker is one allocation holding an [`Inner`] and nothing else. `Arc` puts a 16-byte
-//! header of two counts before its value, and `Inner`'s 128-byte alignment pads that header
-//! to a whole block: 512 bytes for 384. Here the two counts ([`Counts`], 8 bytes) live inside
-//! `Inner`, on its busy line, which every call writes anyway: a clone or drop of a handle adds
-//! no false sharing to the read-mostly lines.
+//! A breaker is one allocation holding an [`Inner`] and nothing else, laid out as its
+//! [`Packing`] says (inner.rs). `Arc` puts a 16-byte header of two counts before its value, and
+//! an isolated breaker's 128-byte alignment would pad that header to a whole block: 512 bytes
+//! for 384. Here the two counts ([`Counts`], with the packing, which the last drop needs to free
+//! the allocation) live inside `Inner`, on its busy line, which every call writes anyway: a
+//! clone or drop of a handle adds no false sharing to the read-mostly lines.
 //!
 //! - [`Handle`]: a strong reference. The breaker's data is dropped when the strong count
 //!   reaches 0.
