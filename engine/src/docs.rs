@@ -26,7 +26,9 @@
 //! episode, so a thread stalled across later transitions never overwrites a newer episode's
 //! values. On the real clock with the timer thread running, the opening thread then marks the
 //! word *timed* with a second exchange, so a rejection decides from the word alone and reads
-//! its episode's deadline (or a later one's, if the word has moved on since). The window's
+//! its episode's deadline (or a later one's, if the word has moved on since); the expiry
+//! clears the mark, and a recorded breaker's words are never marked, so that its rejections
+//! take the path that records them. The window's
 //! cursor, bits and counts change by `SeqCst` read-modify-writes, and a
 //! recorder whose outcome may trip the breaker judges with `SeqCst` loads after its own
 //! update, so of racing recorders the last to update sees every outcome (see `window/count.rs`).

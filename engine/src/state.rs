@@ -143,7 +143,10 @@ impl fmt::Display for State {
 /// - `expired`: in `Open`, the open period is known to have passed (set by the timer thread).
 /// - `timed`: in `Open`, the timer thread watches this episode's deadline, which was
 ///   published before the bit was set: a rejection needs no clock read and no other load to
-///   decide (see [`rejects_timed`](Self::rejects_timed)).
+///   decide (see [`rejects_timed`](Self::rejects_timed)). Set only on an unexpired `Open`
+///   word, and cleared by every function that moves a word out of that (expiry clears it;
+///   every change of kind starts a fresh word), so the bit alone says `Open`, unexpired,
+///   timed.
 /// - `step`: how many re-opens in a row, for the backoff; 0 in `Closed`.
 /// - `in flight`, `probe succ`: half-open probes out and probe successes so far (15 bits
 ///   each: a policy allows at most 10 000 probes, and needs at most that many successes).
@@ -372,10 +375,18 @@ impl StateWord {
     }
 
     /// Whether an acquire in this word is rejected with the published deadline, read from
-    /// the word alone: `Open`, not expired, and timed. One mask and one compare.
+    /// the word alone: `Open`, not expired, and timed, which the `timed` bit alone says (see
+    /// the type's notes). One bit test.
     #[inline(always)]
     pub const fn rejects_timed(self) -> bool {
-        self.0 & (KIND_MASK | EXPIRED | TIMED) == OPEN_KIND | TIMED
+        self.timed()
+    }
+
+    /// The same word without the `timed` mark: its rejections take the path that reads the
+    /// deadline and the clock themselves (a recorded breaker's do, to record them).
+    #[inline]
+    pub fn untimed(self) -> StateWord {
+        StateWord(self.0 & !TIMED)
     }
 
     /// Marks an `Open` word of `epoch` as watched by the timer thread; `None` if the word has
@@ -435,11 +446,12 @@ impl StateWord {
             .with_probes(self.in_flight() + 1, 0)
     }
 
-    /// Marks an `Open` word of `epoch` as past its deadline; `None` if the word has moved on.
+    /// Marks an `Open` word of `epoch` as past its deadline, and no longer timed; `None` if
+    /// the word has moved on.
     #[inline]
     pub fn expire(self, epoch: u32) -> Option<StateWord> {
         (self.state() == State::Open && self.epoch() == epoch && !self.expired())
-            .then_some(StateWord(self.0 | EXPIRED))
+            .then_some(StateWord((self.0 | EXPIRED) & !TIMED))
     }
 
     /// The trip from `Closed` (step 0) or `Recovering` (step kept); `None` in any other
@@ -728,8 +740,8 @@ mod tests {
         assert_eq!(t.time(t.epoch()), None, "marking twice is a no-op");
         let e = t.expire(t.epoch()).unwrap();
         assert!(
-            e.timed() && !e.rejects_timed(),
-            "expired: the next acquire probes"
+            !e.timed() && !e.rejects_timed(),
+            "expired: the mark goes, and the next acquire probes"
         );
         assert_eq!(e.time(e.epoch()), None);
         assert!(matches!(e.acquire(1), AcquireDecision::Probe(_)));
@@ -745,11 +757,31 @@ mod tests {
             .unwrap();
         assert!(released.rejects_timed());
         assert_eq!(released.in_flight(), 1);
-        // No other kind rejects from the word, whatever its bits.
+        assert!(!released.untimed().rejects_timed());
+        assert_eq!(released.untimed().time(released.epoch()), Some(released));
+        // No other kind is ever marked, and no function moves a mark out of an unexpired
+        // `Open` word: the bit alone decides.
         for s in State::ALL.into_iter().filter(|&s| s != State::Open) {
             let other = StateWord::CLOSED.enter(s, 1);
             assert_eq!(other.time(other.epoch()), None);
-            assert!(!StateWord(other.0 | TIMED).rejects_timed(), "{s}");
+        }
+        let mut reached = vec![t.expire(t.epoch()).unwrap(), t.open_elapsed(), released];
+        reached.extend(State::ALL.map(|s| t.manual(s)));
+        reached.extend(State::ALL.map(|s| t.enter(s, 2)));
+        for end in [ProbeEnd::Release, ProbeEnd::Failure, ProbeEnd::Success] {
+            let probing = t.open_elapsed();
+            reached.extend(
+                probing
+                    .probe_end(probing.epoch(), end, 1, true)
+                    .map(|(w, _)| w),
+            );
+            reached.extend(held.probe_end(t.epoch(), end, 1, false).map(|(w, _)| w));
+        }
+        for w in reached {
+            assert!(
+                !w.timed() || (w.state() == State::Open && !w.expired()),
+                "{w:?}"
+            );
         }
     }
 

@@ -333,3 +333,40 @@ fn switching_between_many_recorders_keeps_their_calls_apart() {
     assert_eq!(calls.len(), 200);
     assert!(calls.iter().all(|c| c.outcome() == CallOutcome::Failure));
 }
+
+/// On the real clock, whose timer thread watches open deadlines, an `Open` breaker's word is
+/// marked so that its rejections decide from it alone, without testing the recording flag:
+/// recording started during the open period, and across later ones, still takes every
+/// rejection.
+#[test]
+fn rejections_of_an_open_period_under_way_are_recorded_once_recording_starts() {
+    let policy = Policy::builder()
+        .window(Window::count(1))
+        .min_calls(1)
+        .open_timeout(Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    let b = Breaker::new("timed", policy);
+    let _ = b.call(|| Err::<(), _>("down"));
+    assert_eq!(b.state(), State::Open);
+    for _ in 0..3 {
+        assert!(b.try_acquire().is_err());
+    }
+    let recorder = CallRecorder::new(100);
+    b.record_to(&recorder, 1.0);
+    for _ in 0..5 {
+        assert!(b.try_acquire().is_err());
+    }
+    let _ = b.call(|| Ok::<_, ()>(()));
+    // A later open period of the recorded breaker is recorded too.
+    b.reset();
+    let _ = b.call(|| Err::<(), _>("down again"));
+    assert!(b.try_acquire().is_err());
+    let outcomes: Vec<CallOutcome> = recorder.drain().iter().map(|c| c.outcome()).collect();
+    let open = CallOutcome::Rejected(RejectReason::Open);
+    assert_eq!(
+        outcomes,
+        [vec![open; 6], vec![CallOutcome::Failure, open]].concat(),
+    );
+    assert_eq!(b.metrics().rejected, 10);
+}

@@ -132,3 +132,35 @@ fn writers_racing_for_the_last_block_record_one_and_drop_one() {
         assert_eq!(recorder.dropped(), 1);
     });
 }
+
+/// `record_to` racing with the failure that opens a breaker the timer watches: whichever comes
+/// first, a rejection after both is recorded. An opener that read the flag clear marked its
+/// word timed (whose rejections skip the recording test), and the switch takes the mark off;
+/// one that reads the flag set leaves its word unmarked.
+#[test]
+fn recording_that_races_an_open_records_every_later_rejection() {
+    loom::model(|| {
+        let policy = Policy::builder()
+            .window(fusebox_engine::Window::count(1))
+            .min_calls(1)
+            .build()
+            .expect("valid policy");
+        let breaker = Breaker::with_clock("rec", policy, ManualClock::with_model_timer());
+        let recorder = CallRecorder::new(8);
+        let opener = {
+            let breaker = breaker.clone();
+            thread::spawn(move || breaker.try_acquire().expect("closed").failure())
+        };
+        breaker.record_to(&recorder, 1.0);
+        opener.join().unwrap();
+        assert_eq!(breaker.state(), fusebox_engine::State::Open);
+        let rejected = breaker.try_acquire().expect_err("open");
+        assert_eq!(rejected.reason(), fusebox_engine::RejectReason::Open);
+        let calls = recorder.drain();
+        assert_eq!(
+            calls.last().map(|c| c.outcome()),
+            Some(CallOutcome::Rejected(fusebox_engine::RejectReason::Open)),
+            "the rejection after the switch is recorded"
+        );
+    });
+}

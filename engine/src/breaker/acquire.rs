@@ -81,10 +81,8 @@ impl Inner {
             #[cfg(loom)]
             self.assert_deadline_published(word);
             // Built here, in the result, not moved out of a helper's (see `Rejected`'s word).
+            // Not recorded: a recorded breaker's words are never timed (transition.rs).
             self.busy.rejected.increment();
-            if self.hot.config.flags().contains(Flags::RECORD) {
-                self.record_rejection(RejectReason::Open);
-            }
             return Err(Rejected::new(
                 RejectReason::Open,
                 State::Open,

@@ -5,8 +5,9 @@
 //! A recorded breaker has the `RECORD` flag, one of the flags that take a closed admission
 //! off the fast path and send a record down `record_timed` (acquire.rs, record.rs), as the
 //! latency histogram does. Without it, the closed fast path and the record's fast path are
-//! unchanged (the flag folds into the masks they test already); a rejection tests the bit, one
-//! load of the flags word next to the state word, and reads no clock for it. With it:
+//! unchanged (the flag folds into the masks they test already), and so is a timed rejection's:
+//! a recorded breaker's `Open` words are never marked timed (transition.rs,
+//! `untime_for_recording`), so its rejections take the path that tests the flag. With it:
 //!
 //! - an admission draws the sample (a thread-local generator, no shared atomic) and, if the
 //!   call is sampled, reads the clock for its arrival time unless another rule already did;
@@ -248,6 +249,7 @@ impl Breaker {
             .record_threshold
             .store(threshold(sample), StatOrdering::Relaxed);
         inner.hot.config.set_recording(true);
+        inner.untime_for_recording();
     }
 
     /// Stops recording this breaker's calls; calls admitted before and recorded after may

@@ -215,8 +215,13 @@ impl Inner {
             // Release: publishes `open_until` to readers that Acquire `open_epoch`.
             self.hot.open_epoch.store(next.epoch(), Ordering::Release);
             // A deadline past what a rejection carries as it is (146 years on the clock) is
-            // left unmarked: the rejections of a timed word copy their deadline unclamped.
-            if self.cold.clock.timer_watches() && deadline <= RetryAfter::LATEST_DEADLINE {
+            // left unmarked: the rejections of a timed word copy their deadline unclamped. So
+            // is the word of a recorded breaker: its rejections take the path that records
+            // them (see `untime_for_recording`, which sets the flag read here under this lock).
+            if self.cold.clock.timer_watches()
+                && deadline <= RetryAfter::LATEST_DEADLINE
+                && !self.hot.config.flags().contains(Flags::RECORD)
+            {
                 // Marks the word timed (an AcqRel exchange, after the deadline's stores), then
                 // hands the deadline to the timer: a marked word always has its deadline
                 // published and is always expired by the timer, so its rejections read
@@ -231,6 +236,24 @@ impl Inner {
                 crate::timer::schedule(Box::new(self.cold.me.downgrade()), next.epoch(), deadline);
             }
         });
+    }
+
+    /// Recording has started (`RECORD` is set): takes the timed mark off the current word, so
+    /// that every later rejection takes the path that records it. Under `publish_lock`, which
+    /// `publish_open` reads the flag under: an opener that read the flag clear marked its word
+    /// before this runs, and one that runs after reads it set and marks nothing. A rejection
+    /// that read the marked word before the exchange below is not recorded, as a call racing
+    /// the switch may not be. Stopping the recording leaves words unmarked until the next
+    /// `Open` episode.
+    pub(super) fn untime_for_recording(&self) {
+        let _publishing = lock(&self.cold.publish_lock);
+        let mut word = self.word();
+        while word.timed() {
+            match self.exchange(word, word.untimed()) {
+                Ok(()) => break,
+                Err(actual) => word = actual,
+            }
+        }
     }
 
     /// The longest open period the policy in force draws at backoff `step` (ns): the period
