@@ -1,9 +1,11 @@
 //! A compact registry makes every breaker it creates compact, however it comes to create it,
 //! and its breakers decide as a default registry's do.
 
+mod creation;
+
 use std::time::Duration;
 
-use fusebox_engine::{ManualClock, Policy, State, Window};
+use fusebox_engine::{ManualClock, Policy, Window};
 use fusebox_registry::Registry;
 
 fn policy() -> Policy {
@@ -16,37 +18,10 @@ fn policy() -> Policy {
 
 #[test]
 fn every_breaker_of_a_compact_registry_is_compact() {
-    let clock = ManualClock::new();
-    let registry = Registry::builder(policy())
-        .clock(clock.clone())
-        .compact()
-        .build();
-    assert!(registry.is_compact());
-    assert!(!registry.is_striped());
-    assert!(registry.breaker("looked.up").unwrap().is_compact());
-    let _ = registry.call("called", || Ok::<_, ()>(()));
-    assert!(registry.get("called").unwrap().is_compact());
-
-    for _ in 0..4 {
-        let _ = registry.call("svc.eu", || Err::<(), _>("down"));
-    }
-    let eu = registry.get("svc.eu").unwrap();
-    assert_eq!(eu.state(), State::Open);
-
-    // Restored and re-created breakers are compact too.
-    let other = Registry::builder(policy())
-        .clock(ManualClock::new())
-        .compact()
-        .build();
-    other.restore(&registry.snapshot()).unwrap();
-    assert!(other.breakers().iter().all(|b| b.is_compact()));
-    assert_eq!(other.get("svc.eu").unwrap().state(), State::Open);
-    drop(eu);
-    registry.breaker("gone").unwrap();
-    clock.advance(Duration::from_secs(3600));
-    assert!(registry.prune_idle(Duration::from_secs(60)) >= 1);
-    assert!(!registry.contains("gone"));
-    assert!(registry.breaker("gone").unwrap().is_compact());
+    let compact = |clock| Registry::builder(policy()).clock(clock).compact().build();
+    assert!(compact(ManualClock::new()).is_compact());
+    assert!(!compact(ManualClock::new()).is_striped());
+    creation::every_created_breaker(compact, |b| b.is_compact());
 }
 
 #[test]
