@@ -5,20 +5,17 @@ mod creation;
 
 use std::time::Duration;
 
-use fusebox_engine::{ManualClock, Policy, Window};
+use fusebox_engine::ManualClock;
 use fusebox_registry::Registry;
-
-fn policy() -> Policy {
-    Policy::builder()
-        .window(Window::count(10))
-        .min_calls(4)
-        .build()
-        .unwrap()
-}
 
 #[test]
 fn every_breaker_of_a_compact_registry_is_compact() {
-    let compact = |clock| Registry::builder(policy()).clock(clock).compact().build();
+    let compact = |clock| {
+        Registry::builder(creation::policy())
+            .clock(clock)
+            .compact()
+            .build()
+    };
     assert!(compact(ManualClock::new()).is_compact());
     assert!(!compact(ManualClock::new()).is_striped());
     creation::every_created_breaker(compact, |b| b.is_compact());
@@ -27,11 +24,11 @@ fn every_breaker_of_a_compact_registry_is_compact() {
 #[test]
 fn compact_and_default_registries_decide_alike() {
     let clock = ManualClock::new();
-    let compact = Registry::builder(policy())
+    let compact = Registry::builder(creation::policy())
         .clock(clock.clone())
         .compact()
         .build();
-    let default = Registry::with_clock(policy(), clock.clone());
+    let default = Registry::with_clock(creation::policy(), clock.clone());
     assert!(!default.is_compact());
     for step in 0u64..400 {
         let name = format!("tenant.{}", step % 7);

@@ -5,17 +5,14 @@ mod creation;
 use fusebox_engine::{ManualClock, Policy, State, Window};
 use fusebox_registry::Registry;
 
-fn policy() -> Policy {
-    Policy::builder()
-        .window(Window::count(10))
-        .min_calls(4)
-        .build()
-        .unwrap()
-}
-
 #[test]
 fn every_breaker_of_a_striped_registry_is_striped() {
-    let striped = |clock| Registry::builder(policy()).clock(clock).striped().build();
+    let striped = |clock| {
+        Registry::builder(creation::policy())
+            .clock(clock)
+            .striped()
+            .build()
+    };
     assert!(striped(ManualClock::new()).is_striped());
     creation::every_created_breaker(striped, |b| b.is_striped());
 }
@@ -23,7 +20,7 @@ fn every_breaker_of_a_striped_registry_is_striped() {
 /// Inheritance works as for any breaker, and the breaker still trips.
 #[test]
 fn a_striped_breaker_inherits_its_policy() {
-    let registry = Registry::builder(policy())
+    let registry = Registry::builder(creation::policy())
         .clock(ManualClock::new())
         .striped()
         .build();
@@ -49,7 +46,7 @@ fn a_striped_breaker_inherits_its_policy() {
 
 #[test]
 fn a_registry_is_unstriped_by_default() {
-    let registry = Registry::with_clock(policy(), ManualClock::new());
+    let registry = Registry::with_clock(creation::policy(), ManualClock::new());
     assert!(!registry.is_striped());
     assert!(!registry.breaker("db").unwrap().is_striped());
     let from_file =

@@ -3,12 +3,21 @@
 
 use std::time::Duration;
 
-use fusebox_engine::{Breaker, ManualClock, State};
+use fusebox_engine::{Breaker, ManualClock, Policy, State, Window};
 use fusebox_registry::Registry;
+
+/// The registries' default policy here: a 10-call window that trips on 4 failures of 4 calls.
+pub fn policy() -> Policy {
+    Policy::builder()
+        .window(Window::count(10))
+        .min_calls(4)
+        .build()
+        .unwrap()
+}
 
 /// Checks `has` of the breakers `make` (a registry builder, given its clock) creates by lookup,
 /// by call, by restoring a snapshot and by re-creation after a prune; and that a breaker so
-/// made still trips (its policy opens on 4 failures of 4 calls).
+/// made still trips (on [`policy`]).
 pub fn every_created_breaker(
     make: impl Fn(ManualClock) -> Registry,
     has: impl Fn(&Breaker) -> bool,
