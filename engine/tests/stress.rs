@@ -616,9 +616,22 @@ fn random_ops_policies() -> Vec<Policy> {
 
 #[test]
 fn random_operations_keep_exact_accounting_and_every_limit() {
+    random_operations(false);
+}
+
+/// The same on a compact breaker, whose parts share cache lines: the same protocols, the same
+/// books.
+#[test]
+fn random_operations_on_a_compact_breaker_keep_exact_accounting_and_every_limit() {
+    random_operations(true);
+}
+
+fn random_operations(compact: bool) {
     let clock = ManualClock::new();
     let policies = random_ops_policies();
-    let b = Breaker::with_clock("random", policies[0].clone(), clock.clone());
+    let builder = Breaker::builder("random", policies[0].clone()).clock(clock.clone());
+    let b = if compact { builder.compact() } else { builder }.build();
+    assert_eq!(b.is_compact(), compact);
     let out = AtomicU32::new(0);
     let stop = AtomicBool::new(false);
     let start = Barrier::new(2);
