@@ -2,9 +2,11 @@
 //!
 //! `cargo run --release -p fusebox-registry --example memory [breakers]` (default 1 000 000).
 //!
-//! Each of the four ways of holding the breakers is measured in a process of its own (this
-//! example runs itself once per way), so that none reuses memory another freed. Two figures
-//! per breaker:
+//! Each way of holding the breakers is measured in a process of its own (this example runs
+//! itself once per way), so that none reuses memory another freed: the engine's breakers and a
+//! registry's, default and compact, as created; and the engine's again once each has opened
+//! (failed until it tripped, and rejected a call), which allocates what a breaker keeps for its
+//! transitions and its per-thread counts. Two figures per breaker:
 //!
 //! - **heap**: the bytes the breakers ask the allocator for, counted by a counting allocator;
 //! - **resident**: the growth of the process's resident memory (Linux's `/proc/self/statm`),
@@ -16,7 +18,7 @@
 use std::process::Command;
 use std::time::Instant;
 
-use fusebox_engine::{Breaker, ManualClock, Policy, Window};
+use fusebox_engine::{Breaker, ManualClock, Policy, State, Window};
 use fusebox_registry::Registry;
 use fusebox_test_support::{Counting, counting, live};
 
@@ -24,7 +26,14 @@ use fusebox_test_support::{Counting, counting, live};
 static GLOBAL: Counting = Counting;
 
 /// The ways of holding the breakers, as the child process is told them.
-const WAYS: [&str; 4] = ["engine", "engine-compact", "registry", "registry-compact"];
+const WAYS: [&str; 6] = [
+    "engine",
+    "engine-compact",
+    "registry",
+    "registry-compact",
+    "engine-opened",
+    "engine-compact-opened",
+];
 
 /// The environment variable that makes this example measure one way and print one line.
 const CHILD: &str = "FUSEBOX_MEMORY_WAY";
@@ -57,7 +66,7 @@ fn report(n: usize) {
     };
     println!("breakers: {n} (Window::count(100), 16-byte names)");
     println!(
-        "{:<18} {:>14} {:>18} {:>14}",
+        "{:<22} {:>14} {:>18} {:>14}",
         "held as", "heap/breaker", "resident/breaker", "ns to create"
     );
     for way in WAYS {
@@ -93,6 +102,14 @@ fn resident() -> Option<usize> {
     Some(pages * 4096)
 }
 
+/// Fails calls through `breaker` until it opens, then has it reject one.
+fn open(breaker: &Breaker) {
+    while breaker.state() != State::Open {
+        let _ = breaker.call(|| Err::<(), _>("down"));
+    }
+    assert!(breaker.try_acquire().is_err(), "an open breaker rejects");
+}
+
 /// Makes `n` breakers held the way `way` says and prints one line of the table.
 fn measure(way: &str, n: usize) {
     // Everything runs on this thread (the breakers' clock is a `ManualClock`: no timer thread).
@@ -104,7 +121,8 @@ fn measure(way: &str, n: usize) {
     let clock = ManualClock::new();
     // 16-byte names, made before measuring.
     let names: Vec<String> = (0..n).map(|i| format!("svc.{i:012}")).collect();
-    let compact = way.ends_with("-compact");
+    let compact = way.contains("-compact");
+    let opened = way.ends_with("-opened");
     let registry = way.starts_with("registry").then(|| {
         let builder = Registry::builder(policy.clone()).clock(clock.clone());
         if compact { builder.compact() } else { builder }.build()
@@ -120,7 +138,11 @@ fn measure(way: &str, n: usize) {
             }
             None => {
                 let builder = Breaker::builder(name.as_str(), policy.clone()).clock(clock.clone());
-                held.push(if compact { builder.compact() } else { builder }.build());
+                let breaker = if compact { builder.compact() } else { builder }.build();
+                if opened {
+                    open(&breaker);
+                }
+                held.push(breaker);
             }
         }
     }
@@ -136,7 +158,7 @@ fn measure(way: &str, n: usize) {
         _ => "unknown".to_owned(),
     };
     println!(
-        "{way:<18} {:>12} B {resident:>18} {:>14.0}",
+        "{way:<22} {:>12} B {resident:>18} {:>14.0}",
         heap,
         elapsed.as_nanos() as f64 / n as f64
     );

@@ -224,13 +224,15 @@ pub(super) struct Extras {
     pub(super) subscribers: TransitionFeed,
     /// The last transitions and the count of each change (history.rs).
     pub(super) history: std::sync::Mutex<History>,
-    /// Per-thread latency histograms, made by the first call timed for them.
-    pub(super) latency: std::sync::OnceLock<LatencyRecorder>,
+    /// Per-thread latency histograms, made by the first call timed for them (behind a
+    /// pointer: 520 bytes that only a breaker with a latency histogram uses).
+    pub(super) latency: LazyBox<LatencyRecorder>,
     /// Rejections for every reason but `Open`, which `Busy::rejected` counts on its own
     /// (indexed by `RejectReason::index`; `Relaxed` statistics).
     pub(super) rejected_by: [StatU64; RejectReason::ALL.len()],
-    /// Failures by kind (kinds.rs).
-    pub(super) failure_kinds: std::sync::Mutex<FailureKinds>,
+    /// Failures by kind (kinds.rs), behind a pointer: made by the first failure with a kind,
+    /// 200 bytes most breakers never use.
+    pub(super) failure_kinds: LazyBox<std::sync::Mutex<FailureKinds>>,
     /// The latest Retry-After deadline a failure gave (clock ns; kinds.rs).
     pub(super) retry_after_until: StatU64,
     /// First attempts and retries of `run`, for its retry budget (run/budget.rs).

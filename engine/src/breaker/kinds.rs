@@ -3,8 +3,8 @@
 //!
 //! # Synchronization
 //!
-//! - The kinds live in `Extras::failure_kinds`, a `std` mutex taken once per failure that
-//!   names a kind, and by readers.
+//! - The kinds live in `Extras::failure_kinds`, a `std` mutex (made by the first failure that
+//!   names a kind, see lazy.rs) taken once per failure that names a kind, and by readers.
 //! - The floor is `Extras::retry_after_until`, a deadline on the breaker's clock raised with
 //!   `fetch_max` (`Relaxed`) before the failure is recorded, and read when the breaker enters
 //!   `Open` (transition.rs). The failure's own thread reads its store in program order; a trip
@@ -93,6 +93,7 @@ impl Inner {
     pub(super) fn count_failure_kind(&self, kind: &'static str) {
         self.extras()
             .failure_kinds
+            .get_or_init(Default::default)
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .add(kind);
@@ -103,10 +104,9 @@ impl Inner {
         self.cold
             .extras
             .get()
-            .map_or_else(FailureKinds::default, |e| {
-                *e.failure_kinds
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
+            .and_then(|e| e.failure_kinds.get())
+            .map_or_else(FailureKinds::default, |kinds| {
+                *kinds.lock().unwrap_or_else(PoisonError::into_inner)
             })
     }
 

@@ -476,7 +476,10 @@ impl Inner {
                 } else {
                     0
                 }
-                + e.latency.get().map_or(0, |l| l.heap_bytes())
+                + e.latency.get().map_or(0, |l| {
+                    std::mem::size_of::<LatencyRecorder>() + l.heap_bytes()
+                })
+                + e.failure_kinds.get().map_or(0, std::mem::size_of_val)
         });
         // The breaker's allocation is `Inner` alone, laid out by its packing: its reference
         // counts are inside it.
