@@ -37,7 +37,7 @@
 //! - [`Packing::Compact`] (`BreakerBuilder::compact`) asks only for the fields' own
 //!   alignment. The fields and their offsets are the same, so every decision is too; the
 //!   allocation is not padded, and the allocator no longer carves an aligned block out of a
-//!   larger one (about a hundred bytes of resident memory per breaker), but the parts may
+//!   larger one (about 80 bytes of resident memory per breaker on glibc), but the parts may
 //!   share lines with each other and with neighbouring allocations. For many mostly idle
 //!   breakers. Whatever the cold part sheds, a compact breaker sheds too.
 
