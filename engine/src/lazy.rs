@@ -1,5 +1,6 @@
 //! [`LazyBox`]: a value allocated by its first user, behind one pointer: the per-thread words
-//! of a lane counter (counter.rs), and the parts of a breaker most never use (its extras).
+//! of a lane counter (counter.rs), and the parts of a breaker most never use (its extras, and
+//! in them the latency histograms and the failure kinds).
 //!
 //! `std::sync::OnceLock<Box<T>>` would do the same in 16 bytes, and a reader would load its
 //! state before its pointer; this is the pointer alone, 8 bytes, tested as it is loaded.
@@ -10,8 +11,9 @@
 //! first users race to publish with a `compare_exchange` (`Release` on success, publishing the
 //! value they built; `Acquire` on failure, reading the winner's); the losers drop their own.
 //! A reader `Acquire`-loads the pointer, pairing with that `Release`, so it sees the value
-//! whole. `std`'s atomic, not loom's: under loom every lazy value is either never made (the
-//! lanes: no thread has one) or made before the owner is shared (the extras).
+//! whole. `std`'s atomic, not loom's: under loom the lanes are never made (no thread has one)
+//! and the extras are made before the breaker is shared; the latency histograms and failure
+//! kinds are statistics outside every protocol the models check.
 
 use std::sync::atomic::{AtomicPtr, Ordering};
 

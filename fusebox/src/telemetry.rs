@@ -235,10 +235,10 @@ impl BreakerHandles {
         }
     }
 
-    /// Whether these are `breaker`'s handles: the same name, compared by address (the
-    /// handles hold the breaker's own name).
+    /// Whether these are `breaker`'s handles: the same name (compared by value, as `merge`
+    /// does: a breaker keeps a short name inline, so the handles' copy is not the breaker's).
     fn are_for(&self, breaker: &Breaker) -> bool {
-        std::ptr::eq::<str>(&*self.name, breaker.name())
+        *self.name == *breaker.name()
     }
 
     fn publish(&mut self, breaker: &Breaker) {

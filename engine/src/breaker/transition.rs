@@ -217,7 +217,8 @@ impl Inner {
             // A deadline past what a rejection carries as it is (146 years on the clock) is
             // left unmarked: the rejections of a timed word copy their deadline unclamped. So
             // is the word of a recorded breaker: its rejections take the path that records
-            // them (see `untime_for_recording`, which sets the flag read here under this lock).
+            // them (`record_to` sets the flag, then takes this lock to unmark the word: see
+            // `untime_for_recording`).
             if self.cold.clock.timer_watches()
                 && deadline <= RetryAfter::LATEST_DEADLINE
                 && !self.hot.config.flags().contains(Flags::RECORD)
