@@ -169,6 +169,40 @@ fn cycle_ramp(b: &Breaker, clock: &ManualClock) {
     assert_eq!(b.state(), State::Closed);
 }
 
+/// A breaker holds no window store until it records: making one and reading it allocate no
+/// store, its first call makes it, once, and dropping the breaker frees it.
+#[test]
+fn a_breaker_makes_its_window_store_at_its_first_record() {
+    warm_up();
+    let policy = one_shot();
+    let clock = ManualClock::new();
+    // Keeps the shared policy's allocation out of this thread's books (see below).
+    let keep = Breaker::with_clock("keep", policy.clone(), clock.clone());
+    counting(true);
+    let start = live();
+    let b = Breaker::with_clock("idle", policy.clone(), clock.clone());
+    let made = live() - start;
+    let m = b.metrics();
+    let _ = b.saved_state();
+    assert_eq!(
+        live() - start,
+        made,
+        "reading a breaker never called makes no store"
+    );
+    assert_eq!(m.window_calls, 0);
+    b.call(|| Ok::<_, ()>(())).expect("closed");
+    let store = live() - start - made;
+    assert!(store > 0, "the first record makes the window store");
+    b.call(|| Ok::<_, ()>(())).expect("closed");
+    assert_eq!(live() - start - made, store, "made once");
+    assert_eq!(b.metrics().window_calls, 1);
+    drop(b);
+    let end = live();
+    counting(false);
+    drop(keep);
+    assert_eq!(end, start, "every byte returned");
+}
+
 const BREAKERS: u64 = 100_000;
 
 #[test]

@@ -357,3 +357,23 @@ fn swap_storm_under_load_keeps_exact_counts_and_subscribers() {
     );
     let _ = Outcome::Ignored;
 }
+
+/// A breaker never called has no window store yet: a swap to another window shape gives it
+/// one of the new shape, which every later record goes into.
+#[test]
+fn a_swap_before_the_first_call_gives_the_window_its_new_shape() {
+    let (b, _clock) = closed(Policy::builder().window(Window::count(2)).min_calls(2));
+    b.set_policy(build(
+        Policy::builder().window(Window::count(8)).min_calls(8),
+    ));
+    fail(&b, 3);
+    let m = b.metrics();
+    assert_eq!((m.window_calls, m.window_failures), (3, 3));
+    assert_eq!(m.state, State::Closed, "8 calls needed");
+    // And back, with a store made since: the first shape is the breaker's first store.
+    b.set_policy(build(
+        Policy::builder().window(Window::count(2)).min_calls(2),
+    ));
+    fail(&b, 1);
+    assert_eq!(b.metrics().window_calls, 1, "the new shape starts empty");
+}

@@ -139,3 +139,72 @@ fn two_successes_race_over_a_failure_in_one_slot() {
 fn a_success_and_a_failure_race_over_one_slot() {
     loom::model(|| overwrite_one_slot(true, [false, true], None));
 }
+
+/// A breaker's first record installs its window store; a policy swap to another window shape
+/// that races it must leave the store of the new shape in force, never one of the old shape
+/// installed after the swap: five successes afterwards must all be in the window (a store of
+/// two would hold two). The racing failure lands in the old store, which the swap leaves, or
+/// in the new one; or, when its cursor increment follows the swap's while its flag goes to the
+/// old store it loaded before, the new window counts it as a success. That last latitude
+/// belongs to every record racing a swap to another shape, first or not (see `swap_policy`).
+#[test]
+fn the_first_record_racing_a_swap_to_another_shape_keeps_the_new_shape() {
+    loom::model(|| {
+        // Trips only on a window of failures alone: neither policy trips here.
+        let policy = |size| {
+            Policy::builder()
+                .window(Window::count(size))
+                .min_calls(size)
+                .failure_rate_threshold(1.0)
+                .build()
+                .expect("valid policy")
+        };
+        let b = Breaker::with_clock("window", policy(2), ManualClock::new());
+        let wider = policy(8);
+        let recorder = {
+            let b = b.clone();
+            thread::spawn(move || record(&b, true))
+        };
+        b.set_policy(wider.clone());
+        recorder.join().unwrap();
+        for _ in 0..5 {
+            record(&b, false);
+        }
+        let m = b.metrics();
+        assert_eq!((m.counters.successes, m.counters.failures), (5, 1));
+        assert!(
+            matches!(
+                (m.window_calls, m.window_failures),
+                (5, 0) | (6, 0) | (6, 1)
+            ),
+            "a store of the old shape is in force: {m:?}"
+        );
+        assert_eq!(*b.policy(), wider);
+    });
+}
+
+/// Reading a breaker that never recorded installs nothing and reads an empty window; its first
+/// records, racing each other, install one store that holds both.
+#[test]
+fn readers_and_first_records_racing_on_a_breaker_never_called() {
+    loom::model(|| {
+        let b = breaker(4, 4);
+        let threads: Vec<_> = [true, false]
+            .into_iter()
+            .map(|failure| {
+                let b = b.clone();
+                thread::spawn(move || record(&b, failure))
+            })
+            .collect();
+        let m = b.metrics();
+        assert!(
+            m.window_calls <= 2 && m.window_failures <= m.window_calls,
+            "{m:?}"
+        );
+        for t in threads {
+            t.join().unwrap();
+        }
+        let m = b.metrics();
+        assert_eq!((m.window_calls, m.window_failures), (2, 1));
+    });
+}

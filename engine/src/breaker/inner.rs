@@ -8,9 +8,16 @@
 //!   `compare_exchange` that is `AcqRel` on success (it acquires what the previous changer
 //!   published and releases what this thread wrote before it) and `Acquire` on failure (the
 //!   caller decides again on the word it gets).
-//! - **Window pointer** (`Hot::window`): `Release`-stored by a policy swap after the new store
-//!   is cleared (transition.rs) and `Acquire`-loaded by `window`. Stores are never freed
-//!   before the breaker: the pointer always points into `Cold::store` or `Extras::stores`.
+//! - **Window pointer** (`Hot::window`): the shared [`UNMADE`] until the breaker's first record
+//!   or policy swap installs a store of its own ([`Inner::window`]), with a `compare_exchange`
+//!   from `UNMADE` (`AcqRel` on success, publishing the zeroed store; `Acquire` on failure,
+//!   reading the store another installed). Then `Release`-stored by a policy swap after the
+//!   new store is cleared (transition.rs), and `Acquire`-loaded by every reader. It never
+//!   holds `UNMADE` again, and stores are never freed before the breaker: it points into
+//!   `Cold::store` or `Extras::stores`. A swap installs a store before it changes the policy,
+//!   so while the pointer holds `UNMADE` the policy is the one the breaker was made with, and
+//!   the store a first record makes has its shape. Readers that find no store read an empty
+//!   window ([`Inner::window_if_made`]) and install nothing.
 //! - **Hot configuration** (`Hot::config`): a seqlock, see config.rs. Construction loads the
 //!   first policy before the breaker is shared.
 //! - **Extras**: allocated on first use through a [`LazyBox`] (under loom, at construction);
@@ -44,7 +51,7 @@
 use std::sync::atomic::AtomicU64 as StatU64;
 
 use arc_swap::ArcSwap;
-use fusebox_policies::Policy;
+use fusebox_policies::{Policy, Window};
 
 use super::config::HotConfig;
 use super::flags::Flags;
@@ -59,8 +66,8 @@ use crate::latency::LatencyRecorder;
 use crate::lazy::LazyBox;
 use crate::state::StateWord;
 use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, Mutex, Ordering};
-use crate::window::WindowStore;
 use crate::window::stripes::Stripes;
+use crate::window::{UNMADE, WindowStore};
 
 /// Read-mostly: everything an admission or a success reads, on one cache-line block (see the
 /// module's layout notes).
@@ -136,9 +143,10 @@ pub(super) struct Cold {
     pub(super) name: OwnName,
     pub(super) clock: ClockSource,
     pub(super) policy: ArcSwap<Policy>,
-    /// The window store the breaker was made with; `Hot::window` points to it or into
+    /// The window store of the policy the breaker was made with, made by the first record or
+    /// policy swap: a breaker never called holds none. `Hot::window` points to it or into
     /// `Extras::stores`.
-    pub(super) store: Box<WindowStore>,
+    pub(super) store: LazyBox<WindowStore>,
     /// Orders the publication of episodes' values (see [`Inner::publish_episode`]); taken
     /// after `config_lock` when both are held.
     pub(super) publish_lock: Mutex<()>,
@@ -291,13 +299,12 @@ impl Inner {
         packing: Packing,
         feed: Option<TransitionFeed>,
     ) -> Handle {
-        let store = Box::new(WindowStore::new(policy.window()));
         let inner = Handle::new(packing, |me| Inner {
             hot: Hot {
                 state: AtomicU64::new(StateWord::CLOSED.bits()),
                 config: HotConfig::new(),
-                // Pointed at the store once it is in place, below.
-                window: AtomicPtr::new(std::ptr::null_mut()),
+                // `UNMADE` until the first record or policy swap (see `Inner::window`).
+                window: AtomicPtr::new(unmade()),
                 stripes: striped.then(|| Box::new(Stripes::new())),
                 open_until: AtomicU64::new(0),
                 open_epoch: AtomicU32::new(u32::MAX),
@@ -325,21 +332,26 @@ impl Inner {
                 name: OwnName::new(&name),
                 clock,
                 policy: ArcSwap::new(crate::intern::shared(policy.clone())),
-                store,
+                store: LazyBox::new(),
                 config_lock: Mutex::new(()),
                 publish_lock: Mutex::new(()),
                 extras: LazyBox::new(),
                 me,
             },
         });
-        // Relaxed: the breaker is not shared yet; whatever shares it publishes this too.
-        let store = std::ptr::from_ref::<WindowStore>(&inner.cold.store);
-        inner.hot.window.store(store.cast_mut(), Ordering::Relaxed);
         inner.load_hot_config(&policy);
-        // The extras' pointer is `std`'s atomic, which loom does not model: under it the extras
-        // exist from the start, so every access to them is ordered by loom's own primitives.
+        // The extras' and the first store's pointers are `std`'s atomics, which loom does not
+        // model: under it both exist from the start, so every access to them is ordered by
+        // loom's own primitives. The window pointer still holds `UNMADE`: the models check
+        // its installation.
         #[cfg(loom)]
-        inner.extras();
+        {
+            inner.extras();
+            inner
+                .cold
+                .store
+                .get_or_init(|| WindowStore::new(policy.window()));
+        }
         inner
     }
 
@@ -392,17 +404,67 @@ impl Inner {
         StateWord::from_bits(self.hot.state.load(Ordering::Acquire))
     }
 
-    /// The window store in force.
-    #[inline]
+    /// The window store in force, installed now if the breaker has none yet: for records and
+    /// policy swaps.
+    #[inline(always)]
     pub(super) fn window(&self) -> &WindowStore {
-        // Acquire: pairs with the Release in `set_policy` that publishes a cleared store.
+        match self.window_if_made() {
+            Some(store) => store,
+            None => self.install_first_window(),
+        }
+    }
+
+    /// The window store in force, if a record or a policy swap has installed one: for readers,
+    /// to whom a breaker without one has an empty window.
+    #[inline(always)]
+    pub(super) fn window_if_made(&self) -> Option<&WindowStore> {
+        let store = self.window_or_unmade();
+        (!matches!(store, WindowStore::Unmade)).then_some(store)
+    }
+
+    /// The window store in force, or [`UNMADE`] until a record or a policy swap installs one:
+    /// for the fast paths, which test the store's kind anyway and leave `UNMADE` to the slow
+    /// path.
+    #[inline(always)]
+    pub(super) fn window_or_unmade(&self) -> &WindowStore {
+        // Acquire: pairs with the exchange that installed the first store and with the Release
+        // in `swap_policy` that publishes a cleared one.
         let ptr = self.hot.window.load(Ordering::Acquire);
-        // SAFETY: `hot.window` only ever holds the address of the store boxed in `cold.store`
-        // or of one boxed in `Extras::stores`, which never removes one, each taken once the
-        // box is in place; both are dropped only with `self`, so the store outlives `&self`.
-        // Stores are only read or changed through atomics (`&` access).
+        // SAFETY: `hot.window` only ever holds the address of `UNMADE` (a static), of the store
+        // boxed in `cold.store` or of one boxed in `Extras::stores`, which never removes one,
+        // each taken once the box is in place; both are dropped only with `self`, so the store
+        // outlives `&self`. Stores are only read or changed through atomics (`&` access), and
+        // `UNMADE` has none.
         // Loading it through `ArcSwap` instead measured 11.0 ns against 2.9 ns per call.
         unsafe { &*ptr }
+    }
+
+    /// Installs the first window store, of the policy in force, unless a racing record or
+    /// swap installed one first (see the module's synchronization notes).
+    #[cold]
+    #[inline(never)]
+    fn install_first_window(&self) -> &WindowStore {
+        self.install_window(self.cold.policy.load().window())
+    }
+
+    /// Installs `cold.store` as the first window store, made now of `shape` unless a racing
+    /// record or swap made it first (then of that one's shape), unless a store is installed
+    /// already; returns the store installed.
+    pub(super) fn install_window(&self, shape: Window) -> &WindowStore {
+        let store = self.cold.store.get_or_init(|| WindowStore::new(shape));
+        let ptr = std::ptr::from_ref(store).cast_mut();
+        // AcqRel on success: releases the zeroed store to readers that Acquire the pointer.
+        // Acquire on failure: the store another installed, published by its exchange or swap.
+        match self
+            .hot
+            .window
+            .compare_exchange(unmade(), ptr, Ordering::AcqRel, Ordering::Acquire)
+        {
+            Ok(_) => store,
+            // SAFETY: as in `window_or_unmade`: the store another installed, which is not
+            // `UNMADE` (the pointer never goes back to it), lives as long as `&self`.
+            Err(installed) => unsafe { &*installed },
+        }
     }
 
     /// One exchange of the state word; on failure, the word found.
@@ -437,4 +499,10 @@ impl Inner {
         self.configure_adaptive(policy, self.hot.config.flags());
         self.hot.config.load(policy, rules);
     }
+}
+
+/// [`UNMADE`]'s address, as the window pointer holds it. Only ever read through: `UNMADE` has
+/// no field to write.
+fn unmade() -> *mut WindowStore {
+    std::ptr::from_ref(&UNMADE).cast_mut()
 }

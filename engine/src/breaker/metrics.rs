@@ -417,7 +417,8 @@ impl Inner {
     /// The window's counts as they are now, stripes included.
     pub(super) fn window_counts(&self) -> WindowCounts {
         let mut tally = self.window_tally();
-        if let (Some(stripes), WindowStore::Count(w)) = (&self.hot.stripes, self.window()) {
+        if let (Some(stripes), WindowStore::Count(w)) = (&self.hot.stripes, self.window_or_unmade())
+        {
             let s = stripes.tally(w.size());
             tally.calls += s.calls;
             tally.failures += s.failures;
@@ -436,10 +437,12 @@ impl Inner {
 
     /// The shared window's counts as they are now (for `metrics` and for judging again).
     pub(super) fn window_tally(&self) -> Tally {
-        match self.window() {
+        match self.window_or_unmade() {
             // SeqCst: the cursor is loaded like the window's bits (see window/count.rs).
             WindowStore::Count(w) => w.tally(self.busy.cursor.load(Ordering::SeqCst)),
             WindowStore::Time(w) => w.tally(self.cold.clock.now()),
+            // Nothing recorded yet.
+            WindowStore::Unmade => Tally::default(),
         }
     }
 
@@ -484,7 +487,7 @@ impl Inner {
         // The breaker's allocation is `Inner` alone, laid out by its packing: its reference
         // counts are inside it.
         self.busy.counts.packing().layout().size()
-            + store_bytes(&self.cold.store)
+            + self.cold.store.get().map_or(0, store_bytes)
             + extras
             + self.busy.rejected.heap_bytes()
             + self.busy.failures.heap_bytes()

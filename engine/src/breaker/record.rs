@@ -63,7 +63,7 @@ impl Inner {
                 outcome,
                 self.hot.stripes.as_deref(),
                 crate::counter::current_lane(),
-            ) && let WindowStore::Count(w) = self.window()
+            ) && let WindowStore::Count(w) = self.window_or_unmade()
                 && w.is_small()
             {
                 if let Some(r) = stripes.take_success(lane, w) {
@@ -110,23 +110,33 @@ impl Inner {
     #[inline(always)]
     fn record_shared(&self, outcome: Outcome, start: u64) -> bool {
         match outcome {
-            Outcome::Success => {
-                if let WindowStore::Count(w) = self.window() {
+            Outcome::Success => match self.window_or_unmade() {
+                WindowStore::Count(w) => {
                     // A success whose slot already holds one needs no write past the cursor's
                     // `fetch_add` (see `CountWindow::take_success`).
                     if let Some(seq) = w.take_success(&self.busy.cursor) {
                         self.record_success_slow(w, seq);
                     }
-                    return true;
+                    true
                 }
-                false
-            }
+                WindowStore::Unmade => self.record_first_success(start),
+                WindowStore::Time(_) => false,
+            },
             Outcome::Failure => {
                 self.record_failure(start);
                 true
             }
             Outcome::Ignored => false,
         }
+    }
+
+    /// A breaker's first success: installs its window store, then records as `record_shared`
+    /// does, into the store whatever the state, as any other success would.
+    #[cold]
+    #[inline(never)]
+    fn record_first_success(&self, start: u64) -> bool {
+        self.window();
+        self.record_shared(Outcome::Success, start)
     }
 
     /// A striped success that changes its stripe's window (see `record`).
@@ -155,6 +165,8 @@ impl Inner {
         else {
             return false;
         };
+        // `window`: a striped breaker's first outcome installs its store and goes to the
+        // stripe, as every later one does.
         let WindowStore::Count(w) = self.window() else {
             return false;
         };
@@ -185,7 +197,7 @@ impl Inner {
     #[inline(never)]
     fn record_failure(&self, start: u64) {
         let word = self.word();
-        let WindowStore::Count(w) = self.window() else {
+        let WindowStore::Count(w) = self.window_or_unmade() else {
             return self.record_general(Outcome::Failure, start, None);
         };
         if !word.state().records_window() {
@@ -277,6 +289,13 @@ impl Inner {
                 self.count_failure(failure);
                 let now = *now.get_or_insert_with(|| self.cold.clock.now());
                 Some(w.record(now, failure, slow.unwrap_or(false)))
+            }
+            // Never: `window` installs a store. Counted as outside a window, so that the
+            // totals stay exact all the same.
+            WindowStore::Unmade => {
+                self.busy.other_recorded.fetch_add(1, Ordering::SeqCst);
+                self.count_failure(failure);
+                None
             }
         };
         if let Some(tally) = tally

@@ -429,7 +429,10 @@ impl Inner {
 
     /// Empties the window and starts its cursor again.
     fn clear_window(&self) {
-        self.window().clear();
+        // A breaker that has recorded nothing has no store to clear.
+        if let Some(window) = self.window_if_made() {
+            window.clear();
+        }
         self.rebase_cursor();
         // Relaxed: the run is a heuristic count (see record.rs).
         self.busy.consecutive_failures.store(0, Ordering::Relaxed);
@@ -533,17 +536,29 @@ impl Inner {
             self.restart_rate_limit();
         }
         let shape = policy.window();
-        if !self.window().has_shape(shape) {
+        // A breaker that has recorded nothing gets its first store now, of the new shape if
+        // no racing first record made one of the old: after this, no record can install a
+        // store of the old shape.
+        let current = match self.window_if_made() {
+            Some(store) => store,
+            None => self.install_window(shape),
+        };
+        if !current.has_shape(shape) {
             let mut stores = lock(&self.extras().stores);
-            let store: &WindowStore = if self.cold.store.has_shape(shape) {
-                &self.cold.store
-            } else if let Some(i) = stores.iter().position(|s| s.has_shape(shape)) {
-                &stores[i]
-            } else {
-                stores.push(Box::new(WindowStore::new(shape)));
-                &stores[stores.len() - 1]
-            };
+            let store: &WindowStore =
+                if let Some(first) = self.cold.store.get().filter(|s| s.has_shape(shape)) {
+                    first
+                } else if let Some(i) = stores.iter().position(|s| s.has_shape(shape)) {
+                    &stores[i]
+                } else {
+                    stores.push(Box::new(WindowStore::new(shape)));
+                    &stores[stores.len() - 1]
+                };
             store.clear();
+            // A record racing this that loaded the old store before the pointer store below
+            // and takes its cursor increment after this rebase writes its failure or slow flag
+            // to the old store: the new window holds it as a success. Only such a race loses
+            // a flag; every counter stays exact.
             self.rebase_cursor();
             // Release: publishes the cleared store to recorders that Acquire the pointer.
             self.hot

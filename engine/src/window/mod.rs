@@ -2,7 +2,9 @@
 //!
 //! A [`WindowStore`] is a [`CountWindow`] (count.rs: the last `size` outcomes, as bits) or a
 //! [`TimeWindow`] (time.rs: buckets of a time span, as counts); a striped breaker adds a
-//! count window per thread ([`stripes`]). A recorder gets a [`Tally`] back to judge.
+//! count window per thread ([`stripes`]). A recorder gets a [`Tally`] back to judge. Until a
+//! breaker first records, its window pointer holds [`UNMADE`], a store of neither kind shared
+//! by every breaker, so that a breaker never called allocates no store.
 //!
 //! # Synchronization
 //!
@@ -22,7 +24,7 @@ pub(crate) use count::CountWindow;
 pub(crate) use time::TimeWindow;
 
 /// What a record did to the window, for the caller to judge the rates on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Tally {
     /// Outcomes the window holds.
     pub calls: u32,
@@ -36,7 +38,15 @@ pub(crate) struct Tally {
 pub(crate) enum WindowStore {
     Count(CountWindow),
     Time(TimeWindow),
+    /// No window yet: [`UNMADE`]'s kind.
+    Unmade,
 }
+
+/// What a breaker's window pointer holds until its first record or policy swap installs a
+/// store of its own. The fast paths test a store's kind anyway, so they tell this one apart
+/// at no cost and leave it to the slow path, which installs the breaker's store; nothing
+/// writes to it. It has nothing to clear, and no shape.
+pub(crate) static UNMADE: WindowStore = WindowStore::Unmade;
 
 /// Bit `slot` (below 128) of a small bitmap's two words, already read: picked in registers.
 #[inline(always)]
@@ -71,6 +81,7 @@ impl WindowStore {
         match self {
             WindowStore::Count(c) => c.clear(),
             WindowStore::Time(t) => t.clear(),
+            WindowStore::Unmade => {}
         }
     }
 
@@ -79,6 +90,7 @@ impl WindowStore {
         match self {
             WindowStore::Count(c) => c.clear_slow(),
             WindowStore::Time(t) => t.clear_slow(),
+            WindowStore::Unmade => {}
         }
     }
 
@@ -87,6 +99,7 @@ impl WindowStore {
         match self {
             WindowStore::Count(c) => c.heap_bytes(),
             WindowStore::Time(t) => t.heap_bytes(),
+            WindowStore::Unmade => 0,
         }
     }
 }
