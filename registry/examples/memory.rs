@@ -4,9 +4,10 @@
 //!
 //! Each way of holding the breakers is measured in a process of its own (this example runs
 //! itself once per way), so that none reuses memory another freed: the engine's breakers and a
-//! registry's, default and compact, as created; and the engine's again once each has opened
-//! (failed until it tripped, and rejected a call), which allocates what a breaker keeps for its
-//! transitions and its per-thread counts. Two figures per breaker:
+//! registry's, default and compact, as created; again once each has taken one successful call,
+//! which makes its window store (a breaker never called has none); and the engine's once each
+//! has opened (failed until it tripped, and rejected a call), which allocates what a breaker
+//! keeps for its transitions and its per-thread counts. Two figures per breaker:
 //!
 //! - **heap**: the bytes the breakers ask the allocator for, counted by a counting allocator;
 //! - **resident**: the growth of the process's resident memory (Linux's `/proc/self/statm`),
@@ -26,11 +27,14 @@ use fusebox_test_support::{Counting, counting, live};
 static GLOBAL: Counting = Counting;
 
 /// The ways of holding the breakers, as the child process is told them.
-const WAYS: [&str; 6] = [
+const WAYS: [&str; 9] = [
     "engine",
     "engine-compact",
     "registry",
     "registry-compact",
+    "engine-called",
+    "engine-compact-called",
+    "registry-compact-called",
     "engine-opened",
     "engine-compact-opened",
 ];
@@ -123,6 +127,14 @@ fn measure(way: &str, n: usize) {
     let names: Vec<String> = (0..n).map(|i| format!("svc.{i:012}")).collect();
     let compact = way.contains("-compact");
     let opened = way.ends_with("-opened");
+    let called = way.ends_with("-called");
+    let call = |breaker: &Breaker| {
+        if called {
+            breaker
+                .call(|| Ok::<_, ()>(()))
+                .expect("a closed breaker admits");
+        }
+    };
     let registry = way.starts_with("registry").then(|| {
         let builder = Registry::builder(policy.clone()).clock(clock.clone());
         if compact { builder.compact() } else { builder }.build()
@@ -134,7 +146,7 @@ fn measure(way: &str, n: usize) {
     for name in &names {
         match &registry {
             Some(registry) => {
-                registry.breaker(name).expect("a valid name");
+                call(&registry.breaker(name).expect("a valid name"));
             }
             None => {
                 let builder = Breaker::builder(name.as_str(), policy.clone()).clock(clock.clone());
@@ -142,6 +154,7 @@ fn measure(way: &str, n: usize) {
                 if opened {
                     open(&breaker);
                 }
+                call(&breaker);
                 held.push(breaker);
             }
         }

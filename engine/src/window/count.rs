@@ -62,6 +62,18 @@ pub(crate) struct CountWindow {
     failures: AtomicU32,
     /// A larger window's slow-call count.
     slow: AtomicU32,
+    /// Room for [`WindowStore`](super::WindowStore)'s kinds: a byte of this window's padding
+    /// with one valid value, whose other 255 tell the other kinds apart, so that a store is no
+    /// larger than its count window (72 bytes, not 80). Never read.
+    #[allow(dead_code)]
+    kinds: KindsRoom,
+}
+
+/// A byte with one valid value (see `CountWindow::kinds`).
+#[derive(Clone, Copy)]
+#[repr(u8)]
+enum KindsRoom {
+    Count,
 }
 
 fn bitmap(bits: u32) -> Box<[AtomicU64]> {
@@ -94,6 +106,7 @@ impl CountWindow {
             large,
             failures: AtomicU32::new(0),
             slow: AtomicU32::new(0),
+            kinds: KindsRoom::Count,
         }
     }
 

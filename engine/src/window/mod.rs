@@ -103,3 +103,7 @@ impl WindowStore {
         }
     }
 }
+// A store is no larger than its count window (see `CountWindow`'s room for the kinds). Loom's
+// atomics are larger.
+#[cfg(not(loom))]
+const _: () = assert!(std::mem::size_of::<WindowStore>() == std::mem::size_of::<CountWindow>());
