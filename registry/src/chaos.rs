@@ -76,7 +76,7 @@ impl Registry {
         };
         table.chaos_off.insert(Arc::from(name), off);
         if let Some(slot) = self.inner.map.get(name) {
-            slot.breaker.noted(note).chaos_off();
+            slot.key().breaker.noted(note).chaos_off();
         }
         Ok(true)
     }

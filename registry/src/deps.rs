@@ -291,11 +291,13 @@ impl Registry {
                 .inner
                 .map
                 .get(&**dep)
-                .and_then(|slot| slot.breaker.open_rejection());
+                .and_then(|slot| slot.key().breaker.open_rejection());
             if let Some(rejected) = rejected {
                 if let Some(slot) = self.inner.map.get(name) {
                     // Relaxed: a statistic.
-                    slot.dependency_rejected.fetch_add(1, Ordering::Relaxed);
+                    slot.key()
+                        .dependency_rejected
+                        .fetch_add(1, Ordering::Relaxed);
                 }
                 return Err(rejected);
             }

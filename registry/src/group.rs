@@ -302,8 +302,9 @@ impl<'r> Group<'r> {
     /// ```
     pub fn metrics(&self) -> GroupMetrics {
         let mut sum = GroupMetrics::default();
-        for slot in self.registry.inner.map.iter() {
-            if !in_group(slot.key(), &self.prefix) {
+        for entry in self.registry.inner.map.iter() {
+            let slot = entry.key();
+            if !in_group(slot.name(), &self.prefix) {
                 continue;
             }
             let m = slot.breaker.metrics();

@@ -35,9 +35,10 @@
 //!
 //! Every `std` lock is taken poison-tolerantly (the map's shard locks do not poison).
 //!
-//! - **Map shards** (`map`, a `DashMap`: an `RwLock` per shard): a lookup holds one shard's
-//!   read lock, and a dependency check one at a time; creation (through `entry`) and removal
-//!   hold the shard's write lock. Listings, re-pointing, group metrics and snapshots go
+//! - **Map shards** (`map`, a `DashMap`: an `RwLock` per shard, keyed by entries that hash
+//!   and compare as their breaker's name, slot.rs): a lookup holds one shard's read lock, and
+//!   a dependency check one at a time; creation (through `entry`, once the breaker is made)
+//!   and removal hold the shard's write lock. Listings, re-pointing, group metrics and snapshots go
 //!   through the map shard by shard under read locks, and a prune pass under write locks
 //!   (`retain`). Group actions act on a copy of the handles, with no lock held.
 //! - **Policy table** (`policies`, an `RwLock`): held for reading by creators, while they
@@ -155,7 +156,8 @@ pub struct Registry {
 
 /// What a [`Registry`] handle points to.
 struct RegistryInner {
-    map: DashMap<Arc<str>, Slot, Hasher>,
+    /// The breakers, each in the [`Slot`] that is its key (see slot.rs).
+    map: DashMap<Slot, (), Hasher>,
     /// The default and the policies set by name. Lock order: this lock, then map shards.
     /// Creators hold it for reading, so a breaker is never created from a stale table.
     policies: RwLock<PolicyTable>,

@@ -13,7 +13,6 @@
 //! - The listings iterate the map shard by shard, holding each shard's read lock while they
 //!   copy out of it, never while the caller uses the copy.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fusebox_engine::Breaker;
@@ -26,7 +25,7 @@ use crate::{Registry, RegistryError, read};
 
 impl Registry {
     /// The breaker named `name`, created with its inherited policy if it does not exist yet.
-    /// Concurrent first calls for one name create exactly one breaker.
+    /// Concurrent first calls for one name all get the same breaker.
     ///
     /// # Errors
     ///
@@ -69,9 +68,9 @@ impl Registry {
             // Never stored; and hashing an oversized name from untrusted input is wasted work.
             return None;
         }
-        let slot = self.inner.map.get(name)?;
-        slot.touch();
-        Some(slot.breaker.clone())
+        let entry = self.inner.map.get(name)?;
+        entry.key().touch();
+        Some(entry.key().breaker.clone())
     }
 
     /// Whether a breaker named `name` exists. Unlike [`get`](Self::get) this does not count
@@ -101,7 +100,7 @@ impl Registry {
     /// # Ok::<(), fusebox_registry::RegistryError>(())
     /// ```
     pub fn remove(&self, name: &str) -> Option<Breaker> {
-        let (_, slot) = self.inner.map.remove(name)?;
+        let (slot, ()) = self.inner.map.remove(name)?;
         // Relaxed: `len` only bounds the map; the map's own locks publish its contents.
         self.inner.len.fetch_sub(1, Ordering::Relaxed);
         Some(slot.breaker)
@@ -176,7 +175,12 @@ impl Registry {
     /// # Ok::<(), fusebox_registry::RegistryError>(())
     /// ```
     pub fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.inner.map.iter().map(|e| e.key().to_string()).collect();
+        let mut names: Vec<String> = self
+            .inner
+            .map
+            .iter()
+            .map(|e| e.key().name().to_owned())
+            .collect();
         names.sort_unstable();
         names
     }
@@ -218,35 +222,40 @@ impl Registry {
         table: &PolicyTable,
         name: &str,
     ) -> Result<Breaker, RegistryError> {
-        match self.inner.map.entry(Arc::from(name)) {
+        if let Some(entry) = self.inner.map.get(name) {
+            entry.key().touch();
+            return Ok(entry.key().breaker.clone());
+        }
+        let reserved =
+            Reservation::take(&self.inner.len, self.inner.capacity).ok_or(RegistryError::Full {
+                capacity: self.inner.capacity,
+            })?;
+        // Made before its entry, which is keyed by the breaker itself (see slot.rs). The clock
+        // is the caller's code: if it panics, `reserved` gives the place back.
+        let policy = table.policy_for(name).clone();
+        let mut builder = self
+            .inner
+            .clock
+            .on_clock(Breaker::builder(name, policy))
+            .feed(&self.inner.feed);
+        if self.inner.striped {
+            builder = builder.striped();
+        }
+        if self.inner.compact {
+            builder = builder.compact();
+        }
+        let breaker = builder.build();
+        let now = self.inner.clock.now_nanos();
+        match self.inner.map.entry(Slot::new(breaker.clone(), now)) {
+            // Another creator inserted the name since the lookup above: theirs is the
+            // breaker, and this one, never handed out, is dropped with the entry's key.
             dashmap::Entry::Occupied(e) => {
-                e.get().touch();
-                Ok(e.get().breaker.clone())
+                e.key().touch();
+                Ok(e.key().breaker.clone())
             }
             dashmap::Entry::Vacant(v) => {
-                let reserved = Reservation::take(&self.inner.len, self.inner.capacity).ok_or(
-                    RegistryError::Full {
-                        capacity: self.inner.capacity,
-                    },
-                )?;
-                let key = v.key().clone();
-                let policy = table.policy_for(name).clone();
-                // The clock is the caller's code: if it panics, `reserved` gives the slot back.
-                let mut builder = self
-                    .inner
-                    .clock
-                    .on_clock(Breaker::builder(key, policy))
-                    .feed(&self.inner.feed);
-                if self.inner.striped {
-                    builder = builder.striped();
-                }
-                if self.inner.compact {
-                    builder = builder.compact();
-                }
-                let breaker = builder.build();
                 self.inner.recording.on_created(name, &breaker);
-                let now = self.inner.clock.now_nanos();
-                v.insert(Slot::new(breaker.clone(), now));
+                v.insert(());
                 reserved.keep();
                 Ok(breaker)
             }
@@ -259,8 +268,8 @@ impl Registry {
             .inner
             .map
             .iter()
-            .filter(|e| filter(e.key()))
-            .map(|e| (NameKey::of(e.key()), e.breaker.clone()))
+            .filter(|e| filter(e.key().name()))
+            .map(|e| (NameKey::of(e.key().name()), e.key().breaker.clone()))
             .collect();
         // Most comparisons end within the keys, without reading the names.
         v.sort_unstable_by(|(ka, a), (kb, b)| ka.cmp(kb).then_with(|| a.name().cmp(b.name())));

@@ -187,11 +187,12 @@ impl Registry {
     /// Gives every breaker whose name passes `filter` the policy `table` resolves for it,
     /// if that differs from the one it has.
     pub(crate) fn repoint(&self, table: &PolicyTable, filter: impl Fn(&str) -> bool) {
-        for slot in self.inner.map.iter() {
-            if !filter(slot.key()) {
+        for entry in self.inner.map.iter() {
+            let slot = entry.key();
+            if !filter(slot.name()) {
                 continue;
             }
-            let policy = table.policy_for(slot.key());
+            let policy = table.policy_for(slot.name());
             if *slot.breaker.policy() != *policy {
                 slot.breaker.set_policy(policy.clone());
             }

@@ -49,15 +49,11 @@ impl Registry {
         let mut removed = 0;
         // `retain` holds each shard's write lock while it visits it: a lookup marks a slot
         // either before the visit (seen now) or after it (seen by the next pass).
-        self.inner.map.retain(|_, slot| {
-            let activity = slot.activity();
-            let looked_up = std::mem::take(slot.looked_up.get_mut());
-            if looked_up || activity != slot.activity {
-                slot.activity = activity;
-                slot.active_at = now;
+        self.inner.map.retain(|slot, ()| {
+            let Some(idle_for) = slot.idle_for(now) else {
                 return true;
-            }
-            let idle = now.saturating_sub(slot.active_at) >= older_than;
+            };
+            let idle = idle_for >= older_than;
             // The map holds one handle; a caller holding the breaker (or an owned permit)
             // holds another, and cannot get one from the map while `retain` holds this
             // shard's write lock.

@@ -1,30 +1,38 @@
 //! A map entry: a breaker's handle and what the registry tracks about its use (the prune
-//! pass's marks and the dependency-refusal count).
+//! pass's marks and the dependency-refusal count). The entry is the map's key: it hashes and
+//! compares as its breaker's name, which the breaker already holds, so the map keeps no copy
+//! of the name of its own (a 16-byte name cost 32 bytes of heap and a 16-byte key).
 //!
 //! # Synchronization
 //!
 //! An entry lives in a map shard: lookups reach it under the shard's read lock, prune passes
-//! under its write lock (through `retain`, which gives `&mut` access).
-//! - `looked_up` and `dependency_rejected` are `Relaxed` atomics: a use mark that the shard
-//!   lock orders with prune passes, and a statistic. Neither publishes anything.
-//! - `activity` and `active_at` are plain: only prune passes read or write them, with the
-//!   exclusive access `retain` gives.
+//! under its write lock (through `retain`). Every field but the breaker is a `Relaxed` atomic
+//! that publishes nothing:
+//! - `uses` holds the use mark, which lookups set under the shard's read lock and prune
+//!   passes clear under its write lock (so the lock orders them), and the activity the last
+//!   pass saw, which only passes read and write;
+//! - `active_at` is only read and written by prune passes, which the registry runs one at a
+//!   time under the shard write lock (atomics because `retain` gives keys shared access only);
+//! - `dependency_rejected` is a statistic.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::borrow::Borrow;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use fusebox_engine::Breaker;
 
-/// A map entry: the breaker and what the registry tracks about its use.
+/// A map entry: the breaker and what the registry tracks about its use. Hashes, compares and
+/// borrows as the breaker's name (see the module docs).
 pub(crate) struct Slot {
     pub(crate) breaker: Breaker,
-    /// Looked up since the last prune pass (see "Pruning" in [`docs`](crate::docs)).
-    pub(crate) looked_up: AtomicBool,
-    /// `admitted + rejected + dependency_rejected` as the last prune pass saw it. Plain:
-    /// only prune passes touch it, through `retain`'s exclusive access.
-    pub(crate) activity: u64,
+    /// Bit 63 ([`LOOKED_UP`]): looked up since the last prune pass (see "Pruning" in
+    /// [`docs`](crate::docs)). Bits 0..63: `admitted + rejected + dependency_rejected` as the
+    /// last prune pass saw it, its low 63 bits (a pass only asks whether it changed). One word,
+    /// so that an entry is four words.
+    uses: AtomicU64,
     /// Clock time (ns) of creation or of the last prune pass that saw the breaker in use.
-    pub(crate) active_at: u64,
-    /// Calls [`Registry::call`] refused because a dependency was open.
+    active_at: AtomicU64,
+    /// Calls [`Registry::call`](crate::Registry::call) refused because a dependency was open.
     pub(crate) dependency_rejected: AtomicU64,
 }
 
@@ -32,30 +40,79 @@ impl Slot {
     pub(crate) fn new(breaker: Breaker, now: u64) -> Self {
         Slot {
             breaker,
-            looked_up: AtomicBool::new(false),
-            activity: 0,
-            active_at: now,
+            uses: AtomicU64::new(0),
+            active_at: AtomicU64::new(now),
             dependency_rejected: AtomicU64::new(0),
         }
     }
 
+    /// The breaker's name, which the map keys by.
+    pub(crate) fn name(&self) -> &str {
+        self.breaker.name()
+    }
+
     /// What the breaker has done that marks it as in use: calls admitted or rejected, by
     /// it or, for its dependencies, by the registry.
-    pub(crate) fn activity(&self) -> u64 {
+    fn activity(&self) -> u64 {
         let m = self.breaker.metrics();
         // Relaxed: a statistic.
-        m.admitted
+        let activity = m
+            .admitted
             .wrapping_add(m.rejected)
-            .wrapping_add(self.dependency_rejected.load(Ordering::Relaxed))
+            .wrapping_add(self.dependency_rejected.load(Ordering::Relaxed));
+        activity & !LOOKED_UP
     }
 
     /// Marks the slot as looked up since the last prune pass.
     #[inline(always)]
     pub(crate) fn touch(&self) {
-        // Relaxed: the shard lock orders the mark with prune passes. The store is skipped
+        // Relaxed: the shard lock orders the mark with prune passes. The write is skipped
         // when the mark is already set, so hot lookups only read the slot.
-        if !self.looked_up.load(Ordering::Relaxed) {
-            self.looked_up.store(true, Ordering::Relaxed);
+        if self.uses.load(Ordering::Relaxed) & LOOKED_UP == 0 {
+            self.uses.fetch_or(LOOKED_UP, Ordering::Relaxed);
         }
+    }
+
+    /// For a prune pass at `now` (holding the slot's shard for writing): whether the breaker
+    /// was used since the last pass (looked up, or calls admitted or rejected), and if not,
+    /// for how long it has not been (ns). Clears the use mark.
+    pub(crate) fn idle_for(&self, now: u64) -> Option<u64> {
+        // Relaxed, all: see the module docs.
+        // No lookup sets the mark meanwhile: they hold the shard's read lock.
+        let activity = self.activity();
+        let seen = self.uses.swap(activity, Ordering::Relaxed);
+        if seen != activity {
+            // Looked up, or calls since the last pass.
+            self.active_at.store(now, Ordering::Relaxed);
+            return None;
+        }
+        Some(now.saturating_sub(self.active_at.load(Ordering::Relaxed)))
+    }
+}
+
+/// [`Slot::uses`]'s use mark.
+const LOOKED_UP: u64 = 1 << 63;
+
+// Four words: the breaker's handle, the uses, the time of the last use and the refusals.
+const _: () = assert!(std::mem::size_of::<Slot>() == 32);
+
+impl Hash for Slot {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // As `str` hashes: lookups hash the `&str` they are given (see `Borrow`).
+        self.name().hash(state);
+    }
+}
+
+impl PartialEq for Slot {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for Slot {}
+
+impl Borrow<str> for Slot {
+    fn borrow(&self) -> &str {
+        self.name()
     }
 }

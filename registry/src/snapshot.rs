@@ -127,10 +127,10 @@ impl Registry {
             .map
             .iter()
             // Relaxed: a statistic.
-            .map(|s| {
+            .map(|e| {
                 (
-                    s.breaker.clone(),
-                    s.dependency_rejected.load(Ordering::Relaxed),
+                    e.key().breaker.clone(),
+                    e.key().dependency_rejected.load(Ordering::Relaxed),
                 )
             })
             .collect();
@@ -261,7 +261,8 @@ impl Registry {
             });
             if let Some(slot) = self.inner.map.get(b.name.as_str()) {
                 // Relaxed: a statistic, raised like the breaker's counters.
-                slot.dependency_rejected
+                slot.key()
+                    .dependency_rejected
                     .fetch_max(b.dependency_rejected, Ordering::Relaxed);
             }
         }
