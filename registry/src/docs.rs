@@ -197,7 +197,7 @@
 //! | `call` by name (lookup, dependency flag, guarded call) | 63 ns | |
 //! | get-or-create of a new name | ~2.4 µs, mostly the engine's breaker and fresh memory | |
 //! | heap per breaker, 10⁶ breakers, 100-call windows, never called | 453 B: 384 B engine, 69 B registry (compact: 413 B) | |
-//! | the same once each has taken a call (its window store made) | 525 B (compact: 485 B) | |
+//! | the same once each has taken a call (its 72-byte window store made) | 525 B (compact: 485 B) | |
 //!
 //! Commands: `cargo bench -p fusebox-benches --bench registry` and
 //! `cargo run --release -p fusebox-registry --example memory`.
