@@ -258,10 +258,28 @@ impl Clone for Clocked {
 }
 
 impl Drop for Clocked {
+    /// Inline, handing the release its fields by value: a drop that takes the `Clocked`'s
+    /// address makes every value that may hold one be built in memory, rejections and the
+    /// `Result`s holding them among them (as for [`SharedName`]). That cost
+    /// `try_acquire().is_err()` five stores a rejection.
+    #[inline]
     fn drop(&mut self) {
-        // SAFETY: `self` holds a reference and is not used again.
-        unsafe { (self.vtable.release)(self.ptr) }
+        // SAFETY: `self` holds a reference to `ptr`, of `vtable`'s type, and is not used again.
+        unsafe { release_clocked(self.ptr, self.vtable) }
     }
+}
+
+/// Gives back one reference of a [`Clocked`], out of line (see its `Drop`).
+///
+/// # Safety
+///
+/// The caller holds a reference to `ptr`, a value of the type `vtable` is for, and does not
+/// use it after this call.
+#[cold]
+#[inline(never)]
+unsafe fn release_clocked(ptr: NonNull<()>, vtable: &'static ClockedVtable) {
+    // SAFETY: passed on from the caller.
+    unsafe { (vtable.release)(ptr) }
 }
 
 // SAFETY: a `Clocked` shares its value between threads as an `Arc` does, and every
@@ -503,18 +521,29 @@ pub struct Rejected {
 impl Rejected {
     #[inline]
     pub(crate) fn new(reason: RejectReason, state: State, retry: RetryAfter, name: Name) -> Self {
+        Rejected::from_word(Rejected::word_of(reason, state, retry), name)
+    }
+
+    /// A rejection of `word` (made by [`word_of`](Self::word_of)) naming `name`.
+    #[inline(always)]
+    pub(crate) fn from_word(word: u64, name: Name) -> Self {
+        Rejected { name, word }
+    }
+
+    /// The word of a rejection for `reason`, in `state`, coming back at `retry`.
+    #[inline]
+    pub(crate) fn word_of(reason: RejectReason, state: State, retry: RetryAfter) -> u64 {
         debug_assert!(
             !retry.is_known()
                 || (reason == RejectReason::Open && state == State::Open)
                 || (reason == RejectReason::RateLimited && retry.is_rate_limit()),
             "only an open breaker or a rate limit knows when to come back"
         );
-        let word = if retry.is_known() {
+        if retry.is_known() {
             retry.0
         } else {
             reason.index() as u64 | (state.index() as u64) << 8
-        };
-        Rejected { name, word }
+        }
     }
 
     /// The reason's and the state's indices.

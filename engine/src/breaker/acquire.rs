@@ -22,9 +22,9 @@ use fusebox_policies::Recovery;
 
 use super::flags::Flags;
 use super::inner::Inner;
-use super::permit::{NOT_TIMED, Permit, PermitKind, Ticket};
+use super::permit::{NOT_TIMED, PackedTicket, Permit, PermitKind, Ticket};
 use crate::clock::{ClockSource, duration_nanos};
-use crate::error::{Name, RejectReason, Rejected, RetryAfter};
+use crate::error::{Clocked, Name, RejectReason, Rejected, RetryAfter};
 use crate::priority::Priority;
 use crate::state::{AcquireDecision, ProbeEnd, State, StateWord, TransitionReason};
 use crate::sync::Ordering;
@@ -46,6 +46,45 @@ const TIMED_OR_BOUNDED: Flags = Flags::SLOW
 /// times only some: see `adaptive::time_this_admission`; a recorded breaker's permits are
 /// timed when their call is sampled: see `admit`).
 const TIMED: Flags = Flags::SLOW.union(Flags::LATENCY);
+
+/// What the slow path of an acquire decided: a permit's ticket, or a rejection without its
+/// name, already counted and recorded. `try_acquire_with` builds the permit or the rejection
+/// from it.
+///
+/// Two words, so that it comes back in registers: a packed ticket, or, with the kind byte
+/// [`Slow::REJECT`], the rejection's word (see `Rejected`) and whether it names the breaker
+/// by a handle for its clock (bit 8, see [`Inner::rejection_name`]). The slow path used to
+/// return the whole 40-byte result, which comes back through memory; the compiler then built
+/// the fast paths' results in that memory too, so that `try_acquire().is_err()` on an open
+/// breaker paid five stores and an indirect jump for a result it never reads. With this, and
+/// the handle coming back in registers too (`clocked_handle`), no path's result needs memory
+/// (see also `Clocked`'s drop).
+#[derive(Clone, Copy)]
+struct Slow(PackedTicket);
+
+impl Slow {
+    /// The kind byte of a rejection: no [`PermitKind`].
+    const REJECT: u8 = u8::MAX;
+    const CLOCKED: u64 = 1 << 8;
+
+    fn admit(ticket: Ticket) -> Slow {
+        Slow(ticket.pack())
+    }
+
+    fn reject(word: u64, clocked: bool) -> Slow {
+        Slow(PackedTicket {
+            start: word,
+            bits: u64::from(Slow::REJECT) | if clocked { Slow::CLOCKED } else { 0 },
+        })
+    }
+
+    /// The rejection's word and whether it is clocked, if this is one.
+    #[inline(always)]
+    fn rejection(self) -> Option<(u64, bool)> {
+        (self.0.bits as u8 == Slow::REJECT)
+            .then_some((self.0.start, self.0.bits & Slow::CLOCKED != 0))
+    }
+}
 
 impl Inner {
     /// `Breaker::try_acquire`: [`try_acquire_with`](Self::try_acquire_with) at `Normal`
@@ -90,15 +129,20 @@ impl Inner {
                 self.cold.name.to_name(),
             ));
         }
-        self.acquire_slow(word, priority)
+        let slow = self.acquire_slow(word, priority);
+        match slow.rejection() {
+            None => Ok(Permit {
+                inner: self,
+                ticket: slow.0.unpack(),
+            }),
+            Some((word, clocked)) => {
+                Err(Rejected::from_word(word, self.rejection_name_for(clocked)))
+            }
+        }
     }
 
     #[cold]
-    fn acquire_slow(
-        &self,
-        mut word: StateWord,
-        priority: Priority,
-    ) -> Result<Permit<'_>, Rejected> {
+    fn acquire_slow(&self, mut word: StateWord, priority: Priority) -> Slow {
         loop {
             // One value on its own: no seqlock needed (see config.rs).
             let permits = self.hot.config.half_open_permits();
@@ -118,20 +162,20 @@ impl Inner {
                 },
                 AcquireDecision::Open => match self.open_check(word) {
                     Ok(next) => word = next,
-                    Err(retry) => return Err(self.reject(RejectReason::Open, word, retry)),
+                    Err(retry) => return self.reject(RejectReason::Open, word, retry),
                 },
                 AcquireDecision::Ramp => match self.ramp_check(word) {
                     Ok(Some(next)) => word = next,
                     Ok(None) => return self.admit(PermitKind::Normal, word, priority),
                     Err(()) => {
-                        return Err(self.reject(RejectReason::Ramp, word, RetryAfter::UNKNOWN));
+                        return self.reject(RejectReason::Ramp, word, RetryAfter::UNKNOWN);
                     }
                 },
                 AcquireDecision::HalfOpenFull => {
-                    return Err(self.reject(RejectReason::HalfOpenFull, word, RetryAfter::UNKNOWN));
+                    return self.reject(RejectReason::HalfOpenFull, word, RetryAfter::UNKNOWN);
                 }
                 AcquireDecision::ForcedOpen => {
-                    return Err(self.reject(RejectReason::ForcedOpen, word, RetryAfter::UNKNOWN));
+                    return self.reject(RejectReason::ForcedOpen, word, RetryAfter::UNKNOWN);
                 }
             }
         }
@@ -208,12 +252,7 @@ impl Inner {
     }
 
     #[inline]
-    fn admit(
-        &self,
-        kind: PermitKind,
-        word: StateWord,
-        priority: Priority,
-    ) -> Result<Permit<'_>, Rejected> {
+    fn admit(&self, kind: PermitKind, word: StateWord, priority: Priority) -> Slow {
         // Two values read on their own, not through the seqlock: a swap racing with this
         // acquire can at worst apply the old bulkhead or none to it, once.
         let flags = self.hot.config.flags();
@@ -233,7 +272,7 @@ impl Inner {
                 if kind == PermitKind::Probe {
                     self.end_probe(word.epoch(), ProbeEnd::Release);
                 }
-                return Err(self.reject(RejectReason::BulkheadFull, word, RetryAfter::UNKNOWN));
+                return self.reject(RejectReason::BulkheadFull, word, RetryAfter::UNKNOWN);
             }
             bulkhead = true;
         }
@@ -252,7 +291,7 @@ impl Inner {
                     self.end_probe(word.epoch(), ProbeEnd::Release);
                 }
                 let retry = RetryAfter::rate_limited(at, word.state());
-                return Err(self.reject(RejectReason::RateLimited, word, retry));
+                return self.reject(RejectReason::RateLimited, word, retry);
             }
         }
         // A recorded breaker's call is sampled here, once: a call sampled out is timed only
@@ -268,30 +307,49 @@ impl Inner {
         } else {
             NOT_TIMED
         };
-        Ok(Permit {
-            inner: self,
-            ticket: Ticket {
-                kind,
-                epoch: word.epoch(),
-                bulkhead,
-                start,
-                recorded,
-            },
+        Slow::admit(Ticket {
+            kind,
+            epoch: word.epoch(),
+            bulkhead,
+            start,
+            recorded,
         })
     }
 
     #[cold]
-    fn reject(&self, reason: RejectReason, word: StateWord, retry: RetryAfter) -> Rejected {
+    fn reject(&self, reason: RejectReason, word: StateWord, retry: RetryAfter) -> Slow {
         self.count_rejection(reason);
         if self.hot.config.flags().contains(Flags::RECORD) {
             self.record_rejection(reason);
         }
-        let name = if matches!(reason, RejectReason::Open | RejectReason::RateLimited) {
-            self.rejection_name()
-        } else {
-            self.cold.name.to_name()
-        };
-        Rejected::new(reason, word.state(), retry, name)
+        Slow::reject(
+            Rejected::word_of(reason, word.state(), retry),
+            matches!(reason, RejectReason::Open | RejectReason::RateLimited) && self.clocked(),
+        )
+    }
+
+    /// Whether this breaker's `Open` and rate-limited rejections carry a handle of it (see
+    /// [`rejection_name`](Self::rejection_name)).
+    fn clocked(&self) -> bool {
+        !matches!(self.cold.clock, ClockSource::Quanta)
+    }
+
+    /// A rejection's name: a handle of the breaker if `clocked` and the breaker is not being
+    /// dropped, else its own name.
+    #[inline(always)]
+    fn rejection_name_for(&self, clocked: bool) -> Name {
+        match clocked.then(|| self.clocked_handle()).flatten() {
+            Some(handle) => Name::Clocked(handle),
+            None => self.cold.name.to_name(),
+        }
+    }
+
+    /// A handle of the breaker as a rejection's name, unless its data is being dropped. Out of
+    /// line, and coming back in two registers (see [`Slow`]).
+    #[cold]
+    #[inline(never)]
+    fn clocked_handle(&self) -> Option<Clocked> {
+        self.cold.me.handle().map(|me| me.into_clocked())
     }
 
     /// The name an `Open` rejection carries: on a clock other than the quanta clock, a handle
@@ -299,13 +357,7 @@ impl Inner {
     /// reference-count increment per such rejection, and the rejection keeps the breaker
     /// alive (it counts in `handle_count`) while it is held; the quanta clock pays neither.
     fn rejection_name(&self) -> Name {
-        if matches!(self.cold.clock, ClockSource::Quanta) {
-            return self.cold.name.to_name();
-        }
-        match self.cold.me.handle() {
-            Some(me) => Name::Clocked(me.into_clocked()),
-            None => self.cold.name.to_name(),
-        }
+        self.rejection_name_for(self.clocked())
     }
 
     /// `Breaker::open_rejection`: the rejection an acquire would get now for the breaker being

@@ -87,17 +87,17 @@ pub(super) struct Ticket {
 /// against 7.2 ns a call in `benches/benches/tower.rs`). A borrowed
 /// [`Permit`] keeps its fields apart, where the compiler holds them in registers.
 #[derive(Clone, Copy)]
-struct PackedTicket {
+pub(super) struct PackedTicket {
     /// [`Ticket::start`].
-    start: u64,
+    pub(super) start: u64,
     /// The kind (bits 0..8), the bulkhead flag (bit 8), the recorded flag (bit 9) and the
     /// epoch (bits 32..64).
-    bits: u64,
+    pub(super) bits: u64,
 }
 
 impl Ticket {
     #[inline(always)]
-    fn pack(self) -> PackedTicket {
+    pub(super) fn pack(self) -> PackedTicket {
         PackedTicket {
             start: self.start,
             bits: self.kind as u64
@@ -110,7 +110,7 @@ impl Ticket {
 
 impl PackedTicket {
     #[inline(always)]
-    fn unpack(self) -> Ticket {
+    pub(super) fn unpack(self) -> Ticket {
         Ticket {
             kind: match self.bits as u8 {
                 0 => PermitKind::Normal,
