@@ -94,8 +94,9 @@ impl Inner {
         self.try_acquire_with(Priority::Normal)
     }
 
-    /// `Breaker::try_acquire_with`: the closed fast path and the timed rejection inline, the
-    /// rest out of line. The priority matters only to the bulkhead, off the fast path.
+    /// `Breaker::try_acquire_with`: the closed fast path and the timed rejection inline; the
+    /// rest decided out of line and built here from the decision (see [`Slow`]). The priority
+    /// matters only to the bulkhead, off the fast path.
     #[inline(always)]
     pub(super) fn try_acquire_with(&self, priority: Priority) -> Result<Permit<'_>, Rejected> {
         // Acquire: pairs with the AcqRel exchange that produced this word (see module docs).
