@@ -222,14 +222,21 @@ impl Registry {
         table: &PolicyTable,
         name: &str,
     ) -> Result<Breaker, RegistryError> {
-        if let Some(entry) = self.inner.map.get(name) {
-            entry.key().touch();
-            return Ok(entry.key().breaker.clone());
+        let existing = || {
+            self.inner.map.get(name).map(|entry| {
+                entry.key().touch();
+                entry.key().breaker.clone()
+            })
+        };
+        if let Some(breaker) = existing() {
+            return Ok(breaker);
         }
-        let reserved =
-            Reservation::take(&self.inner.len, self.inner.capacity).ok_or(RegistryError::Full {
+        let Some(reserved) = Reservation::take(&self.inner.len, self.inner.capacity) else {
+            // Full, unless a creator racing this one just inserted the name.
+            return existing().ok_or(RegistryError::Full {
                 capacity: self.inner.capacity,
-            })?;
+            });
+        };
         // Made before its entry, which is keyed by the breaker itself (see slot.rs). The clock
         // is the caller's code: if it panics, `reserved` gives the place back.
         let policy = table.policy_for(name).clone();
