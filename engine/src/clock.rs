@@ -13,14 +13,15 @@
 //!   and a raw read: no lock and no atomic of this crate. All [`QuantaClock`]s and the timer
 //!   thread read this one origin.
 //! - **[`ManualClock`]**: one `AtomicU64` of nanoseconds (through the loom shim, so models see
-//!   it), in an `Arc` its clones share. [`advance`](ManualClock::advance) is a `fetch_update`
+//!   it), in an `Arc` its clones and its breakers share. [`advance`](ManualClock::advance) is a `fetch_update`
 //!   (a read-modify-write, so concurrent advances all count), [`set`](ManualClock::set) a
 //!   store and [`now_nanos`](Clock::now_nanos) a load, all `Relaxed`: the time is a single
 //!   value that publishes nothing. A thread's readings follow the value's one order of changes
 //!   (it never reads a value older than one it has read), so a clock that is only advanced
 //!   never goes back for any thread, though a thread may see a change a moment late. Code that
 //!   needs the time ordered with other data synchronizes through the breaker's own atomics.
-//! - **Other clocks** (`ClockSource::Dyn`) synchronize themselves ([`Clock`] is `Sync`).
+//! - **Other clocks** (a [`ClockSource`]'s `other`) synchronize themselves ([`Clock`] is
+//!   `Sync`); they are written once, when the breaker is built, before it is shared.
 
 use std::fmt;
 use std::sync::OnceLock;
@@ -142,10 +143,30 @@ impl fmt::Debug for QuantaClock {
 /// ```
 #[derive(Clone)]
 pub struct ManualClock {
-    nanos: Arc<AtomicU64>,
+    cell: Arc<ClockCell>,
+}
+
+/// What a breaker on a clock other than the quanta clock points to: a [`ManualClock`]'s time,
+/// or any other clock. One cell for both keeps a breaker's clock one pointer wide.
+pub(crate) struct ClockCell {
+    /// A manual clock's nanoseconds; unused by another clock.
+    nanos: AtomicU64,
+    /// Any clock but the two of this crate; `None` for a manual clock.
+    other: Option<Box<dyn Clock>>,
     /// Loom models only: see [`ManualClock::with_model_timer`].
     #[cfg(loom)]
     model_timer: bool,
+}
+
+impl ClockCell {
+    fn manual(#[cfg(loom)] model_timer: bool) -> Self {
+        ClockCell {
+            nanos: AtomicU64::new(0),
+            other: None,
+            #[cfg(loom)]
+            model_timer,
+        }
+    }
 }
 
 impl ManualClock {
@@ -157,9 +178,10 @@ impl ManualClock {
     /// ```
     pub fn new() -> Self {
         ManualClock {
-            nanos: Arc::new(AtomicU64::new(0)),
-            #[cfg(loom)]
-            model_timer: false,
+            cell: Arc::new(ClockCell::manual(
+                #[cfg(loom)]
+                false,
+            )),
         }
     }
 
@@ -170,8 +192,7 @@ impl ManualClock {
     #[doc(hidden)]
     pub fn with_model_timer() -> Self {
         ManualClock {
-            model_timer: true,
-            ..ManualClock::new()
+            cell: Arc::new(ClockCell::manual(true)),
         }
     }
 
@@ -188,6 +209,7 @@ impl ManualClock {
         // Relaxed: the clock is a single value; callers that need ordering with other data
         // synchronize through the breaker's own atomics.
         let _ = self
+            .cell
             .nanos
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
                 Some(n.saturating_add(by))
@@ -205,7 +227,7 @@ impl ManualClock {
     /// ```
     pub fn set(&self, to: Duration) {
         // Relaxed: see `advance`.
-        self.nanos.store(duration_nanos(to), Ordering::Relaxed);
+        self.cell.nanos.store(duration_nanos(to), Ordering::Relaxed);
     }
 }
 
@@ -219,7 +241,7 @@ impl Clock for ManualClock {
     #[inline]
     fn now_nanos(&self) -> u64 {
         // Relaxed: see `advance`.
-        self.nanos.load(Ordering::Relaxed)
+        self.cell.nanos.load(Ordering::Relaxed)
     }
 }
 
@@ -239,38 +261,50 @@ pub(crate) fn duration_nanos(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
-/// The clock a breaker holds: an enum so the common clocks dispatch without a vtable.
+/// The clock a breaker holds, one pointer wide: `None` for the process-wide [`QuantaClock`],
+/// else the [`ClockCell`] of a [`ManualClock`] (shared with it) or of any other clock (behind
+/// its vtable). The common clocks dispatch without a vtable.
 #[derive(Clone)]
-pub(crate) enum ClockSource {
-    /// The process-wide [`QuantaClock`].
-    Quanta,
-    /// A [`ManualClock`].
-    Manual(ManualClock),
-    /// Any other [`Clock`], behind one thin pointer (a fat `Arc<dyn Clock>` would make every
-    /// breaker 8 bytes larger for the clocks it is least often given).
-    Dyn(std::sync::Arc<Box<dyn Clock>>),
-}
+pub(crate) struct ClockSource(Option<Arc<ClockCell>>);
 
 impl ClockSource {
+    /// The process-wide quanta clock.
+    pub(crate) const QUANTA: ClockSource = ClockSource(None);
+
     /// The form a breaker stores `clock` in: the two clocks of this crate are recognised by
     /// type, so they dispatch without a vtable; any other goes behind one.
     pub(crate) fn from_clock<C: Clock>(clock: C) -> Self {
         let any: &dyn std::any::Any = &clock;
         if any.is::<QuantaClock>() {
-            ClockSource::Quanta
+            ClockSource::QUANTA
         } else if let Some(manual) = any.downcast_ref::<ManualClock>() {
-            ClockSource::Manual(manual.clone())
+            ClockSource(Some(Arc::clone(&manual.cell)))
         } else {
-            ClockSource::Dyn(std::sync::Arc::new(Box::new(clock)))
+            ClockSource(Some(Arc::new(ClockCell {
+                other: Some(Box::new(clock)),
+                ..ClockCell::manual(
+                    #[cfg(loom)]
+                    false,
+                )
+            })))
         }
+    }
+
+    /// Whether this is the process-wide quanta clock.
+    #[inline]
+    pub(crate) fn is_quanta(&self) -> bool {
+        self.0.is_none()
     }
 
     #[inline]
     pub(crate) fn now(&self) -> u64 {
-        match self {
-            ClockSource::Quanta => quanta_now(),
-            ClockSource::Manual(m) => m.now_nanos(),
-            ClockSource::Dyn(c) => c.now_nanos(),
+        match &self.0 {
+            None => quanta_now(),
+            Some(cell) => match &cell.other {
+                // Relaxed: see `ManualClock::advance`.
+                None => cell.nanos.load(Ordering::Relaxed),
+                Some(other) => other.now_nanos(),
+            },
         }
     }
 
@@ -278,22 +312,28 @@ impl ClockSource {
     /// first use): the quanta clock's, if the thread runs.
     #[cfg(not(loom))]
     pub(crate) fn timer_watches(&self) -> bool {
-        matches!(self, ClockSource::Quanta) && crate::timer::running(quanta_now)
+        self.is_quanta() && crate::timer::running(quanta_now)
     }
 
     /// Under loom: a `ManualClock` made for a model that plays the timer.
     #[cfg(loom)]
     pub(crate) fn timer_watches(&self) -> bool {
-        matches!(self, ClockSource::Manual(m) if m.model_timer)
+        self.0.as_ref().is_some_and(|cell| cell.model_timer)
     }
 }
 
+// One pointer: a breaker's cold part holds it.
+#[cfg(not(loom))]
+const _: () = assert!(std::mem::size_of::<ClockSource>() == std::mem::size_of::<usize>());
+
 impl fmt::Debug for ClockSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClockSource::Quanta => f.write_str("QuantaClock"),
-            ClockSource::Manual(m) => m.fmt(f),
-            ClockSource::Dyn(_) => f.write_str("Clock"),
+        match &self.0 {
+            None => f.write_str("QuantaClock"),
+            Some(cell) if cell.other.is_none() => {
+                write!(f, "ManualClock({:?})", Duration::from_nanos(self.now()))
+            }
+            Some(_) => f.write_str("Clock"),
         }
     }
 }

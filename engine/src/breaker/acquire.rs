@@ -23,7 +23,7 @@ use fusebox_policies::Recovery;
 use super::flags::Flags;
 use super::inner::Inner;
 use super::permit::{NOT_TIMED, PackedTicket, Permit, PermitKind, Ticket};
-use crate::clock::{ClockSource, duration_nanos};
+use crate::clock::duration_nanos;
 use crate::error::{Clocked, Name, RejectReason, Rejected, RetryAfter};
 use crate::priority::Priority;
 use crate::state::{AcquireDecision, ProbeEnd, State, StateWord, TransitionReason};
@@ -332,7 +332,7 @@ impl Inner {
     /// Whether this breaker's `Open` and rate-limited rejections carry a handle of it (see
     /// [`rejection_name`](Self::rejection_name)).
     fn clocked(&self) -> bool {
-        !matches!(self.cold.clock, ClockSource::Quanta)
+        !self.cold.clock.is_quanta()
     }
 
     /// A rejection's name: a handle of the breaker if `clocked` and the breaker is not being

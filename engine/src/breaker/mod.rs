@@ -267,7 +267,7 @@ impl Breaker {
         BreakerBuilder {
             name: name.into(),
             policy,
-            clock: ClockSource::Quanta,
+            clock: ClockSource::QUANTA,
             striped: false,
             packing: Packing::Isolated,
             feed: None,
