@@ -54,11 +54,11 @@ const TIMED: Flags = Flags::SLOW.union(Flags::LATENCY);
 /// Two words, so that it comes back in registers: a packed ticket, or, with the kind byte
 /// [`Slow::REJECT`], the rejection's word (see `Rejected`) and whether it names the breaker
 /// by a handle for its clock (bit 8, see [`Inner::rejection_name`]). The slow path used to
-/// return the whole 40-byte result, which comes back through memory; the compiler then built
-/// the fast paths' results in that memory too, so that `try_acquire().is_err()` on an open
-/// breaker paid five stores and an indirect jump for a result it never reads. With this, and
-/// the handle coming back in registers too (`clocked_handle`), no path's result needs memory
-/// (see also `Clocked`'s drop).
+/// return the whole result (then 40 bytes), which comes back through memory; the compiler
+/// then built the fast paths' results in that memory too, so that `try_acquire().is_err()`
+/// on an open breaker paid five stores and an indirect jump for a result it never reads. With
+/// this, and the handle coming back in registers too (`clocked_handle`), no path's result
+/// needs memory (see also `Clocked`'s drop).
 #[derive(Clone, Copy)]
 struct Slow(PackedTicket);
 

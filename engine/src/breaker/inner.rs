@@ -138,7 +138,7 @@ pub(super) struct Busy {
 #[repr(C)]
 pub(super) struct Cold {
     pub(super) config_lock: Mutex<()>,
-    /// The breaker's name: inline up to 23 bytes, so that a rejection copies it without
+    /// The breaker's name: inline up to 22 bytes, so that a rejection copies it without
     /// touching a reference count; shared beyond.
     pub(super) name: OwnName,
     pub(super) clock: ClockSource,

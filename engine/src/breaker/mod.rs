@@ -456,7 +456,7 @@ impl Breaker {
         self.inner.cold.name.as_str()
     }
 
-    /// The breaker's name as a shared string. A breaker keeps a name of up to 23 bytes inline,
+    /// The breaker's name as a shared string. A breaker keeps a name of up to 22 bytes inline,
     /// not as a shared string, so for one of those this allocates a new string: hold on to the
     /// result rather than calling this per request.
     ///
