@@ -209,6 +209,9 @@ fn is_executable(path: &Path) -> bool {
         .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
+/// How many ports [`Driver::start`] tries before it gives up.
+const PORT_TRIES: u32 = 3;
+
 /// A running chromedriver, killed on drop after its session, if any, is ended.
 struct Driver {
     child: Child,
@@ -220,9 +223,27 @@ struct Driver {
 }
 
 impl Driver {
-    /// Starts `chromedriver` on a free loopback port and waits until it accepts connections.
+    /// Starts `chromedriver` on a free loopback port and waits until it says it is ready.
+    ///
+    /// The port is free when picked, but chromedriver binds it a moment later, and another
+    /// process (a server of a test running beside this one, binding port 0) may take it in
+    /// between. chromedriver then exits, and it is started again on another port, up to
+    /// [`PORT_TRIES`] times. Readiness is chromedriver's own `/status`, not a connection to the
+    /// port, which that other process would accept too.
     fn start(chromedriver: &Path) -> Result<Driver, String> {
-        // The port is free when picked; chromedriver binds it a moment later.
+        let mut tries = 1;
+        loop {
+            match Driver::start_once(chromedriver)? {
+                Ok(driver) => return Ok(driver),
+                Err(exited) if tries == PORT_TRIES => return Err(exited),
+                Err(_) => tries += 1,
+            }
+        }
+    }
+
+    /// One try of [`start`](Self::start): the driver once ready, `Ok(Err(message))` if
+    /// chromedriver exited before it was, and `Err` for any other failure.
+    fn start_once(chromedriver: &Path) -> Result<Result<Driver, String>, String> {
         let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("picking a free loopback port: {e}"))?
@@ -251,16 +272,39 @@ impl Driver {
             log,
         };
         let deadline = Instant::now() + WAIT;
-        while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        while !driver.is_ready() {
             if let Ok(Some(status)) = driver.child.try_wait() {
-                return Err(driver.failed(&format!("chromedriver exited ({status})")));
+                return Ok(Err(
+                    driver.failed(&format!("chromedriver exited ({status})"))
+                ));
             }
             if Instant::now() >= deadline {
-                return Err(driver.failed(&format!("chromedriver not listening on {addr}")));
+                return Err(driver.failed(&format!("chromedriver not ready on {addr}")));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Ok(driver)
+        Ok(Ok(driver))
+    }
+
+    /// Whether chromedriver answers its `/status` saying it is ready for sessions.
+    fn is_ready(&self) -> bool {
+        let Ok(mut stream) = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200))
+        else {
+            return false;
+        };
+        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+        let request = format!(
+            "GET /status HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.addr
+        );
+        if stream.write_all(request.as_bytes()).is_err() {
+            return false;
+        }
+        // Up to the close, or what came before the timeout.
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer);
+        answer.starts_with("HTTP/1.1 200") && answer.contains("\"ready\":true")
     }
 
     /// Opens a headless session of `chromium`.
