@@ -13,13 +13,14 @@
 //!   and a raw read: no lock and no atomic of this crate. All [`QuantaClock`]s and the timer
 //!   thread read this one origin.
 //! - **[`ManualClock`]**: one `AtomicU64` of nanoseconds (through the loom shim, so models see
-//!   it), in an `Arc` its clones and its breakers share. [`advance`](ManualClock::advance) is a `fetch_update`
-//!   (a read-modify-write, so concurrent advances all count), [`set`](ManualClock::set) a
-//!   store and [`now_nanos`](Clock::now_nanos) a load, all `Relaxed`: the time is a single
-//!   value that publishes nothing. A thread's readings follow the value's one order of changes
-//!   (it never reads a value older than one it has read), so a clock that is only advanced
-//!   never goes back for any thread, though a thread may see a change a moment late. Code that
-//!   needs the time ordered with other data synchronizes through the breaker's own atomics.
+//!   it), in an `Arc` its clones and its breakers share. [`advance`](ManualClock::advance) is
+//!   a `fetch_update` (a read-modify-write, so concurrent advances all count),
+//!   [`set`](ManualClock::set) a store and [`now_nanos`](Clock::now_nanos) a load, all
+//!   `Relaxed`: the time is a single value that publishes nothing. A thread's readings follow
+//!   the value's one order of changes (it never reads a value older than one it has read), so
+//!   a clock that is only advanced never goes back for any thread, though a thread may see a
+//!   change a moment late. Code that needs the time ordered with other data synchronizes
+//!   through the breaker's own atomics.
 //! - **Other clocks** (a [`ClockSource`]'s `other`) synchronize themselves ([`Clock`] is
 //!   `Sync`); they are written once, when the breaker is built, before it is shared.
 

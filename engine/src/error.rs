@@ -542,13 +542,13 @@ impl RetryAfter {
 /// assert_eq!(r.breaker(), "db");
 /// assert_eq!(r.to_string(), "breaker db rejected the call: forced open");
 /// ```
-///
-/// 32 bytes: the word, then the name, whose tag's spare values tag a `CallError` and a
-/// `Result` around it. `repr(C)` keeps the word first: with the name first, a `Permit` fits
-/// beside its tag in a `Result<Permit, Rejected>`, and the compiler then merged the closed fast
-/// path's permit with the slow path's and tested the ticket at run time (a closed call took
-/// 0.25 ns more). Placed after the word, the tag leaves a permit no room, so that result keeps
-/// a tag of its own.
+//
+// 32 bytes: the word, then the name, whose tag's spare values tag a `CallError` and a `Result`
+// around it. `repr(C)` keeps the word first: with the name first, a `Permit` fits beside its
+// tag in a `Result<Permit, Rejected>`, and the compiler then merged the closed fast path's
+// permit with the slow path's and tested the ticket at run time (a closed call took 0.25 ns
+// more). Placed after the word, the tag leaves a permit no room, so that result keeps a tag of
+// its own.
 #[derive(Clone)]
 #[repr(C)]
 pub struct Rejected {
