@@ -49,31 +49,36 @@ const SMALL_SLOTS: u32 = 128;
 const SMALL_WORDS: usize = SMALL_SLOTS.div_ceil(64) as usize;
 
 /// A count window over the last `size` outcomes.
+///
+/// `repr(C)` puts the bitmaps' tag first: [`WindowStore`](super::WindowStore) tells its other
+/// kinds apart by the tag's spare values, and a time window fits in the bytes after it, so a
+/// store is no larger than its count window (48 bytes).
+#[repr(C)]
 pub(crate) struct CountWindow {
-    size: u32,
-    /// Lemire's fast-modulo multiplier for `size`: `u64::MAX / size + 1`.
+    bitmaps: Bitmaps,
+    /// Lemire's fast-modulo multiplier for the size: `u64::MAX / size + 1`.
     fastmod: u64,
-    /// A small window's bitmaps: failure words 0 and 1, slow words 2 and 3.
-    small: [AtomicU64; 2 * SMALL_WORDS],
-    /// A larger window's bitmaps, the failure words and then as many slow words; empty for a
-    /// small window.
-    large: Box<[AtomicU64]>,
-    /// A larger window's failure count (read as `i32`: may dip below 0 while recorders race).
-    failures: AtomicU32,
-    /// A larger window's slow-call count.
-    slow: AtomicU32,
-    /// Room for [`WindowStore`](super::WindowStore)'s kinds: a byte of this window's padding
-    /// with one valid value, whose other 255 tell the other kinds apart, so that a store is no
-    /// larger than its count window (72 bytes, not 80). Never read.
-    #[allow(dead_code)]
-    kinds: KindsRoom,
 }
 
-/// A byte with one valid value (see `CountWindow::kinds`).
-#[derive(Clone, Copy)]
+/// A count window's size and bitmaps, small or larger. `repr(u8)`: the tag is the first
+/// byte and the size sits beside it, in both kinds at the same offset, so reading the size
+/// tests no tag.
 #[repr(u8)]
-enum KindsRoom {
-    Count,
+enum Bitmaps {
+    /// Up to [`SMALL_SLOTS`] outcomes: failure words 0 and 1, slow words 2 and 3, inline.
+    Small {
+        size: u32,
+        words: [AtomicU64; 2 * SMALL_WORDS],
+    },
+    /// More: the failure words and then as many slow words, with the counts of their bits.
+    Large {
+        size: u32,
+        /// The failure count (read as `i32`: may dip below 0 while recorders race).
+        failures: AtomicU32,
+        /// The slow-call count, likewise.
+        slow: AtomicU32,
+        words: Box<[AtomicU64]>,
+    },
 }
 
 fn bitmap(bits: u32) -> Box<[AtomicU64]> {
@@ -94,51 +99,56 @@ fn clamp(count: u32, max: u32) -> u32 {
 impl CountWindow {
     pub(super) fn new(size: u32) -> Self {
         debug_assert!(size > 0);
-        let large = if size <= SMALL_SLOTS {
-            Box::default()
+        let bitmaps = if size <= SMALL_SLOTS {
+            Bitmaps::Small {
+                size,
+                words: std::array::from_fn(|_| AtomicU64::new(0)),
+            }
         } else {
-            bitmap(2 * size.div_ceil(64) * 64)
+            Bitmaps::Large {
+                size,
+                failures: AtomicU32::new(0),
+                slow: AtomicU32::new(0),
+                words: bitmap(2 * size.div_ceil(64) * 64),
+            }
         };
         CountWindow {
-            size,
+            bitmaps,
             fastmod: (u64::MAX / size as u64).wrapping_add(1),
-            small: std::array::from_fn(|_| AtomicU64::new(0)),
-            large,
-            failures: AtomicU32::new(0),
-            slow: AtomicU32::new(0),
-            kinds: KindsRoom::Count,
         }
     }
 
     /// The window's size in outcomes.
     #[inline(always)]
     pub(crate) fn size(&self) -> u32 {
-        self.size
-    }
-
-    /// A small window keeps its bitmaps inline (`large` is empty).
-    #[inline(always)]
-    pub(crate) fn is_small(&self) -> bool {
-        self.size <= SMALL_SLOTS
-    }
-
-    /// The failure bitmap.
-    #[inline(always)]
-    fn fail_words(&self) -> &[AtomicU64] {
-        if self.is_small() {
-            &self.small[..SMALL_WORDS]
-        } else {
-            &self.large[..self.large.len() / 2]
+        match self.bitmaps {
+            Bitmaps::Small { size, .. } | Bitmaps::Large { size, .. } => size,
         }
     }
 
-    /// The slow-call bitmap.
+    /// Whether the window is small: its bitmaps inline, and no counts kept.
     #[inline(always)]
-    fn slow_words(&self) -> &[AtomicU64] {
-        if self.is_small() {
-            &self.small[SMALL_WORDS..]
-        } else {
-            &self.large[self.large.len() / 2..]
+    pub(crate) fn is_small(&self) -> bool {
+        matches!(self.bitmaps, Bitmaps::Small { .. })
+    }
+
+    /// The failure bitmap and, for a larger window, its count.
+    #[inline(always)]
+    fn failures(&self) -> (&[AtomicU64], Option<&AtomicU32>) {
+        match &self.bitmaps {
+            Bitmaps::Small { words, .. } => (&words[..SMALL_WORDS], None),
+            Bitmaps::Large {
+                words, failures, ..
+            } => (&words[..words.len() / 2], Some(failures)),
+        }
+    }
+
+    /// The slow-call bitmap and, for a larger window, its count.
+    #[inline(always)]
+    fn slow(&self) -> (&[AtomicU64], Option<&AtomicU32>) {
+        match &self.bitmaps {
+            Bitmaps::Small { words, .. } => (&words[SMALL_WORDS..], None),
+            Bitmaps::Large { words, slow, .. } => (&words[words.len() / 2..], Some(slow)),
         }
     }
 
@@ -146,7 +156,7 @@ impl CountWindow {
     /// multiplication (an integer division here costs about 1 ns a call).
     #[inline(always)]
     pub(crate) fn slot(&self, seq: u64) -> usize {
-        slot_of(seq, self.fastmod, self.size as u64)
+        slot_of(seq, self.fastmod, self.size() as u64)
     }
 
     /// Flips `slot`'s bit of `words` to `set`, keeping `count` (a larger window's) in step;
@@ -187,18 +197,14 @@ impl CountWindow {
     /// [`tally`]: Self::tally
     #[inline]
     pub(crate) fn record(&self, seq: u64, failure: bool, slow: Option<bool>) -> bool {
-        let grew = seq < self.size as u64;
+        let grew = seq < self.size() as u64;
         let slot = self.slot(seq);
         // A small window keeps no counts: it counts its bits when it judges.
-        let counted = !self.is_small();
-        let mut rose = Self::put(
-            self.fail_words(),
-            counted.then_some(&self.failures),
-            slot,
-            failure,
-        );
+        let (words, count) = self.failures();
+        let mut rose = Self::put(words, count, slot, failure);
         if let Some(slow) = slow {
-            rose |= Self::put(self.slow_words(), counted.then_some(&self.slow), slot, slow);
+            let (words, count) = self.slow();
+            rose |= Self::put(words, count, slot, slow);
         }
         rose || grew
     }
@@ -210,8 +216,8 @@ impl CountWindow {
     /// in a full window writes nothing past the cursor and waits on no load after it.
     #[inline(always)]
     pub(crate) fn take_failure(&self, cursor: &AtomicU64) -> (u64, bool) {
-        if self.is_small() {
-            let (seq, held_failure) = self.take_small(cursor);
+        if let Bitmaps::Small { size, words } = &self.bitmaps {
+            let (seq, held_failure) = self.take_small(*size, words, cursor);
             if held_failure == Some(true) {
                 return (seq, false);
             }
@@ -236,20 +242,27 @@ impl CountWindow {
     /// other callers' `fetch_add`.
     #[inline(always)]
     pub(crate) fn take_success(&self, cursor: &AtomicU64) -> Option<u64> {
-        let size = self.size as u64;
-        if self.is_small() {
-            let (seq, held_failure) = self.take_small(cursor);
-            return (held_failure != Some(false)).then_some(seq);
-        }
+        let (size, failures, words) = match &self.bitmaps {
+            Bitmaps::Small { size, words } => {
+                let (seq, held_failure) = self.take_small(*size, words, cursor);
+                return (held_failure != Some(false)).then_some(seq);
+            }
+            Bitmaps::Large {
+                size,
+                failures,
+                words,
+                ..
+            } => (*size as u64, failures, words),
+        };
         // Relaxed: as in `take_small`.
-        let clean = self.failures.load(Ordering::Relaxed) == 0;
+        let clean = failures.load(Ordering::Relaxed) == 0;
         let (guess, guessed_noop) = if clean {
             (0, false)
         } else {
             // Relaxed: only a guess, checked against the `fetch_add` below.
             let guess = cursor.load(Ordering::Relaxed);
             let slot = self.slot(guess);
-            let bit = self.large[slot / 64].load(Ordering::Relaxed) >> (slot % 64) & 1;
+            let bit = words[slot / 64].load(Ordering::Relaxed) >> (slot % 64) & 1;
             (guess, bit == 0)
         };
         // SeqCst: see the module's notes.
@@ -265,15 +278,20 @@ impl CountWindow {
     /// whether its slot holds a failure, picked in registers from the words already read. A
     /// window that holds no failure computes no slot.
     #[inline(always)]
-    fn take_small(&self, cursor: &AtomicU64) -> (u64, Option<bool>) {
+    fn take_small(
+        &self,
+        size: u32,
+        words: &[AtomicU64; 2 * SMALL_WORDS],
+        cursor: &AtomicU64,
+    ) -> (u64, Option<bool>) {
         // Relaxed: see the module's notes; a success that skips its write because a failure
         // was still in flight is ordered before that failure.
         let (w0, w1) = (
-            self.small[0].load(Ordering::Relaxed),
-            self.small[1].load(Ordering::Relaxed),
+            words[0].load(Ordering::Relaxed),
+            words[1].load(Ordering::Relaxed),
         );
         // Read before the `fetch_add` too, so that nothing after it waits for a load.
-        let (fastmod, size) = (self.fastmod, self.size as u64);
+        let (fastmod, size) = (self.fastmod, size as u64);
         // SeqCst: see the module's notes.
         let seq = cursor.fetch_add(1, Ordering::SeqCst);
         // An `if`, not a closure: a closure here was left out of line, costing 26 instructions
@@ -291,9 +309,9 @@ impl CountWindow {
     #[inline(always)]
     pub(crate) fn tally_after(&self, seq: u64, cursor: &AtomicU64) -> Tally {
         crate::sync::loads_follow_updates();
-        let recorded = if seq >= self.size as u64 {
+        let recorded = if seq >= self.size() as u64 {
             // Full: the cursor would say no more.
-            self.size as u64
+            self.size() as u64
         } else {
             // SeqCst: see the module's notes.
             cursor.load(Ordering::SeqCst)
@@ -305,29 +323,29 @@ impl CountWindow {
     /// since the window was last cleared).
     #[inline(always)]
     pub(crate) fn tally(&self, recorded: u64) -> Tally {
-        let calls = recorded.min(self.size as u64) as u32;
-        let (failures, slow) = if self.is_small() {
-            let ones = |words: &[AtomicU64]| {
-                // SeqCst: see above.
-                let (a, b) = (
-                    words[0].load(Ordering::SeqCst),
-                    words[1].load(Ordering::SeqCst),
-                );
-                // Without a `popcnt` instruction (not in the x86-64 baseline) a count is a
-                // dozen instructions a word: an empty bitmap (no slow-call rule) skips them.
-                if a | b == 0 {
-                    0
-                } else {
-                    a.count_ones() + b.count_ones()
-                }
-            };
-            (ones(self.fail_words()), ones(self.slow_words()))
-        } else {
-            // SeqCst: see above.
-            (
-                self.failures.load(Ordering::SeqCst),
-                self.slow.load(Ordering::SeqCst),
-            )
+        let calls = recorded.min(self.size() as u64) as u32;
+        // SeqCst loads, all: see above.
+        let (failures, slow) = match (self.failures(), self.slow()) {
+            ((failures, None), (slow, None)) => {
+                let ones = |words: &[AtomicU64]| {
+                    let (a, b) = (
+                        words[0].load(Ordering::SeqCst),
+                        words[1].load(Ordering::SeqCst),
+                    );
+                    // Without a `popcnt` instruction (not in the x86-64 baseline) a count is a
+                    // dozen instructions a word: an empty bitmap (no slow-call rule) skips them.
+                    if a | b == 0 {
+                        0
+                    } else {
+                        a.count_ones() + b.count_ones()
+                    }
+                };
+                (ones(failures), ones(slow))
+            }
+            ((_, failures), (_, slow)) => {
+                let count = |c: Option<&AtomicU32>| c.map_or(0, |c| c.load(Ordering::SeqCst));
+                (count(failures), count(slow))
+            }
         };
         // Counts are clamped to the calls: an outcome racing with a clear may land in the
         // emptied window ahead of its call.
@@ -340,35 +358,36 @@ impl CountWindow {
 
     /// Empties the window's slow-call bitmap (a slow-call rule was switched on).
     pub(super) fn clear_slow(&self) {
-        for word in self.slow_words() {
-            // Relaxed: outcomes racing a policy swap may count under either policy.
-            let old = word.swap(0, Ordering::Relaxed);
-            if !self.is_small() {
-                self.slow.fetch_sub(old.count_ones(), Ordering::SeqCst);
-            }
-        }
+        // Outcomes racing a policy swap may count under either policy.
+        Self::clear_bitmap(self.slow());
     }
 
     /// Empties the window (see the module's notes).
     pub(super) fn clear(&self) {
-        let small = self.is_small();
-        for (words, count) in [
-            (self.fail_words(), &self.failures),
-            (self.slow_words(), &self.slow),
-        ] {
-            for word in words.iter() {
-                // Relaxed: published by the caller's SeqCst swap of the cursor that follows.
-                let old = word.swap(0, Ordering::Relaxed);
-                if !small {
-                    count.fetch_sub(old.count_ones(), Ordering::SeqCst);
-                }
+        Self::clear_bitmap(self.failures());
+        Self::clear_bitmap(self.slow());
+    }
+
+    /// Zeroes `words`, taking the bits it clears off `count`.
+    fn clear_bitmap((words, count): (&[AtomicU64], Option<&AtomicU32>)) {
+        for word in words {
+            // Relaxed: a clear is published by the caller's SeqCst swap of the cursor that
+            // follows; a slow bitmap's, by the policy swap that switched the rule on, and
+            // outcomes racing that swap may count under either policy.
+            let old = word.swap(0, Ordering::Relaxed);
+            if let Some(count) = count {
+                // SeqCst: counts are, see the module's notes.
+                count.fetch_sub(old.count_ones(), Ordering::SeqCst);
             }
         }
     }
 
     /// Heap bytes held by a larger window's bitmaps.
     pub(super) fn heap_bytes(&self) -> usize {
-        self.large.len() * 8
+        match &self.bitmaps {
+            Bitmaps::Small { .. } => 0,
+            Bitmaps::Large { words, .. } => words.len() * 8,
+        }
     }
 }
 

@@ -103,7 +103,10 @@ impl WindowStore {
         }
     }
 }
-// A store is no larger than its count window (see `CountWindow`'s room for the kinds). Loom's
+// A store is no larger than its count window, 48 bytes (see `CountWindow`'s layout). Loom's
 // atomics are larger.
 #[cfg(not(loom))]
-const _: () = assert!(std::mem::size_of::<WindowStore>() == std::mem::size_of::<CountWindow>());
+const _: () = assert!(
+    std::mem::size_of::<WindowStore>() == std::mem::size_of::<CountWindow>()
+        && std::mem::size_of::<CountWindow>() == 48
+);
