@@ -1,10 +1,12 @@
-//! A counter a thread can bump with a plain load and store: the rejection and failure counts.
+//! Counters a thread can bump with a plain load and store: a breaker's rejection and failure
+//! counts.
 //!
 //! A rejection must cost about a load, and a locked `fetch_add` costs several nanoseconds even
 //! uncontended. Each thread that rejects takes one of [`LANES`] process-wide lanes, once, and
-//! gives it back when it exits; every counter has one word per lane (allocated at its first
-//! use), which only that lane's thread writes, so a `Relaxed` load and store count exactly.
-//! Threads beyond the lanes share one word with `fetch_add`. The total is the sum.
+//! gives it back when it exits; every counter has one word per lane (allocated, for both
+//! counters at once, at the first use of either), which only that lane's thread writes, so a
+//! `Relaxed` load and store count exactly. Threads beyond the lanes share one word per counter
+//! with `fetch_add`. A count is the sum of its words.
 //!
 //! # Synchronization
 //!
@@ -24,40 +26,53 @@ pub(crate) const LANES: usize = 8;
 /// One word per lane.
 type Lanes = [AtomicU64; LANES];
 
-pub(crate) struct LaneCounter {
-    shared: AtomicU64,
-    /// The lanes' words, allocated by the first thread that counts through a lane. A pointer
-    /// an increment tests as it loads it. Under loom no thread has a lane, so the words are
-    /// never allocated.
-    lanes: LazyBox<Lanes>,
+/// Which of a breaker's two lane counters.
+#[derive(Clone, Copy)]
+pub(crate) enum Counted {
+    /// Calls rejected because the breaker was open.
+    Rejections,
+    /// Failures recorded.
+    Failures,
 }
 
-impl LaneCounter {
+/// A breaker's rejection and failure counts, sharing one pointer to their lanes' words.
+pub(crate) struct LaneCounters {
+    /// The words of threads without a lane, one per counter.
+    shared: [AtomicU64; 2],
+    /// The lanes' words, one set per counter, allocated by the first thread that counts
+    /// through a lane. A pointer an increment tests as it loads it. Under loom no thread has a
+    /// lane, so the words are never allocated.
+    lanes: LazyBox<[Lanes; 2]>,
+}
+
+impl LaneCounters {
     pub(crate) fn new() -> Self {
-        LaneCounter {
-            shared: AtomicU64::new(0),
+        LaneCounters {
+            shared: [AtomicU64::new(0), AtomicU64::new(0)],
             lanes: LazyBox::new(),
         }
     }
 
-    /// The lanes' words, if allocated.
+    /// The lanes' words of `counted`, if allocated.
     #[inline(always)]
-    fn lanes(&self) -> Option<&Lanes> {
-        self.lanes.get()
+    fn lanes(&self, counted: Counted) -> Option<&Lanes> {
+        self.lanes.get().map(|lanes| &lanes[counted as usize])
     }
 
-    /// The lanes' words, allocated now if no thread has yet.
-    fn lanes_or_init(&self) -> &Lanes {
-        self.lanes
-            .get_or_init(|| std::array::from_fn(|_| AtomicU64::new(0)))
+    /// The lanes' words of `counted`, allocated now if no thread has yet.
+    fn lanes_or_init(&self, counted: Counted) -> &Lanes {
+        let lanes = self
+            .lanes
+            .get_or_init(|| std::array::from_fn(|_| std::array::from_fn(|_| AtomicU64::new(0))));
+        &lanes[counted as usize]
     }
 
-    /// Adds one.
+    /// Adds one to `counted`.
     #[inline]
-    pub(crate) fn increment(&self) {
+    pub(crate) fn increment(&self, counted: Counted) {
         // The lanes, then the thread's lane: one test and branch each, where asking for both
         // at once kept the first answer in a register for a second test.
-        if let Some(words) = self.lanes()
+        if let Some(words) = self.lanes(counted)
             && let Some(lane) = lane::current()
         {
             // Through an address of its own: see `own_address`.
@@ -67,46 +82,48 @@ impl LaneCounter {
             word.store(word.load(Ordering::Relaxed) + 1, Ordering::Release);
             return;
         }
-        self.increment_slow();
+        self.increment_slow(counted);
     }
 
     #[cold]
-    fn increment_slow(&self) {
+    fn increment_slow(&self, counted: Counted) {
         match lane::claim() {
             Some(lane) => {
-                let word = &self.lanes_or_init()[lane];
+                let word = &self.lanes_or_init(counted)[lane];
                 // As in `increment`.
                 word.store(word.load(Ordering::Relaxed) + 1, Ordering::Release);
             }
             None => {
                 // Release: see the module's notes. No lane is free for this thread.
-                self.shared.fetch_add(1, Ordering::Release);
+                self.shared[counted as usize].fetch_add(1, Ordering::Release);
             }
         }
     }
 
-    /// Adds `n` (rare: a restore putting counts back), through the shared word.
-    pub(crate) fn add(&self, n: u64) {
+    /// Adds `n` to `counted` (rare: a restore putting counts back), through the shared word.
+    pub(crate) fn add(&self, counted: Counted, n: u64) {
         if n != 0 {
             // Release: see the module's notes.
-            self.shared.fetch_add(n, Ordering::Release);
+            self.shared[counted as usize].fetch_add(n, Ordering::Release);
         }
     }
 
-    /// The count so far.
-    pub(crate) fn sum(&self) -> u64 {
+    /// The count of `counted` so far.
+    pub(crate) fn sum(&self, counted: Counted) -> u64 {
         // Acquire: see the module's synchronization notes.
-        let lanes = self.lanes().map_or(0, |w| {
+        let lanes = self.lanes(counted).map_or(0, |w| {
             w.iter()
                 .map(|x| x.load(Ordering::Acquire))
                 .fold(0u64, u64::wrapping_add)
         });
-        self.shared.load(Ordering::Acquire).wrapping_add(lanes)
+        self.shared[counted as usize]
+            .load(Ordering::Acquire)
+            .wrapping_add(lanes)
     }
 
     /// Heap bytes held (the lanes, once used).
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.lanes().map_or(0, |_| std::mem::size_of::<Lanes>())
+        self.lanes.get().map_or(0, std::mem::size_of_val)
     }
 }
 

@@ -20,6 +20,26 @@ pub(crate) use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering, fe
 #[cfg(not(loom))]
 pub(crate) use std::sync::{Arc, Mutex};
 
+/// A lock that guards no data but a protocol: a breaker's configuration and publication locks.
+/// One byte (parking_lot's), where std's mutex takes eight; loom's mutex under loom.
+#[cfg(not(loom))]
+pub(crate) type Lock = parking_lot::Mutex<()>;
+/// A lock that guards no data but a protocol (loom's, so that models see it).
+#[cfg(loom)]
+pub(crate) type Lock = loom::sync::Mutex<()>;
+
+/// Takes `lock` until the returned guard is dropped.
+#[cfg(not(loom))]
+pub(crate) fn hold(lock: &Lock) -> parking_lot::MutexGuard<'_, ()> {
+    lock.lock()
+}
+
+/// Takes `lock` until the returned guard is dropped.
+#[cfg(loom)]
+pub(crate) fn hold(lock: &Lock) -> loom::sync::MutexGuard<'_, ()> {
+    lock.lock().unwrap()
+}
+
 /// Locks a mutex, recovering the data if a panicking thread poisoned it: every structure the
 /// engine guards with a mutex is valid after any partial update.
 #[cfg(not(loom))]

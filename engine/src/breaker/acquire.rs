@@ -24,6 +24,7 @@ use super::flags::Flags;
 use super::inner::Inner;
 use super::permit::{NOT_TIMED, PackedTicket, Permit, PermitKind, Ticket};
 use crate::clock::duration_nanos;
+use crate::counter::Counted;
 use crate::error::{Clocked, Name, RejectReason, Rejected, RetryAfter};
 use crate::priority::Priority;
 use crate::state::{AcquireDecision, ProbeEnd, State, StateWord, TransitionReason};
@@ -122,7 +123,7 @@ impl Inner {
             self.assert_deadline_published(word);
             // Built here, in the result, not moved out of a helper's (see `Rejected`'s word).
             // Not recorded: a recorded breaker's words are never timed (transition.rs).
-            self.busy.rejected.increment();
+            self.busy.lane_counts.increment(Counted::Rejections);
             return Err(Rejected::new(
                 RejectReason::Open,
                 State::Open,
@@ -242,7 +243,7 @@ impl Inner {
         // where a binary fraction would sit just below them and admit one call too few.
         let p = (share.clamp(0.0, 1.0) * RAMP_SCALE as f64).round() as u128;
         // Relaxed: the counter only spreads admissions; it orders nothing.
-        let c = self.busy.ramp_counter.fetch_add(1, Ordering::Relaxed) as u128;
+        let c = self.extras().ramp_counter.fetch_add(1, Ordering::Relaxed) as u128;
         // Admit the c-th acquire iff ⌊(c+1)·p⌋ > ⌊c·p⌋: over any n consecutive acquires at
         // share p this admits ⌊p·n⌋ or ⌈p·n⌉.
         if (c + 1) * p / RAMP_SCALE != c * p / RAMP_SCALE {

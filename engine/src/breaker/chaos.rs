@@ -11,7 +11,7 @@ use std::sync::Arc;
 use super::inner::Inner;
 use super::{Breaker, Noted};
 use crate::state::TransitionReason;
-use crate::sync::lock;
+use crate::sync::hold;
 
 impl Breaker {
     /// Switches the policy's chaos off: swaps in the policy in force without its
@@ -62,7 +62,7 @@ impl Noted<'_> {
 impl Inner {
     /// Swaps in the policy without chaos, if it has chaos, leaving `note` in the history.
     fn chaos_off(&self, note: Option<Arc<str>>) -> bool {
-        let _config = lock(&self.cold.config_lock);
+        let _config = hold(&self.busy.config_lock);
         let calm = {
             let policy = self.cold.policy.load();
             if policy.chaos().is_none() {

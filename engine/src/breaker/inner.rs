@@ -39,8 +39,8 @@
 //!   on x86-64 and aarch64, a pair of lines the prefetcher fetches together) and pads it to a
 //!   whole number of blocks. The hot part is then one block, which only transitions and
 //!   policy swaps write, and the busy part, which every call writes, the next: threads calling
-//!   one breaker never invalidate the line their decisions read. The cold part follows; its
-//!   first field, the configuration lock, shares the busy part's block.
+//!   one breaker never invalidate the line their decisions read. The cold part follows, on
+//!   the busy part's block and the next.
 //! - [`Packing::Compact`] (`BreakerBuilder::compact`) asks only for the fields' own
 //!   alignment. The fields and their offsets are the same, so every decision is too; the
 //!   allocation is not padded, and the allocator no longer carves an aligned block out of a
@@ -59,13 +59,13 @@ use super::handle::{Counts, Handle, Me, Packing};
 use super::history::History;
 use super::kinds::FailureKinds;
 use crate::clock::ClockSource;
-use crate::counter::LaneCounter;
+use crate::counter::LaneCounters;
 use crate::error::{OwnName, RejectReason};
 use crate::feed::TransitionFeed;
 use crate::latency::LatencyRecorder;
 use crate::lazy::LazyBox;
 use crate::state::StateWord;
-use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, Mutex, Ordering};
+use crate::sync::{AtomicPtr, AtomicU32, AtomicU64, Lock, Mutex, Ordering};
 use crate::window::stripes::Stripes;
 use crate::window::{UNMADE, WindowStore};
 
@@ -109,8 +109,9 @@ const _: () = assert!(std::mem::size_of::<Hot>() <= 128);
 pub(super) struct Busy {
     /// The strong and weak counts of the breaker's handles (handle.rs). Never dropped.
     pub(super) counts: Counts,
-    /// Rejections: bumped with plain stores, one word per thread (see counter.rs).
-    pub(super) rejected: LaneCounter,
+    /// Rejections of an open breaker and failures: bumped with plain stores, one word per
+    /// thread (see counter.rs).
+    pub(super) lane_counts: LaneCounters,
     /// Outcomes recorded into the current count window since it was last cleared.
     pub(super) cursor: AtomicU64,
     /// Outcomes recorded into count windows before their last clear.
@@ -122,22 +123,22 @@ pub(super) struct Busy {
     pub(super) cursor_moves_done: AtomicU32,
     /// Successes and failures not counted by the cursor (probes, time windows, other states).
     pub(super) other_recorded: AtomicU64,
-    /// Failures: bumped like rejections, with plain stores (see counter.rs).
-    pub(super) failures: LaneCounter,
     pub(super) ignored: AtomicU64,
     pub(super) slow: AtomicU64,
     pub(super) consecutive_failures: AtomicU32,
     pub(super) permits_out: AtomicU32,
-    pub(super) ramp_counter: AtomicU64,
     /// The rate limit's theoretical arrival time (GCRA, clock ns; rate.rs).
     pub(super) rate_tat: AtomicU64,
+    /// Taken by policy swaps and by what must not race one (config.rs). One byte each, these
+    /// two locks fill the part's padding; no call takes either.
+    pub(super) config_lock: Lock,
+    /// Orders the publication of episodes' values (see [`Inner::publish_episode`]); taken
+    /// after `config_lock` when both are held.
+    pub(super) publish_lock: Lock,
 }
 
-/// Read by slow paths alone. `repr(C)` keeps `config_lock`, which only a policy swap takes,
-/// first: in an isolated breaker it shares the busy part's block.
-#[repr(C)]
+/// Read by slow paths alone.
 pub(super) struct Cold {
-    pub(super) config_lock: Mutex<()>,
     /// The breaker's name: inline up to 22 bytes, so that a rejection copies it without
     /// touching a reference count; shared beyond.
     pub(super) name: OwnName,
@@ -147,9 +148,6 @@ pub(super) struct Cold {
     /// policy swap: a breaker never called holds none. `Hot::window` points to it or into
     /// `Extras::stores`.
     pub(super) store: LazyBox<WindowStore>,
-    /// Orders the publication of episodes' values (see [`Inner::publish_episode`]); taken
-    /// after `config_lock` when both are held.
-    pub(super) publish_lock: Mutex<()>,
     /// What most breakers never use, allocated on first use (see [`Extras`]).
     pub(super) extras: LazyBox<Extras>,
     /// This breaker's allocation: how an `Open` rejection gets a handle and the timer thread a
@@ -176,8 +174,7 @@ impl Busy {
     unsafe fn drop_owned(this: *mut Busy) {
         // SAFETY: the caller's; each field is dropped once, through a pointer to it alone.
         unsafe {
-            std::ptr::drop_in_place(&raw mut (*this).rejected);
-            std::ptr::drop_in_place(&raw mut (*this).failures);
+            std::ptr::drop_in_place(&raw mut (*this).lane_counts);
         }
     }
 
@@ -187,25 +184,25 @@ impl Busy {
     fn every_field(&self) {
         let Busy {
             counts: _,
-            rejected: _,
+            lane_counts: _,
             cursor: _,
             cursor_base: _,
             cursor_moves_started: _,
             cursor_moves_done: _,
             other_recorded: _,
-            failures: _,
             ignored: _,
             slow: _,
             consecutive_failures: _,
             permits_out: _,
-            ramp_counter: _,
             rate_tat: _,
+            config_lock: _,
+            publish_lock: _,
         } = self;
     }
 }
 
-// The busy part and the cold part fill two blocks, with 8 bytes to spare: one block more and
-// every isolated breaker grows by a whole block.
+// The busy part and the cold part fit two blocks (168 bytes of 256): one block more and every
+// isolated breaker grows by a whole block.
 #[cfg(not(loom))]
 const _: () = assert!(std::mem::size_of::<Busy>() + std::mem::size_of::<Cold>() <= 256);
 
@@ -235,7 +232,7 @@ pub(super) struct Extras {
     /// Per-thread latency histograms, made by the first call timed for them (behind a
     /// pointer: 520 bytes that only a breaker with a latency histogram uses).
     pub(super) latency: LazyBox<LatencyRecorder>,
-    /// Rejections for every reason but `Open`, which `Busy::rejected` counts on its own
+    /// Rejections for every reason but `Open`, which `Busy::lane_counts` counts on its own
     /// (indexed by `RejectReason::index`; `Relaxed` statistics).
     pub(super) rejected_by: [StatU64; RejectReason::ALL.len()],
     /// Failures by kind (kinds.rs), behind a pointer: made by the first failure with a kind,
@@ -262,6 +259,10 @@ pub(super) struct Extras {
     /// The breaker's name as a shared string, which every transition event carries: made
     /// once with the extras (the breaker keeps a short name inline, not shared).
     pub(super) name: std::sync::Arc<str>,
+    /// Acquires of a recovering breaker, which spread its admissions over the ramp
+    /// (acquire.rs). Here, not on the busy line: only a breaker that has opened recovers, and
+    /// opening allocates the extras.
+    pub(super) ramp_counter: AtomicU64,
     /// Jitter's and retries' random state (splitmix64, seeded from the name; transition.rs).
     /// Here, not on the busy line, which holds the reference counts instead: it is drawn
     /// when a breaker opens, which allocates the extras anyway, and by `run`'s retries.
@@ -314,27 +315,25 @@ impl Inner {
             },
             busy: Busy {
                 counts: Counts::new(packing),
-                rejected: LaneCounter::new(),
+                lane_counts: LaneCounters::new(),
                 cursor: AtomicU64::new(0),
                 cursor_base: AtomicU64::new(0),
                 cursor_moves_started: AtomicU32::new(0),
                 cursor_moves_done: AtomicU32::new(0),
                 other_recorded: AtomicU64::new(0),
-                failures: LaneCounter::new(),
                 ignored: AtomicU64::new(0),
                 slow: AtomicU64::new(0),
                 consecutive_failures: AtomicU32::new(0),
                 permits_out: AtomicU32::new(0),
-                ramp_counter: AtomicU64::new(0),
                 rate_tat: AtomicU64::new(0),
+                config_lock: Lock::new(()),
+                publish_lock: Lock::new(()),
             },
             cold: Cold {
                 name: OwnName::new(&name),
                 clock,
                 policy: ArcSwap::new(crate::intern::shared(policy.clone())),
                 store: LazyBox::new(),
-                config_lock: Mutex::new(()),
-                publish_lock: Mutex::new(()),
                 extras: LazyBox::new(),
                 me,
             },

@@ -17,6 +17,7 @@ use std::time::Duration;
 use super::flags::Flags;
 use super::inner::{Extras, Inner};
 use super::kinds::FailureKinds;
+use crate::counter::Counted;
 use crate::error::{RejectReason, WindowCounts};
 use crate::latency::{Latency, LatencyRecorder, LatencySummary};
 use crate::state::State;
@@ -253,7 +254,7 @@ impl Inner {
         // was counted as recorded before it (see `record_general`), so the failures never
         // exceed the recorded calls. A failure whose second count has not landed yet reads as
         // a success for that instant (see `Counters`).
-        let failures = b.failures.sum();
+        let failures = b.lane_counts.sum(Counted::Failures);
         let recorded = loop {
             // SeqCst: in one total order with `rebase_cursor`'s updates. If no move had begun
             // by the last load that had not finished by the first, no count was in flight
@@ -285,7 +286,7 @@ impl Inner {
     }
 
     /// Rejections per reason, indexed like `RejectReason::ALL`: `Open` on the lanes of
-    /// `Busy::rejected`, the others in the extras.
+    /// `Busy::lane_counts`, the others in the extras.
     pub(super) fn rejected_by(&self) -> [u64; RejectReason::ALL.len()] {
         let mut by = [0; RejectReason::ALL.len()];
         if let Some(extras) = self.cold.extras.get() {
@@ -294,7 +295,7 @@ impl Inner {
                 *n = count.load(std::sync::atomic::Ordering::Relaxed);
             }
         }
-        by[RejectReason::Open.index()] = self.busy.rejected.sum();
+        by[RejectReason::Open.index()] = self.busy.lane_counts.sum(Counted::Rejections);
         by
     }
 
@@ -342,11 +343,11 @@ impl Inner {
     }
 
     /// Counts a rejection for `reason` (every reason but `Open`, which the acquire's fast
-    /// path counts on `Busy::rejected`).
+    /// path counts on `Busy::lane_counts`).
     #[cold]
     pub(super) fn count_rejection(&self, reason: RejectReason) {
         if reason == RejectReason::Open {
-            self.busy.rejected.increment();
+            self.busy.lane_counts.increment(Counted::Rejections);
         } else {
             // Relaxed: a statistic.
             self.extras().rejected_by[reason.index()]
@@ -374,13 +375,16 @@ impl Inner {
         // SeqCst, counted as recorded before as failed: see `counters`.
         b.other_recorded
             .fetch_add(successes.saturating_add(failures), Ordering::SeqCst);
-        b.failures.add(failures);
+        b.lane_counts.add(Counted::Failures, failures);
         // Relaxed: statistics.
         b.ignored
             .fetch_add(saved.ignored.saturating_sub(now.ignored), Ordering::Relaxed);
         b.slow
             .fetch_add(saved.slow.saturating_sub(now.slow), Ordering::Relaxed);
-        b.rejected.add(saved.rejected.saturating_sub(now.rejected));
+        b.lane_counts.add(
+            Counted::Rejections,
+            saved.rejected.saturating_sub(now.rejected),
+        );
     }
 
     pub(super) fn metrics(&self) -> Metrics {
@@ -489,8 +493,7 @@ impl Inner {
         self.busy.counts.packing().layout().size()
             + self.cold.store.get().map_or(0, store_bytes)
             + extras
-            + self.busy.rejected.heap_bytes()
-            + self.busy.failures.heap_bytes()
+            + self.busy.lane_counts.heap_bytes()
             + self.hot.stripes.as_ref().map_or(0, |s| s.heap_bytes())
             + self.cold.name.heap_bytes()
     }

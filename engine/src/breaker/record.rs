@@ -21,6 +21,7 @@ use super::config::Config;
 use super::flags::Flags;
 use super::inner::Inner;
 use super::permit::NOT_TIMED;
+use crate::counter::Counted;
 use crate::error::Outcome;
 use crate::state::{State, StateWord, TransitionReason};
 use crate::sync::Ordering;
@@ -311,7 +312,7 @@ impl Inner {
     pub(super) fn count_failure(&self, failure: bool) {
         if failure {
             // A Release increment after the outcome's SeqCst count as recorded: see `counters`.
-            self.busy.failures.increment();
+            self.busy.lane_counts.increment(Counted::Failures);
         }
     }
 

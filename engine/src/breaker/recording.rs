@@ -59,7 +59,7 @@ use super::Breaker;
 use super::inner::Inner;
 use crate::error::{Outcome, RejectReason};
 use crate::recorder::{Attachment, CallOutcome, CallRecorder, Entry, Lane};
-use crate::sync::{PerThread, lock};
+use crate::sync::{PerThread, hold};
 
 /// The recorder a breaker records into, and each recording thread's copy of it.
 pub(crate) struct RecorderSlot {
@@ -233,7 +233,7 @@ impl Breaker {
         );
         let inner = &*self.inner;
         // Under `config_lock`: a policy swap rewrites the flags under it (see the module docs).
-        let _config = lock(&inner.cold.config_lock);
+        let _config = hold(&inner.busy.config_lock);
         let extras = inner.extras();
         // The name is entered in the recorder's table before the attachment is published.
         let attachment = recorder.shared().attach(&inner.cold.name.to_name());
@@ -276,7 +276,7 @@ impl Breaker {
         let Some(extras) = inner.cold.extras.get() else {
             return;
         };
-        let _config = lock(&inner.cold.config_lock);
+        let _config = hold(&inner.busy.config_lock);
         inner.hot.config.set_recording(false);
         // Relaxed: see the module docs.
         extras.record_threshold.store(0, StatOrdering::Relaxed);

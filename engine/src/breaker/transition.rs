@@ -41,7 +41,7 @@ use super::metrics::SavedState;
 use crate::clock::duration_nanos;
 use crate::error::{Outcome, RetryAfter};
 use crate::state::{ProbeEnd, State, StateWord, TransitionReason};
-use crate::sync::{Ordering, lock};
+use crate::sync::{Ordering, hold, lock};
 use crate::window::{Tally, WindowStore};
 
 impl Inner {
@@ -193,7 +193,7 @@ impl Inner {
     /// current before writing: publications land in episode order, and a superseded one is
     /// dropped (nobody reads an episode's values once the word has left it).
     fn publish_episode(&self, next: StateWord, publish: impl FnOnce()) {
-        let _publishing = lock(&self.cold.publish_lock);
+        let _publishing = hold(&self.busy.publish_lock);
         if self.word().epoch() == next.epoch() {
             publish();
         }
@@ -247,7 +247,7 @@ impl Inner {
     /// the switch may not be. Stopping the recording leaves words unmarked until the next
     /// `Open` episode.
     pub(super) fn untime_for_recording(&self) {
-        let _publishing = lock(&self.cold.publish_lock);
+        let _publishing = hold(&self.busy.publish_lock);
         let mut word = self.word();
         while word.timed() {
             match self.exchange(word, word.untimed()) {
@@ -273,7 +273,7 @@ impl Inner {
         // happened before this lock) and clamps its own deadline. Checking the state first
         // let the `policy_swap` loom model find a thread that saw `Closed` after an opener had
         // published a deadline from the old policy.
-        let _publishing = lock(&self.cold.publish_lock);
+        let _publishing = hold(&self.busy.publish_lock);
         let word = self.word();
         // Acquire: pairs with the Release store of `open_epoch`; an episode not yet
         // published is clamped by its own publisher (see `publish_open`).
@@ -457,7 +457,7 @@ impl Inner {
 
     /// `force_open`, `disable`, `metrics_only` and `reset`.
     pub(super) fn manual(&self, to: State, reason: TransitionReason, note: Option<Arc<str>>) {
-        let _config = lock(&self.cold.config_lock);
+        let _config = hold(&self.busy.config_lock);
         let mut word = self.word();
         loop {
             if to == State::Closed {
@@ -478,7 +478,7 @@ impl Inner {
     }
 
     pub(super) fn restore(&self, saved: &SavedState) {
-        let _config = lock(&self.cold.config_lock);
+        let _config = hold(&self.busy.config_lock);
         // Probes and ramps in progress cannot be saved: a half-open breaker comes back open
         // with its period over (the next acquire probes), a recovering one restarts its ramp.
         let (target, remaining) = match saved.state {
@@ -516,7 +516,7 @@ impl Inner {
     }
 
     pub(super) fn set_policy(&self, policy: Policy) {
-        let _config = lock(&self.cold.config_lock);
+        let _config = hold(&self.busy.config_lock);
         self.swap_policy(policy);
     }
 
