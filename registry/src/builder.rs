@@ -176,6 +176,7 @@ impl RegistryBuilder {
                 deps: ArcSwap::from_pointee(DepGraph::default()),
                 has_deps: AtomicBool::new(false),
                 deps_writer: Mutex::new(()),
+                refusals: Default::default(),
                 clock: self.clock,
                 capacity: self.capacity,
                 striped: self.striped,

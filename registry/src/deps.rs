@@ -11,8 +11,9 @@
 //!   policy table, then `deps_writer`).
 //! - `has_deps` lets a check skip the graph when no dependency was declared: stored
 //!   `Release` after the graph it describes, loaded `Acquire`.
-//! - A refusal bumps the dependent's `dependency_rejected` (`Relaxed`: a statistic), reading
-//!   the dependent's and each dependency's entry under their map shard's read lock.
+//! - A refusal counts against the dependent in the registry's refusals table (refusals.rs)
+//!   and marks the dependent's entry as looked up, holding its map shard's read lock; each
+//!   dependency's entry is read under its own shard's read lock.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -294,10 +295,9 @@ impl Registry {
                 .and_then(|slot| slot.key().breaker.open_rejection());
             if let Some(rejected) = rejected {
                 if let Some(slot) = self.inner.map.get(name) {
-                    // Relaxed: a statistic.
-                    slot.key()
-                        .dependency_rejected
-                        .fetch_add(1, Ordering::Relaxed);
+                    // A refused call is a use of the dependent, as prune passes see uses.
+                    slot.key().touch();
+                    self.inner.refusals.add(name);
                 }
                 return Err(rejected);
             }

@@ -4,7 +4,8 @@
 //!
 //! A group action copies the matching handles out of the map (shard read locks, one at a
 //! time) and acts on them with no registry lock held. `metrics` reads each entry under its
-//! shard's read lock; `dependency_rejected` is loaded `Relaxed` (a statistic).
+//! shard's read lock, then sums the group's dependency refusals under the refusals table's
+//! lock alone (a statistic).
 
 use fusebox_engine::{Breaker, Counters, Policy, State};
 use serde::{Deserialize, Serialize};
@@ -310,12 +311,13 @@ impl<'r> Group<'r> {
             let m = slot.breaker.metrics();
             sum.breakers += 1;
             sum.counters = sum.counters.plus(&m.counters);
-            // Relaxed: a statistic.
-            sum.dependency_rejected += slot
-                .dependency_rejected
-                .load(std::sync::atomic::Ordering::Relaxed);
             *sum.count_mut(m.state) += 1;
         }
+        sum.dependency_rejected = self
+            .registry
+            .inner
+            .refusals
+            .sum(|n| in_group(n, &self.prefix));
         sum
     }
 

@@ -94,6 +94,7 @@ mod policy;
 mod prometheus;
 mod prune;
 mod recording;
+mod refusals;
 #[cfg(feature = "tokio")]
 mod run;
 mod slot;
@@ -166,6 +167,9 @@ struct RegistryInner {
     has_deps: AtomicBool,
     /// Serializes dependency changes (each builds a new graph from the current one).
     deps_writer: Mutex<()>,
+    /// Calls refused because a dependency was open, by dependent (refusals.rs). Lock order:
+    /// map shard, then this.
+    refusals: refusals::Refusals,
     clock: Box<dyn ClockHandle>,
     capacity: usize,
     /// Whether new breakers are made striped ([`RegistryBuilder::striped`]).

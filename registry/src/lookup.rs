@@ -100,7 +100,11 @@ impl Registry {
     /// # Ok::<(), fusebox_registry::RegistryError>(())
     /// ```
     pub fn remove(&self, name: &str) -> Option<Breaker> {
-        let (slot, ()) = self.inner.map.remove(name)?;
+        // The refusals go with the entry, under its shard's write lock (see refusals.rs).
+        let (slot, ()) = self.inner.map.remove_if(name, |slot, ()| {
+            self.inner.refusals.forget(slot.name());
+            true
+        })?;
         // Relaxed: `len` only bounds the map; the map's own locks publish its contents.
         self.inner.len.fetch_sub(1, Ordering::Relaxed);
         Some(slot.breaker)

@@ -59,7 +59,12 @@ impl Registry {
             // shard's write lock.
             let prune =
                 idle && slot.breaker.state() == State::Closed && slot.breaker.handle_count() == 1;
-            removed += usize::from(prune);
+            if prune {
+                // Under the shard's write lock, before the name can be made again (see
+                // refusals.rs).
+                self.inner.refusals.forget(slot.name());
+                removed += 1;
+            }
             !prune
         });
         // Relaxed: see `remove`.

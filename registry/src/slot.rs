@@ -1,7 +1,9 @@
-//! A map entry: a breaker's handle and what the registry tracks about its use (the prune
-//! pass's marks and the dependency-refusal count). The entry is the map's key: it hashes and
+//! A map entry: a breaker's handle and what the registry tracks about its use for prune
+//! passes. The entry is the map's key: it hashes and
 //! compares as its breaker's name, which the breaker already holds, so the map keeps no copy
-//! of the name of its own (a 16-byte name cost 32 bytes of heap and a 16-byte key).
+//! of the name of its own (a 16-byte name cost 32 bytes of heap and a 16-byte key). Three
+//! words: dependency refusals, which few breakers have, are counted beside the map
+//! (refusals.rs).
 //!
 //! # Synchronization
 //!
@@ -12,8 +14,7 @@
 //!   passes clear under its write lock (so the lock orders them), and the activity the last
 //!   pass saw, which only passes read and write;
 //! - `active_at` is only read and written by prune passes, which the registry runs one at a
-//!   time under the shard write lock (atomics because `retain` gives keys shared access only);
-//! - `dependency_rejected` is a statistic.
+//!   time under the shard write lock (atomics because `retain` gives keys shared access only).
 
 use std::borrow::Borrow;
 use std::hash::{Hash, Hasher};
@@ -26,14 +27,12 @@ use fusebox_engine::Breaker;
 pub(crate) struct Slot {
     pub(crate) breaker: Breaker,
     /// Bit 63 ([`LOOKED_UP`]): looked up since the last prune pass (see "Pruning" in
-    /// [`docs`](crate::docs)). Bits 0..63: `admitted + rejected + dependency_rejected` as the
-    /// last prune pass saw it, its low 63 bits (a pass only asks whether it changed). One word,
-    /// so that an entry is four words.
+    /// [`docs`](crate::docs)); a call refused because a dependency was open sets it too.
+    /// Bits 0..63: `admitted + rejected` as the last prune pass saw it, its low 63 bits (a
+    /// pass only asks whether it changed). One word, so that an entry is three words.
     uses: AtomicU64,
     /// Clock time (ns) of creation or of the last prune pass that saw the breaker in use.
     active_at: AtomicU64,
-    /// Calls [`Registry::call`](crate::Registry::call) refused because a dependency was open.
-    pub(crate) dependency_rejected: AtomicU64,
 }
 
 impl Slot {
@@ -42,7 +41,6 @@ impl Slot {
             breaker,
             uses: AtomicU64::new(0),
             active_at: AtomicU64::new(now),
-            dependency_rejected: AtomicU64::new(0),
         }
     }
 
@@ -51,16 +49,11 @@ impl Slot {
         self.breaker.name()
     }
 
-    /// What the breaker has done that marks it as in use: calls admitted or rejected, by
-    /// it or, for its dependencies, by the registry.
+    /// What the breaker has done that marks it as in use: calls admitted or rejected. (A
+    /// call the registry refuses for a dependency marks the entry as looked up instead.)
     fn activity(&self) -> u64 {
         let m = self.breaker.metrics();
-        // Relaxed: a statistic.
-        let activity = m
-            .admitted
-            .wrapping_add(m.rejected)
-            .wrapping_add(self.dependency_rejected.load(Ordering::Relaxed));
-        activity & !LOOKED_UP
+        m.admitted.wrapping_add(m.rejected) & !LOOKED_UP
     }
 
     /// Marks the slot as looked up since the last prune pass.
@@ -93,8 +86,8 @@ impl Slot {
 /// [`Slot::uses`]'s use mark.
 const LOOKED_UP: u64 = 1 << 63;
 
-// Four words: the breaker's handle, the uses, the time of the last use and the refusals.
-const _: () = assert!(std::mem::size_of::<Slot>() == 32);
+// Three words: the breaker's handle, the uses and the time of the last use.
+const _: () = assert!(std::mem::size_of::<Slot>() == 24);
 
 impl Hash for Slot {
     fn hash<H: Hasher>(&self, state: &mut H) {

@@ -8,12 +8,11 @@
 //! and calls do not. A restore checks everything with no lock held, then holds the table's
 //! write lock for the rest (no breaker can be created meanwhile, so the capacity it checked
 //! holds), taking `deps_writer` inside it to swap the dependency graph. Lock order: policy
-//! table, then `deps_writer` or map shards. `dependency_rejected` is read and written
-//! `Relaxed`: a statistic.
+//! table, then `deps_writer` or map shards, then the refusals table (refusals.rs), which
+//! `dependency_rejected` is read from and raised in.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use fusebox_engine::{Counters, Policy, SavedState, State};
@@ -126,18 +125,13 @@ impl Registry {
             .inner
             .map
             .iter()
-            // Relaxed: a statistic.
-            .map(|e| {
-                (
-                    e.key().breaker.clone(),
-                    e.key().dependency_rejected.load(Ordering::Relaxed),
-                )
-            })
+            .map(|e| e.key().breaker.clone())
             .collect();
-        slots.sort_unstable_by(|a, b| a.0.name().cmp(b.0.name()));
+        slots.sort_unstable_by(|a, b| a.name().cmp(b.name()));
         let breakers = slots
             .into_iter()
-            .map(|(b, dependency_rejected)| {
+            .map(|b| {
+                let dependency_rejected = self.inner.refusals.of(b.name());
                 let s = b.saved_state();
                 BreakerSnapshot {
                     name: b.name().to_owned(),
@@ -259,11 +253,9 @@ impl Registry {
                 backoff_step: b.backoff_step,
                 counters: b.counters,
             });
-            if let Some(slot) = self.inner.map.get(b.name.as_str()) {
-                // Relaxed: a statistic, raised like the breaker's counters.
-                slot.key()
-                    .dependency_rejected
-                    .fetch_max(b.dependency_rejected, Ordering::Relaxed);
+            // Under the entry's shard (see refusals.rs); raised like the breaker's counters.
+            if let Some(_entry) = self.inner.map.get(b.name.as_str()) {
+                self.inner.refusals.raise(&b.name, b.dependency_rejected);
             }
         }
         Ok(())

@@ -1,0 +1,90 @@
+//! Calls refused because a dependency was open, counted per dependent: a table beside the map
+//! rather than a word in every entry, since only breakers with dependencies ever have a count
+//! (an entry is three words, not four: 10 bytes less per breaker in a large registry).
+//!
+//! # Synchronization
+//!
+//! One `Mutex` over the table; refusals are the slow path of a call whose dependency is open.
+//! A count belongs to the breaker in the map under its name, so it is changed only under that
+//! breaker's map shard lock: a refusal or a restore adds to it holding the shard for reading,
+//! and a removal (`remove`, a prune pass) drops it holding the shard for writing, before the
+//! name can be made again. Lock order: map shard, then this table. Readers (snapshots, group
+//! metrics) take the table alone: a statistic.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::lock;
+
+/// Refusals by dependent name (see the module docs). Names with no refusal have no entry.
+#[derive(Default)]
+pub(crate) struct Refusals {
+    counts: Mutex<HashMap<Arc<str>, u64>>,
+}
+
+impl Refusals {
+    /// Counts one refusal of a call to `name`. The caller holds `name`'s map shard.
+    pub(crate) fn add(&self, name: &str) {
+        let mut counts = lock(&self.counts);
+        match counts.get_mut(name) {
+            Some(count) => *count = count.saturating_add(1),
+            None => {
+                counts.insert(name.into(), 1);
+            }
+        }
+    }
+
+    /// Raises `name`'s count to `to` (a restore), as the breaker's own counters are raised.
+    /// The caller holds `name`'s map shard.
+    pub(crate) fn raise(&self, name: &str, to: u64) {
+        if to == 0 {
+            return;
+        }
+        let mut counts = lock(&self.counts);
+        match counts.get_mut(name) {
+            Some(count) => *count = (*count).max(to),
+            None => {
+                counts.insert(name.into(), to);
+            }
+        }
+    }
+
+    /// `name`'s count.
+    pub(crate) fn of(&self, name: &str) -> u64 {
+        lock(&self.counts).get(name).copied().unwrap_or(0)
+    }
+
+    /// The sum of the counts of the names `filter` keeps.
+    pub(crate) fn sum(&self, filter: impl Fn(&str) -> bool) -> u64 {
+        lock(&self.counts)
+            .iter()
+            .filter(|(name, _)| filter(name))
+            .fold(0, |sum, (_, count)| sum.saturating_add(*count))
+    }
+
+    /// Drops `name`'s count: its breaker is leaving the map. The caller holds `name`'s map
+    /// shard for writing.
+    pub(crate) fn forget(&self, name: &str) {
+        lock(&self.counts).remove(name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_raise_and_forget_by_name() {
+        let r = Refusals::default();
+        assert_eq!(r.of("api"), 0);
+        r.add("api");
+        r.add("api");
+        r.raise("api", 1);
+        assert_eq!(r.of("api"), 2, "a raise never lowers");
+        r.raise("web", 5);
+        assert_eq!(r.sum(|_| true), 7);
+        assert_eq!(r.sum(|n| n == "web"), 5);
+        r.forget("api");
+        assert_eq!((r.of("api"), r.sum(|_| true)), (0, 5));
+    }
+}
