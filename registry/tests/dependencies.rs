@@ -205,3 +205,43 @@ fn the_call_s_own_rejection_and_a_dependency_s_read_alike() {
         "{invalid}"
     );
 }
+
+#[test]
+fn refusals_are_counted_per_dependent_and_leave_with_its_breaker() {
+    let clock = ManualClock::new();
+    let r = registry(&clock);
+    r.depend("checkout", "payments").unwrap();
+    r.depend("search", "payments").unwrap();
+    r.breaker("checkout").unwrap();
+    r.breaker("search").unwrap();
+    // Forced open: it refuses its dependents however long the test runs.
+    r.breaker("payments").unwrap().force_open();
+    for _ in 0..3 {
+        assert!(r.check_dependencies("checkout").is_err());
+    }
+    assert!(r.check_dependencies("search").is_err());
+    let counted = |name: &str| {
+        let snapshot = r.snapshot();
+        let b = snapshot.breakers.iter().find(|b| b.name == name);
+        b.map(|b| b.dependency_rejected)
+    };
+    assert_eq!((counted("checkout"), counted("search")), (Some(3), Some(1)));
+    assert_eq!(r.group("checkout").metrics().dependency_rejected, 3);
+    // A name with no breaker counts nothing.
+    assert!(r.check_dependencies("cart").is_ok());
+
+    // A refusal is a use: the dependent is not idle while its calls are refused.
+    clock.advance(Duration::from_secs(600));
+    r.prune_idle(Duration::from_secs(1)); // dates the lookups above
+    clock.advance(Duration::from_secs(600));
+    assert!(r.check_dependencies("checkout").is_err());
+    assert_eq!(r.prune_idle(Duration::from_secs(300)), 1, "search alone is idle");
+    assert_eq!(counted("checkout"), Some(4));
+
+    // The count leaves with the breaker: a new one by the same name starts from none.
+    assert!(r.remove("checkout").is_some());
+    r.breaker("checkout").unwrap();
+    assert_eq!(counted("checkout"), Some(0));
+    assert!(r.check_dependencies("checkout").is_err());
+    assert_eq!(counted("checkout"), Some(1));
+}
