@@ -248,12 +248,13 @@ impl Clock for ManualClock {
 
 impl fmt::Debug for ManualClock {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "ManualClock({:?})",
-            Duration::from_nanos(self.now_nanos())
-        )
+        fmt_manual(f, self.now_nanos())
     }
+}
+
+/// How a manual clock reading `nanos` shows in `Debug`, on its own or as a breaker's clock.
+fn fmt_manual(f: &mut fmt::Formatter<'_>, nanos: u64) -> fmt::Result {
+    write!(f, "ManualClock({:?})", Duration::from_nanos(nanos))
 }
 
 /// Whole nanoseconds in `d`, saturating at `u64::MAX`.
@@ -331,10 +332,23 @@ impl fmt::Debug for ClockSource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.0 {
             None => f.write_str("QuantaClock"),
-            Some(cell) if cell.other.is_none() => {
-                write!(f, "ManualClock({:?})", Duration::from_nanos(self.now()))
-            }
+            Some(cell) if cell.other.is_none() => fmt_manual(f, self.now()),
             Some(_) => f.write_str("Clock"),
         }
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_breaker_s_manual_clock_shows_as_the_clock_itself() {
+        let clock = ManualClock::new();
+        clock.advance(Duration::from_millis(1500));
+        let source = ClockSource::from_clock(clock.clone());
+        assert_eq!(format!("{source:?}"), format!("{clock:?}"));
+        assert_eq!(format!("{clock:?}"), "ManualClock(1.5s)");
+        assert_eq!(format!("{:?}", ClockSource::QUANTA), "QuantaClock");
     }
 }

@@ -235,7 +235,11 @@ fn refusals_are_counted_per_dependent_and_leave_with_its_breaker() {
     r.prune_idle(Duration::from_secs(1)); // dates the lookups above
     clock.advance(Duration::from_secs(600));
     assert!(r.check_dependencies("checkout").is_err());
-    assert_eq!(r.prune_idle(Duration::from_secs(300)), 1, "search alone is idle");
+    assert_eq!(
+        r.prune_idle(Duration::from_secs(300)),
+        1,
+        "search alone is idle"
+    );
     assert_eq!(counted("checkout"), Some(4));
 
     // The count leaves with the breaker: a new one by the same name starts from none.

@@ -288,23 +288,29 @@ impl Driver {
 
     /// Whether chromedriver answers its `/status` saying it is ready for sessions.
     fn is_ready(&self) -> bool {
-        let Ok(mut stream) = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200))
-        else {
+        let wait = (Duration::from_millis(200), Duration::from_millis(500));
+        let Some(mut stream) = self.send("GET /status", wait) else {
             return false;
         };
-        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-        let request = format!(
-            "GET /status HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            self.addr
-        );
-        if stream.write_all(request.as_bytes()).is_err() {
-            return false;
-        }
         // Up to the close, or what came before the timeout.
         let mut answer = Vec::new();
         let _ = stream.read_to_end(&mut answer);
         let answer = String::from_utf8_lossy(&answer);
         answer.starts_with("HTTP/1.1 200") && answer.contains("\"ready\":true")
+    }
+
+    /// Sends chromedriver `request` (a method and a path) with an empty body, on a connection
+    /// of its own that closes after the answer. `wait` bounds the connect and then each read
+    /// of the returned stream, which holds the answer; `None` if the request was not sent.
+    fn send(&self, request: &str, (connect, read): (Duration, Duration)) -> Option<TcpStream> {
+        let mut stream = TcpStream::connect_timeout(&self.addr, connect).ok()?;
+        stream.set_read_timeout(Some(read)).ok()?;
+        let request = format!(
+            "{request} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            self.addr
+        );
+        stream.write_all(request.as_bytes()).ok()?;
+        Some(stream)
     }
 
     /// Opens a headless session of `chromium`.
@@ -345,16 +351,8 @@ impl Driver {
     /// Ends the session with a plain HTTP request (no runtime needed): chromedriver then quits
     /// Chromium.
     fn end_session(&self, session: &str) {
-        let Ok(mut stream) = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1)) else {
-            return;
-        };
-        let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-        let request = format!(
-            "DELETE /session/{session} HTTP/1.1\r\nHost: {}\r\nContent-Length: 0\r\n\
-             Connection: close\r\n\r\n",
-            self.addr
-        );
-        if stream.write_all(request.as_bytes()).is_ok() {
+        let wait = (Duration::from_secs(1), Duration::from_secs(5));
+        if let Some(mut stream) = self.send(&format!("DELETE /session/{session}"), wait) {
             // Wait for the answer's first bytes: Chromium has quit once they come (chromedriver
             // may keep the connection open after them).
             let _ = stream.read(&mut [0; 512]);
