@@ -111,18 +111,24 @@ impl Inner {
     #[inline(always)]
     fn record_shared(&self, outcome: Outcome, start: u64) -> bool {
         match outcome {
-            Outcome::Success => match self.window_or_unmade() {
-                WindowStore::Count(w) => {
+            // Tests, not a `match`: a match computes the store's kind whole (its tag is a count
+            // window's spare tag values) before it branches, where a test of one kind is one
+            // comparison.
+            Outcome::Success => {
+                let store = self.window_or_unmade();
+                if let WindowStore::Count(w) = store {
                     // A success whose slot already holds one needs no write past the cursor's
                     // `fetch_add` (see `CountWindow::take_success`).
                     if let Some(seq) = w.take_success(&self.busy.cursor) {
                         self.record_success_slow(w, seq);
                     }
                     true
+                } else if let WindowStore::Unmade = store {
+                    self.record_first_success(start)
+                } else {
+                    false
                 }
-                WindowStore::Unmade => self.record_first_success(start),
-                WindowStore::Time(_) => false,
-            },
+            }
             Outcome::Failure => {
                 self.record_failure(start);
                 true
