@@ -184,8 +184,9 @@
 //!   concurrent `set_policy` calls leave every breaker with the last one.
 //! - Lock order: policy table, then map shards, then a breaker's own locks. No registry lock
 //!   is held while a group action or a user callback runs.
-//! - Counters and use marks in entries are `Relaxed` atomics: statistics and approximate marks
-//!   that publish nothing.
+//! - Use marks in entries are `Relaxed` atomics: approximate marks that publish nothing.
+//!   Dependency refusals are counted in a table beside the map, under a mutex taken after a
+//!   map shard's lock.
 //!
 //! # Costs
 //!

@@ -50,19 +50,22 @@
 //!   without a lock: it `Acquire`-loads `has_deps`, which each change `Release`-stores after
 //!   swapping the new graph into `deps` (an `ArcSwap`), then loads the graph (deps.rs).
 //! - **`pruning`** (a `Mutex`) is held for a whole prune pass: one pass at a time.
+//! - **Refusals** (`refusals`, a `Mutex` over the dependency refusals by dependent): a count
+//!   is raised under its breaker's shard lock (read) and dropped with its breaker under the
+//!   shard's write lock; readers take it alone (refusals.rs).
 //! - **Extensions** (a `Mutex` over the map of values, held to find or make one): among the
 //!   values, the manual actions' generations (a `Mutex` held across one breaker's action,
 //!   manual.rs) and the fleet-scope hook (a `Mutex` held to set or upgrade it).
 //!
-//! Lock order: policy table, then map shards, then a breaker's own locks; policy table, then
-//! `deps_writer` (only `restore` holds both, and no shard lock meanwhile); `pruning`, then map
-//! shards; the generations' mutex, then a breaker's own locks. The only caller code run under
+//! Lock order: policy table, then map shards, then a breaker's own locks; map shards, then
+//! refusals; policy table, then `deps_writer` (only `restore` holds both, and no shard lock
+//! meanwhile); `pruning`, then map shards; the generations' mutex, then a breaker's own locks. The only caller code run under
 //! a registry lock is the clock (on a breaker's creation, and as a prune pass starts) and an
 //! extension's initializer (under the extensions' mutex).
 //!
 //! `len` (breakers in the map plus places reserved by creators) is `Relaxed`: it only bounds
-//! the map, whose shard locks publish its contents (lookup.rs). An entry's use mark and
-//! refusal count are `Relaxed` too (slot.rs).
+//! the map, whose shard locks publish its contents (lookup.rs). An entry's use mark is
+//! `Relaxed` too (slot.rs).
 //!
 //! [`Breaker`]: fusebox_engine::Breaker
 //! [`Breaker::call`]: fusebox_engine::Breaker::call
