@@ -59,9 +59,9 @@
 //!
 //! Lock order: policy table, then map shards, then a breaker's own locks; map shards, then
 //! refusals; policy table, then `deps_writer` (only `restore` holds both, and no shard lock
-//! meanwhile); `pruning`, then map shards; the generations' mutex, then a breaker's own locks. The only caller code run under
-//! a registry lock is the clock (on a breaker's creation, and as a prune pass starts) and an
-//! extension's initializer (under the extensions' mutex).
+//! meanwhile); `pruning`, then map shards; the generations' mutex, then a breaker's own locks.
+//! The only caller code run under a registry lock is the clock (on a breaker's creation, and
+//! as a prune pass starts) and an extension's initializer (under the extensions' mutex).
 //!
 //! `len` (breakers in the map plus places reserved by creators) is `Relaxed`: it only bounds
 //! the map, whose shard locks publish its contents (lookup.rs). An entry's use mark is
