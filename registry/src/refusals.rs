@@ -25,26 +25,25 @@ pub(crate) struct Refusals {
 impl Refusals {
     /// Counts one refusal of a call to `name`. The caller holds `name`'s map shard.
     pub(crate) fn add(&self, name: &str) {
-        let mut counts = lock(&self.counts);
-        match counts.get_mut(name) {
-            Some(count) => *count = count.saturating_add(1),
-            None => {
-                counts.insert(name.into(), 1);
-            }
-        }
+        self.update(name, |count| count.saturating_add(1));
     }
 
     /// Raises `name`'s count to `to` (a restore), as the breaker's own counters are raised.
     /// The caller holds `name`'s map shard.
     pub(crate) fn raise(&self, name: &str, to: u64) {
-        if to == 0 {
-            return;
+        if to > 0 {
+            self.update(name, |count| count.max(to));
         }
+    }
+
+    /// Replaces `name`'s count (0 if it has none) by `f` of it, copying the name only into a
+    /// new entry.
+    fn update(&self, name: &str, f: impl FnOnce(u64) -> u64) {
         let mut counts = lock(&self.counts);
         match counts.get_mut(name) {
-            Some(count) => *count = (*count).max(to),
+            Some(count) => *count = f(*count),
             None => {
-                counts.insert(name.into(), to);
+                counts.insert(name.into(), f(0));
             }
         }
     }
