@@ -1,9 +1,8 @@
 //! A map entry: a breaker's handle and what the registry tracks about its use for prune
-//! passes. The entry is the map's key: it hashes and
-//! compares as its breaker's name, which the breaker already holds, so the map keeps no copy
-//! of the name of its own (a 16-byte name cost 32 bytes of heap and a 16-byte key). Three
-//! words: dependency refusals, which few breakers have, are counted beside the map
-//! (refusals.rs).
+//! passes, three words. The entry is the map's key: it hashes and compares as its breaker's
+//! name, which the breaker already holds, so the map keeps no copy of the name of its own (a
+//! 16-byte name cost 32 bytes of heap and a 16-byte key). Dependency refusals, which few
+//! breakers have, are counted beside the map (refusals.rs).
 //!
 //! # Synchronization
 //!
