@@ -48,9 +48,10 @@ impl Refusals {
         }
     }
 
-    /// `name`'s count.
-    pub(crate) fn of(&self, name: &str) -> u64 {
-        lock(&self.counts).get(name).copied().unwrap_or(0)
+    /// Every count, copied out under one lock (a snapshot reads them all; few names have
+    /// one).
+    pub(crate) fn counts(&self) -> HashMap<Arc<str>, u64> {
+        lock(&self.counts).clone()
     }
 
     /// The sum of the counts of the names `filter` keeps.
@@ -75,15 +76,18 @@ mod tests {
     #[test]
     fn counts_raise_and_forget_by_name() {
         let r = Refusals::default();
-        assert_eq!(r.of("api"), 0);
+        let of = |name: &str| r.counts().get(name).copied();
+        assert_eq!(of("api"), None);
         r.add("api");
         r.add("api");
         r.raise("api", 1);
-        assert_eq!(r.of("api"), 2, "a raise never lowers");
+        assert_eq!(of("api"), Some(2), "a raise never lowers");
         r.raise("web", 5);
+        r.raise("cart", 0);
+        assert_eq!(of("cart"), None, "a raise to 0 makes no entry");
         assert_eq!(r.sum(|_| true), 7);
         assert_eq!(r.sum(|n| n == "web"), 5);
         r.forget("api");
-        assert_eq!((r.of("api"), r.sum(|_| true)), (0, 5));
+        assert_eq!((of("api"), r.sum(|_| true)), (None, 5));
     }
 }

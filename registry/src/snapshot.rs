@@ -128,10 +128,11 @@ impl Registry {
             .map(|e| e.key().breaker.clone())
             .collect();
         slots.sort_unstable_by(|a, b| a.name().cmp(b.name()));
+        let refusals = self.inner.refusals.counts();
         let breakers = slots
             .into_iter()
             .map(|b| {
-                let dependency_rejected = self.inner.refusals.of(b.name());
+                let dependency_rejected = refusals.get(b.name()).copied().unwrap_or(0);
                 let s = b.saved_state();
                 BreakerSnapshot {
                     name: b.name().to_owned(),
